@@ -1,0 +1,496 @@
+//! Experiments: which flag, which labels, how often, when, and what fault.
+//!
+//! Each experiment is validated on its own so that the extension can drop an invalid one (logging
+//! why) and still apply the others. The deployer refuses the whole document instead.
+
+use super::values::{HumanDuration, Scalar, parse_duration};
+use base64::Engine as _;
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_yaml_ng::Value;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+/// Longest latency an experiment may inject: Lambda's maximum timeout.
+pub const MAX_LATENCY: Duration = Duration::from_secs(15 * 60);
+/// errorType used when an exception effect does not name one.
+pub const DEFAULT_ERROR_TYPE: &str = "FailureFlagException";
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Experiment {
+    pub name: String,
+    /// Exact flag name or a glob (`dependency-*.amazonaws.com`).
+    pub flag: String,
+    /// Every key must be present in the labels and one of its values (globs allowed) must match.
+    pub selector: BTreeMap<String, Vec<String>>,
+    pub rate: Rate,
+    pub start: Option<DateTime<Utc>>,
+    /// Explicit `end`, or `start + duration`.
+    pub end: Option<DateTime<Utc>>,
+    pub effect: Effect,
+}
+
+/// Probability in 0..=1 that a matching request is affected.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rate(f64);
+
+impl Rate {
+    pub const ALWAYS: Rate = Rate(1.0);
+
+    /// `0.25` and `25` (a percentage) both mean one request in four.
+    pub fn new(value: f64) -> Result<Rate, String> {
+        if !value.is_finite() || value < 0.0 {
+            return Err(format!(
+                "{value} is not a rate: use 0..1 or a percentage 0..100"
+            ));
+        }
+        if value <= 1.0 {
+            Ok(Rate(value))
+        } else if value <= 100.0 {
+            Ok(Rate(value / 100.0))
+        } else {
+            Err(format!("{value} is above 100%"))
+        }
+    }
+
+    pub fn value(self) -> f64 {
+        self.0
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Effect {
+    pub latency: Option<LatencyEffect>,
+    pub exception: Option<ExceptionEffect>,
+    pub http_response: Option<HttpResponseEffect>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LatencyEffect {
+    pub ms: u64,
+    /// Up to this many extra milliseconds, drawn uniformly per request.
+    pub jitter_ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExceptionEffect {
+    pub message: String,
+    pub error_type: String,
+}
+
+#[derive(Clone, PartialEq, Eq)]
+pub struct HttpResponseEffect {
+    pub code: u16,
+    /// Decoded body (it is written base64 in the config).
+    pub body: Vec<u8>,
+    pub headers: BTreeMap<String, String>,
+}
+
+impl fmt::Debug for HttpResponseEffect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpResponseEffect")
+            .field("code", &self.code)
+            .field("body_bytes", &self.body.len())
+            .field("headers", &self.headers)
+            .finish()
+    }
+}
+
+/// Why one experiment was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExperimentError {
+    pub index: usize,
+    pub name: Option<String>,
+    /// Key path inside the experiment (`effect.latency.ms`), empty for the experiment itself.
+    pub field: String,
+    pub reason: String,
+}
+
+impl ExperimentError {
+    /// Full key path in the document: `experiments[2].rate`.
+    pub fn path(&self) -> String {
+        if self.field.is_empty() || self.field == "." {
+            format!("experiments[{}]", self.index)
+        } else {
+            format!("experiments[{}].{}", self.index, self.field)
+        }
+    }
+}
+
+impl fmt::Display for ExperimentError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.name {
+            Some(name) => write!(f, "experiment `{name}` ({}): {}", self.path(), self.reason),
+            None => write!(f, "{}: {}", self.path(), self.reason),
+        }
+    }
+}
+
+impl std::error::Error for ExperimentError {}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawExperiment {
+    name: String,
+    flag: String,
+    #[serde(default)]
+    selector: BTreeMap<String, OneOrMany>,
+    #[serde(default)]
+    rate: Option<RawRate>,
+    #[serde(default)]
+    start: Option<Scalar>,
+    #[serde(default)]
+    end: Option<Scalar>,
+    #[serde(default)]
+    duration: Option<HumanDuration>,
+    effect: RawEffect,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct RawEffect {
+    #[serde(default)]
+    latency: Option<LatencyEffect>,
+    #[serde(default)]
+    exception: Option<ExceptionEffect>,
+    #[serde(default)]
+    http_response: Option<RawHttpResponse>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHttpResponse {
+    code: u16,
+    #[serde(default)]
+    body: Option<String>,
+    #[serde(default)]
+    headers: BTreeMap<String, Scalar>,
+}
+
+/// A selector value: one string or a list of them.
+struct OneOrMany(Vec<String>);
+
+impl<'de> Deserialize<'de> for OneOrMany {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        match Value::deserialize(deserializer)? {
+            Value::Sequence(items) => items
+                .into_iter()
+                .map(|item| scalar_text(&item).map_err(serde::de::Error::custom))
+                .collect::<Result<Vec<_>, _>>()
+                .map(OneOrMany),
+            other => scalar_text(&other)
+                .map(|s| OneOrMany(vec![s]))
+                .map_err(serde::de::Error::custom),
+        }
+    }
+}
+
+struct RawRate(f64);
+
+impl<'de> Deserialize<'de> for RawRate {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = match Value::deserialize(deserializer)? {
+            Value::Number(n) => n
+                .as_f64()
+                .ok_or_else(|| serde::de::Error::custom("rate is not a number"))?,
+            Value::String(s) => {
+                let trimmed = s.trim();
+                let (number, percent) = match trimmed.strip_suffix('%') {
+                    Some(n) => (n.trim(), true),
+                    None => (trimmed, false),
+                };
+                let value: f64 = number.parse().map_err(|_| {
+                    serde::de::Error::custom(format!("`{s}` is not a rate like 0.25 or 25%"))
+                })?;
+                if percent { value / 100.0 } else { value }
+            }
+            _ => return Err(serde::de::Error::custom("expected a rate like 0.25 or 25%")),
+        };
+        Ok(RawRate(value))
+    }
+}
+
+impl<'de> Deserialize<'de> for LatencyEffect {
+    /// `2000`, `"2000"`, `"2s"` or `{ms: 2000, jitter: 500}`.
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = Value::deserialize(deserializer)?;
+        let (ms, jitter_ms) = match &value {
+            Value::Mapping(map) => {
+                for key in map.keys() {
+                    let key = key.as_str().unwrap_or("?");
+                    if key != "ms" && key != "jitter" {
+                        return Err(serde::de::Error::custom(format!(
+                            "unknown key `{key}` in latency: expected `ms` and optionally `jitter`"
+                        )));
+                    }
+                }
+                let ms = map
+                    .get("ms")
+                    .ok_or_else(|| serde::de::Error::custom("latency needs `ms`"))
+                    .and_then(|v| millis(v).map_err(serde::de::Error::custom))?;
+                let jitter = match map.get("jitter") {
+                    Some(v) => millis(v).map_err(serde::de::Error::custom)?,
+                    None => 0,
+                };
+                (ms, jitter)
+            }
+            other => (millis(other).map_err(serde::de::Error::custom)?, 0),
+        };
+        let total = Duration::from_millis(ms.saturating_add(jitter_ms));
+        if total > MAX_LATENCY {
+            return Err(serde::de::Error::custom(format!(
+                "latency of {ms} ms plus jitter {jitter_ms} ms exceeds Lambda's 15 minute maximum"
+            )));
+        }
+        Ok(LatencyEffect { ms, jitter_ms })
+    }
+}
+
+impl<'de> Deserialize<'de> for ExceptionEffect {
+    /// `"orders down"` or `{message: "orders down", errorType: OrdersUnavailable}`.
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = Value::deserialize(deserializer)?;
+        match value {
+            Value::String(message) => Ok(ExceptionEffect {
+                message,
+                error_type: DEFAULT_ERROR_TYPE.into(),
+            }),
+            Value::Mapping(map) => {
+                let mut message = None;
+                let mut error_type = None;
+                for (key, value) in map {
+                    let key = key.as_str().unwrap_or("?").to_string();
+                    let text = scalar_text(&value).map_err(serde::de::Error::custom)?;
+                    match key.as_str() {
+                        "message" => message = Some(text),
+                        "errorType" | "error_type" => error_type = Some(text),
+                        _ => {
+                            return Err(serde::de::Error::custom(format!(
+                                "unknown key `{key}` in exception: expected `message` and `errorType`"
+                            )));
+                        }
+                    }
+                }
+                let error_type = error_type.unwrap_or_else(|| DEFAULT_ERROR_TYPE.into());
+                if error_type.trim().is_empty() {
+                    return Err(serde::de::Error::custom("errorType must not be empty"));
+                }
+                Ok(ExceptionEffect {
+                    message: message.unwrap_or_else(|| "fault injected by faultline".into()),
+                    error_type,
+                })
+            }
+            _ => Err(serde::de::Error::custom(
+                "expected a message string or {message, errorType}",
+            )),
+        }
+    }
+}
+
+fn scalar_text(value: &Value) -> Result<String, String> {
+    match value {
+        Value::String(s) => Ok(s.clone()),
+        Value::Number(n) => Ok(n.to_string()),
+        Value::Bool(b) => Ok(b.to_string()),
+        _ => Err("expected a string".into()),
+    }
+}
+
+/// Milliseconds from `2000`, `"2000"` or `"2s"`.
+fn millis(value: &Value) -> Result<u64, String> {
+    match value {
+        Value::Number(n) => n
+            .as_u64()
+            .ok_or_else(|| format!("{n} is not a whole, non-negative number of milliseconds")),
+        Value::String(s) => {
+            let trimmed = s.trim();
+            if let Ok(ms) = trimmed.parse::<u64>() {
+                return Ok(ms);
+            }
+            parse_duration(trimmed).map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        }
+        _ => Err("expected milliseconds (2000) or a duration (\"2s\")".into()),
+    }
+}
+
+fn parse_time(text: &str) -> Result<DateTime<Utc>, String> {
+    DateTime::parse_from_rfc3339(text.trim())
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| format!("`{text}` is not an RFC 3339 time like 2026-11-21T10:00:00Z"))
+}
+
+fn validate_glob(pattern: &str) -> Result<(), String> {
+    globset::Glob::new(pattern)
+        .map(|_| ())
+        .map_err(|err| format!("`{pattern}` is not a valid glob: {}", err.kind()))
+}
+
+/// Parses every experiment; returns the valid ones and the reasons for the others. Duplicate
+/// names are refused (the second and later ones), since `experiment stop NAME` must be unambiguous.
+pub(crate) fn parse_all(values: Vec<Value>) -> (Vec<Experiment>, Vec<ExperimentError>) {
+    let mut valid: Vec<Experiment> = Vec::new();
+    let mut rejected = Vec::new();
+    for (index, value) in values.into_iter().enumerate() {
+        let name = value
+            .get("name")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        match parse_one(value) {
+            Ok(experiment) if valid.iter().any(|e| e.name == experiment.name) => {
+                rejected.push(ExperimentError {
+                    index,
+                    name,
+                    field: "name".into(),
+                    reason: format!("duplicate experiment name `{}`", experiment.name),
+                })
+            }
+            Ok(experiment) => valid.push(experiment),
+            Err((field, reason)) => rejected.push(ExperimentError {
+                index,
+                name,
+                field,
+                reason,
+            }),
+        }
+    }
+    (valid, rejected)
+}
+
+fn parse_one(value: Value) -> Result<Experiment, (String, String)> {
+    let raw: RawExperiment = serde_path_to_error::deserialize(value).map_err(|err| {
+        let path = err.path().to_string();
+        let message = err.into_inner().to_string();
+        (path, message)
+    })?;
+    let fail = |field: &str, reason: String| (field.to_string(), reason);
+
+    let name = raw.name.trim().to_string();
+    if name.is_empty() {
+        return Err(fail("name", "must not be empty".into()));
+    }
+    let flag = raw.flag.trim().to_string();
+    if flag.is_empty() {
+        return Err(fail("flag", "must not be empty".into()));
+    }
+    validate_glob(&flag).map_err(|r| fail("flag", r))?;
+
+    let mut selector = BTreeMap::new();
+    for (key, OneOrMany(values)) in raw.selector {
+        if values.is_empty() {
+            return Err(fail(
+                &format!("selector.{key}"),
+                "needs at least one value".into(),
+            ));
+        }
+        for value in &values {
+            validate_glob(value).map_err(|r| fail(&format!("selector.{key}"), r))?;
+        }
+        selector.insert(key, values);
+    }
+
+    let rate = match raw.rate {
+        Some(RawRate(value)) => Rate::new(value).map_err(|r| fail("rate", r))?,
+        None => Rate::ALWAYS,
+    };
+
+    let start = raw
+        .start
+        .map(|s| parse_time(&s.0))
+        .transpose()
+        .map_err(|r| fail("start", r))?;
+    let explicit_end = raw
+        .end
+        .map(|s| parse_time(&s.0))
+        .transpose()
+        .map_err(|r| fail("end", r))?;
+    let end = match (explicit_end, raw.duration) {
+        (Some(_), Some(_)) => {
+            return Err(fail(
+                "duration",
+                "give either `end` or `duration`, not both".into(),
+            ));
+        }
+        (Some(end), None) => Some(end),
+        (None, Some(HumanDuration(duration))) => {
+            let start = start.ok_or_else(|| {
+                fail(
+                    "duration",
+                    "needs `start` (when the experiment begins)".into(),
+                )
+            })?;
+            let duration = chrono::Duration::from_std(duration)
+                .map_err(|_| fail("duration", "is too long".into()))?;
+            Some(start + duration)
+        }
+        (None, None) => None,
+    };
+    if let (Some(start), Some(end)) = (start, end)
+        && end <= start
+    {
+        return Err(fail("end", "must be after `start`".into()));
+    }
+
+    let http_response = raw
+        .effect
+        .http_response
+        .map(|raw| {
+            if !(100..=599).contains(&raw.code) {
+                return Err(fail(
+                    "effect.httpResponse.code",
+                    format!("{} is not an HTTP status code (100..599)", raw.code),
+                ));
+            }
+            let body = match raw.body {
+                Some(text) => base64::engine::general_purpose::STANDARD
+                    .decode(text.trim())
+                    .map_err(|err| {
+                        fail(
+                            "effect.httpResponse.body",
+                            format!("is not valid base64 ({err})"),
+                        )
+                    })?,
+                None => Vec::new(),
+            };
+            let mut headers = BTreeMap::new();
+            for (name, Scalar(value)) in raw.headers {
+                if http::HeaderName::from_bytes(name.as_bytes()).is_err()
+                    || http::HeaderValue::from_str(&value).is_err()
+                {
+                    return Err(fail(
+                        "effect.httpResponse.headers",
+                        format!("`{name}` is not a valid HTTP header"),
+                    ));
+                }
+                headers.insert(name.to_ascii_lowercase(), value);
+            }
+            Ok(HttpResponseEffect {
+                code: raw.code,
+                body,
+                headers,
+            })
+        })
+        .transpose()?;
+
+    let effect = Effect {
+        latency: raw.effect.latency,
+        exception: raw.effect.exception,
+        http_response,
+    };
+    if effect.latency.is_none() && effect.exception.is_none() && effect.http_response.is_none() {
+        return Err(fail(
+            "effect",
+            "needs at least one of latency, exception, httpResponse".into(),
+        ));
+    }
+
+    Ok(Experiment {
+        name,
+        flag,
+        selector,
+        rate,
+        start,
+        end,
+        effect,
+    })
+}

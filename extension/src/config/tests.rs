@@ -1,0 +1,230 @@
+use super::*;
+use proptest::prelude::*;
+
+const FULL: &str = r#"
+debug: true
+service_name: checkout
+labels: {team: payments, tier: 1}
+lambda_proxy_enabled: true
+lambda_proxy_port: localhost:5033
+dependency_proxy_enabled: false
+dependency_proxy_port: 127.0.0.1:6034
+sdk_endpoint_enabled: true
+sdk_endpoint_port: "[::1]:5032"
+https_proxy: http://corp-proxy:3128
+refresh_interval: 45s
+request_timeout: 250ms
+team_id: team-123
+team_certificate: "-----BEGIN CERTIFICATE-----"
+team_private_key: "-----BEGIN PRIVATE KEY----- s3cr3t"
+experiments:
+  - name: slow-orders-api
+    flag: dependency-api.example.com
+    selector: {function-name: [checkout], method: POST}
+    rate: 25
+    start: 2026-11-21T10:00:00Z
+    duration: 15m
+    effect:
+      latency: {ms: 2000, jitter: 500}
+  - name: broken
+    flag: ingress
+    effect:
+      exception: {message: "orders down", errorType: OrdersUnavailable}
+      httpResponse: {code: 503, body: aGVsbG8=, headers: {Content-Type: text/plain}}
+"#;
+
+#[test]
+fn parses_every_key_of_the_schema() {
+    let config = Config::parse_strict(FULL).expect("valid");
+    assert!(config.debug);
+    assert_eq!(config.service_name.as_deref(), Some("checkout"));
+    assert_eq!(config.labels["tier"], "1");
+    assert!(!config.dependency_proxy_enabled);
+    assert_eq!(config.dependency_proxy_port.socket_addr().port(), 6034);
+    assert!(config.sdk_endpoint_port.socket_addr().is_ipv6());
+    assert_eq!(config.refresh_interval, Duration::from_secs(45));
+    assert_eq!(config.request_timeout, Duration::from_millis(250));
+    assert_eq!(
+        config.https_proxy.as_ref().map(|u| u.to_string()),
+        Some("http://corp-proxy:3128/".into())
+    );
+    let slow = &config.experiments[0];
+    assert_eq!(slow.rate.value(), 0.25);
+    assert_eq!(
+        slow.effect.latency,
+        Some(LatencyEffect {
+            ms: 2000,
+            jitter_ms: 500
+        })
+    );
+    assert_eq!(slow.selector["method"], vec!["POST".to_string()]);
+    let end = slow.end.expect("end from duration");
+    assert_eq!(end.to_rfc3339(), "2026-11-21T10:15:00+00:00");
+    let broken = &config.experiments[1];
+    assert_eq!(broken.rate, Rate::ALWAYS);
+    let response = broken.effect.http_response.as_ref().expect("httpResponse");
+    assert_eq!(response.body, b"hello");
+    assert_eq!(response.headers["content-type"], "text/plain");
+    assert_eq!(
+        broken
+            .effect
+            .exception
+            .as_ref()
+            .map(|e| e.error_type.as_str()),
+        Some("OrdersUnavailable")
+    );
+}
+
+#[test]
+fn empty_document_gives_defaults() {
+    let config = Config::parse("").expect("empty is fine");
+    assert_eq!(config, Config::default());
+    assert!(config.lambda_proxy_enabled);
+    assert_eq!(config.lambda_proxy_port.to_string(), "localhost:5033");
+    assert_eq!(config.request_timeout, DEFAULT_REQUEST_TIMEOUT);
+}
+
+#[test]
+fn secrets_never_show_in_debug_output() {
+    let config = Config::parse(FULL).expect("valid");
+    let debug = format!("{config:?}");
+    assert!(!debug.contains("s3cr3t"), "{debug}");
+    assert!(!debug.contains("team-123"), "{debug}");
+    assert!(debug.contains("<redacted>"));
+}
+
+fn invalid_path(yaml: &str) -> (String, String) {
+    match Config::parse_strict(yaml) {
+        Err(ConfigError::Invalid { path, reason }) => (path, reason),
+        other => panic!("expected an invalid-key error, got {other:?}"),
+    }
+}
+
+#[test]
+fn errors_name_the_key_path() {
+    let (path, reason) = invalid_path("experiements: []\n");
+    assert_eq!(path, "experiements");
+    assert!(reason.contains("unknown field"), "{reason}");
+
+    let (path, reason) = invalid_path("refresh_interval: 30\n");
+    assert_eq!(path, "refresh_interval");
+    assert!(reason.starts_with("`30` has no unit"), "{reason}");
+
+    let (path, reason) = invalid_path("lambda_proxy_port: 0.0.0.0:5033\n");
+    assert_eq!(path, "lambda_proxy_port");
+    assert!(reason.contains("loopback"), "{reason}");
+
+    let (path, _) = invalid_path("https_proxy: socks5://x:1\n");
+    assert_eq!(path, "https_proxy");
+
+    let (path, reason) = invalid_path(
+        "experiments:\n  - name: a\n    flag: ingress\n    rate: 250\n    effect: {latency: 10}\n",
+    );
+    assert_eq!(path, "experiments[0].rate");
+    assert!(reason.contains("100%"), "{reason}");
+
+    let (path, _) = invalid_path(
+        "experiments:\n  - name: a\n    flag: ingress\n    effect: {latency: {ms: fast}}\n",
+    );
+    assert_eq!(path, "experiments[0].effect.latency");
+
+    let (path, _) = invalid_path(
+        "experiments:\n  - name: a\n    flag: ingress\n    effect: {httpResponse: {code: 503, body: '***'}}\n",
+    );
+    assert_eq!(path, "experiments[0].effect.httpResponse.body");
+
+    let (path, _) = invalid_path("experiments:\n  - name: a\n    flag: ingress\n    effect: {}\n");
+    assert_eq!(path, "experiments[0].effect");
+
+    let (path, _) = invalid_path(
+        "experiments:\n  - name: a\n    flag: ingress\n    duration: 5m\n    effect: {latency: 1}\n",
+    );
+    assert_eq!(path, "experiments[0].duration");
+}
+
+#[test]
+fn syntax_errors_give_a_line() {
+    match Config::parse("debug: true\nlabels: {team: a\n") {
+        Err(ConfigError::Syntax { line, .. }) => assert!(line.is_some()),
+        other => panic!("expected a syntax error, got {other:?}"),
+    }
+}
+
+#[test]
+fn invalid_experiments_are_dropped_not_fatal() {
+    let yaml = r#"
+experiments:
+  - name: good
+    flag: ingress
+    effect: {latency: "2s"}
+  - name: bad
+    flag: "dependency-[.com"
+    effect: {latency: 1}
+  - name: good
+    flag: response
+    effect: {exception: boom}
+"#;
+    let config = Config::parse(yaml).expect("document is valid");
+    assert_eq!(config.experiments.len(), 1);
+    assert_eq!(
+        config.experiments[0].effect.latency,
+        Some(LatencyEffect {
+            ms: 2000,
+            jitter_ms: 0
+        })
+    );
+    let reasons: Vec<String> = config
+        .rejected_experiments
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(reasons.len(), 2, "{reasons:?}");
+    assert!(reasons[0].contains("experiments[1].flag"), "{reasons:?}");
+    assert!(reasons[1].contains("duplicate"), "{reasons:?}");
+    assert!(Config::parse_strict(yaml).is_err());
+}
+
+#[test]
+fn latency_and_exception_shorthands() {
+    let yaml = r#"
+experiments:
+  - {name: a, flag: ingress, effect: {latency: 2000}}
+  - {name: b, flag: ingress, effect: {latency: "2000"}}
+  - {name: c, flag: ingress, effect: {exception: "down"}, rate: "50%"}
+"#;
+    let config = Config::parse_strict(yaml).expect("valid");
+    assert_eq!(
+        config.experiments[0].effect.latency.map(|l| l.ms),
+        Some(2000)
+    );
+    assert_eq!(
+        config.experiments[1].effect.latency.map(|l| l.ms),
+        Some(2000)
+    );
+    let c = &config.experiments[2];
+    assert_eq!(c.rate.value(), 0.5);
+    assert_eq!(
+        c.effect.exception.as_ref().map(|e| e.error_type.as_str()),
+        Some(experiment::DEFAULT_ERROR_TYPE)
+    );
+}
+
+proptest! {
+    #[test]
+    fn arbitrary_text_never_panics(text in ".{0,400}") {
+        let _ = Config::parse(&text);
+    }
+
+    #[test]
+    fn arbitrary_experiment_values_never_panic(
+        rate in any::<f64>(),
+        ms in any::<i64>(),
+        code in any::<u32>(),
+        flag in "[a-z*?\\[\\]{}.-]{0,20}",
+    ) {
+        let yaml = format!(
+            "experiments:\n  - name: x\n    flag: '{flag}'\n    rate: {rate}\n    effect: {{latency: {ms}, httpResponse: {{code: {code}}}}}\n"
+        );
+        let _ = Config::parse(&yaml);
+    }
+}

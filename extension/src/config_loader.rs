@@ -1,0 +1,71 @@
+//! Loads the config from its source into [`ConfigState`], logging one clear line per outcome.
+//!
+//! Failures never stop anything: the last good config (or none) stays in force and traffic is
+//! passed through untouched. Messages name the source and the reason, never the config text.
+
+use crate::config::Config;
+use crate::config_source::ConfigFetcher;
+use crate::config_state::ConfigState;
+use crate::logging::LogLevel;
+use std::time::Duration;
+
+/// How long one read of a remote source may take before it counts as failed. The function never
+/// waits this long: `/next` waits at most the request timeout.
+pub const FETCH_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub struct ConfigLoader {
+    fetcher: ConfigFetcher,
+    state: ConfigState,
+}
+
+impl ConfigLoader {
+    pub fn new(fetcher: ConfigFetcher, state: ConfigState) -> Self {
+        ConfigLoader { fetcher, state }
+    }
+
+    /// Whether the source needs a network call.
+    pub fn is_remote(&self) -> bool {
+        self.fetcher.source().is_remote()
+    }
+
+    /// Reads, parses and publishes the config once. Returns whether it succeeded.
+    pub async fn load_once(&self, log_level: &LogLevel) -> bool {
+        let source = self.fetcher.source().describe();
+        let text = match self.fetcher.fetch(FETCH_TIMEOUT).await {
+            Ok(text) => text,
+            Err(err) => {
+                tracing::error!("{err}; {}", self.fallback());
+                self.state.mark_failed();
+                return false;
+            }
+        };
+        match Config::parse(&text) {
+            Ok(config) => {
+                for rejected in &config.rejected_experiments {
+                    tracing::warn!("{rejected}: experiment ignored");
+                }
+                log_level.apply_config(config.debug);
+                tracing::info!(
+                    "config loaded from {source}: {} experiment(s)",
+                    config.experiments.len()
+                );
+                tracing::debug!("config in force: {config:?}");
+                self.state.set(config);
+                true
+            }
+            Err(err) => {
+                tracing::error!("config from {source} refused: {err}; {}", self.fallback());
+                self.state.mark_failed();
+                false
+            }
+        }
+    }
+
+    fn fallback(&self) -> &'static str {
+        if self.state.current().is_some() {
+            "keeping the last good config"
+        } else {
+            "passing traffic through untouched"
+        }
+    }
+}

@@ -1,0 +1,279 @@
+//! Where the YAML config comes from: a Secrets Manager secret, an SSM parameter, or a file.
+//!
+//! AWS calls use the SDK with a client that never follows HTTP(S)_PROXY (those point at our own
+//! dependency proxy). AWS_ENDPOINT_URL is honoured, which is how tests reach moto server.
+
+use std::path::PathBuf;
+use std::time::Duration;
+use thiserror::Error;
+
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum SourceError {
+    #[error(
+        "GREMLIN_CONFIG_ARN `{0}` is neither a Secrets Manager secret ARN \
+         (arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME) nor an SSM parameter ARN \
+         (arn:aws:ssm:REGION:ACCOUNT:parameter/NAME)"
+    )]
+    BadArn(String),
+}
+
+/// Why the config could not be read. Messages never contain the config itself.
+#[derive(Debug, Error)]
+pub enum FetchError {
+    #[error("cannot read config file {path}: {source}")]
+    File {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{service} {operation} on {arn} failed: {code}: {message}")]
+    Aws {
+        service: &'static str,
+        operation: &'static str,
+        arn: String,
+        code: String,
+        message: String,
+    },
+    #[error("{arn} holds no text value (binary secrets must be UTF-8 YAML)")]
+    NotText { arn: String },
+    #[error("reading {what} took longer than {timeout:?}")]
+    Timeout { what: String, timeout: Duration },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigSource {
+    SecretsManager { arn: String, region: String },
+    SsmParameter { arn: String, region: String },
+    File(PathBuf),
+}
+
+impl ConfigSource {
+    /// GREMLIN_CONFIG_ARN wins over GREMLIN_CONFIG_FILE when both are set.
+    pub fn from_env(
+        arn: Option<String>,
+        file: Option<String>,
+    ) -> Result<Option<ConfigSource>, SourceError> {
+        match (arn, file) {
+            (Some(arn), _) => ConfigSource::from_arn(arn.trim()).map(Some),
+            (None, Some(file)) => Ok(Some(ConfigSource::File(PathBuf::from(file.trim())))),
+            (None, None) => Ok(None),
+        }
+    }
+
+    fn from_arn(arn: &str) -> Result<ConfigSource, SourceError> {
+        let bad = || SourceError::BadArn(arn.to_string());
+        let parts: Vec<&str> = arn.splitn(6, ':').collect();
+        let [prefix, partition, service, region, account, resource] = parts[..] else {
+            return Err(bad());
+        };
+        if prefix != "arn" || !partition.starts_with("aws") || region.is_empty() {
+            return Err(bad());
+        }
+        if account.is_empty() {
+            return Err(bad());
+        }
+        let region = region.to_string();
+        match service {
+            "secretsmanager" if resource.starts_with("secret:") && resource.len() > 7 => {
+                Ok(ConfigSource::SecretsManager {
+                    arn: arn.to_string(),
+                    region,
+                })
+            }
+            "ssm" if resource.starts_with("parameter/") && resource.len() > 10 => {
+                Ok(ConfigSource::SsmParameter {
+                    arn: arn.to_string(),
+                    region,
+                })
+            }
+            _ => Err(bad()),
+        }
+    }
+
+    /// A short description for log lines (ARNs and paths are not secret).
+    pub fn describe(&self) -> String {
+        match self {
+            ConfigSource::SecretsManager { arn, .. } => format!("secret {arn}"),
+            ConfigSource::SsmParameter { arn, .. } => format!("parameter {arn}"),
+            ConfigSource::File(path) => format!("file {}", path.display()),
+        }
+    }
+
+    /// True for sources that need a network call (and so are read in the background).
+    pub fn is_remote(&self) -> bool {
+        !matches!(self, ConfigSource::File(_))
+    }
+}
+
+/// Reads a [`ConfigSource`]; AWS clients are built once and reused for refreshes.
+pub struct ConfigFetcher {
+    source: ConfigSource,
+    aws: tokio::sync::OnceCell<aws_config::SdkConfig>,
+}
+
+impl ConfigFetcher {
+    pub fn new(source: ConfigSource) -> Self {
+        ConfigFetcher {
+            source,
+            aws: tokio::sync::OnceCell::new(),
+        }
+    }
+
+    pub fn source(&self) -> &ConfigSource {
+        &self.source
+    }
+
+    /// The config text, or why it could not be read within `timeout`.
+    pub async fn fetch(&self, timeout: Duration) -> Result<String, FetchError> {
+        match tokio::time::timeout(timeout, self.fetch_unbounded()).await {
+            Ok(result) => result,
+            Err(_) => Err(FetchError::Timeout {
+                what: self.source.describe(),
+                timeout,
+            }),
+        }
+    }
+
+    async fn fetch_unbounded(&self) -> Result<String, FetchError> {
+        match &self.source {
+            ConfigSource::File(path) => {
+                tokio::fs::read_to_string(path)
+                    .await
+                    .map_err(|source| FetchError::File {
+                        path: path.clone(),
+                        source,
+                    })
+            }
+            ConfigSource::SecretsManager { arn, region } => {
+                let sdk = self.sdk_config(region).await;
+                let client = aws_sdk_secretsmanager::Client::new(sdk);
+                let output = client
+                    .get_secret_value()
+                    .secret_id(arn)
+                    .send()
+                    .await
+                    .map_err(|err| aws_error("Secrets Manager", "GetSecretValue", arn, err))?;
+                if let Some(text) = output.secret_string() {
+                    return Ok(text.to_string());
+                }
+                output
+                    .secret_binary()
+                    .and_then(|blob| String::from_utf8(blob.as_ref().to_vec()).ok())
+                    .ok_or_else(|| FetchError::NotText { arn: arn.clone() })
+            }
+            ConfigSource::SsmParameter { arn, region } => {
+                let sdk = self.sdk_config(region).await;
+                let client = aws_sdk_ssm::Client::new(sdk);
+                let output = client
+                    .get_parameter()
+                    .name(arn)
+                    .with_decryption(true)
+                    .send()
+                    .await
+                    .map_err(|err| aws_error("SSM", "GetParameter", arn, err))?;
+                output
+                    .parameter()
+                    .and_then(|p| p.value())
+                    .map(str::to_string)
+                    .ok_or_else(|| FetchError::NotText { arn: arn.clone() })
+            }
+        }
+    }
+
+    async fn sdk_config(&self, region: &str) -> &aws_config::SdkConfig {
+        self.aws
+            .get_or_init(|| async {
+                aws_config::defaults(aws_config::BehaviorVersion::latest())
+                    .region(aws_config::Region::new(region.to_string()))
+                    .http_client(direct_https_client())
+                    .load()
+                    .await
+            })
+            .await
+    }
+}
+
+/// An HTTPS client for AWS APIs that connects directly, ignoring HTTP(S)_PROXY.
+fn direct_https_client() -> aws_sdk_secretsmanager::config::SharedHttpClient {
+    use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https()
+}
+
+fn aws_error<E, R>(
+    service: &'static str,
+    operation: &'static str,
+    arn: &str,
+    err: aws_sdk_secretsmanager::error::SdkError<E, R>,
+) -> FetchError
+where
+    E: aws_sdk_secretsmanager::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    use aws_sdk_secretsmanager::error::{DisplayErrorContext, SdkError};
+    let (code, message) = match &err {
+        SdkError::ServiceError(service_err) => {
+            let inner = service_err.err();
+            (
+                inner.code().unwrap_or("ServiceError").to_string(),
+                inner.message().unwrap_or("no message").to_string(),
+            )
+        }
+        SdkError::TimeoutError(_) => ("Timeout".into(), DisplayErrorContext(&err).to_string()),
+        SdkError::DispatchFailure(_) => (
+            "DispatchFailure".into(),
+            DisplayErrorContext(&err).to_string(),
+        ),
+        _ => ("Error".into(), DisplayErrorContext(&err).to_string()),
+    };
+    FetchError::Aws {
+        service,
+        operation,
+        arn: arn.to_string(),
+        code,
+        message,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arns_select_the_service() {
+        let sm = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:faultline-AbCdEf";
+        assert_eq!(
+            ConfigSource::from_env(Some(sm.into()), Some("/var/task/x.yaml".into())),
+            Ok(Some(ConfigSource::SecretsManager {
+                arn: sm.into(),
+                region: "eu-west-1".into()
+            }))
+        );
+        let ssm = "arn:aws-cn:ssm:cn-north-1:123456789012:parameter/faultline/config";
+        assert!(matches!(
+            ConfigSource::from_env(Some(ssm.into()), None),
+            Ok(Some(ConfigSource::SsmParameter { region, .. })) if region == "cn-north-1"
+        ));
+        assert_eq!(
+            ConfigSource::from_env(None, Some("/var/task/faultline.yaml".into())),
+            Ok(Some(ConfigSource::File("/var/task/faultline.yaml".into())))
+        );
+        assert_eq!(ConfigSource::from_env(None, None), Ok(None));
+    }
+
+    #[test]
+    fn bad_arns_are_refused() {
+        for arn in [
+            "faultline",
+            "arn:aws:s3:::bucket/key",
+            "arn:aws:secretsmanager::123:secret:x",
+            "arn:aws:secretsmanager:us-east-1:123:secret:",
+            "arn:aws:ssm:us-east-1:123:document/x",
+        ] {
+            assert!(
+                ConfigSource::from_env(Some(arn.into()), None).is_err(),
+                "{arn}"
+            );
+        }
+    }
+}

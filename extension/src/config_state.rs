@@ -1,0 +1,106 @@
+//! The config currently in force, shared between the loader and the proxies.
+//!
+//! Before the first load attempt finishes there is no config; `/next` may wait for that attempt,
+//! but never longer than the request timeout. A failed load keeps the last good config.
+
+use crate::config::Config;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+#[derive(Debug, Clone, Default)]
+struct Snapshot {
+    attempted: bool,
+    config: Option<Arc<Config>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ConfigState {
+    tx: Arc<watch::Sender<Snapshot>>,
+}
+
+impl Default for ConfigState {
+    fn default() -> Self {
+        ConfigState::new()
+    }
+}
+
+impl ConfigState {
+    pub fn new() -> Self {
+        let (tx, _rx) = watch::channel(Snapshot::default());
+        ConfigState { tx: Arc::new(tx) }
+    }
+
+    /// The config in force, if one was ever loaded.
+    pub fn current(&self) -> Option<Arc<Config>> {
+        self.tx.borrow().config.clone()
+    }
+
+    /// Whether a first load attempt has finished (successfully or not).
+    pub fn attempted(&self) -> bool {
+        self.tx.borrow().attempted
+    }
+
+    /// Records a successful load.
+    pub fn set(&self, config: Config) {
+        let config = Arc::new(config);
+        self.tx.send_modify(|s| {
+            s.attempted = true;
+            s.config = Some(config);
+        });
+    }
+
+    /// Records a failed load: the last good config (if any) stays in force.
+    pub fn mark_failed(&self) {
+        self.tx.send_modify(|s| s.attempted = true);
+    }
+
+    /// Waits until the first load attempt has finished, or `timeout` passed. Returns immediately
+    /// once any attempt has finished.
+    pub async fn wait_first_attempt(&self, timeout: Duration) -> bool {
+        if self.attempted() {
+            return true;
+        }
+        let mut rx = self.tx.subscribe();
+        matches!(
+            tokio::time::timeout(timeout, rx.wait_for(|s| s.attempted)).await,
+            Ok(Ok(_))
+        )
+    }
+
+    /// The request timeout in force (the default before any config was loaded).
+    pub fn request_timeout(&self) -> Duration {
+        self.current()
+            .map_or(crate::config::DEFAULT_REQUEST_TIMEOUT, |c| {
+                c.request_timeout
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn waiting_is_bounded_and_failed_loads_keep_the_last_config() {
+        let state = ConfigState::new();
+        assert!(!state.wait_first_attempt(Duration::from_millis(50)).await);
+        state.set(Config::default());
+        assert!(state.wait_first_attempt(Duration::from_millis(50)).await);
+        state.mark_failed();
+        assert!(state.current().is_some());
+    }
+
+    #[tokio::test]
+    async fn a_waiter_wakes_when_the_load_finishes() {
+        let state = ConfigState::new();
+        let waiter = {
+            let state = state.clone();
+            tokio::spawn(async move { state.wait_first_attempt(Duration::from_secs(5)).await })
+        };
+        tokio::task::yield_now().await;
+        state.mark_failed();
+        assert!(waiter.await.expect("task"));
+        assert!(state.current().is_none());
+    }
+}

@@ -1,0 +1,170 @@
+//! Client of the Lambda Extensions API: register, then wait for lifecycle events.
+//!
+//! See the AWS Lambda documentation, "Lambda Extensions API" (2020-01-01).
+
+use crate::api_endpoint::ApiEndpoint;
+use crate::http_client::{HttpClient, full_body};
+use http_body_util::BodyExt;
+use serde::Deserialize;
+use thiserror::Error;
+
+const REGISTER_PATH: &str = "/2020-01-01/extension/register";
+const NEXT_EVENT_PATH: &str = "/2020-01-01/extension/event/next";
+const EXTENSION_NAME_HEADER: &str = "lambda-extension-name";
+const EXTENSION_ID_HEADER: &str = "lambda-extension-identifier";
+
+#[derive(Debug, Error)]
+pub enum ExtensionsApiError {
+    #[error("Extensions API {path}: {source}")]
+    Transport {
+        path: &'static str,
+        source: hyper_util::client::legacy::Error,
+    },
+    #[error("Extensions API {path}: reading the answer failed: {source}")]
+    Body {
+        path: &'static str,
+        source: hyper::Error,
+    },
+    #[error("Extensions API {path} answered {status}: {body}")]
+    Status {
+        path: &'static str,
+        status: http::StatusCode,
+        body: String,
+    },
+    #[error("Extensions API register answered without a Lambda-Extension-Identifier")]
+    NoIdentifier,
+    #[error("Extensions API {path}: unexpected answer: {source}")]
+    Decode {
+        path: &'static str,
+        source: serde_json::Error,
+    },
+}
+
+/// What the register call tells about the function.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RegisterResponse {
+    #[serde(default)]
+    pub function_name: Option<String>,
+    #[serde(default)]
+    pub function_version: Option<String>,
+    #[serde(default)]
+    pub handler: Option<String>,
+}
+
+/// A lifecycle event from `/event/next`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LifecycleEvent {
+    pub event_type: String,
+    #[serde(default)]
+    pub deadline_ms: Option<u64>,
+    #[serde(default)]
+    pub shutdown_reason: Option<String>,
+}
+
+impl LifecycleEvent {
+    pub fn is_shutdown(&self) -> bool {
+        self.event_type.eq_ignore_ascii_case("SHUTDOWN")
+    }
+}
+
+/// A registered extension.
+pub struct Registration {
+    pub identifier: String,
+    pub info: RegisterResponse,
+}
+
+pub struct ExtensionsApi {
+    client: HttpClient,
+    endpoint: ApiEndpoint,
+}
+
+impl ExtensionsApi {
+    pub fn new(client: HttpClient, endpoint: ApiEndpoint) -> Self {
+        ExtensionsApi { client, endpoint }
+    }
+
+    /// Registers `name` (the extension's file name) for `events`.
+    pub async fn register(
+        &self,
+        name: &str,
+        events: &[&str],
+    ) -> Result<Registration, ExtensionsApiError> {
+        let body = serde_json::json!({ "events": events }).to_string();
+        let request = http::Request::post(self.endpoint.path_uri(REGISTER_PATH))
+            .header(http::header::HOST, self.endpoint.authority().as_str())
+            .header(EXTENSION_NAME_HEADER, name)
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .body(full_body(body))
+            .map_err(|_| ExtensionsApiError::NoIdentifier)?;
+        let response =
+            self.client
+                .request(request)
+                .await
+                .map_err(|source| ExtensionsApiError::Transport {
+                    path: REGISTER_PATH,
+                    source,
+                })?;
+        let identifier = response
+            .headers()
+            .get(EXTENSION_ID_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let (status, bytes) = read(REGISTER_PATH, response).await?;
+        if !status.is_success() {
+            return Err(ExtensionsApiError::Status {
+                path: REGISTER_PATH,
+                status,
+                body: String::from_utf8_lossy(&bytes).into_owned(),
+            });
+        }
+        let identifier = identifier.ok_or(ExtensionsApiError::NoIdentifier)?;
+        // The body is informative only; an emulator answering `{}` or nothing is fine.
+        let info = serde_json::from_slice(&bytes).unwrap_or_default();
+        Ok(Registration { identifier, info })
+    }
+
+    /// Blocks until the next lifecycle event.
+    pub async fn next_event(&self, identifier: &str) -> Result<LifecycleEvent, ExtensionsApiError> {
+        let request = http::Request::get(self.endpoint.path_uri(NEXT_EVENT_PATH))
+            .header(http::header::HOST, self.endpoint.authority().as_str())
+            .header(EXTENSION_ID_HEADER, identifier)
+            .body(full_body(bytes::Bytes::new()))
+            .map_err(|_| ExtensionsApiError::NoIdentifier)?;
+        let response =
+            self.client
+                .request(request)
+                .await
+                .map_err(|source| ExtensionsApiError::Transport {
+                    path: NEXT_EVENT_PATH,
+                    source,
+                })?;
+        let (status, bytes) = read(NEXT_EVENT_PATH, response).await?;
+        if !status.is_success() {
+            return Err(ExtensionsApiError::Status {
+                path: NEXT_EVENT_PATH,
+                status,
+                body: String::from_utf8_lossy(&bytes).into_owned(),
+            });
+        }
+        serde_json::from_slice(&bytes).map_err(|source| ExtensionsApiError::Decode {
+            path: NEXT_EVENT_PATH,
+            source,
+        })
+    }
+}
+
+async fn read(
+    path: &'static str,
+    response: http::Response<hyper::body::Incoming>,
+) -> Result<(http::StatusCode, bytes::Bytes), ExtensionsApiError> {
+    let status = response.status();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .map_err(|source| ExtensionsApiError::Body { path, source })?
+        .to_bytes();
+    Ok((status, bytes))
+}

@@ -1,0 +1,154 @@
+//! The extension's life: bind, announce readiness, register, wait for SHUTDOWN.
+//!
+//! Order matters. The listener is bound and the ready file written *before* registering, because
+//! Lambda starts the runtime (and so `faultline-wrapper`) once every extension has registered.
+//! The config is fetched in parallel and never delays registration.
+
+use crate::config::Config;
+use crate::config_loader::ConfigLoader;
+use crate::config_source::ConfigFetcher;
+use crate::config_state::ConfigState;
+use crate::extensions_api::{ExtensionsApi, ExtensionsApiError};
+use crate::http_client::new_client;
+use crate::logging::LogLevel;
+use crate::ready_file;
+use crate::runtime_proxy::RuntimeProxy;
+use crate::settings::Settings;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+
+/// Lifecycle events faultline subscribes to. INVOKE is not needed: invocations are seen through
+/// the Runtime API proxy, and not subscribing keeps the extension off the invoke path.
+const EVENTS: &[&str] = &["SHUTDOWN"];
+/// Attempts at `/event/next` before giving up on a broken Extensions API.
+const NEXT_EVENT_ATTEMPTS: u32 = 3;
+
+/// Runs the extension until SHUTDOWN. An error means the Extensions API itself failed.
+pub async fn run(
+    settings: Settings,
+    log_level: LogLevel,
+    extension_name: &str,
+) -> Result<(), ExtensionsApiError> {
+    let client = new_client();
+    let api = ExtensionsApi::new(client.clone(), settings.lambda_api.clone());
+    ready_file::remove(&settings.ready_file);
+    let state = ConfigState::new();
+
+    if let Some(problem) = &settings.problem {
+        tracing::error!("{problem}; faultline stays idle and the function runs without it");
+    } else if !settings.enabled {
+        tracing::info!("GREMLIN_LAMBDA_ENABLED is not true: faultline stays idle");
+    } else {
+        start_enabled(&settings, &log_level, &client, &state).await;
+    }
+
+    let registration = api.register(extension_name, EVENTS).await?;
+    tracing::debug!(
+        "registered as {extension_name} for function {}",
+        registration.info.function_name.as_deref().unwrap_or("?")
+    );
+
+    if settings.enabled {
+        // Give a remote config fetch its chance before the environment may be frozen, bounded
+        // by the request timeout. The runtime's init runs meanwhile.
+        state.wait_first_attempt(state.request_timeout()).await;
+    }
+
+    let mut failures = 0;
+    loop {
+        match api.next_event(&registration.identifier).await {
+            Ok(event) if event.is_shutdown() => {
+                tracing::info!(
+                    "shutdown ({})",
+                    event
+                        .shutdown_reason
+                        .as_deref()
+                        .unwrap_or("no reason given")
+                );
+                ready_file::remove(&settings.ready_file);
+                return Ok(());
+            }
+            Ok(event) => {
+                failures = 0;
+                tracing::debug!("lifecycle event {}", event.event_type);
+            }
+            Err(err) => {
+                failures += 1;
+                if failures >= NEXT_EVENT_ATTEMPTS {
+                    ready_file::remove(&settings.ready_file);
+                    return Err(err);
+                }
+                tracing::warn!("{err}; retrying");
+                tokio::time::sleep(Duration::from_millis(50 * u64::from(failures))).await;
+            }
+        }
+    }
+}
+
+/// Loads a local config, binds the Runtime API proxy, writes the ready file and starts a remote
+/// config fetch in the background.
+async fn start_enabled(
+    settings: &Settings,
+    log_level: &LogLevel,
+    client: &crate::http_client::HttpClient,
+    state: &ConfigState,
+) {
+    let loader = settings
+        .config_source
+        .clone()
+        .map(|source| Arc::new(ConfigLoader::new(ConfigFetcher::new(source), state.clone())));
+    match &loader {
+        // A file is read before binding (it is local and fast), so it may choose the port.
+        Some(loader) if !loader.is_remote() => {
+            loader.load_once(log_level).await;
+        }
+        Some(_) => {}
+        None => {
+            tracing::warn!(
+                "neither GREMLIN_CONFIG_ARN nor GREMLIN_CONFIG_FILE is set: no experiments will run"
+            );
+            state.set(Config::default());
+        }
+    }
+
+    let config = state.current();
+    if config.as_ref().is_some_and(|c| !c.lambda_proxy_enabled) {
+        tracing::info!("lambda_proxy_enabled is false: the runtime talks to Lambda directly");
+    } else {
+        let listen = settings.proxy_listen_or(config.as_ref().map(|c| &c.lambda_proxy_port));
+        match TcpListener::bind(listen.socket_addr()).await {
+            Ok(listener) => {
+                let proxy = RuntimeProxy::new(
+                    client.clone(),
+                    settings.runtime_upstream.clone(),
+                    state.clone(),
+                );
+                match listener.local_addr() {
+                    Ok(addr) => match ready_file::write(&settings.ready_file, addr) {
+                        Ok(()) => tracing::debug!(
+                            "Runtime API proxy on {addr}, upstream {}",
+                            settings.runtime_upstream
+                        ),
+                        Err(err) => tracing::error!(
+                            "cannot write ready file {}: {err}; the runtime will talk to Lambda directly",
+                            settings.ready_file.display()
+                        ),
+                    },
+                    Err(err) => tracing::error!("runtime proxy has no local address: {err}"),
+                }
+                tokio::spawn(proxy.serve(listener));
+            }
+            Err(err) => tracing::error!(
+                "cannot listen on {listen}: {err}; the runtime will talk to Lambda directly"
+            ),
+        }
+    }
+
+    if let Some(loader) = loader.filter(|l| l.is_remote()) {
+        let log_level = log_level.clone();
+        tokio::spawn(async move {
+            loader.load_once(&log_level).await;
+        });
+    }
+}

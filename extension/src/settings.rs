@@ -1,0 +1,184 @@
+//! What the function's environment tells the extension (GREMLIN_* and FAULTLINE_* variables).
+
+use crate::api_endpoint::{ApiEndpoint, EndpointError};
+use crate::config::{DEFAULT_LAMBDA_PROXY_PORT, ListenAddr};
+use crate::config_source::{ConfigSource, SourceError};
+use std::path::PathBuf;
+use thiserror::Error;
+
+/// Default location of the ready file the wrapper reads (`host:port pid`).
+pub const DEFAULT_READY_FILE: &str = "/tmp/faultline/ready";
+
+#[derive(Debug, Error)]
+pub enum SettingsError {
+    #[error("AWS_LAMBDA_RUNTIME_API is not set: faultline must run as a Lambda extension")]
+    NoRuntimeApi,
+    #[error("AWS_LAMBDA_RUNTIME_API: {0}")]
+    RuntimeApi(EndpointError),
+    #[error("FAULTLINE_RUNTIME_API_UPSTREAM: {0}")]
+    Upstream(EndpointError),
+    #[error("GREMLIN_LAMBDA_API_PROXY_PORT: {0}")]
+    ProxyPort(String),
+    #[error(transparent)]
+    Source(#[from] SourceError),
+}
+
+/// The extension's settings from its environment.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// GREMLIN_LAMBDA_ENABLED is truthy.
+    pub enabled: bool,
+    /// The Extensions API (and default Runtime API upstream): our own AWS_LAMBDA_RUNTIME_API.
+    pub lambda_api: ApiEndpoint,
+    /// Where proxied Runtime API calls go.
+    pub runtime_upstream: ApiEndpoint,
+    /// GREMLIN_LAMBDA_API_PROXY_PORT, when set; else the config file's or the default.
+    pub proxy_listen: Option<ListenAddr>,
+    pub config_source: Option<ConfigSource>,
+    /// GREMLIN_DEBUG, when set.
+    pub debug: Option<bool>,
+    pub ready_file: PathBuf,
+    pub function_name: Option<String>,
+    /// A setting that could not be used. faultline then stays idle (registered, proxying
+    /// nothing) rather than failing the function's init.
+    pub problem: Option<String>,
+}
+
+/// `true`, `yes` and `1` (any case) are on; anything else is off.
+pub fn is_truthy(value: &str) -> bool {
+    matches!(
+        value.trim().to_ascii_lowercase().as_str(),
+        "true" | "yes" | "1"
+    )
+}
+
+impl Settings {
+    /// Reads the settings through `lookup` (the process environment in production). Only a missing
+    /// or unusable AWS_LAMBDA_RUNTIME_API is an error: without it the extension cannot register.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Settings, SettingsError> {
+        let get = |key: &str| lookup(key).filter(|v| !v.trim().is_empty());
+        let enabled = get("GREMLIN_LAMBDA_ENABLED").is_some_and(|v| is_truthy(&v));
+        let lambda_api = get("AWS_LAMBDA_RUNTIME_API").ok_or(SettingsError::NoRuntimeApi)?;
+        let lambda_api = ApiEndpoint::parse(&lambda_api).map_err(SettingsError::RuntimeApi)?;
+        let runtime_upstream = match get("FAULTLINE_RUNTIME_API_UPSTREAM") {
+            Some(text) => ApiEndpoint::parse(&text).map_err(SettingsError::Upstream)?,
+            None => lambda_api.clone(),
+        };
+        let mut problem = None;
+        let proxy_listen =
+            get("GREMLIN_LAMBDA_API_PROXY_PORT").and_then(|text| match ListenAddr::parse(&text) {
+                Ok(addr) => Some(addr),
+                Err(reason) => {
+                    problem = Some(SettingsError::ProxyPort(reason).to_string());
+                    None
+                }
+            });
+        let config_source =
+            match ConfigSource::from_env(get("GREMLIN_CONFIG_ARN"), get("GREMLIN_CONFIG_FILE")) {
+                Ok(source) => source,
+                Err(err) => {
+                    problem = Some(SettingsError::Source(err).to_string());
+                    None
+                }
+            };
+        Ok(Settings {
+            enabled: enabled && problem.is_none(),
+            problem,
+            lambda_api,
+            runtime_upstream,
+            proxy_listen,
+            config_source,
+            debug: get("GREMLIN_DEBUG").map(|v| is_truthy(&v)),
+            ready_file: get("FAULTLINE_READY_FILE")
+                .map_or_else(|| PathBuf::from(DEFAULT_READY_FILE), PathBuf::from),
+            function_name: get("AWS_LAMBDA_FUNCTION_NAME"),
+        })
+    }
+
+    /// The Runtime API proxy address: the environment wins, then the config, then the default.
+    pub fn proxy_listen_or(&self, from_config: Option<&ListenAddr>) -> ListenAddr {
+        self.proxy_listen
+            .clone()
+            .or_else(|| from_config.cloned())
+            .unwrap_or_else(|| {
+                ListenAddr::parse(DEFAULT_LAMBDA_PROXY_PORT).expect("default address is valid")
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn settings(pairs: &[(&str, &str)]) -> Result<Settings, SettingsError> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::from_lookup(|key| map.get(key).cloned())
+    }
+
+    #[test]
+    fn truthy_values_follow_the_sidecar() {
+        for on in ["true", "TRUE", "yes", "Yes", "1", " true "] {
+            assert!(is_truthy(on), "{on}");
+        }
+        for off in ["", "false", "0", "no", "on", "enabled"] {
+            assert!(!is_truthy(off), "{off}");
+        }
+    }
+
+    #[test]
+    fn defaults_and_overrides() {
+        let s = settings(&[
+            ("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001"),
+            ("GREMLIN_LAMBDA_ENABLED", "yes"),
+        ])
+        .expect("valid");
+        assert!(s.enabled);
+        assert_eq!(s.runtime_upstream, s.lambda_api);
+        assert_eq!(s.proxy_listen_or(None).to_string(), "localhost:5033");
+        assert!(s.config_source.is_none());
+
+        let s = settings(&[
+            ("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001"),
+            (
+                "FAULTLINE_RUNTIME_API_UPSTREAM",
+                "http://127.0.0.1:7000/chain",
+            ),
+            ("GREMLIN_LAMBDA_API_PROXY_PORT", "localhost:6000"),
+            ("GREMLIN_DEBUG", "true"),
+        ])
+        .expect("valid");
+        assert!(!s.enabled);
+        assert_eq!(
+            s.runtime_upstream.to_string(),
+            "http://127.0.0.1:7000/chain"
+        );
+        assert_eq!(s.proxy_listen_or(None).socket_addr().port(), 6000);
+        assert_eq!(s.debug, Some(true));
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let err = settings(&[]).expect_err("no runtime api");
+        assert!(err.to_string().contains("AWS_LAMBDA_RUNTIME_API"));
+        let s = settings(&[
+            ("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001"),
+            ("GREMLIN_LAMBDA_ENABLED", "true"),
+            ("GREMLIN_LAMBDA_API_PROXY_PORT", "10.0.0.1:5033"),
+        ])
+        .expect("registers anyway");
+        assert!(!s.enabled, "a bad setting keeps faultline idle");
+        assert!(s.problem.unwrap().contains("GREMLIN_LAMBDA_API_PROXY_PORT"));
+        let s = settings(&[
+            ("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001"),
+            ("GREMLIN_LAMBDA_ENABLED", "true"),
+            ("GREMLIN_CONFIG_ARN", "faultline"),
+        ])
+        .expect("registers anyway");
+        assert!(!s.enabled);
+        assert!(s.problem.unwrap().contains("GREMLIN_CONFIG_ARN"));
+    }
+}
