@@ -193,31 +193,43 @@ impl ConfigFetcher {
 }
 
 /// An HTTPS client for AWS APIs that connects directly, ignoring HTTP(S)_PROXY.
-fn direct_https_client() -> aws_sdk_secretsmanager::config::SharedHttpClient {
+pub fn direct_https_client() -> aws_sdk_secretsmanager::config::SharedHttpClient {
     use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
     aws_smithy_http_client::Builder::new()
         .tls_provider(Provider::Rustls(CryptoMode::Ring))
         .build_https()
 }
 
-fn aws_error<E, R>(
+fn aws_error<E>(
     service: &'static str,
     operation: &'static str,
     arn: &str,
-    err: aws_sdk_secretsmanager::error::SdkError<E, R>,
+    err: aws_sdk_secretsmanager::error::SdkError<
+        E,
+        aws_sdk_secretsmanager::config::http::HttpResponse,
+    >,
 ) -> FetchError
 where
     E: aws_sdk_secretsmanager::error::ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
 {
     use aws_sdk_secretsmanager::error::{DisplayErrorContext, SdkError};
     let (code, message) = match &err {
         SdkError::ServiceError(service_err) => {
             let inner = service_err.err();
-            (
-                inner.code().unwrap_or("ServiceError").to_string(),
-                inner.message().unwrap_or("no message").to_string(),
-            )
+            let raw = service_err.raw();
+            let code = inner
+                .code()
+                .map_or_else(|| format!("HTTP {}", raw.status().as_u16()), str::to_string);
+            // Without a parsed message, a short excerpt of the error body says what happened.
+            let message = inner.message().map_or_else(
+                || {
+                    let body = raw.body().bytes().unwrap_or_default();
+                    let text = String::from_utf8_lossy(body);
+                    text.chars().take(300).collect::<String>()
+                },
+                str::to_string,
+            );
+            (code, message)
         }
         SdkError::TimeoutError(_) => ("Timeout".into(), DisplayErrorContext(&err).to_string()),
         SdkError::DispatchFailure(_) => (

@@ -1,0 +1,278 @@
+//! Config from Secrets Manager (moto server) and from a file, and every way loading can fail:
+//! the function always answers, the extension says why in one line, and no secret leaks.
+
+use crate::emulator::{Emulator, Outcome};
+use crate::start_extension;
+use crate::support::{LambdaEnv, Moto, Proc};
+use std::time::{Duration, Instant};
+
+/// A team key that must never appear in any output.
+const SECRET_MARKER: &str = "TOPSECRET-4f1d9c";
+
+fn config_with_secret(extra: &str) -> String {
+    format!(
+        "team_id: team-1\nteam_private_key: \"{SECRET_MARKER}\"\nrequest_timeout: 300ms\n{extra}"
+    )
+}
+
+const TWO_EXPERIMENTS: &str = "experiments:
+  - name: slow-orders
+    flag: dependency-orders.example.com
+    rate: 0.5
+    effect: {latency: 100}
+  - name: broken-ingress
+    flag: ingress
+    effect: {exception: down}
+";
+
+/// Runs one echo invocation through the wrapped Python runtime and returns the extension.
+async fn invoke_through(env: &LambdaEnv) -> (Outcome, Proc, Duration) {
+    let emulator = Emulator::start().await;
+    let mut env = env.clone();
+    env.set("AWS_LAMBDA_RUNTIME_API", emulator.runtime_api());
+    let extension = start_extension(&env, &emulator).await;
+    let runtime = env.python(true);
+    let started = Instant::now();
+    let outcome = emulator
+        .try_invoke(r#"{"op":"echo","ok":true}"#, Duration::from_secs(30))
+        .await
+        .unwrap_or_else(|| {
+            panic!(
+                "no answer: {}\n{}",
+                runtime.log_text(),
+                extension.log_text()
+            )
+        });
+    (outcome, extension, started.elapsed())
+}
+
+fn assert_answered(outcome: &Outcome) {
+    assert_eq!(outcome.json(), serde_json::json!({"op":"echo","ok":true}));
+}
+
+fn assert_no_secret(extension: &Proc) {
+    assert!(
+        !extension.log_text().contains(SECRET_MARKER),
+        "secret material in logs: {}",
+        extension.log_text()
+    );
+}
+
+fn error_lines(extension: &Proc) -> Vec<String> {
+    extension
+        .logs()
+        .into_iter()
+        .filter(|l| l.contains(" ERROR "))
+        .collect()
+}
+
+#[tokio::test]
+async fn config_from_secrets_manager_in_moto() {
+    let moto = Moto::start().await;
+    let arn = moto
+        .create_secret("faultline-config", &config_with_secret(TWO_EXPERIMENTS))
+        .await;
+    let mut env = LambdaEnv::new("127.0.0.1:1");
+    env.set("GREMLIN_CONFIG_ARN", &arn)
+        .set("AWS_ENDPOINT_URL", &moto.endpoint)
+        .set("GREMLIN_DEBUG", "true")
+        // The function's proxy settings must not catch the extension's own AWS calls.
+        .set("HTTP_PROXY", "http://127.0.0.1:9")
+        .set("HTTPS_PROXY", "http://127.0.0.1:9");
+    let (outcome, extension, _) = invoke_through(&env).await;
+    assert_answered(&outcome);
+    assert!(
+        extension
+            .wait_log("2 experiment(s)", Duration::from_secs(10))
+            .await,
+        "{}",
+        extension.log_text()
+    );
+    assert!(
+        extension
+            .log_text()
+            .contains(&format!("config loaded from secret {arn}"))
+    );
+    assert!(
+        error_lines(&extension).is_empty(),
+        "{}",
+        extension.log_text()
+    );
+    assert_no_secret(&extension);
+}
+
+#[tokio::test]
+async fn config_from_a_file() {
+    let env = LambdaEnv::new("127.0.0.1:1");
+    let path = env.dir.path().join("faultline.yaml");
+    std::fs::write(&path, config_with_secret(TWO_EXPERIMENTS)).expect("write config");
+    let mut env = env.clone();
+    env.set("GREMLIN_CONFIG_FILE", path.to_string_lossy());
+    let (outcome, extension, _) = invoke_through(&env).await;
+    assert_answered(&outcome);
+    assert!(
+        extension.log_text().contains("2 experiment(s)"),
+        "{}",
+        extension.log_text()
+    );
+    assert_no_secret(&extension);
+}
+
+#[tokio::test]
+async fn malformed_config_is_refused_in_one_line_and_traffic_passes() {
+    let moto = Moto::start().await;
+    let arn = moto
+        .create_secret(
+            "faultline-bad",
+            &config_with_secret("experiments:\n  - name: x\n    flag: ingress\n    effect: {latency: {ms: fast}}\nrefresh_interval: [\n"),
+        )
+        .await;
+    let mut env = LambdaEnv::new("127.0.0.1:1");
+    env.set("GREMLIN_CONFIG_ARN", &arn)
+        .set("AWS_ENDPOINT_URL", &moto.endpoint)
+        .set("GREMLIN_DEBUG", "true");
+    let (outcome, extension, _) = invoke_through(&env).await;
+    assert_answered(&outcome);
+    assert!(extension.wait_log("refused", Duration::from_secs(10)).await);
+    let errors = error_lines(&extension);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].contains("passing traffic through untouched"),
+        "{}",
+        errors[0]
+    );
+    assert_no_secret(&extension);
+}
+
+#[tokio::test]
+async fn invalid_experiment_is_dropped_and_the_others_kept() {
+    let env = LambdaEnv::new("127.0.0.1:1");
+    let path = env.dir.path().join("faultline.yaml");
+    std::fs::write(
+        &path,
+        format!("{TWO_EXPERIMENTS}  - name: bad\n    flag: ingress\n    rate: 300\n    effect: {{latency: 1}}\n"),
+    )
+    .expect("write config");
+    let mut env = env.clone();
+    env.set("GREMLIN_CONFIG_FILE", path.to_string_lossy());
+    let (outcome, extension, _) = invoke_through(&env).await;
+    assert_answered(&outcome);
+    let logs = extension.log_text();
+    assert!(
+        logs.contains("experiment `bad` (experiments[2].rate)"),
+        "{logs}"
+    );
+    assert!(logs.contains("2 experiment(s)"), "{logs}");
+}
+
+#[tokio::test]
+async fn missing_secret_is_reported_with_its_aws_error_code() {
+    let moto = Moto::start().await;
+    let mut env = LambdaEnv::new("127.0.0.1:1");
+    env.set(
+        "GREMLIN_CONFIG_ARN",
+        "arn:aws:secretsmanager:us-east-1:123456789012:secret:does-not-exist-AbCdEf",
+    )
+    .set("AWS_ENDPOINT_URL", &moto.endpoint);
+    let (outcome, extension, _) = invoke_through(&env).await;
+    assert_answered(&outcome);
+    assert!(
+        extension
+            .wait_log("ResourceNotFoundException", Duration::from_secs(10))
+            .await,
+        "{}",
+        extension.log_text()
+    );
+    assert_eq!(error_lines(&extension).len(), 1, "{}", extension.log_text());
+}
+
+#[tokio::test]
+async fn access_denied_is_reported_and_traffic_passes() {
+    // moto enforces IAM after its first 3 calls: create the secret, a user and its key, then
+    // read the secret as that user, who has no policy.
+    let moto = Moto::start_with(&[("INITIAL_NO_AUTH_ACTION_COUNT", "3")]).await;
+    let arn = moto
+        .create_secret("faultline-denied", &config_with_secret(""))
+        .await;
+    let (key, secret) = create_user_without_rights(&moto).await;
+    let mut env = LambdaEnv::new("127.0.0.1:1");
+    env.set("GREMLIN_CONFIG_ARN", &arn)
+        .set("AWS_ENDPOINT_URL", &moto.endpoint)
+        .set("AWS_ACCESS_KEY_ID", key)
+        .set("AWS_SECRET_ACCESS_KEY", secret);
+    let (outcome, extension, _) = invoke_through(&env).await;
+    assert_answered(&outcome);
+    assert!(
+        extension
+            .wait_log("AccessDenied", Duration::from_secs(10))
+            .await,
+        "{}",
+        extension.log_text()
+    );
+    assert_no_secret(&extension);
+}
+
+/// Creates an IAM user without policies and an access key for it, through moto's IAM API.
+async fn create_user_without_rights(moto: &Moto) -> (String, String) {
+    let endpoint = &moto.endpoint;
+    {
+        let python = crate::support::venv_bin("python");
+        let script = format!(
+            "import boto3\n\
+             iam = boto3.client('iam', endpoint_url='{endpoint}', region_name='us-east-1', \
+               aws_access_key_id='testing', aws_secret_access_key='testing')\n\
+             iam.create_user(UserName='no-rights')\n\
+             k = iam.create_access_key(UserName='no-rights')['AccessKey']\n\
+             print(k['AccessKeyId'], k['SecretAccessKey'])\n"
+        );
+        let output = tokio::process::Command::new(python)
+            .arg("-c")
+            .arg(script)
+            .output()
+            .await
+            .expect("run boto3");
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let text = String::from_utf8_lossy(&output.stdout).to_string();
+        let mut parts = text.split_whitespace();
+        (
+            parts.next().expect("key id").to_string(),
+            parts.next().expect("secret key").to_string(),
+        )
+    }
+}
+
+#[tokio::test]
+async fn slow_secrets_manager_delays_the_first_invocation_by_at_most_request_timeout() {
+    // An endpoint that accepts connections and never answers.
+    let black_hole = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let endpoint = format!("http://{}", black_hole.local_addr().expect("addr"));
+    let holder = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = black_hole.accept().await {
+            held.push(stream);
+        }
+    });
+    let mut env = LambdaEnv::new("127.0.0.1:1");
+    env.set(
+        "GREMLIN_CONFIG_ARN",
+        "arn:aws:secretsmanager:us-east-1:123456789012:secret:slow-AbCdEf",
+    )
+    .set("AWS_ENDPOINT_URL", &endpoint);
+    let (outcome, extension, _) = invoke_through(&env).await;
+    assert_answered(&outcome);
+    assert!(
+        extension
+            .wait_log("not loaded within", Duration::from_secs(5))
+            .await
+            || extension.log_text().contains("took longer"),
+        "{}",
+        extension.log_text()
+    );
+    holder.abort();
+}

@@ -1,0 +1,148 @@
+//! The extension's lifecycle and the wrapper's fail-open rules.
+
+use crate::emulator::Emulator;
+use crate::start_extension;
+use crate::support::LambdaEnv;
+use std::time::Duration;
+
+async fn runtime_api_seen(env: &LambdaEnv, emulator: &Emulator) -> String {
+    let runtime = env.python(true);
+    let outcome = emulator
+        .try_invoke(r#"{"op":"env"}"#, Duration::from_secs(30))
+        .await
+        .unwrap_or_else(|| panic!("no answer: {}", runtime.log_text()));
+    outcome.json()["runtime_api"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[tokio::test]
+async fn listener_is_bound_before_registration_and_shutdown_exits_zero() {
+    let emulator = Emulator::start().await;
+    let env = LambdaEnv::new(&emulator.runtime_api());
+    let mut extension = start_extension(&env, &emulator).await;
+
+    let registration = emulator.registrations().pop().expect("registered");
+    assert_eq!(
+        registration.name, "faultline",
+        "registered under its file name"
+    );
+    assert_eq!(
+        registration.events,
+        serde_json::json!({"events": ["SHUTDOWN"]})
+    );
+    let ready = registration
+        .ready_file
+        .expect("ready file written before register");
+    assert!(
+        ready.ends_with(&format!(" {}\n", extension.pid())),
+        "{ready}"
+    );
+    assert!(
+        registration.proxy_listening,
+        "proxy accepted connections before register"
+    );
+
+    let api = runtime_api_seen(&env, &emulator).await;
+    assert_eq!(Some(api.as_str()), ready.split_whitespace().next());
+
+    emulator.shutdown_extensions();
+    let status = extension
+        .wait_exit(Duration::from_secs(2))
+        .await
+        .expect("exited within the 2 s SHUTDOWN budget");
+    assert!(status.success(), "{status:?}: {}", extension.log_text());
+    assert!(!env.ready_file().exists(), "ready file removed at shutdown");
+}
+
+#[tokio::test]
+async fn disabled_extension_registers_and_leaves_the_runtime_alone() {
+    let emulator = Emulator::start().await;
+    let mut env = LambdaEnv::new(&emulator.runtime_api());
+    env.set("GREMLIN_LAMBDA_ENABLED", "false");
+    let mut extension = start_extension(&env, &emulator).await;
+    assert!(!env.ready_file().exists());
+    assert_eq!(
+        runtime_api_seen(&env, &emulator).await,
+        emulator.runtime_api()
+    );
+    assert!(extension.log_text().contains("stays idle"));
+    emulator.shutdown_extensions();
+    let status = extension.wait_exit(Duration::from_secs(2)).await;
+    assert!(status.is_some_and(|s| s.success()));
+}
+
+#[tokio::test]
+async fn wrapper_runs_the_runtime_directly_without_a_live_extension() {
+    let emulator = Emulator::start().await;
+    let env = LambdaEnv::new(&emulator.runtime_api());
+
+    // No extension at all (layer without it, or it failed to start).
+    assert_eq!(
+        runtime_api_seen(&env, &emulator).await,
+        emulator.runtime_api()
+    );
+
+    // A ready file left by an extension that has since died.
+    let mut extension = start_extension(&env, &emulator).await;
+    assert!(env.ready_file().exists());
+    extension.kill().await;
+    let _ = extension.wait_exit(Duration::from_secs(2)).await;
+    assert!(
+        env.ready_file().exists(),
+        "a killed process leaves its file"
+    );
+    assert_eq!(
+        runtime_api_seen(&env, &emulator).await,
+        emulator.runtime_api()
+    );
+}
+
+#[tokio::test]
+async fn wrapper_chains_a_previous_wrapper() {
+    let emulator = Emulator::start().await;
+    let mut env = LambdaEnv::new(&emulator.runtime_api());
+    let marker = env.dir.path().join("next-wrapper-ran");
+    let next = env.dir.path().join("next-wrapper");
+    std::fs::write(
+        &next,
+        format!(
+            "#!/bin/sh\necho \"$AWS_LAMBDA_RUNTIME_API\" > '{}'\nexec \"$@\"\n",
+            marker.display()
+        ),
+    )
+    .expect("write next wrapper");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&next, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    env.set("FAULTLINE_NEXT_WRAPPER", next.to_string_lossy());
+    let _extension = start_extension(&env, &emulator).await;
+    let api = runtime_api_seen(&env, &emulator).await;
+    let seen_by_next = std::fs::read_to_string(&marker).expect("next wrapper ran");
+    assert_eq!(
+        seen_by_next.trim(),
+        api,
+        "the next wrapper sees the proxy address"
+    );
+    assert_ne!(api, emulator.runtime_api());
+}
+
+#[tokio::test]
+async fn a_busy_proxy_port_leaves_the_function_untouched() {
+    let emulator = Emulator::start().await;
+    let mut env = LambdaEnv::new(&emulator.runtime_api());
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = taken.local_addr().expect("addr").port();
+    env.set("GREMLIN_LAMBDA_API_PROXY_PORT", format!("127.0.0.1:{port}"));
+    let extension = start_extension(&env, &emulator).await;
+    assert!(!env.ready_file().exists());
+    assert!(
+        extension.log_text().contains("cannot listen on"),
+        "{}",
+        extension.log_text()
+    );
+    assert_eq!(
+        runtime_api_seen(&env, &emulator).await,
+        emulator.runtime_api()
+    );
+}

@@ -1,0 +1,29 @@
+//! End-to-end tests: the `faultline` binary runs as its own process next to real runtime clients
+//! (awslambdaric for Python, lambda_runtime for Rust) started through `faultline-wrapper`, against
+//! a Runtime/Extensions API emulator (cargo-lambda's or the tests' own) and moto server.
+
+mod config_loading;
+mod emulator;
+mod lifecycle;
+mod proxy_python;
+mod proxy_rust;
+mod support;
+
+use emulator::Emulator;
+use std::time::Duration;
+use support::{LambdaEnv, Proc};
+
+/// Starts the extension and waits until it registered, as Lambda does before starting the runtime.
+pub async fn start_extension(env: &LambdaEnv, emulator: &Emulator) -> Proc {
+    let before = emulator.registrations().len();
+    emulator.probe_ready_file(env.ready_file());
+    let extension = env.extension();
+    assert!(
+        emulator
+            .wait_registered(before + 1, Duration::from_secs(10))
+            .await,
+        "extension did not register: {}",
+        extension.log_text()
+    );
+    extension
+}

@@ -1,0 +1,382 @@
+//! Processes the tests start: the extension, runtimes (through the wrapper or not), moto server
+//! and cargo-lambda's emulator. Every process is killed when its handle is dropped.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_path_buf()
+}
+
+/// A tool from the project's Python venv (FAULTLINE_VENV, default `.venv`), set up by
+/// `make venv`. Missing tools fail the test: CI installs them, so a skip would hide a gap.
+pub fn venv_bin(name: &str) -> PathBuf {
+    let venv = std::env::var_os("FAULTLINE_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join(".venv"));
+    let path = venv.join("bin").join(name);
+    assert!(
+        path.exists(),
+        "{} not found: run `make venv` (or set FAULTLINE_VENV) first",
+        path.display()
+    );
+    path
+}
+
+pub fn extension_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_faultline"))
+}
+
+pub fn wrapper() -> PathBuf {
+    repo_root().join("extension/layer/faultline-wrapper")
+}
+
+pub fn functions_dir() -> PathBuf {
+    repo_root().join("extension/tests/functions")
+}
+
+/// The `test_function` example (a lambda_runtime function), built by `cargo test`.
+pub fn rust_function_bin() -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>");
+    let path = profile_dir.join("examples/test_function");
+    assert!(path.exists(), "{} not built", path.display());
+    path
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// A child process whose stdout and stderr lines are collected.
+pub struct Proc {
+    child: Child,
+    lines: Arc<Mutex<Vec<String>>>,
+}
+
+impl Proc {
+    pub fn spawn(mut command: Command) -> Proc {
+        command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        let mut child = command.spawn().expect("spawn process");
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        if let Some(out) = child.stdout.take() {
+            collect(BufReader::new(out), Arc::clone(&lines));
+        }
+        if let Some(err) = child.stderr.take() {
+            collect(BufReader::new(err), Arc::clone(&lines));
+        }
+        Proc { child, lines }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id().expect("running process")
+    }
+
+    pub fn logs(&self) -> Vec<String> {
+        self.lines.lock().expect("lock").clone()
+    }
+
+    pub fn log_text(&self) -> String {
+        self.logs().join("\n")
+    }
+
+    pub async fn wait_log(&self, needle: &str, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if self.logs().iter().any(|l| l.contains(needle)) {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        false
+    }
+
+    pub async fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        tokio::time::timeout(timeout, self.child.wait())
+            .await
+            .ok()?
+            .ok()
+    }
+
+    pub async fn kill(&mut self) {
+        let _ = self.child.kill().await;
+    }
+}
+
+fn collect<R: tokio::io::AsyncRead + Unpin + Send + 'static>(
+    reader: BufReader<R>,
+    lines: Arc<Mutex<Vec<String>>>,
+) {
+    tokio::spawn(async move {
+        let mut reader = reader.lines();
+        while let Ok(Some(line)) = reader.next_line().await {
+            if std::env::var_os("FAULTLINE_TEST_ECHO").is_some() {
+                eprintln!("  | {line}");
+            }
+            lines.lock().expect("lock").push(line);
+        }
+    });
+}
+
+/// The environment Lambda gives both the extension and the runtime.
+#[derive(Clone)]
+pub struct LambdaEnv {
+    pub vars: BTreeMap<String, String>,
+    pub dir: Arc<tempfile::TempDir>,
+}
+
+impl LambdaEnv {
+    pub fn new(runtime_api: &str) -> LambdaEnv {
+        let dir = Arc::new(tempfile::tempdir().expect("tempdir"));
+        let ready = dir.path().join("ready");
+        let mut vars = BTreeMap::new();
+        for (key, value) in [
+            ("AWS_LAMBDA_RUNTIME_API", runtime_api),
+            ("AWS_LAMBDA_FUNCTION_NAME", "test-fn"),
+            ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
+            ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128"),
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_DEFAULT_REGION", "us-east-1"),
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", "testing"),
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+            ("LAMBDA_TASK_ROOT", &functions_dir().to_string_lossy()),
+            ("GREMLIN_LAMBDA_ENABLED", "true"),
+            // Port 0: every test gets its own free port, learned from the ready file.
+            ("GREMLIN_LAMBDA_API_PROXY_PORT", "127.0.0.1:0"),
+            ("FAULTLINE_READY_FILE", &ready.to_string_lossy()),
+        ] {
+            vars.insert(key.to_string(), value.to_string());
+        }
+        LambdaEnv { vars, dir }
+    }
+
+    pub fn set(&mut self, key: &str, value: impl Into<String>) -> &mut Self {
+        self.vars.insert(key.to_string(), value.into());
+        self
+    }
+
+    pub fn remove(&mut self, key: &str) -> &mut Self {
+        self.vars.remove(key);
+        self
+    }
+
+    pub fn ready_file(&self) -> PathBuf {
+        PathBuf::from(&self.vars["FAULTLINE_READY_FILE"])
+    }
+
+    fn command(&self, program: &Path) -> Command {
+        let mut command = Command::new(program);
+        command.env_clear();
+        for key in ["PATH", "HOME", "LANG"] {
+            if let Some(value) = std::env::var_os(key) {
+                command.env(key, value);
+            }
+        }
+        command.envs(&self.vars).current_dir(functions_dir());
+        command
+    }
+
+    /// Starts the extension as Lambda would (its own process, same environment).
+    pub fn extension(&self) -> Proc {
+        Proc::spawn(self.command(&extension_bin()))
+    }
+
+    /// Starts a runtime command, through `faultline-wrapper` when `wrapped`.
+    pub fn runtime(&self, wrapped: bool, program: &Path, args: &[&str]) -> Proc {
+        let mut command = if wrapped {
+            let mut c = self.command(&wrapper());
+            c.arg(program);
+            c
+        } else {
+            self.command(program)
+        };
+        command.args(args);
+        Proc::spawn(command)
+    }
+
+    /// The Python handler on awslambdaric.
+    pub fn python(&self, wrapped: bool) -> Proc {
+        let python = venv_bin("python");
+        self.runtime(
+            wrapped,
+            &python,
+            &["-m", "awslambdaric", "handler.dispatch"],
+        )
+    }
+
+    /// The Rust function on lambda_runtime.
+    pub fn rust(&self, wrapped: bool) -> Proc {
+        self.runtime(wrapped, &rust_function_bin(), &[])
+    }
+}
+
+/// moto server on a free loopback port, for Secrets Manager, SSM and IAM.
+pub struct Moto {
+    pub endpoint: String,
+    _proc: Proc,
+}
+
+impl Moto {
+    pub async fn start() -> Moto {
+        Moto::start_with(&[]).await
+    }
+
+    pub async fn start_with(env: &[(&str, &str)]) -> Moto {
+        let port = free_port();
+        let mut command = Command::new(venv_bin("moto_server"));
+        command
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .envs(env.iter().copied());
+        let proc = Proc::spawn(command);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_err()
+        {
+            assert!(
+                Instant::now() < deadline,
+                "moto server did not start: {}",
+                proc.log_text()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Moto {
+            endpoint: format!("http://127.0.0.1:{port}"),
+            _proc: proc,
+        }
+    }
+
+    pub async fn sdk_config(&self, key: &str, secret: &str) -> aws_config::SdkConfig {
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .endpoint_url(&self.endpoint)
+            .credentials_provider(aws_sdk_secretsmanager::config::Credentials::new(
+                key, secret, None, None, "test",
+            ))
+            .http_client(faultline_extension::config_source::direct_https_client())
+            .load()
+            .await
+    }
+
+    /// Creates a secret and returns its ARN.
+    pub async fn create_secret(&self, name: &str, value: &str) -> String {
+        let client =
+            aws_sdk_secretsmanager::Client::new(&self.sdk_config("testing", "testing").await);
+        let out = client
+            .create_secret()
+            .name(name)
+            .secret_string(value)
+            .send()
+            .await
+            .expect("create secret in moto");
+        out.arn().expect("secret arn").to_string()
+    }
+}
+
+/// cargo-lambda's Runtime + Extensions API emulator (`cargo-lambda lambda watch
+/// --only-lambda-apis`). Its runtime endpoint is `http://127.0.0.1:PORT/.rt`.
+pub struct CargoLambda {
+    port: u16,
+    _proc: Proc,
+    _dir: tempfile::TempDir,
+}
+
+impl CargoLambda {
+    pub async fn start() -> CargoLambda {
+        // It insists on a Cargo.toml in its working directory; give it an empty package.
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(
+            dir.path().join("Cargo.toml"),
+            "[package]\nname = \"fn\"\nversion = \"0.1.0\"\nedition = \"2021\"\n[[bin]]\nname = \"fn\"\npath = \"main.rs\"\n",
+        )
+        .expect("Cargo.toml");
+        std::fs::write(dir.path().join("main.rs"), "fn main() {}\n").expect("main.rs");
+        let port = free_port();
+        let mut command = Command::new(venv_bin("cargo-lambda"));
+        command
+            .args([
+                "lambda",
+                "watch",
+                "--only-lambda-apis",
+                "-A",
+                "127.0.0.1",
+                "-P",
+            ])
+            .arg(port.to_string())
+            .current_dir(dir.path());
+        let proc = Proc::spawn(command);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_err()
+        {
+            assert!(
+                Instant::now() < deadline,
+                "cargo-lambda did not start: {}",
+                proc.log_text()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        CargoLambda {
+            port,
+            _proc: proc,
+            _dir: dir,
+        }
+    }
+
+    pub fn runtime_api(&self) -> String {
+        format!("http://127.0.0.1:{}/.rt", self.port)
+    }
+
+    /// Invokes the function; returns the HTTP status, the function-error header and the body.
+    pub async fn invoke(&self, payload: &str) -> (u16, Option<String>, Vec<u8>) {
+        let client = faultline_extension::http_client::new_client();
+        let request = http::Request::post(format!(
+            "http://127.0.0.1:{}/2015-03-31/functions/_/invocations",
+            self.port
+        ))
+        .header("content-type", "application/json")
+        .body(faultline_extension::http_client::full_body(
+            payload.to_string(),
+        ))
+        .expect("request");
+        let response = tokio::time::timeout(Duration::from_secs(60), client.request(request))
+            .await
+            .expect("invocation finished in time")
+            .expect("invoke cargo-lambda");
+        let status = response.status().as_u16();
+        let error = response
+            .headers()
+            .get("x-amz-function-error")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        use http_body_util::BodyExt;
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .expect("invoke body")
+            .to_bytes()
+            .to_vec();
+        (status, error, body)
+    }
+}

@@ -1,0 +1,35 @@
+"""Python Lambda handlers run by the real awslambdaric in the end-to-end tests."""
+
+import os
+import time
+
+
+class OrdersUnavailable(Exception):
+    """A domain error whose name Lambda reports as errorType."""
+
+
+def echo(event, context):
+    return event
+
+
+def fail(event, context):
+    raise OrdersUnavailable("orders are down")
+
+
+def big(event, context):
+    return {"data": "x" * int(event.get("bytes", 1024))}
+
+
+def sleep(event, context):
+    time.sleep(int(event.get("ms", 100)) / 1000.0)
+    return {"request_id": context.aws_request_id, "payload": event}
+
+
+def env(event, context):
+    return {"runtime_api": os.environ.get("AWS_LAMBDA_RUNTIME_API", "")}
+
+
+def dispatch(event, context):
+    """One handler for every case: the event's `op` picks the behaviour."""
+    op = event.get("op", "echo") if isinstance(event, dict) else "echo"
+    return {"echo": echo, "fail": fail, "big": big, "sleep": sleep, "env": env}[op](event, context)
