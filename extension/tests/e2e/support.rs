@@ -292,6 +292,31 @@ impl Moto {
     }
 }
 
+impl Moto {
+    /// Creates a SecureString parameter and returns its ARN.
+    pub async fn put_parameter(&self, name: &str, value: &str) -> String {
+        let client = aws_sdk_ssm::Client::new(&self.sdk_config("testing", "testing").await);
+        client
+            .put_parameter()
+            .name(name)
+            .value(value)
+            .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+            .send()
+            .await
+            .expect("put parameter in moto");
+        let out = client
+            .get_parameter()
+            .name(name)
+            .send()
+            .await
+            .expect("get parameter from moto");
+        out.parameter()
+            .and_then(|p| p.arn())
+            .expect("parameter arn")
+            .to_string()
+    }
+}
+
 /// cargo-lambda's Runtime + Extensions API emulator (`cargo-lambda lambda watch
 /// --only-lambda-apis`). Its runtime endpoint is `http://127.0.0.1:PORT/.rt`.
 pub struct CargoLambda {

@@ -1,0 +1,48 @@
+# faultline — `make test` runs every check; `make layer` builds the Lambda layer zips.
+SHELL := /bin/bash
+VENV ?= $(CURDIR)/.venv
+PYTHON ?= python3
+CARGO ?= cargo
+export FAULTLINE_VENV := $(VENV)
+
+.PHONY: all venv build fmt-check clippy test unit-test layer layer-check bench clean
+
+all: build
+
+$(VENV)/.installed: scripts/requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -r scripts/requirements.txt
+	touch $@
+
+venv: $(VENV)/.installed
+
+build:
+	$(CARGO) build --workspace --all-targets --locked
+
+fmt-check:
+	$(CARGO) fmt --all -- --check
+
+clippy:
+	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+
+# --all-targets builds the examples (the Rust test function) and runs the benchmark binary in
+# its quick smoke mode.
+unit-test: venv
+	$(CARGO) test --workspace --all-targets --locked
+
+test: fmt-check clippy unit-test layer-check
+
+layer: venv
+	scripts/build-layer.sh $(ARCH)
+
+# Builds both zips and checks their layout, modes and that each binary runs on its architecture.
+layer-check: layer
+	scripts/check-layer.sh
+
+bench: venv
+	$(CARGO) bench -p faultline-extension --bench runtime_proxy --locked
+
+clean:
+	$(CARGO) clean
+	rm -rf dist

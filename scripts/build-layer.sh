@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Builds the faultline Lambda layer zips: static musl binaries via cargo-zigbuild.
+#   scripts/build-layer.sh [x86_64] [arm64]      (default: both)
+# Output: dist/faultline-layer-<arch>.zip holding
+#   faultline-wrapper        (0755)  AWS_LAMBDA_EXEC_WRAPPER=/opt/faultline-wrapper
+#   extensions/faultline     (0755)  the extension
+# File times are fixed so that the same binaries give the same zip bytes.
+set -euo pipefail
+
+root="$(cd "$(dirname "$0")/.." && pwd)"
+venv="${FAULTLINE_VENV:-$root/.venv}"
+export PATH="$venv/bin:$PATH"
+dist="$root/dist"
+arches=("$@")
+[ ${#arches[@]} -gt 0 ] || arches=(x86_64 arm64)
+
+command -v cargo-zigbuild >/dev/null || { echo "cargo-zigbuild not found: run 'make venv'" >&2; exit 2; }
+command -v zip >/dev/null || { echo "zip not found: apt-get install zip" >&2; exit 2; }
+
+mkdir -p "$dist"
+for arch in "${arches[@]}"; do
+  case "$arch" in
+    x86_64 | amd64) arch=x86_64; target=x86_64-unknown-linux-musl ;;
+    arm64 | aarch64) arch=arm64; target=aarch64-unknown-linux-musl ;;
+    *) echo "unknown architecture '$arch' (x86_64 or arm64)" >&2; exit 2 ;;
+  esac
+  if command -v rustup >/dev/null && ! rustup target list --installed | grep -qx "$target"; then
+    rustup target add "$target"
+  fi
+  cargo zigbuild --release --locked -p faultline-extension --bin faultline --target "$target"
+
+  stage="$dist/layer-$arch"
+  rm -rf "$stage" && mkdir -p "$stage/extensions"
+  install -m 0755 "$root/target/$target/release/faultline" "$stage/extensions/faultline"
+  install -m 0755 "$root/extension/layer/faultline-wrapper" "$stage/faultline-wrapper"
+  find "$stage" -exec touch -h -t 202001010000 {} +
+  zip_path="$dist/faultline-layer-$arch.zip"
+  rm -f "$zip_path"
+  (cd "$stage" && zip -q -X -D "$zip_path" faultline-wrapper extensions/faultline)
+  printf '%-8s %s  zip %s bytes, extension %s bytes\n' "$arch" "$zip_path" \
+    "$(stat -c %s "$zip_path")" "$(stat -c %s "$stage/extensions/faultline")"
+done
