@@ -26,6 +26,7 @@ use std::time::{Duration, Instant};
 /// A minimal Runtime + Extensions API: answers at once, payload size set by the bench.
 struct Upstream {
     payload: AtomicUsize,
+    connections: AtomicUsize,
     registered: Mutex<Option<Instant>>,
 }
 
@@ -69,6 +70,7 @@ fn start_upstream(upstream: Arc<Upstream>) -> std::net::SocketAddr {
         runtime.block_on(async move {
             let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
             while let Ok((stream, _)) = listener.accept().await {
+                upstream.connections.fetch_add(1, Ordering::Relaxed);
                 let _ = stream.set_nodelay(true);
                 let upstream = Arc::clone(&upstream);
                 tokio::spawn(async move {
@@ -231,6 +233,17 @@ fn rss_kib(pid: u32) -> Option<u64> {
         .ok()
 }
 
+/// User + system CPU time of a process, from /proc (clock ticks are 10 ms on Linux).
+fn cpu_time(pid: u32) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some(Duration::from_millis((utime + stime) * 10))
+}
+
 fn file_size(path: &Path) -> Option<u64> {
     std::fs::metadata(path).ok().map(|m| m.len())
 }
@@ -252,6 +265,7 @@ fn main() {
 
     let upstream = Arc::new(Upstream {
         payload: AtomicUsize::new(1024),
+        connections: AtomicUsize::new(0),
         registered: Mutex::new(None),
     });
     let upstream_addr = start_upstream(Arc::clone(&upstream));
@@ -280,32 +294,49 @@ fn main() {
         .expect("bench runtime");
     let (extension, _) = start_extension(upstream_addr);
     let upstream_str = upstream_addr.to_string();
-    let (small, large, rss_before, rss_after) = runtime.block_on(async {
-        let small = compare(
-            &upstream,
-            &upstream_str,
-            &extension.proxy,
-            1024,
-            small_iterations,
-        )
-        .await;
-        let large = compare(
-            &upstream,
-            &upstream_str,
-            &extension.proxy,
-            1024 * 1024,
-            large_iterations,
-        )
-        .await;
-        upstream.payload.store(1024, Ordering::Relaxed);
-        let rss_before = rss_kib(extension.child.id());
-        let client = new_client();
-        let payload = Bytes::from(vec![b'y'; 1024]);
-        for _ in 0..rss_iterations {
-            invocation(&client, &extension.proxy, &payload).await;
-        }
-        (small, large, rss_before, rss_kib(extension.child.id()))
-    });
+    let (small, large, rss_before, rss_after, proxy_cpu, loop_wall, connections) = runtime
+        .block_on(async {
+            let small = compare(
+                &upstream,
+                &upstream_str,
+                &extension.proxy,
+                1024,
+                small_iterations,
+            )
+            .await;
+            let large = compare(
+                &upstream,
+                &upstream_str,
+                &extension.proxy,
+                1024 * 1024,
+                large_iterations,
+            )
+            .await;
+            upstream.payload.store(1024, Ordering::Relaxed);
+            let connections_before = upstream.connections.load(Ordering::Relaxed);
+            let rss_before = rss_kib(extension.child.id());
+            let cpu_before = cpu_time(extension.child.id());
+            let client = new_client();
+            let payload = Bytes::from(vec![b'y'; 1024]);
+            let started = Instant::now();
+            for _ in 0..rss_iterations {
+                invocation(&client, &extension.proxy, &payload).await;
+            }
+            let wall = started.elapsed();
+            let connections = upstream.connections.load(Ordering::Relaxed) - connections_before;
+            let cpu = cpu_time(extension.child.id())
+                .zip(cpu_before)
+                .map(|(after, before)| after.saturating_sub(before));
+            (
+                small,
+                large,
+                rss_before,
+                rss_kib(extension.child.id()),
+                cpu,
+                wall,
+                connections,
+            )
+        });
     drop(extension);
 
     let root = repo_root();
@@ -341,6 +372,17 @@ fn main() {
         rss_after.map_or("?".into(), |v| v.to_string()),
         rss_iterations
     ));
+    report.push_str(&format!(
+        "upstream connections opened by the proxy during those invocations: {connections}\n"
+    ));
+    if let Some(cpu) = proxy_cpu {
+        report.push_str(&format!(
+            "faultline CPU during those {} invocations: {:.0} µs per invocation (wall {:.0} µs per invocation)\n",
+            rss_iterations,
+            micros(cpu) / rss_iterations as f64,
+            micros(loop_wall) / rss_iterations as f64
+        ));
+    }
     for arch in ["x86_64", "arm64"] {
         let zip = root.join(format!("dist/faultline-layer-{arch}.zip"));
         let bin = root.join(format!("dist/layer-{arch}/extensions/faultline"));

@@ -31,6 +31,11 @@ pub enum ExtensionsApiError {
         status: http::StatusCode,
         body: String,
     },
+    #[error("Extensions API {path}: cannot build the request: {source}")]
+    Request {
+        path: &'static str,
+        source: http::Error,
+    },
     #[error("Extensions API register answered without a Lambda-Extension-Identifier")]
     NoIdentifier,
     #[error("Extensions API {path}: unexpected answer: {source}")]
@@ -93,33 +98,15 @@ impl ExtensionsApi {
     ) -> Result<Registration, ExtensionsApiError> {
         let body = serde_json::json!({ "events": events }).to_string();
         let request = http::Request::post(self.endpoint.path_uri(REGISTER_PATH))
-            .header(http::header::HOST, self.endpoint.authority().as_str())
             .header(EXTENSION_NAME_HEADER, name)
             .header(http::header::CONTENT_TYPE, "application/json")
-            .body(full_body(body))
-            .map_err(|_| ExtensionsApiError::NoIdentifier)?;
-        let response =
-            self.client
-                .request(request)
-                .await
-                .map_err(|source| ExtensionsApiError::Transport {
-                    path: REGISTER_PATH,
-                    source,
-                })?;
-        let identifier = response
-            .headers()
+            .body(full_body(body));
+        let (headers, bytes) = self.call(REGISTER_PATH, request).await?;
+        let identifier = headers
             .get(EXTENSION_ID_HEADER)
             .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
-        let (status, bytes) = read(REGISTER_PATH, response).await?;
-        if !status.is_success() {
-            return Err(ExtensionsApiError::Status {
-                path: REGISTER_PATH,
-                status,
-                body: String::from_utf8_lossy(&bytes).into_owned(),
-            });
-        }
-        let identifier = identifier.ok_or(ExtensionsApiError::NoIdentifier)?;
+            .map(str::to_string)
+            .ok_or(ExtensionsApiError::NoIdentifier)?;
         // The body is informative only; an emulator answering `{}` or nothing is fine.
         let info = serde_json::from_slice(&bytes).unwrap_or_default();
         Ok(Registration { identifier, info })
@@ -128,43 +115,43 @@ impl ExtensionsApi {
     /// Blocks until the next lifecycle event.
     pub async fn next_event(&self, identifier: &str) -> Result<LifecycleEvent, ExtensionsApiError> {
         let request = http::Request::get(self.endpoint.path_uri(NEXT_EVENT_PATH))
-            .header(http::header::HOST, self.endpoint.authority().as_str())
             .header(EXTENSION_ID_HEADER, identifier)
-            .body(full_body(bytes::Bytes::new()))
-            .map_err(|_| ExtensionsApiError::NoIdentifier)?;
-        let response =
-            self.client
-                .request(request)
-                .await
-                .map_err(|source| ExtensionsApiError::Transport {
-                    path: NEXT_EVENT_PATH,
-                    source,
-                })?;
-        let (status, bytes) = read(NEXT_EVENT_PATH, response).await?;
-        if !status.is_success() {
-            return Err(ExtensionsApiError::Status {
-                path: NEXT_EVENT_PATH,
-                status,
-                body: String::from_utf8_lossy(&bytes).into_owned(),
-            });
-        }
+            .body(full_body(bytes::Bytes::new()));
+        let (_, bytes) = self.call(NEXT_EVENT_PATH, request).await?;
         serde_json::from_slice(&bytes).map_err(|source| ExtensionsApiError::Decode {
             path: NEXT_EVENT_PATH,
             source,
         })
     }
-}
 
-async fn read(
-    path: &'static str,
-    response: http::Response<hyper::body::Incoming>,
-) -> Result<(http::StatusCode, bytes::Bytes), ExtensionsApiError> {
-    let status = response.status();
-    let bytes = response
-        .into_body()
-        .collect()
-        .await
-        .map_err(|source| ExtensionsApiError::Body { path, source })?
-        .to_bytes();
-    Ok((status, bytes))
+    /// Sends one request; a non-2xx answer is an error carrying the body.
+    async fn call(
+        &self,
+        path: &'static str,
+        request: Result<http::Request<crate::http_client::ProxyBody>, http::Error>,
+    ) -> Result<(http::HeaderMap, bytes::Bytes), ExtensionsApiError> {
+        let mut request = request.map_err(|source| ExtensionsApiError::Request { path, source })?;
+        if let Ok(host) = self.endpoint.authority().as_str().parse() {
+            request.headers_mut().insert(http::header::HOST, host);
+        }
+        let response = self
+            .client
+            .request(request)
+            .await
+            .map_err(|source| ExtensionsApiError::Transport { path, source })?;
+        let (parts, body) = response.into_parts();
+        let bytes = body
+            .collect()
+            .await
+            .map_err(|source| ExtensionsApiError::Body { path, source })?
+            .to_bytes();
+        if !parts.status.is_success() {
+            return Err(ExtensionsApiError::Status {
+                path,
+                status: parts.status,
+                body: String::from_utf8_lossy(&bytes).into_owned(),
+            });
+        }
+        Ok((parts.headers, bytes))
+    }
 }

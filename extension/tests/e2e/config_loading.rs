@@ -49,6 +49,16 @@ fn assert_answered(outcome: &Outcome) {
     assert_eq!(outcome.json(), serde_json::json!({"op":"echo","ok":true}));
 }
 
+/// The extension logged that it loaded `source` with `experiments` valid experiments.
+async fn assert_loaded(extension: &Proc, source: &str, experiments: usize) {
+    let line = format!("config loaded from {source}: {experiments} experiment(s)");
+    assert!(
+        extension.wait_log(&line, Duration::from_secs(10)).await,
+        "expected `{line}` in: {}",
+        extension.log_text()
+    );
+}
+
 fn assert_no_secret(extension: &Proc) {
     assert!(
         !extension.log_text().contains(SECRET_MARKER),
@@ -80,18 +90,7 @@ async fn config_from_secrets_manager_in_moto() {
         .set("HTTPS_PROXY", "http://127.0.0.1:9");
     let (outcome, extension) = invoke_through(&env).await;
     assert_answered(&outcome);
-    assert!(
-        extension
-            .wait_log("2 experiment(s)", Duration::from_secs(10))
-            .await,
-        "{}",
-        extension.log_text()
-    );
-    assert!(
-        extension
-            .log_text()
-            .contains(&format!("config loaded from secret {arn}"))
-    );
+    assert_loaded(&extension, &format!("secret {arn}"), 2).await;
     assert!(
         error_lines(&extension).is_empty(),
         "{}",
@@ -111,18 +110,7 @@ async fn config_from_an_ssm_parameter_in_moto() {
         .set("AWS_ENDPOINT_URL", &moto.endpoint);
     let (outcome, extension) = invoke_through(&env).await;
     assert_answered(&outcome);
-    assert!(
-        extension
-            .wait_log("2 experiment(s)", Duration::from_secs(10))
-            .await,
-        "{}",
-        extension.log_text()
-    );
-    assert!(
-        extension
-            .log_text()
-            .contains(&format!("config loaded from parameter {arn}"))
-    );
+    assert_loaded(&extension, &format!("parameter {arn}"), 2).await;
     assert_no_secret(&extension);
 }
 
@@ -135,11 +123,7 @@ async fn config_from_a_file() {
     env.set("GREMLIN_CONFIG_FILE", path.to_string_lossy());
     let (outcome, extension) = invoke_through(&env).await;
     assert_answered(&outcome);
-    assert!(
-        extension.log_text().contains("2 experiment(s)"),
-        "{}",
-        extension.log_text()
-    );
+    assert_loaded(&extension, &format!("file {}", path.display()), 2).await;
     assert_no_secret(&extension);
 }
 
@@ -187,7 +171,7 @@ async fn invalid_experiment_is_dropped_and_the_others_kept() {
         logs.contains("experiment `bad` (experiments[2].rate)"),
         "{logs}"
     );
-    assert!(logs.contains("2 experiment(s)"), "{logs}");
+    assert_loaded(&extension, &format!("file {}", path.display()), 2).await;
 }
 
 #[tokio::test]

@@ -109,6 +109,22 @@ impl Proc {
         false
     }
 
+    /// Waits until the process accepts connections on `port`.
+    pub async fn wait_port(&self, port: u16, what: &str) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_err()
+        {
+            assert!(
+                Instant::now() < deadline,
+                "{what} did not start: {}",
+                self.log_text()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     pub async fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
         tokio::time::timeout(timeout, self.child.wait())
             .await
@@ -247,18 +263,7 @@ impl Moto {
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .envs(env.iter().copied());
         let proc = Proc::spawn(command);
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_err()
-        {
-            assert!(
-                Instant::now() < deadline,
-                "moto server did not start: {}",
-                proc.log_text()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        proc.wait_port(port, "moto server").await;
         Moto {
             endpoint: format!("http://127.0.0.1:{port}"),
             _proc: proc,
@@ -349,18 +354,7 @@ impl CargoLambda {
             .arg(port.to_string())
             .current_dir(dir.path());
         let proc = Proc::spawn(command);
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_err()
-        {
-            assert!(
-                Instant::now() < deadline,
-                "cargo-lambda did not start: {}",
-                proc.log_text()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        proc.wait_port(port, "cargo-lambda").await;
         CargoLambda {
             port,
             _proc: proc,
