@@ -146,3 +146,39 @@ async fn a_busy_proxy_port_leaves_the_function_untouched() {
         emulator.runtime_api()
     );
 }
+
+/// OS-only runtimes ignore AWS_LAMBDA_EXEC_WRAPPER; the README's one-line bootstrap change routes
+/// them through the wrapper. Same line as the README, with the wrapper's path in this checkout.
+#[tokio::test]
+async fn custom_runtime_bootstrap_line_goes_through_the_wrapper() {
+    let emulator = Emulator::start().await;
+    let env = LambdaEnv::new(&emulator.runtime_api());
+    let bootstrap = env.dir.path().join("bootstrap");
+    let wrapper = crate::support::wrapper();
+    std::fs::write(
+        &bootstrap,
+        format!(
+            "#!/bin/sh\n\
+             if [ -z \"$FAULTLINE_WRAPPED\" ] && [ -x {w} ]; then export FAULTLINE_WRAPPED=1; exec {w} \"$0\" \"$@\"; fi\n\
+             exec '{f}'\n",
+            w = wrapper.display(),
+            f = crate::support::rust_function_bin().display()
+        ),
+    )
+    .expect("write bootstrap");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&bootstrap, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+
+    let _extension = start_extension(&env, &emulator).await;
+    let ready = std::fs::read_to_string(env.ready_file()).expect("ready file");
+    let runtime = env.runtime(false, &bootstrap, &[]);
+    let outcome = emulator
+        .try_invoke(r#"{"op":"env"}"#, Duration::from_secs(30))
+        .await
+        .unwrap_or_else(|| panic!("no answer: {}", runtime.log_text()));
+    assert_eq!(
+        outcome.json()["runtime_api"].as_str(),
+        ready.split_whitespace().next(),
+        "the custom runtime talks to the proxy"
+    );
+}
