@@ -26,9 +26,10 @@ fmt-check:
 clippy:
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 
-# --all-targets builds the examples (the Rust test function) and runs the benchmark binary in
-# its quick smoke mode.
+# The end-to-end tests run the Rust test function (an example) as a real binary, which
+# `cargo test` alone does not build. --all-targets also runs the benchmark in its smoke mode.
 unit-test: venv
+	$(CARGO) build --workspace --examples --locked
 	$(CARGO) test --workspace --all-targets --locked
 
 test: fmt-check clippy unit-test layer-check

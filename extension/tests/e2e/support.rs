@@ -51,7 +51,11 @@ pub fn rust_function_bin() -> PathBuf {
         .and_then(Path::parent)
         .expect("target/<profile>");
     let path = profile_dir.join("examples/test_function");
-    assert!(path.exists(), "{} not built", path.display());
+    assert!(
+        path.exists(),
+        "{} not built: run `cargo build --examples` (make test does)",
+        path.display()
+    );
     path
 }
 
