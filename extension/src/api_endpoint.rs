@@ -3,8 +3,8 @@
 //! Lambda gives runtimes and extensions a plain `host:port` in AWS_LAMBDA_RUNTIME_API; emulators
 //! often add a scheme and a path prefix. Both forms are accepted for upstreams.
 
-use http::Uri;
 use http::uri::{Authority, PathAndQuery};
+use http::{HeaderValue, Uri};
 use std::fmt;
 use thiserror::Error;
 
@@ -21,6 +21,8 @@ pub struct EndpointError {
 #[derive(Clone, PartialEq, Eq)]
 pub struct ApiEndpoint {
     authority: Authority,
+    /// The Host header for this endpoint, built once: it is sent with every proxied request.
+    host: HeaderValue,
     prefix: String,
 }
 
@@ -54,12 +56,22 @@ impl ApiEndpoint {
         if prefix.contains(['?', '#']) {
             return Err(error("the prefix must be a plain path"));
         }
-        Ok(ApiEndpoint { authority, prefix })
+        let host = HeaderValue::from_str(authority.as_str()).map_err(|_| error("bad host:port"))?;
+        Ok(ApiEndpoint {
+            authority,
+            host,
+            prefix,
+        })
     }
 
     /// `host:port`, as a Host header value.
     pub fn authority(&self) -> &Authority {
         &self.authority
+    }
+
+    /// The Host header value (`host:port`).
+    pub fn host_header(&self) -> &HeaderValue {
+        &self.host
     }
 
     /// The URI of `path_and_query` on this endpoint, prefix included.
@@ -120,6 +132,7 @@ mod tests {
             "http://127.0.0.1:9000/.rt/2018-06-01/runtime/invocation/abc/response?x=1"
         );
         assert_eq!(prefixed.authority().as_str(), "127.0.0.1:9000");
+        assert_eq!(prefixed.host_header(), "127.0.0.1:9000");
     }
 
     #[test]

@@ -131,9 +131,9 @@ impl ExtensionsApi {
         request: Result<http::Request<crate::http_client::ProxyBody>, http::Error>,
     ) -> Result<(http::HeaderMap, bytes::Bytes), ExtensionsApiError> {
         let mut request = request.map_err(|source| ExtensionsApiError::Request { path, source })?;
-        if let Ok(host) = self.endpoint.authority().as_str().parse() {
-            request.headers_mut().insert(http::header::HOST, host);
-        }
+        request
+            .headers_mut()
+            .insert(http::header::HOST, self.endpoint.host_header().clone());
         let response = self
             .client
             .request(request)

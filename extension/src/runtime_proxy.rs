@@ -94,9 +94,9 @@ impl RuntimeProxy {
         *upstream_request.method_mut() = parts.method.clone();
         *upstream_request.uri_mut() = self.upstream.uri(parts.uri.path_and_query());
         *upstream_request.headers_mut() = end_to_end(parts.headers);
-        if let Ok(host) = self.upstream.authority().as_str().parse() {
-            upstream_request.headers_mut().insert(header::HOST, host);
-        }
+        upstream_request
+            .headers_mut()
+            .insert(header::HOST, self.upstream.host_header().clone());
 
         match self.client.request(upstream_request).await {
             Ok(response) => {

@@ -194,11 +194,6 @@ impl LambdaEnv {
         self
     }
 
-    pub fn remove(&mut self, key: &str) -> &mut Self {
-        self.vars.remove(key);
-        self
-    }
-
     pub fn ready_file(&self) -> PathBuf {
         PathBuf::from(&self.vars["FAULTLINE_READY_FILE"])
     }
