@@ -4,14 +4,39 @@
 //! but never longer than the request timeout. A failed load keeps the last good config.
 
 use crate::config::Config;
+use crate::experiment_matcher::ExperimentSet;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 
+/// A loaded config with its experiments compiled for matching.
+#[derive(Debug)]
+pub struct ActiveConfig {
+    pub config: Config,
+    pub experiments: ExperimentSet,
+    /// Some experiment names `ingress` or `http-ingress`: events are read before delivery.
+    pub targets_ingress: bool,
+    /// Some experiment names `response`: labels are kept until the runtime answers.
+    pub targets_response: bool,
+}
+
+impl ActiveConfig {
+    pub fn new(config: Config) -> ActiveConfig {
+        use crate::runtime_proxy::{HTTP_INGRESS, INGRESS, RESPONSE};
+        let experiments = ExperimentSet::compile(&config.experiments);
+        ActiveConfig {
+            targets_ingress: experiments.targets(INGRESS) || experiments.targets(HTTP_INGRESS),
+            targets_response: experiments.targets(RESPONSE),
+            config,
+            experiments,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 struct Snapshot {
     attempted: bool,
-    config: Option<Arc<Config>>,
+    config: Option<Arc<ActiveConfig>>,
 }
 
 #[derive(Debug, Clone)]
@@ -32,7 +57,7 @@ impl ConfigState {
     }
 
     /// The config in force, if one was ever loaded.
-    pub fn current(&self) -> Option<Arc<Config>> {
+    pub fn current(&self) -> Option<Arc<ActiveConfig>> {
         self.tx.borrow().config.clone()
     }
 
@@ -43,7 +68,7 @@ impl ConfigState {
 
     /// Records a successful load.
     pub fn set(&self, config: Config) {
-        let config = Arc::new(config);
+        let config = Arc::new(ActiveConfig::new(config));
         self.tx.send_modify(|s| {
             s.attempted = true;
             s.config = Some(config);
@@ -72,7 +97,7 @@ impl ConfigState {
     pub fn request_timeout(&self) -> Duration {
         self.current()
             .map_or(crate::config::DEFAULT_REQUEST_TIMEOUT, |c| {
-                c.request_timeout
+                c.config.request_timeout
             })
     }
 }

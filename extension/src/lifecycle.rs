@@ -4,15 +4,19 @@
 //! Lambda starts the runtime (and so `faultline-wrapper`) once every extension has registered.
 //! The config is fetched in parallel and never delays registration.
 
-use crate::config::Config;
+use crate::config::{Config, DEFAULT_DEPENDENCY_PROXY_PORT, DEFAULT_SDK_ENDPOINT_PORT, ListenAddr};
 use crate::config_loader::ConfigLoader;
+use crate::config_refresh::ConfigRefresher;
 use crate::config_source::ConfigFetcher;
 use crate::config_state::ConfigState;
+use crate::dependency_proxy::DependencyProxy;
 use crate::extensions_api::{ExtensionsApi, ExtensionsApiError};
 use crate::http_client::new_client;
+use crate::invocation_labels::CurrentInvocation;
 use crate::logging::LogLevel;
 use crate::ready_file;
 use crate::runtime_proxy::RuntimeProxy;
+use crate::sdk_endpoint::SdkEndpoint;
 use crate::settings::Settings;
 use std::sync::Arc;
 use std::time::Duration;
@@ -86,22 +90,24 @@ pub async fn run(
     }
 }
 
-/// Loads a local config, binds the Runtime API proxy, writes the ready file and starts a remote
-/// config fetch in the background.
+/// Loads a local config, binds the Runtime API proxy (and writes the ready file), the dependency
+/// proxy and the SDK endpoint, then starts the remote config fetch and the refresh in the
+/// background. Every listener is bound before registration; a listener that cannot be bound is
+/// logged and skipped (the function runs without it).
 async fn start_enabled(
     settings: &Settings,
     log_level: &LogLevel,
     client: &crate::http_client::HttpClient,
     state: &ConfigState,
 ) {
-    let loader = settings
-        .config_source
-        .clone()
-        .map(|source| Arc::new(ConfigLoader::new(ConfigFetcher::new(source), state.clone())));
-    match &loader {
-        // A file is read before binding (it is local and fast), so it may choose the port.
-        Some(loader) if !loader.is_remote() => {
-            loader.load_once(log_level).await;
+    let refresher = settings.config_source.clone().map(|source| {
+        let loader = Arc::new(ConfigLoader::new(ConfigFetcher::new(source), state.clone()));
+        ConfigRefresher::new(loader, state.clone(), log_level.clone())
+    });
+    match &refresher {
+        // A file is read before binding (it is local and fast), so it may choose the ports.
+        Some(refresher) if !refresher.is_remote() => {
+            refresher.load_now().await;
         }
         Some(_) => {}
         None => {
@@ -113,42 +119,90 @@ async fn start_enabled(
     }
 
     let config = state.current();
-    if config.as_ref().is_some_and(|c| !c.lambda_proxy_enabled) {
+    let config = config.as_ref().map(|c| &c.config);
+    let current = CurrentInvocation::default();
+    if config.is_some_and(|c| !c.lambda_proxy_enabled) {
         tracing::info!("lambda_proxy_enabled is false: the runtime talks to Lambda directly");
     } else {
-        let listen = settings.proxy_listen_or(config.as_ref().map(|c| &c.lambda_proxy_port));
-        match TcpListener::bind(listen.socket_addr()).await {
-            Ok(listener) => {
-                let proxy = RuntimeProxy::new(
-                    client.clone(),
-                    settings.runtime_upstream.clone(),
-                    state.clone(),
-                );
-                match listener.local_addr() {
-                    Ok(addr) => match ready_file::write(&settings.ready_file, addr) {
-                        Ok(()) => tracing::debug!(
-                            "Runtime API proxy on {addr}, upstream {}",
-                            settings.runtime_upstream
-                        ),
-                        Err(err) => tracing::error!(
-                            "cannot write ready file {}: {err}; the runtime will talk to Lambda directly",
-                            settings.ready_file.display()
-                        ),
-                    },
-                    Err(err) => tracing::error!("runtime proxy has no local address: {err}"),
-                }
-                tokio::spawn(proxy.serve(listener));
+        let listen = settings.proxy_listen_or(config.map(|c| &c.lambda_proxy_port));
+        if let Some(listener) = bind("Runtime API proxy", &listen).await {
+            let proxy = RuntimeProxy::new(
+                client.clone(),
+                settings.runtime_upstream.clone(),
+                state.clone(),
+                refresher.clone(),
+                settings.facts.clone(),
+                current.clone(),
+            );
+            match listener.local_addr() {
+                Ok(addr) => match ready_file::write(&settings.ready_file, addr) {
+                    Ok(()) => tracing::debug!(
+                        "Runtime API proxy on {addr}, upstream {}",
+                        settings.runtime_upstream
+                    ),
+                    Err(err) => tracing::error!(
+                        "cannot write ready file {}: {err}; the runtime will talk to Lambda directly",
+                        settings.ready_file.display()
+                    ),
+                },
+                Err(err) => tracing::error!("runtime proxy has no local address: {err}"),
             }
-            Err(err) => tracing::error!(
-                "cannot listen on {listen}: {err}; the runtime will talk to Lambda directly"
-            ),
+            tokio::spawn(proxy.serve(listener));
         }
     }
 
-    if let Some(loader) = loader.filter(|l| l.is_remote()) {
-        let log_level = log_level.clone();
+    if config.is_some_and(|c| !c.dependency_proxy_enabled) {
+        tracing::info!("dependency_proxy_enabled is false: no dependency proxy");
+    } else {
+        let listen = config.map_or_else(
+            || default_addr(DEFAULT_DEPENDENCY_PROXY_PORT),
+            |c| c.dependency_proxy_port.clone(),
+        );
+        if let Some(listener) = bind("dependency proxy", &listen).await {
+            let proxy = DependencyProxy::new(state.clone(), settings.facts.clone(), current);
+            tokio::spawn(proxy.serve(listener));
+        }
+    }
+
+    if config.is_some_and(|c| !c.sdk_endpoint_enabled) {
+        tracing::info!("sdk_endpoint_enabled is false: no SDK endpoint");
+    } else {
+        let listen = config.map_or_else(
+            || default_addr(DEFAULT_SDK_ENDPOINT_PORT),
+            |c| c.sdk_endpoint_port.clone(),
+        );
+        if let Some(listener) = bind("SDK endpoint", &listen).await {
+            let endpoint = SdkEndpoint::new(state.clone(), settings.facts.clone());
+            tokio::spawn(endpoint.serve(listener));
+        }
+    }
+
+    if let Some(refresher) = refresher {
         tokio::spawn(async move {
-            loader.load_once(&log_level).await;
+            if refresher.is_remote() {
+                refresher.load_now().await;
+            }
+            refresher.run_periodic().await;
         });
+    }
+}
+
+fn default_addr(text: &str) -> ListenAddr {
+    ListenAddr::parse(text).expect("default address is valid")
+}
+
+/// Binds one listener, logging why not.
+async fn bind(what: &str, listen: &ListenAddr) -> Option<TcpListener> {
+    match TcpListener::bind(listen.socket_addr()).await {
+        Ok(listener) => {
+            if let Ok(addr) = listener.local_addr() {
+                tracing::debug!("{what} listening on {addr}");
+            }
+            Some(listener)
+        }
+        Err(err) => {
+            tracing::error!("cannot listen on {listen} for the {what}: {err}; running without it");
+            None
+        }
     }
 }

@@ -3,6 +3,7 @@
 use crate::api_endpoint::{ApiEndpoint, EndpointError};
 use crate::config::{DEFAULT_LAMBDA_PROXY_PORT, ListenAddr};
 use crate::config_source::{ConfigSource, SourceError};
+use crate::invocation_labels::FunctionFacts;
 use std::path::PathBuf;
 use thiserror::Error;
 
@@ -38,7 +39,8 @@ pub struct Settings {
     /// GREMLIN_DEBUG, when set.
     pub debug: Option<bool>,
     pub ready_file: PathBuf,
-    pub function_name: Option<String>,
+    /// Function name, version and region, for labels.
+    pub facts: FunctionFacts,
     /// A setting that could not be used. faultline then stays idle (registered, proxying
     /// nothing) rather than failing the function's init.
     pub problem: Option<String>,
@@ -91,7 +93,7 @@ impl Settings {
             debug: get("GREMLIN_DEBUG").map(|v| is_truthy(&v)),
             ready_file: get("FAULTLINE_READY_FILE")
                 .map_or_else(|| PathBuf::from(DEFAULT_READY_FILE), PathBuf::from),
-            function_name: get("AWS_LAMBDA_FUNCTION_NAME"),
+            facts: FunctionFacts::from_lookup(&lookup),
         })
     }
 

@@ -1,0 +1,355 @@
+//! The dependency proxy: the function's HTTP_PROXY/HTTPS_PROXY (default localhost:5034).
+//!
+//! Plain HTTP requests arrive in absolute form (`GET http://host/path`) and are forwarded through
+//! a pooled client; HTTPS arrives as `CONNECT host:443` and is tunnelled byte for byte (no TLS
+//! interception). Flags `egress` (every request) and `dependency-HOST` (per host) apply:
+//! latency before connecting; an exception answers 502 Bad Gateway, or resets the connection when
+//! its errorType is `ConnectionReset`; an httpResponse answers with its code, headers and body
+//! (for CONNECT: the tunnel is refused with that status).
+
+mod tunnel;
+mod upstream;
+
+use crate::config_state::ConfigState;
+use crate::experiment_matcher::Labels;
+use crate::fault::{Fault, Terminal};
+use crate::http_client::{ProxyBody, boxed, end_to_end, full_body};
+use crate::invocation_labels::{CurrentInvocation, FunctionFacts};
+use http::{HeaderValue, Method, Request, Response, StatusCode, header};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::net::{TcpListener, TcpStream};
+use upstream::{CorporateProxy, ForwardClient, OpenError, forward_client, open_tunnel};
+
+pub use tunnel::{TunnelEnd, pump};
+
+/// Flag applied to every dependency request.
+pub const EGRESS: &str = "egress";
+/// Prefix of the per-host flag: `dependency-api.example.com`.
+pub const DEPENDENCY_PREFIX: &str = "dependency-";
+/// errorType that makes an exception reset the connection instead of answering 502.
+pub const CONNECTION_RESET: &str = "ConnectionReset";
+/// Largest request head (request line and headers) accepted from the function.
+const MAX_HEAD: usize = 64 * 1024;
+/// A tunnel or a kept-alive connection with no traffic for this long is closed.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(10 * 60);
+/// Header naming the injected errorType on a 502 answer.
+const ERROR_TYPE_HEADER: &str = "x-faultline-error-type";
+
+/// The function's connection is to be reset rather than answered.
+#[derive(Debug)]
+struct Reset;
+
+impl fmt::Display for Reset {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("connection reset by an injected fault")
+    }
+}
+
+impl std::error::Error for Reset {}
+
+/// The outcome of the faults for one dependency request.
+enum Injected {
+    Answer(Response<ProxyBody>),
+    Reset,
+}
+
+pub struct DependencyProxy {
+    config: ConfigState,
+    facts: FunctionFacts,
+    invocation: CurrentInvocation,
+    /// The forwarding client, rebuilt when the corporate proxy setting changes.
+    client: Mutex<(Option<CorporateProxy>, ForwardClient)>,
+}
+
+impl DependencyProxy {
+    pub fn new(
+        config: ConfigState,
+        facts: FunctionFacts,
+        invocation: CurrentInvocation,
+    ) -> Arc<Self> {
+        Arc::new(DependencyProxy {
+            config,
+            facts,
+            invocation,
+            client: Mutex::new((None, forward_client(None))),
+        })
+    }
+
+    /// Serves connections from `listener` until the task is dropped.
+    pub async fn serve(self: Arc<Self>, listener: TcpListener) {
+        loop {
+            let (stream, _) = match listener.accept().await {
+                Ok(accepted) => accepted,
+                Err(err) => {
+                    tracing::warn!("dependency proxy accept failed: {err}");
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                    continue;
+                }
+            };
+            let proxy = Arc::clone(&self);
+            tokio::spawn(async move { proxy.serve_connection(stream).await });
+        }
+    }
+
+    async fn serve_connection(self: Arc<Self>, stream: TcpStream) {
+        let _ = stream.set_nodelay(true);
+        // A second handle on the socket lets a fault reset it: linger 0, then the last close
+        // sends RST instead of FIN.
+        let (stream, handle) = match duplicate(stream) {
+            Ok(pair) => pair,
+            Err(err) => {
+                tracing::warn!("dependency proxy cannot use a connection: {err}");
+                return;
+            }
+        };
+        let handle = Arc::new(handle);
+        let service = {
+            let handle = Arc::clone(&handle);
+            service_fn(move |request| {
+                let proxy = Arc::clone(&self);
+                let handle = Arc::clone(&handle);
+                async move {
+                    match proxy.handle(request).await {
+                        Injected::Answer(response) => Ok(response),
+                        Injected::Reset => {
+                            let _ =
+                                socket2::SockRef::from(&*handle).set_linger(Some(Duration::ZERO));
+                            Err(Reset)
+                        }
+                    }
+                }
+            })
+        };
+        let served = http1::Builder::new()
+            .max_buf_size(MAX_HEAD)
+            .timer(TokioTimer::new())
+            .header_read_timeout(IDLE_TIMEOUT)
+            .serve_connection(TokioIo::new(stream), service)
+            .with_upgrades()
+            .await;
+        if let Err(err) = served {
+            tracing::debug!("dependency proxy connection ended: {err}");
+        }
+    }
+
+    async fn handle(&self, request: Request<Incoming>) -> Injected {
+        if request.method() == Method::CONNECT {
+            self.connect(request).await
+        } else {
+            self.forward(request).await
+        }
+    }
+
+    fn corporate_proxy_and_client(&self) -> (Option<CorporateProxy>, ForwardClient) {
+        let wanted = self.config.current().and_then(|c| {
+            c.config
+                .https_proxy
+                .as_ref()
+                .and_then(CorporateProxy::from_uri)
+        });
+        let mut cached = self
+            .client
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if cached.0 != wanted {
+            *cached = (wanted.clone(), forward_client(wanted));
+        }
+        (cached.0.clone(), cached.1.clone())
+    }
+
+    /// Labels of one dependency request.
+    fn labels(
+        &self,
+        host: &str,
+        port: u16,
+        scheme: &str,
+        method: &Method,
+        path: Option<&str>,
+    ) -> Labels {
+        let mut labels = self
+            .config
+            .current()
+            .map(|c| self.facts.base_labels(&c.config))
+            .unwrap_or_default();
+        labels.insert("host".into(), host.to_string());
+        labels.insert("port".into(), port.to_string());
+        labels.insert("scheme".into(), scheme.to_string());
+        labels.insert("method".into(), method.as_str().to_string());
+        if let Some(path) = path {
+            labels.insert("path".into(), path.to_string());
+        }
+        labels
+    }
+
+    /// Applies `egress` then `dependency-HOST`: latencies, then the first terminal effect.
+    async fn faults(&self, host: &str, labels: &Labels, is_connect: bool) -> Option<Injected> {
+        let active = self.config.current()?;
+        if !active.config.dependency_proxy_enabled || active.experiments.is_empty() {
+            return None;
+        }
+        let request_id = self.invocation.get();
+        let request_id = request_id.as_deref();
+        let host_flag = format!("{DEPENDENCY_PREFIX}{host}");
+        for flag in [EGRESS, host_flag.as_str()] {
+            let Some(fault) = Fault::decide(&active.experiments, flag, labels) else {
+                continue;
+            };
+            fault.delay(request_id, labels).await;
+            match fault.terminal(true, request_id, labels) {
+                None => {}
+                Some(Terminal::Exception(exception)) => {
+                    if exception.error_type.eq_ignore_ascii_case(CONNECTION_RESET) {
+                        return Some(Injected::Reset);
+                    }
+                    let mut response = text_response(StatusCode::BAD_GATEWAY, &exception.message);
+                    if let Ok(value) = HeaderValue::from_str(&exception.error_type) {
+                        response.headers_mut().insert(ERROR_TYPE_HEADER, value);
+                    }
+                    return Some(Injected::Answer(response));
+                }
+                Some(Terminal::HttpResponse(effect)) => {
+                    let status =
+                        StatusCode::from_u16(effect.code).unwrap_or(StatusCode::BAD_GATEWAY);
+                    if is_connect && status.is_success() {
+                        tracing::warn!(
+                            "httpResponse {} on a CONNECT would open a tunnel to nowhere; answering 502 instead",
+                            effect.code
+                        );
+                        return Some(Injected::Answer(text_response(
+                            StatusCode::BAD_GATEWAY,
+                            "fault injected by faultline",
+                        )));
+                    }
+                    let mut response = Response::new(full_body(effect.body.clone()));
+                    *response.status_mut() = status;
+                    for (name, value) in &effect.headers {
+                        if let (Ok(name), Ok(value)) = (
+                            header::HeaderName::from_bytes(name.as_bytes()),
+                            HeaderValue::from_str(value),
+                        ) {
+                            response.headers_mut().insert(name, value);
+                        }
+                    }
+                    return Some(Injected::Answer(response));
+                }
+            }
+        }
+        None
+    }
+
+    /// A plain HTTP request in absolute form.
+    async fn forward(&self, request: Request<Incoming>) -> Injected {
+        let uri = request.uri();
+        let (Some("http"), Some(authority)) = (uri.scheme_str(), uri.authority()) else {
+            return Injected::Answer(text_response(
+                StatusCode::BAD_REQUEST,
+                "faultline dependency proxy: send absolute-form http:// requests, or CONNECT for https",
+            ));
+        };
+        let host = authority.host().to_ascii_lowercase();
+        let port = authority.port_u16().unwrap_or(80);
+        let labels = self.labels(&host, port, "http", request.method(), Some(uri.path()));
+        if let Some(injected) = self.faults(&host, &labels, false).await {
+            return injected;
+        }
+
+        let (corporate, client) = self.corporate_proxy_and_client();
+        let (mut parts, body) = request.into_parts();
+        parts.headers = end_to_end(parts.headers);
+        parts.headers.remove(header::PROXY_AUTHORIZATION);
+        if let Some(auth) = corporate.as_ref().and_then(CorporateProxy::authorization) {
+            parts
+                .headers
+                .insert(header::PROXY_AUTHORIZATION, auth.clone());
+        }
+        match client
+            .request(Request::from_parts(parts, boxed(body)))
+            .await
+        {
+            Ok(response) => {
+                let (mut parts, body) = response.into_parts();
+                parts.headers = end_to_end(parts.headers);
+                Injected::Answer(Response::from_parts(parts, boxed(body)))
+            }
+            Err(err) => {
+                tracing::debug!("dependency {host}:{port} unreachable: {err:?}");
+                Injected::Answer(text_response(
+                    StatusCode::BAD_GATEWAY,
+                    &format!("faultline dependency proxy: cannot reach {host}:{port}: {err}"),
+                ))
+            }
+        }
+    }
+
+    /// A CONNECT tunnel: the target is reached first, so a failure is answered, not a dead tunnel.
+    async fn connect(&self, request: Request<Incoming>) -> Injected {
+        let Some(authority) = request.uri().authority().cloned() else {
+            return Injected::Answer(text_response(
+                StatusCode::BAD_REQUEST,
+                "faultline dependency proxy: CONNECT needs host:port",
+            ));
+        };
+        let host = authority.host().to_ascii_lowercase();
+        let port = authority.port_u16().unwrap_or(443);
+        let labels = self.labels(&host, port, "https", request.method(), None);
+        if let Some(injected) = self.faults(&host, &labels, true).await {
+            return injected;
+        }
+        let (corporate, _) = self.corporate_proxy_and_client();
+        let target = match open_tunnel(&host, port, corporate.as_ref()).await {
+            Ok(target) => target,
+            Err(OpenError::Refused(code)) => {
+                let status = StatusCode::from_u16(code).unwrap_or(StatusCode::BAD_GATEWAY);
+                return Injected::Answer(text_response(
+                    status,
+                    &format!(
+                        "faultline dependency proxy: the corporate proxy refused {host}:{port}"
+                    ),
+                ));
+            }
+            Err(OpenError::Failed(reason)) => {
+                tracing::debug!("tunnel to {host}:{port} failed: {reason}");
+                return Injected::Answer(text_response(
+                    StatusCode::BAD_GATEWAY,
+                    &format!("faultline dependency proxy: {reason}"),
+                ));
+            }
+        };
+        tokio::spawn(async move {
+            match hyper::upgrade::on(request).await {
+                Ok(upgraded) => match pump(TokioIo::new(upgraded), target, IDLE_TIMEOUT).await {
+                    TunnelEnd::Closed(..) => {}
+                    TunnelEnd::Idle => tracing::debug!("tunnel to {host}:{port} closed: idle"),
+                    TunnelEnd::Failed(err) => {
+                        tracing::debug!("tunnel to {host}:{port} ended: {err}")
+                    }
+                },
+                Err(err) => tracing::debug!("CONNECT {host}:{port} was not upgraded: {err}"),
+            }
+        });
+        Injected::Answer(Response::new(full_body(Vec::new())))
+    }
+}
+
+/// Splits a tokio stream into itself and a second std handle on the same socket.
+fn duplicate(stream: TcpStream) -> std::io::Result<(TcpStream, std::net::TcpStream)> {
+    let std_stream = stream.into_std()?;
+    let handle = std_stream.try_clone()?;
+    Ok((TcpStream::from_std(std_stream)?, handle))
+}
+
+fn text_response(status: StatusCode, text: &str) -> Response<ProxyBody> {
+    let mut response = Response::new(full_body(text.to_string()));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
+}

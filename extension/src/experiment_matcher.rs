@@ -1,0 +1,259 @@
+//! Which experiments apply to a flag: a pure function of (flag, labels, now, random draw).
+//!
+//! An experiment matches when its flag (exact or glob) matches, every selector key is present in
+//! the labels with one of its values matching (globs allowed), and `now` lies in `[start, end)`.
+//! The rate is applied with one draw in `0..1` per flag evaluation: an experiment is selected when
+//! `draw < rate`, as the Failure Flags SDKs do. Globs are compiled once per config, not per request.
+
+use crate::config::Experiment;
+use chrono::{DateTime, Utc};
+use globset::{Glob, GlobMatcher};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// Labels describing one request: `function-name`, `event-source`, `host`, ... plus config labels.
+pub type Labels = BTreeMap<String, String>;
+
+/// An exact string or a compiled glob.
+#[derive(Debug, Clone)]
+enum Pattern {
+    Exact(String),
+    Glob(GlobMatcher),
+}
+
+impl Pattern {
+    fn new(text: &str) -> Pattern {
+        let is_glob = text.contains(['*', '?', '[', '{']);
+        match is_glob.then(|| Glob::new(text)) {
+            Some(Ok(glob)) => Pattern::Glob(glob.compile_matcher()),
+            // Globs are validated when the config is parsed; anything else matches literally.
+            _ => Pattern::Exact(text.to_string()),
+        }
+    }
+
+    fn matches(&self, value: &str) -> bool {
+        match self {
+            Pattern::Exact(exact) => exact == value,
+            Pattern::Glob(glob) => glob.is_match(value),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Compiled {
+    experiment: Arc<Experiment>,
+    flag: Pattern,
+    selector: Vec<(String, Vec<Pattern>)>,
+}
+
+impl Compiled {
+    fn matches(&self, flag: &str, labels: &Labels, now: DateTime<Utc>) -> bool {
+        is_active(&self.experiment, now)
+            && self.flag.matches(flag)
+            && self.selector.iter().all(|(key, patterns)| {
+                labels
+                    .get(key)
+                    .is_some_and(|value| patterns.iter().any(|p| p.matches(value)))
+            })
+    }
+}
+
+/// Whether `now` lies in the experiment's window: from `start` (inclusive) to `end` (exclusive).
+pub fn is_active(experiment: &Experiment, now: DateTime<Utc>) -> bool {
+    experiment.start.is_none_or(|start| now >= start) && experiment.end.is_none_or(|end| now < end)
+}
+
+/// The experiments of one config, compiled for matching.
+#[derive(Debug, Clone, Default)]
+pub struct ExperimentSet {
+    compiled: Vec<Compiled>,
+}
+
+impl ExperimentSet {
+    pub fn compile(experiments: &[Experiment]) -> ExperimentSet {
+        let compiled = experiments
+            .iter()
+            .map(|experiment| Compiled {
+                flag: Pattern::new(&experiment.flag),
+                selector: experiment
+                    .selector
+                    .iter()
+                    .map(|(key, values)| {
+                        (
+                            key.clone(),
+                            values.iter().map(|v| Pattern::new(v)).collect(),
+                        )
+                    })
+                    .collect(),
+                experiment: Arc::new(experiment.clone()),
+            })
+            .collect();
+        ExperimentSet { compiled }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.compiled.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.compiled.len()
+    }
+
+    /// Whether any experiment names a flag matching `flag`, whatever its labels and window. Lets
+    /// the proxies keep their fast path when nothing can apply.
+    pub fn targets(&self, flag: &str) -> bool {
+        self.compiled.iter().any(|c| c.flag.matches(flag))
+    }
+
+    /// Experiments matching the flag, labels and time, in config order. The rate is not applied
+    /// (this is what the SDK endpoint returns: the SDK applies the rate itself).
+    pub fn active<'a>(
+        &'a self,
+        flag: &'a str,
+        labels: &'a Labels,
+        now: DateTime<Utc>,
+    ) -> impl Iterator<Item = &'a Arc<Experiment>> + 'a {
+        self.compiled
+            .iter()
+            .filter(move |c| c.matches(flag, labels, now))
+            .map(|c| &c.experiment)
+    }
+
+    /// Experiments that apply to this request: active and selected by `draw` (in `0..1`).
+    pub fn select(
+        &self,
+        flag: &str,
+        labels: &Labels,
+        now: DateTime<Utc>,
+        draw: f64,
+    ) -> Vec<Arc<Experiment>> {
+        self.active(flag, labels, now)
+            .filter(|e| draw < e.rate.value())
+            .cloned()
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use chrono::TimeZone;
+    use proptest::prelude::*;
+
+    fn set(yaml: &str) -> ExperimentSet {
+        let config = Config::parse_strict(yaml).expect("valid config");
+        ExperimentSet::compile(&config.experiments)
+    }
+
+    fn labels(pairs: &[(&str, &str)]) -> Labels {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn at(hour: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 21, hour, 0, 0).unwrap()
+    }
+
+    const SELECTOR: &str = r#"
+experiments:
+  - name: slow-orders
+    flag: dependency-*.example.com
+    selector: {function-name: [checkout, "pay*"], method: POST}
+    effect: {latency: 100}
+"#;
+
+    #[test]
+    fn flag_globs_and_selectors_must_all_match() {
+        let set = set(SELECTOR);
+        let hit = labels(&[("function-name", "payments"), ("method", "POST")]);
+        assert_eq!(
+            set.select("dependency-api.example.com", &hit, at(10), 0.5)
+                .len(),
+            1
+        );
+        assert!(set.targets("dependency-api.example.com"));
+        assert!(!set.targets("egress"));
+        // wrong flag, a selector value that does not match, a missing selector key
+        assert!(
+            set.select("dependency-api.example.org", &hit, at(10), 0.5)
+                .is_empty()
+        );
+        let wrong_method = labels(&[("function-name", "checkout"), ("method", "GET")]);
+        assert!(
+            set.select("dependency-api.example.com", &wrong_method, at(10), 0.5)
+                .is_empty()
+        );
+        let missing = labels(&[("function-name", "checkout")]);
+        assert!(
+            set.select("dependency-api.example.com", &missing, at(10), 0.5)
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn rate_and_window_decide() {
+        let set = set(r#"
+experiments:
+  - name: quarter
+    flag: ingress
+    rate: 25%
+    start: 2026-11-21T10:00:00Z
+    duration: 2h
+    effect: {exception: boom}
+"#);
+        let none = Labels::new();
+        assert_eq!(set.select("ingress", &none, at(10), 0.24).len(), 1);
+        assert!(set.select("ingress", &none, at(10), 0.25).is_empty());
+        assert!(
+            set.select("ingress", &none, at(9), 0.0).is_empty(),
+            "not started"
+        );
+        assert!(
+            set.select("ingress", &none, at(12), 0.0).is_empty(),
+            "ended"
+        );
+        assert_eq!(set.active("ingress", &none, at(11)).count(), 1);
+    }
+
+    #[test]
+    fn exact_flags_are_not_globs() {
+        let set = set("experiments: [{name: a, flag: ingress, effect: {latency: 1}}]");
+        assert!(
+            set.select("ingress-x", &Labels::new(), at(1), 0.0)
+                .is_empty()
+        );
+        assert_eq!(set.len(), 1);
+    }
+
+    proptest! {
+        #[test]
+        fn matching_never_panics(
+            flag in ".{0,40}",
+            pattern in "[a-z*?.\\-]{1,20}",
+            key in "[a-z\\-]{1,10}",
+            value in ".{0,20}",
+            draw in 0.0f64..1.0,
+        ) {
+            let yaml = format!(
+                "experiments: [{{name: p, flag: {:?}, selector: {{{:?}: [{:?}]}}, effect: {{latency: 1}}}}]",
+                pattern, key, pattern
+            );
+            if let Ok(config) = Config::parse(&yaml) {
+                let set = ExperimentSet::compile(&config.experiments);
+                let labels = labels(&[(key.as_str(), value.as_str())]);
+                let _ = set.select(&flag, &labels, at(1), draw);
+            }
+        }
+
+        #[test]
+        fn a_matching_experiment_is_selected_exactly_below_its_rate(rate in 0.0f64..=1.0, draw in 0.0f64..1.0) {
+            let yaml = format!("experiments: [{{name: r, flag: ingress, rate: {rate}, effect: {{latency: 1}}}}]");
+            let set = set(&yaml);
+            let selected = !set.select("ingress", &Labels::new(), at(1), draw).is_empty();
+            prop_assert_eq!(selected, draw < rate);
+        }
+    }
+}

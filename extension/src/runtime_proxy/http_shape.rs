@@ -1,0 +1,122 @@
+//! HTTP-shaped Lambda answers (API Gateway, ALB and function URL proxy integrations):
+//! `{statusCode, headers, body, isBase64Encoded}`.
+
+use crate::config::HttpResponseEffect;
+use crate::invocation_labels::EventSource;
+use base64::Engine as _;
+use serde_json::{Map, Value, json};
+
+/// The body as the integrations expect it: text when it is UTF-8, else base64 with
+/// `isBase64Encoded: true`.
+fn body_field(body: &[u8]) -> (Value, bool) {
+    match std::str::from_utf8(body) {
+        Ok(text) => (Value::String(text.to_string()), false),
+        Err(_) => (
+            Value::String(base64::engine::general_purpose::STANDARD.encode(body)),
+            true,
+        ),
+    }
+}
+
+fn headers_object(effect: &HttpResponseEffect) -> Map<String, Value> {
+    effect
+        .headers
+        .iter()
+        .map(|(name, value)| (name.clone(), Value::String(value.clone())))
+        .collect()
+}
+
+/// The answer to an HTTP event when `http-ingress` forges a response (the handler does not run).
+pub(super) fn forged_answer(source: EventSource, effect: &HttpResponseEffect) -> Vec<u8> {
+    let (body, is_base64) = body_field(&effect.body);
+    let mut answer = json!({
+        "statusCode": effect.code,
+        "headers": headers_object(effect),
+        "body": body,
+        "isBase64Encoded": is_base64,
+    });
+    if source == EventSource::Alb {
+        // ALB wants the status line text too.
+        let reason = http::StatusCode::from_u16(effect.code)
+            .ok()
+            .and_then(|s| s.canonical_reason())
+            .unwrap_or("");
+        answer["statusDescription"] = Value::String(format!("{} {reason}", effect.code));
+    }
+    answer.to_string().into_bytes()
+}
+
+/// The runtime's response with statusCode and body replaced and the effect's headers merged in.
+/// Anything that is not a JSON object becomes a whole HTTP-shaped answer.
+pub(super) fn replace_status_and_body(original: &[u8], effect: &HttpResponseEffect) -> Vec<u8> {
+    let Ok(Value::Object(mut answer)) = serde_json::from_slice::<Value>(original) else {
+        return forged_answer(EventSource::Direct, effect);
+    };
+    let (body, is_base64) = body_field(&effect.body);
+    answer.insert("statusCode".into(), json!(effect.code));
+    answer.insert("body".into(), body);
+    answer.insert("isBase64Encoded".into(), Value::Bool(is_base64));
+    if !effect.headers.is_empty() {
+        let headers = answer
+            .entry("headers")
+            .or_insert_with(|| Value::Object(Map::new()));
+        if !headers.is_object() {
+            *headers = Value::Object(Map::new());
+        }
+        if let Value::Object(headers) = headers {
+            // Header names are case-insensitive: drop any spelling of the ones we set.
+            headers.retain(|name, _| !effect.headers.contains_key(&name.to_ascii_lowercase()));
+            headers.extend(headers_object(effect));
+        }
+    }
+    Value::Object(answer).to_string().into_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn effect(body: &[u8]) -> HttpResponseEffect {
+        HttpResponseEffect {
+            code: 503,
+            body: body.to_vec(),
+            headers: BTreeMap::from([("content-type".to_string(), "text/plain".to_string())]),
+        }
+    }
+
+    #[test]
+    fn forged_answers_follow_the_integration_shape() {
+        let answer: Value =
+            serde_json::from_slice(&forged_answer(EventSource::Alb, &effect(b"down"))).unwrap();
+        assert_eq!(answer["statusCode"], 503);
+        assert_eq!(answer["body"], "down");
+        assert_eq!(answer["isBase64Encoded"], false);
+        assert_eq!(answer["headers"]["content-type"], "text/plain");
+        assert_eq!(answer["statusDescription"], "503 Service Unavailable");
+        let binary: Value = serde_json::from_slice(&forged_answer(
+            EventSource::FunctionUrl,
+            &effect(&[0xff, 0]),
+        ))
+        .unwrap();
+        assert_eq!(binary["isBase64Encoded"], true);
+        assert_eq!(binary["body"], "/wA=");
+        assert!(binary.get("statusDescription").is_none());
+    }
+
+    #[test]
+    fn replacement_keeps_the_rest_of_the_answer() {
+        let original = br#"{"statusCode":200,"body":"ok","headers":{"Content-Type":"application/json","x-id":"1"},"cookies":["a=b"]}"#;
+        let replaced: Value =
+            serde_json::from_slice(&replace_status_and_body(original, &effect(b"down"))).unwrap();
+        assert_eq!(replaced["statusCode"], 503);
+        assert_eq!(replaced["body"], "down");
+        assert_eq!(replaced["cookies"][0], "a=b");
+        assert_eq!(replaced["headers"]["x-id"], "1");
+        assert_eq!(replaced["headers"]["content-type"], "text/plain");
+        assert!(replaced["headers"].get("Content-Type").is_none());
+        let from_text: Value =
+            serde_json::from_slice(&replace_status_and_body(b"\"plain\"", &effect(b"x"))).unwrap();
+        assert_eq!(from_text["statusCode"], 503);
+    }
+}

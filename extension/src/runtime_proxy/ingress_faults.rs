@@ -1,0 +1,145 @@
+//! `ingress` and `http-ingress`: faults applied to an event before the runtime sees it.
+//!
+//! Latency delays delivery. An exception fails the invocation without running the handler: the
+//! proxy posts `/error` for that request id itself and fetches the next event for the runtime,
+//! which keeps waiting on its `/next`. On an HTTP event, an `http-ingress` httpResponse answers
+//! with an HTTP-shaped response the same way. If posting fails, the event is delivered as usual.
+
+use super::http_shape::forged_answer;
+use super::{HTTP_INGRESS, INGRESS, REQUEST_ID, RuntimeProxy, bad_gateway};
+use crate::config::ExceptionEffect;
+use crate::config_state::ActiveConfig;
+use crate::experiment_matcher::Labels;
+use crate::fault::{Fault, Terminal};
+use crate::http_client::{ProxyBody, full_body};
+use crate::invocation_labels::{EventFacts, EventSource, classify};
+use http::{Request, Response};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use std::sync::Arc;
+
+/// The body Lambda records for a failed invocation.
+pub(super) fn error_body(exception: &ExceptionEffect) -> Vec<u8> {
+    serde_json::json!({
+        "errorMessage": exception.message,
+        "errorType": exception.error_type,
+        "stackTrace": [],
+    })
+    .to_string()
+    .into_bytes()
+}
+
+impl RuntimeProxy {
+    /// `/next` with experiments on the Runtime API: reads the event, applies the ingress flags
+    /// and delivers it, or answers for the handler and fetches the next one.
+    pub(super) async fn next_with_faults(
+        &self,
+        request: Request<Incoming>,
+        mut active: Arc<ActiveConfig>,
+    ) -> Response<ProxyBody> {
+        let (parts, _) = request.into_parts();
+        loop {
+            let mut upstream_request = Request::new(full_body(Vec::new()));
+            *upstream_request.method_mut() = parts.method.clone();
+            *upstream_request.uri_mut() = parts.uri.clone();
+            *upstream_request.headers_mut() = parts.headers.clone();
+            let response = match self.send(upstream_request).await {
+                Ok(response) => response,
+                Err(reason) => return bad_gateway(&reason),
+            };
+            if !response.status().is_success() {
+                return response;
+            }
+            let (response_parts, body) = response.into_parts();
+            let event = match body.collect().await {
+                Ok(collected) => collected.to_bytes(),
+                Err(err) => return bad_gateway(&format!("reading the event failed: {err}")),
+            };
+            // The environment was just thawed: a stale config is re-read for the next event.
+            self.poke_refresh();
+            let request_id = response_parts
+                .headers
+                .get(REQUEST_ID)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
+            let facts = match serde_json::from_slice(&event) {
+                Ok(value) => classify(&value),
+                Err(_) => EventFacts {
+                    source: EventSource::Direct,
+                    method: None,
+                    path: None,
+                },
+            };
+            let labels = self.facts.invocation_labels(&active.config, &facts);
+            if let Some(id) = &request_id
+                && self
+                    .answered_for_handler(&active, parts.uri.path(), id, &facts, &labels)
+                    .await
+            {
+                active = self.config.current().unwrap_or(active);
+                continue;
+            }
+            self.current.set(request_id.as_deref());
+            if active.targets_response
+                && let Some(id) = request_id
+            {
+                self.invocations.insert(id, labels);
+            }
+            return Response::from_parts(response_parts, full_body(event));
+        }
+    }
+
+    /// Applies `ingress`, then `http-ingress` on HTTP events. Returns whether the invocation was
+    /// answered here (so the handler must not see it).
+    async fn answered_for_handler(
+        &self,
+        active: &ActiveConfig,
+        next_path: &str,
+        request_id: &str,
+        facts: &EventFacts,
+        labels: &Labels,
+    ) -> bool {
+        let flags: &[&str] = if facts.source.is_http() {
+            &[INGRESS, HTTP_INGRESS]
+        } else {
+            &[INGRESS]
+        };
+        let invocation = next_path.strip_suffix("/next").unwrap_or(next_path);
+        for &flag in flags {
+            let Some(fault) = Fault::decide(&active.experiments, flag, labels) else {
+                continue;
+            };
+            fault.delay(Some(request_id), labels).await;
+            let (path, body, error_type) =
+                match fault.terminal(flag == HTTP_INGRESS, Some(request_id), labels) {
+                    None => continue,
+                    Some(Terminal::Exception(exception)) => (
+                        format!("{invocation}/{request_id}/error"),
+                        error_body(exception),
+                        Some(exception.error_type.as_str()),
+                    ),
+                    Some(Terminal::HttpResponse(response)) => (
+                        format!("{invocation}/{request_id}/response"),
+                        forged_answer(facts.source, response),
+                        None,
+                    ),
+                };
+            match self.post_for_runtime(&path, body, error_type).await {
+                Ok(answer) if answer.status().is_success() => {
+                    // Drain the answer so the pooled connection can be reused.
+                    let _ = answer.into_body().collect().await;
+                    return true;
+                }
+                Ok(answer) => tracing::error!(
+                    "Runtime API refused the injected {flag} answer for {request_id} ({}); delivering the event",
+                    answer.status()
+                ),
+                Err(reason) => tracing::error!(
+                    "cannot post the injected {flag} answer for {request_id}: {reason}; delivering the event"
+                ),
+            }
+            return false;
+        }
+        false
+    }
+}

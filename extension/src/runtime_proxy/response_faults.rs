@@ -1,0 +1,121 @@
+//! `response`: faults applied to what the runtime answers for an invocation.
+//!
+//! Latency delays forwarding. An exception turns the answer into an invocation error (the proxy
+//! posts `/error` instead; the runtime's body is read and dropped). An httpResponse replaces
+//! statusCode and body of a buffered answer; a streamed answer (`Lambda-Runtime-Function-
+//! Response-Mode: streaming`) cannot be rewritten, so there only latency and exception apply.
+
+use super::http_shape::replace_status_and_body;
+use super::ingress_faults::error_body;
+use super::{RESPONSE, RuntimeProxy, bad_gateway};
+use crate::config_state::ActiveConfig;
+use crate::experiment_matcher::Labels;
+use crate::fault::{Fault, Terminal};
+use crate::http_client::{ProxyBody, boxed, full_body};
+use http::{Request, Response, header};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use std::sync::Arc;
+
+const INVOCATION: &str = "/runtime/invocation/";
+
+/// The request id in `.../runtime/invocation/{id}/{last}`.
+fn invocation_id<'a>(path: &'a str, last: &str) -> Option<&'a str> {
+    let (_, rest) = path.split_once(INVOCATION)?;
+    let id = rest.strip_suffix(last)?.strip_suffix('/')?;
+    (!id.is_empty() && !id.contains('/')).then_some(id)
+}
+
+/// The request id of a `/response` call.
+pub(super) fn invocation_of_response(path: &str) -> Option<&str> {
+    invocation_id(path, "response")
+}
+
+/// The request id of an `/error` call.
+pub(super) fn invocation_of_error(path: &str) -> Option<&str> {
+    invocation_id(path, "error")
+}
+
+fn is_streaming(request: &Request<Incoming>) -> bool {
+    request
+        .headers()
+        .get("lambda-runtime-function-response-mode")
+        .is_some_and(|mode| mode.as_bytes().eq_ignore_ascii_case(b"streaming"))
+}
+
+impl RuntimeProxy {
+    pub(super) async fn response_with_faults(
+        &self,
+        request: Request<Incoming>,
+        active: Arc<ActiveConfig>,
+        request_id: String,
+        labels: Option<Labels>,
+    ) -> Response<ProxyBody> {
+        let labels = labels.unwrap_or_else(|| self.facts.base_labels(&active.config));
+        let Some(fault) = Fault::decide(&active.experiments, RESPONSE, &labels) else {
+            return self.pass_through(request.map(boxed)).await;
+        };
+        fault.delay(Some(&request_id), &labels).await;
+        let allow_http = !is_streaming(&request);
+        match fault.terminal(allow_http, Some(&request_id), &labels) {
+            None => self.pass_through(request.map(boxed)).await,
+            Some(Terminal::Exception(exception)) => {
+                let path = request.uri().path().to_string();
+                let base = path.strip_suffix("response").unwrap_or(&path);
+                // The runtime's answer is dropped; read it so its connection stays usable.
+                let _ = request.into_body().collect().await;
+                match self
+                    .post_for_runtime(
+                        &format!("{base}error"),
+                        error_body(exception),
+                        Some(&exception.error_type),
+                    )
+                    .await
+                {
+                    Ok(answer) => answer,
+                    Err(reason) => bad_gateway(&reason),
+                }
+            }
+            Some(Terminal::HttpResponse(effect)) => {
+                let (mut parts, body) = request.into_parts();
+                let original = match body.collect().await {
+                    Ok(collected) => collected.to_bytes(),
+                    Err(err) => {
+                        return bad_gateway(&format!(
+                            "reading the function's response failed: {err}"
+                        ));
+                    }
+                };
+                parts.headers.remove(header::CONTENT_LENGTH);
+                let replaced = replace_status_and_body(&original, effect);
+                self.pass_through(Request::from_parts(parts, full_body(replaced)))
+                    .await
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_ids_come_from_the_path() {
+        let path = "/2018-06-01/runtime/invocation/8476a536-e9f4/response";
+        assert_eq!(invocation_of_response(path), Some("8476a536-e9f4"));
+        assert_eq!(invocation_of_error(path), None);
+        assert_eq!(
+            invocation_of_error("/2018-06-01/runtime/invocation/abc/error"),
+            Some("abc")
+        );
+        assert_eq!(
+            invocation_of_response("/2018-06-01/runtime/invocation/next"),
+            None
+        );
+        assert_eq!(
+            invocation_of_response("/2018-06-01/runtime/invocation//response"),
+            None
+        );
+        assert_eq!(invocation_of_error("/2018-06-01/runtime/init/error"), None);
+    }
+}
