@@ -2,7 +2,8 @@
 //! benchmark. What it does depends on the event's `op`:
 //! `echo` (default) returns the event; `fail` returns an error of type `OrdersUnavailable`;
 //! `big` returns `{"data": "xxx…"}` of `bytes` bytes; `sleep` waits `ms` then echoes;
-//! `env` returns AWS_LAMBDA_RUNTIME_API as the runtime saw it; `stream` streams `chunks` chunks
+//! `env` returns AWS_LAMBDA_RUNTIME_API as the runtime saw it; an event with a `touch` path first
+//! creates that file (proof that the handler ran); `stream` streams `chunks` chunks
 //! in response-streaming mode (`stream_fail` then fails, which sends error trailers). With AWS_LAMBDA_MAX_CONCURRENCY > 1 it polls concurrently.
 
 use lambda_runtime::streaming::{Body, Response as StreamResponse, channel};
@@ -14,6 +15,12 @@ type Answer = FunctionResponse<Value, Body>;
 
 async fn handle(event: LambdaEvent<Value>) -> Result<Answer, Diagnostic> {
     let payload = event.payload;
+    if let Some(path) = payload.get("touch").and_then(Value::as_str) {
+        std::fs::write(path, b"ran").map_err(|err| Diagnostic {
+            error_type: "TouchFailed".into(),
+            error_message: err.to_string(),
+        })?;
+    }
     let op = payload.get("op").and_then(Value::as_str).unwrap_or("echo");
     let number =
         |key: &str, default: u64| payload.get(key).and_then(Value::as_u64).unwrap_or(default);

@@ -4,7 +4,7 @@
 //! Lambda starts the runtime (and so `faultline-wrapper`) once every extension has registered.
 //! The config is fetched in parallel and never delays registration.
 
-use crate::config::{Config, DEFAULT_DEPENDENCY_PROXY_PORT, DEFAULT_SDK_ENDPOINT_PORT, ListenAddr};
+use crate::config::{Config, ListenAddr};
 use crate::config_loader::ConfigLoader;
 use crate::config_refresh::ConfigRefresher;
 use crate::config_source::ConfigFetcher;
@@ -154,10 +154,7 @@ async fn start_enabled(
     if config.is_some_and(|c| !c.dependency_proxy_enabled) {
         tracing::info!("dependency_proxy_enabled is false: no dependency proxy");
     } else {
-        let listen = config.map_or_else(
-            || default_addr(DEFAULT_DEPENDENCY_PROXY_PORT),
-            |c| c.dependency_proxy_port.clone(),
-        );
+        let listen = settings.dependency_listen_or(config.map(|c| &c.dependency_proxy_port));
         if let Some(listener) = bind("dependency proxy", &listen).await {
             let proxy = DependencyProxy::new(state.clone(), settings.facts.clone(), current);
             tokio::spawn(proxy.serve(listener));
@@ -167,10 +164,7 @@ async fn start_enabled(
     if config.is_some_and(|c| !c.sdk_endpoint_enabled) {
         tracing::info!("sdk_endpoint_enabled is false: no SDK endpoint");
     } else {
-        let listen = config.map_or_else(
-            || default_addr(DEFAULT_SDK_ENDPOINT_PORT),
-            |c| c.sdk_endpoint_port.clone(),
-        );
+        let listen = settings.sdk_listen_or(config.map(|c| &c.sdk_endpoint_port));
         if let Some(listener) = bind("SDK endpoint", &listen).await {
             let endpoint = SdkEndpoint::new(state.clone(), settings.facts.clone());
             tokio::spawn(endpoint.serve(listener));
@@ -185,10 +179,6 @@ async fn start_enabled(
             refresher.run_periodic().await;
         });
     }
-}
-
-fn default_addr(text: &str) -> ListenAddr {
-    ListenAddr::parse(text).expect("default address is valid")
 }
 
 /// Binds one listener, logging why not.

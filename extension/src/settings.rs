@@ -1,7 +1,9 @@
 //! What the function's environment tells the extension (GREMLIN_* and FAULTLINE_* variables).
 
 use crate::api_endpoint::{ApiEndpoint, EndpointError};
-use crate::config::{DEFAULT_LAMBDA_PROXY_PORT, ListenAddr};
+use crate::config::{
+    DEFAULT_DEPENDENCY_PROXY_PORT, DEFAULT_LAMBDA_PROXY_PORT, DEFAULT_SDK_ENDPOINT_PORT, ListenAddr,
+};
 use crate::config_source::{ConfigSource, SourceError};
 use crate::invocation_labels::FunctionFacts;
 use std::path::PathBuf;
@@ -18,8 +20,8 @@ pub enum SettingsError {
     RuntimeApi(EndpointError),
     #[error("FAULTLINE_RUNTIME_API_UPSTREAM: {0}")]
     Upstream(EndpointError),
-    #[error("GREMLIN_LAMBDA_API_PROXY_PORT: {0}")]
-    ProxyPort(String),
+    #[error("{0}: {1}")]
+    ListenPort(&'static str, String),
     #[error(transparent)]
     Source(#[from] SourceError),
 }
@@ -35,6 +37,12 @@ pub struct Settings {
     pub runtime_upstream: ApiEndpoint,
     /// GREMLIN_LAMBDA_API_PROXY_PORT, when set; else the config file's or the default.
     pub proxy_listen: Option<ListenAddr>,
+    /// FAULTLINE_DEPENDENCY_PROXY_PORT, when set; else the config file's or the default.
+    pub dependency_listen: Option<ListenAddr>,
+    /// The port of GREMLIN_SIDECAR_PORT (the variable the Failure Flags SDKs read to find the
+    /// endpoint), when set; else the config file's or the default. Its host part is ignored: the
+    /// endpoint listens on loopback only.
+    pub sdk_listen: Option<ListenAddr>,
     pub config_source: Option<ConfigSource>,
     /// GREMLIN_DEBUG, when set.
     pub debug: Option<bool>,
@@ -67,14 +75,30 @@ impl Settings {
             None => lambda_api.clone(),
         };
         let mut problem = None;
-        let proxy_listen =
-            get("GREMLIN_LAMBDA_API_PROXY_PORT").and_then(|text| match ListenAddr::parse(&text) {
+        let mut listen = |key: &'static str, text: Option<String>| {
+            text.and_then(|text| match ListenAddr::parse(&text) {
                 Ok(addr) => Some(addr),
                 Err(reason) => {
-                    problem = Some(SettingsError::ProxyPort(reason).to_string());
+                    problem = Some(SettingsError::ListenPort(key, reason).to_string());
                     None
                 }
-            });
+            })
+        };
+        let proxy_listen = listen(
+            "GREMLIN_LAMBDA_API_PROXY_PORT",
+            get("GREMLIN_LAMBDA_API_PROXY_PORT"),
+        );
+        let dependency_listen = listen(
+            "FAULTLINE_DEPENDENCY_PROXY_PORT",
+            get("FAULTLINE_DEPENDENCY_PROXY_PORT"),
+        );
+        let sdk_listen = listen(
+            "GREMLIN_SIDECAR_PORT",
+            get("GREMLIN_SIDECAR_PORT").map(|text| {
+                let port = text.rsplit(':').next().unwrap_or_default().trim();
+                format!("localhost:{port}")
+            }),
+        );
         let config_source =
             match ConfigSource::from_env(get("GREMLIN_CONFIG_ARN"), get("GREMLIN_CONFIG_FILE")) {
                 Ok(source) => source,
@@ -89,6 +113,8 @@ impl Settings {
             lambda_api,
             runtime_upstream,
             proxy_listen,
+            dependency_listen,
+            sdk_listen,
             config_source,
             debug: get("GREMLIN_DEBUG").map(|v| is_truthy(&v)),
             ready_file: get("FAULTLINE_READY_FILE")
@@ -99,13 +125,33 @@ impl Settings {
 
     /// The Runtime API proxy address: the environment wins, then the config, then the default.
     pub fn proxy_listen_or(&self, from_config: Option<&ListenAddr>) -> ListenAddr {
-        self.proxy_listen
-            .clone()
-            .or_else(|| from_config.cloned())
-            .unwrap_or_else(|| {
-                ListenAddr::parse(DEFAULT_LAMBDA_PROXY_PORT).expect("default address is valid")
-            })
+        pick(&self.proxy_listen, from_config, DEFAULT_LAMBDA_PROXY_PORT)
     }
+
+    /// The dependency proxy address, chosen the same way.
+    pub fn dependency_listen_or(&self, from_config: Option<&ListenAddr>) -> ListenAddr {
+        pick(
+            &self.dependency_listen,
+            from_config,
+            DEFAULT_DEPENDENCY_PROXY_PORT,
+        )
+    }
+
+    /// The SDK endpoint address, chosen the same way.
+    pub fn sdk_listen_or(&self, from_config: Option<&ListenAddr>) -> ListenAddr {
+        pick(&self.sdk_listen, from_config, DEFAULT_SDK_ENDPOINT_PORT)
+    }
+}
+
+fn pick(
+    from_env: &Option<ListenAddr>,
+    from_config: Option<&ListenAddr>,
+    default: &str,
+) -> ListenAddr {
+    from_env
+        .clone()
+        .or_else(|| from_config.cloned())
+        .unwrap_or_else(|| ListenAddr::parse(default).expect("default address is valid"))
 }
 
 #[cfg(test)]
@@ -160,6 +206,16 @@ mod tests {
         );
         assert_eq!(s.proxy_listen_or(None).socket_addr().port(), 6000);
         assert_eq!(s.debug, Some(true));
+
+        let s = settings(&[
+            ("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001"),
+            ("GREMLIN_SIDECAR_PORT", "0.0.0.0:6032"),
+            ("FAULTLINE_DEPENDENCY_PROXY_PORT", "127.0.0.1:6034"),
+        ])
+        .expect("valid");
+        assert!(s.problem.is_none());
+        assert_eq!(s.sdk_listen_or(None).to_string(), "localhost:6032");
+        assert_eq!(s.dependency_listen_or(None).socket_addr().port(), 6034);
     }
 
     #[test]

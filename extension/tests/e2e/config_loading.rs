@@ -22,6 +22,7 @@ const TWO_EXPERIMENTS: &str = "experiments:
     effect: {latency: 100}
   - name: broken-ingress
     flag: ingress
+    selector: {event-source: sqs}
     effect: {exception: down}
 ";
 

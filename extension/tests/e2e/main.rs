@@ -4,9 +4,12 @@
 
 mod config_loading;
 mod emulator;
+mod experiment_selection;
+mod faults_runtime;
 mod lifecycle;
 mod proxy_python;
 mod proxy_rust;
+mod sdk_lookup;
 mod support;
 
 use emulator::Emulator;

@@ -5,24 +5,14 @@
 use crate::emulator::{Emulator, Outcome};
 use crate::start_extension;
 use crate::support::{CargoLambda, LambdaEnv};
-use std::time::{Duration, Instant};
-
-/// Waits for the ready file an extension writes after binding (cargo-lambda's emulator does not
-/// tell us about registrations).
-async fn wait_ready(env: &LambdaEnv) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !env.ready_file().exists() {
-        assert!(Instant::now() < deadline, "extension never became ready");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
+use std::time::Duration;
 
 async fn cargo_lambda_results(with_faultline: bool) -> Vec<(u16, Option<String>, Vec<u8>)> {
     let emulator = CargoLambda::start().await;
     let env = LambdaEnv::new(&emulator.runtime_api());
     let extension = with_faultline.then(|| env.extension());
     if with_faultline {
-        wait_ready(&env).await;
+        env.wait_ready().await;
     }
     let runtime = env.rust(with_faultline);
     let mut results = Vec::new();

@@ -167,6 +167,8 @@ impl LambdaEnv {
     pub fn new(runtime_api: &str) -> LambdaEnv {
         let dir = Arc::new(tempfile::tempdir().expect("tempdir"));
         let ready = dir.path().join("ready");
+        let dependency_port = free_port().to_string();
+        let sdk_port = free_port().to_string();
         let mut vars = BTreeMap::new();
         for (key, value) in [
             ("AWS_LAMBDA_RUNTIME_API", runtime_api),
@@ -183,6 +185,13 @@ impl LambdaEnv {
             // Port 0: every test gets its own free port, learned from the ready file.
             ("GREMLIN_LAMBDA_API_PROXY_PORT", "127.0.0.1:0"),
             ("FAULTLINE_READY_FILE", &ready.to_string_lossy()),
+            // The dependency proxy and the SDK endpoint get free ports too.
+            (
+                "FAULTLINE_DEPENDENCY_PROXY_PORT",
+                &format!("127.0.0.1:{dependency_port}"),
+            ),
+            ("GREMLIN_SIDECAR_PORT", &sdk_port),
+            ("FAILURE_FLAGS_ENABLED", "true"),
         ] {
             vars.insert(key.to_string(), value.to_string());
         }
@@ -192,6 +201,36 @@ impl LambdaEnv {
     pub fn set(&mut self, key: &str, value: impl Into<String>) -> &mut Self {
         self.vars.insert(key.to_string(), value.into());
         self
+    }
+
+    /// The dependency proxy's URL, for HTTP_PROXY/HTTPS_PROXY.
+    pub fn dependency_proxy_url(&self) -> String {
+        format!("http://{}", self.vars["FAULTLINE_DEPENDENCY_PROXY_PORT"])
+    }
+
+    /// Writes `yaml` as the config file and points GREMLIN_CONFIG_FILE at it.
+    pub fn config_file(&mut self, yaml: &str) -> &mut Self {
+        let path = self.dir.path().join("faultline.yaml");
+        std::fs::write(&path, yaml).expect("write config file");
+        self.set("GREMLIN_CONFIG_FILE", path.to_string_lossy())
+    }
+
+    /// A path in the test's temporary directory.
+    pub fn temp_path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Waits for the ready file an extension writes after binding (cargo-lambda's emulator does
+    /// not tell us about registrations).
+    pub async fn wait_ready(&self) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !self.ready_file().exists() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "extension never became ready"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 
     pub fn ready_file(&self) -> PathBuf {
@@ -279,6 +318,19 @@ impl Moto {
             .http_client(faultline_extension::config_source::direct_https_client())
             .load()
             .await
+    }
+
+    /// Stores a new value in an existing secret.
+    pub async fn update_secret(&self, arn: &str, value: &str) {
+        let client =
+            aws_sdk_secretsmanager::Client::new(&self.sdk_config("testing", "testing").await);
+        client
+            .put_secret_value()
+            .secret_id(arn)
+            .secret_string(value)
+            .send()
+            .await
+            .expect("put secret value in moto");
     }
 
     /// Creates a secret and returns its ARN.

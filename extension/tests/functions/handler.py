@@ -29,7 +29,27 @@ def env(event, context):
     return {"runtime_api": os.environ.get("AWS_LAMBDA_RUNTIME_API", "")}
 
 
+def flag(event, context):
+    """Looks up a flag with the real Failure Flags SDK and reports what it did."""
+    from failureflags import FailureFlag
+
+    started = time.monotonic()
+    try:
+        active, impacted, experiments = FailureFlag(event["flag"], event.get("labels", {})).invoke()
+        outcome = {"active": active, "impacted": impacted, "experiments": len(experiments)}
+    except Exception as err:  # the injected exception
+        outcome = {"active": True, "raised": type(err).__name__, "message": str(err)}
+    outcome["elapsed_ms"] = (time.monotonic() - started) * 1000
+    return outcome
+
+
 def dispatch(event, context):
-    """One handler for every case: the event's `op` picks the behaviour."""
+    """One handler for every case: the event's `op` picks the behaviour. An event with a `touch`
+    path first creates that file, proof that the handler ran."""
+    if isinstance(event, dict) and "touch" in event:
+        with open(event["touch"], "w") as marker:
+            marker.write("ran")
     op = event.get("op", "echo") if isinstance(event, dict) else "echo"
-    return {"echo": echo, "fail": fail, "big": big, "sleep": sleep, "env": env}[op](event, context)
+    return {"echo": echo, "fail": fail, "big": big, "sleep": sleep, "env": env, "flag": flag}[op](
+        event, context
+    )

@@ -1,0 +1,262 @@
+//! Runtime API flags end to end: `ingress`, `http-ingress` and `response`, each effect they
+//! support, with awslambdaric (our emulator) and with lambda_runtime (cargo-lambda's emulator).
+
+use crate::emulator::{Emulator, Outcome};
+use crate::start_extension;
+use crate::support::{CargoLambda, LambdaEnv, Proc};
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+
+/// Every Runtime API flag and effect, told apart by event source and path.
+const RUNTIME_FAULTS: &str = r#"
+experiments:
+  - name: ingress-down
+    flag: ingress
+    selector: {event-source: sqs}
+    effect: {exception: {message: "queue consumer down", errorType: IngressDown}}
+  - name: ingress-slow
+    flag: ingress
+    selector: {event-source: schedule}
+    effect: {latency: 400}
+  - name: maintenance-page
+    flag: http-ingress
+    selector: {path: /maintenance}
+    effect: {httpResponse: {code: 503, body: bWFpbnRlbmFuY2U=, headers: {content-type: text/plain}}}
+  - name: http-ingress-error
+    flag: http-ingress
+    selector: {path: /ingress-error}
+    effect: {exception: {message: "gateway says no", errorType: GatewayFault}}
+  - name: teapot
+    flag: response
+    selector: {path: /teapot}
+    effect: {httpResponse: {code: 418, body: dGVhcG90}}
+  - name: response-error
+    flag: response
+    selector: {path: /response-error}
+    effect: {exception: {message: "response lost", errorType: ResponseLost}}
+  - name: response-slow
+    flag: response
+    selector: {path: /slow-response, method: [GET]}
+    effect: {latency: {ms: 400, jitter: 20}}
+"#;
+
+fn sqs_event(touch: &str) -> String {
+    json!({"touch": touch, "Records": [{"eventSource": "aws:sqs", "body": "order-1"}]}).to_string()
+}
+
+fn schedule_event() -> String {
+    json!({"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}).to_string()
+}
+
+/// An API Gateway REST proxy event for `path`.
+fn rest_event(path: &str, touch: &str) -> String {
+    json!({
+        "touch": touch,
+        "resource": path, "path": path, "httpMethod": "GET",
+        "headers": {"accept": "*/*"},
+        "requestContext": {"apiId": "api1", "stage": "prod", "httpMethod": "GET"},
+        "body": null, "isBase64Encoded": false
+    })
+    .to_string()
+}
+
+/// Audit lines the extension logged.
+fn audit_lines(extension: &Proc) -> Vec<Value> {
+    extension
+        .logs()
+        .iter()
+        .filter(|line| line.contains("\"fault-injected\""))
+        .filter_map(|line| serde_json::from_str(line).ok())
+        .collect()
+}
+
+#[tokio::test]
+async fn python_runtime_flags_and_effects() {
+    let emulator = Emulator::start().await;
+    let mut env = LambdaEnv::new(&emulator.runtime_api());
+    env.config_file(RUNTIME_FAULTS);
+    let extension = start_extension(&env, &emulator).await;
+    let runtime = env.python(true);
+    let marker = env.temp_path("handler-ran");
+    let marker_text = marker.to_string_lossy().to_string();
+    let invoke = async |payload: String| {
+        emulator
+            .try_invoke(payload, Duration::from_secs(30))
+            .await
+            .unwrap_or_else(|| {
+                panic!(
+                    "no answer:\n{}\n{}",
+                    runtime.log_text(),
+                    extension.log_text()
+                )
+            })
+    };
+
+    // ingress exception: the invocation fails and the handler never runs.
+    let outcome = invoke(sqs_event(&marker_text)).await;
+    match &outcome {
+        Outcome::Error { error_type, .. } => assert_eq!(error_type.as_deref(), Some("IngressDown")),
+        other => panic!("expected an error, got {other:?}"),
+    }
+    assert_eq!(outcome.json()["errorMessage"], "queue consumer down");
+    assert!(
+        !marker.exists(),
+        "the handler ran despite the ingress exception"
+    );
+
+    // The runtime was handed the next event: a direct invocation is answered normally.
+    let outcome = invoke(json!({"op": "echo", "touch": marker_text}).to_string()).await;
+    assert_eq!(outcome.json()["op"], "echo");
+    assert!(
+        marker.exists(),
+        "the handler runs for events no experiment selects"
+    );
+    std::fs::remove_file(&marker).expect("remove marker");
+
+    // ingress latency delays delivery.
+    let started = Instant::now();
+    let outcome = invoke(schedule_event()).await;
+    assert!(
+        started.elapsed() >= Duration::from_millis(400),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(outcome.json()["source"], "aws.events");
+
+    // http-ingress httpResponse answers for the handler.
+    let outcome = invoke(rest_event("/maintenance", &marker_text)).await;
+    assert!(matches!(outcome, Outcome::Response { .. }), "{outcome:?}");
+    assert_eq!(outcome.json()["statusCode"], 503);
+    assert_eq!(outcome.json()["body"], "maintenance");
+    assert_eq!(outcome.json()["headers"]["content-type"], "text/plain");
+    assert!(
+        !marker.exists(),
+        "the handler ran despite the forged response"
+    );
+
+    // http-ingress exception fails the invocation like ingress.
+    let outcome = invoke(rest_event("/ingress-error", &marker_text)).await;
+    assert!(
+        matches!(&outcome, Outcome::Error { error_type: Some(t), .. } if t == "GatewayFault"),
+        "{outcome:?}"
+    );
+    assert!(!marker.exists());
+
+    // response httpResponse replaces statusCode and body of what the handler returned.
+    let outcome = invoke(rest_event("/teapot", &marker_text)).await;
+    assert!(marker.exists(), "response faults run after the handler");
+    assert_eq!(outcome.json()["statusCode"], 418);
+    assert_eq!(outcome.json()["body"], "teapot");
+    assert_eq!(
+        outcome.json()["path"],
+        "/teapot",
+        "the rest of the answer is kept"
+    );
+
+    // response exception turns the answer into an error.
+    let outcome = invoke(rest_event("/response-error", &marker_text)).await;
+    assert!(
+        matches!(&outcome, Outcome::Error { error_type: Some(t), .. } if t == "ResponseLost"),
+        "{outcome:?}"
+    );
+
+    // response latency delays forwarding.
+    let started = Instant::now();
+    let outcome = invoke(rest_event("/slow-response", &marker_text)).await;
+    assert!(
+        started.elapsed() >= Duration::from_millis(400),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(outcome.json()["path"], "/slow-response");
+
+    // Every injected fault is one JSON audit line with the request id, experiment, flag, labels.
+    let audit = audit_lines(&extension);
+    let experiments: Vec<&str> = audit
+        .iter()
+        .filter_map(|line| line["experiment"].as_str())
+        .collect();
+    for name in [
+        "ingress-down",
+        "ingress-slow",
+        "maintenance-page",
+        "http-ingress-error",
+        "teapot",
+        "response-error",
+        "response-slow",
+    ] {
+        assert!(experiments.contains(&name), "{name} not audited: {audit:?}");
+    }
+    let first = &audit[0];
+    assert!(
+        first["requestId"]
+            .as_str()
+            .is_some_and(|id| id.starts_with("req-"))
+    );
+    assert_eq!(first["flag"], "ingress");
+    assert_eq!(first["effect"]["type"], "exception");
+    assert_eq!(first["labels"]["event-source"], "sqs");
+    assert_eq!(first["labels"]["function-name"], "test-fn");
+    assert_eq!(first["labels"]["region"], "us-east-1");
+}
+
+#[tokio::test]
+async fn rust_runtime_flags_and_effects_on_cargo_lambda() {
+    let lambda = CargoLambda::start().await;
+    let mut env = LambdaEnv::new(&lambda.runtime_api());
+    env.config_file(RUNTIME_FAULTS);
+    let extension = env.extension();
+    env.wait_ready().await;
+    let runtime = env.rust(true);
+    let marker = env.temp_path("handler-ran");
+    let marker_text = marker.to_string_lossy().to_string();
+
+    let (status, error, body) = lambda.invoke(&sqs_event(&marker_text)).await;
+    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    // cargo-lambda reports function errors as HTTP 500.
+    assert!(
+        status == 500 || error.is_some(),
+        "an ingress exception is a function error: {status} {body}\n{}",
+        runtime.log_text()
+    );
+    assert_eq!(body["errorType"], "IngressDown");
+    assert!(
+        !marker.exists(),
+        "the handler ran despite the ingress exception"
+    );
+
+    let (_, error, body) = lambda
+        .invoke(&rest_event("/maintenance", &marker_text))
+        .await;
+    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    assert!(error.is_none(), "{body}");
+    assert_eq!(body["statusCode"], 503);
+    assert_eq!(body["body"], "maintenance");
+    assert!(!marker.exists());
+
+    let (_, error, body) = lambda.invoke(&rest_event("/teapot", &marker_text)).await;
+    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    assert!(error.is_none(), "{body}");
+    assert_eq!(body["statusCode"], 418);
+    assert_eq!(body["body"], "teapot");
+    assert!(marker.exists(), "the handler ran for the response fault");
+
+    let (status, error, body) = lambda
+        .invoke(&rest_event("/response-error", &marker_text))
+        .await;
+    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    assert!(status == 500 || error.is_some(), "{body}");
+    assert_eq!(body["errorType"], "ResponseLost");
+
+    let (_, error, body) = lambda.invoke(r#"{"op":"echo","plain":true}"#).await;
+    assert!(error.is_none());
+    assert_eq!(
+        serde_json::from_slice::<Value>(&body).unwrap_or(Value::Null)["plain"],
+        true
+    );
+    assert!(
+        audit_lines(&extension).len() >= 4,
+        "{}",
+        extension.log_text()
+    );
+}
