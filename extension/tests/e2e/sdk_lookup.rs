@@ -75,7 +75,7 @@ async fn failureflags_sdk_gets_latency_and_exception_selected_by_labels() {
 
     // The SDK gives up after 1 ms; on a loaded 2-core machine a lookup can miss that, so each
     // case gets a few attempts. A miss shows as `active: false`.
-    let mut invoke_flag = async |flag: &str, tier: &str| -> Value {
+    let invoke_flag = async |flag: &str, tier: &str| -> Value {
         let event = json!({"op": "flag", "flag": flag, "labels": {"tier": tier}}).to_string();
         let mut last = Value::Null;
         for _ in 0..5 {
