@@ -127,7 +127,7 @@ impl DependencyProxy {
             })
         };
         let served = http1::Builder::new()
-            .max_buf_size(MAX_HEAD)
+            .max_header_size(MAX_HEAD)
             .timer(TokioTimer::new())
             .header_read_timeout(IDLE_TIMEOUT)
             .serve_connection(TokioIo::new(stream), service)

@@ -3,6 +3,7 @@
 //! a Runtime/Extensions API emulator (cargo-lambda's or the tests' own) and moto server.
 
 mod config_loading;
+mod dependency_proxy;
 mod emulator;
 mod experiment_selection;
 mod faults_runtime;
