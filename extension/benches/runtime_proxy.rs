@@ -9,129 +9,17 @@
 //! `cargo bench --bench runtime_proxy` writes target/bench-report.md. Run by `cargo test` (no
 //! `--bench` argument) it does a quick smoke pass so the code stays working.
 
+mod support;
+
+use support::{Upstream, micros, percentile, repo_root, start_extension, start_upstream};
+
 use bytes::Bytes;
 use faultline_extension::http_client::{HttpClient, full_body, new_client};
 use http_body_util::BodyExt;
-use hyper::body::Incoming;
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
-use std::convert::Infallible;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-/// A minimal Runtime + Extensions API: answers at once, payload size set by the bench.
-struct Upstream {
-    payload: AtomicUsize,
-    connections: AtomicUsize,
-    registered: Mutex<Option<Instant>>,
-}
-
-async fn upstream_handle(
-    upstream: Arc<Upstream>,
-    request: http::Request<Incoming>,
-) -> Result<http::Response<faultline_extension::http_client::ProxyBody>, Infallible> {
-    let path = request.uri().path().to_string();
-    let _ = request.into_body().collect().await;
-    let response = if path.ends_with("/extension/register") {
-        *upstream.registered.lock().expect("lock") = Some(Instant::now());
-        http::Response::builder()
-            .header("lambda-extension-identifier", "bench")
-            .body(full_body("{}"))
-    } else if path.ends_with("/extension/event/next") {
-        // Never returns: the bench kills the extension when done.
-        std::future::pending::<()>().await;
-        http::Response::builder().body(full_body(""))
-    } else if path.ends_with("/invocation/next") {
-        let size = upstream.payload.load(Ordering::Relaxed);
-        http::Response::builder()
-            .header("content-type", "application/json")
-            .header("lambda-runtime-aws-request-id", "bench-request")
-            .header("lambda-runtime-deadline-ms", "9999999999999")
-            .body(full_body(vec![b'x'; size]))
-    } else {
-        http::Response::builder().status(202).body(full_body(""))
-    };
-    Ok(response.unwrap_or_default())
-}
-
-fn start_upstream(upstream: Arc<Upstream>) -> std::net::SocketAddr {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind upstream");
-    let addr = listener.local_addr().expect("addr");
-    listener.set_nonblocking(true).expect("nonblocking");
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("upstream runtime");
-        runtime.block_on(async move {
-            let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-            while let Ok((stream, _)) = listener.accept().await {
-                upstream.connections.fetch_add(1, Ordering::Relaxed);
-                let _ = stream.set_nodelay(true);
-                let upstream = Arc::clone(&upstream);
-                tokio::spawn(async move {
-                    let service =
-                        service_fn(move |req| upstream_handle(Arc::clone(&upstream), req));
-                    let _ = http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
-            }
-        });
-    });
-    addr
-}
-
-struct Extension {
-    child: Child,
-    proxy: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Extension {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_extension(upstream: std::net::SocketAddr) -> (Extension, Instant) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let ready = dir.path().join("ready");
-    let started = Instant::now();
-    let child = Command::new(env!("CARGO_BIN_EXE_faultline"))
-        .env_clear()
-        .env("AWS_LAMBDA_RUNTIME_API", upstream.to_string())
-        .env("GREMLIN_LAMBDA_ENABLED", "true")
-        .env("GREMLIN_LAMBDA_API_PROXY_PORT", "127.0.0.1:0")
-        .env("FAULTLINE_READY_FILE", &ready)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn faultline");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let proxy = loop {
-        if let Ok(text) = std::fs::read_to_string(&ready)
-            && let Some(addr) = text.split_whitespace().next()
-        {
-            break addr.to_string();
-        }
-        assert!(Instant::now() < deadline, "faultline did not become ready");
-        std::thread::sleep(Duration::from_millis(1));
-    };
-    (
-        Extension {
-            child,
-            proxy,
-            _dir: dir,
-        },
-        started,
-    )
-}
 
 /// One invocation as a runtime does it: fetch the event, post a response of the same size.
 async fn invocation(client: &HttpClient, api: &str, payload: &Bytes) -> Duration {
@@ -157,18 +45,6 @@ async fn invocation(client: &HttpClient, api: &str, payload: &Bytes) -> Duration
         .expect("response");
     let _ = response.into_body().collect().await;
     started.elapsed()
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[index.min(sorted.len() - 1)]
-}
-
-fn micros(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e6
 }
 
 struct Comparison {
@@ -248,13 +124,6 @@ fn file_size(path: &Path) -> Option<u64> {
     std::fs::metadata(path).ok().map(|m| m.len())
 }
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("workspace root")
-        .to_path_buf()
-}
-
 fn main() {
     let full = std::env::args().any(|a| a == "--bench");
     let (small_iterations, large_iterations, rss_iterations, spawns) = if full {
@@ -274,7 +143,7 @@ fn main() {
     let mut registration = Vec::new();
     for _ in 0..spawns {
         *upstream.registered.lock().expect("lock") = None;
-        let (extension, started) = start_extension(upstream_addr);
+        let (extension, started) = start_extension(upstream_addr, &[]);
         let deadline = Instant::now() + Duration::from_secs(10);
         let registered = loop {
             if let Some(at) = *upstream.registered.lock().expect("lock") {
@@ -292,7 +161,7 @@ fn main() {
         .enable_all()
         .build()
         .expect("bench runtime");
-    let (extension, _) = start_extension(upstream_addr);
+    let (extension, _) = start_extension(upstream_addr, &[]);
     let upstream_str = upstream_addr.to_string();
     let (small, large, rss_before, rss_after, proxy_cpu, loop_wall, connections) = runtime
         .block_on(async {

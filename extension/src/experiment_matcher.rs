@@ -3,12 +3,14 @@
 //! An experiment matches when its flag (exact or glob) matches, every selector key is present in
 //! the labels with one of its values matching (globs allowed), and `now` lies in `[start, end)`.
 //! The rate is applied with one draw in `0..1` per flag evaluation: an experiment is selected when
-//! `draw < rate`, as the Failure Flags SDKs do. Globs are compiled once per config, not per request.
+//! `draw < rate`, as the Failure Flags SDKs do. Globs are compiled once per config, not per request:
+//! exact flags are looked up in a hash map and all glob flags are tried in one pass of a
+//! [`GlobSet`], so the cost of a flag no experiment names barely grows with the experiment count.
 
 use crate::config::Experiment;
 use chrono::{DateTime, Utc};
-use globset::{Glob, GlobMatcher};
-use std::collections::BTreeMap;
+use globset::{Glob, GlobMatcher, GlobSet, GlobSetBuilder};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 /// Labels describing one request: `function-name`, `event-source`, `host`, ... plus config labels.
@@ -42,14 +44,13 @@ impl Pattern {
 #[derive(Debug, Clone)]
 struct Compiled {
     experiment: Arc<Experiment>,
-    flag: Pattern,
     selector: Vec<(String, Vec<Pattern>)>,
 }
 
 impl Compiled {
-    fn matches(&self, flag: &str, labels: &Labels, now: DateTime<Utc>) -> bool {
+    /// Window and selector; the flag was matched by the caller.
+    fn selects(&self, labels: &Labels, now: DateTime<Utc>) -> bool {
         is_active(&self.experiment, now)
-            && self.flag.matches(flag)
             && self.selector.iter().all(|(key, patterns)| {
                 labels
                     .get(key)
@@ -67,14 +68,36 @@ pub fn is_active(experiment: &Experiment, now: DateTime<Utc>) -> bool {
 #[derive(Debug, Clone, Default)]
 pub struct ExperimentSet {
     compiled: Vec<Compiled>,
+    /// Exact flag → indexes of the experiments naming it.
+    exact: HashMap<String, Vec<usize>>,
+    /// Every glob flag, and the experiment index of each glob.
+    globs: GlobSet,
+    glob_owner: Vec<usize>,
 }
 
 impl ExperimentSet {
     pub fn compile(experiments: &[Experiment]) -> ExperimentSet {
+        let mut exact: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut globs = GlobSetBuilder::new();
+        let mut glob_owner = Vec::new();
+        for (index, experiment) in experiments.iter().enumerate() {
+            match Pattern::new(&experiment.flag) {
+                Pattern::Glob(matcher) => {
+                    globs.add(matcher.glob().clone());
+                    glob_owner.push(index);
+                }
+                Pattern::Exact(flag) => exact.entry(flag).or_default().push(index),
+            }
+        }
+        let globs = globs.build().unwrap_or_else(|err| {
+            // Each glob compiled on its own above; a set of them cannot fail in practice.
+            tracing::error!("cannot compile the experiments' flag globs: {err}");
+            glob_owner.clear();
+            GlobSet::empty()
+        });
         let compiled = experiments
             .iter()
             .map(|experiment| Compiled {
-                flag: Pattern::new(&experiment.flag),
                 selector: experiment
                     .selector
                     .iter()
@@ -88,7 +111,30 @@ impl ExperimentSet {
                 experiment: Arc::new(experiment.clone()),
             })
             .collect();
-        ExperimentSet { compiled }
+        ExperimentSet {
+            compiled,
+            exact,
+            globs,
+            glob_owner,
+        }
+    }
+
+    /// Indexes of the experiments whose flag matches, in config order.
+    fn candidates(&self, flag: &str) -> Vec<usize> {
+        let mut found: Vec<usize> = self.exact.get(flag).cloned().unwrap_or_default();
+        if !self.glob_owner.is_empty() {
+            let before = found.len();
+            found.extend(
+                self.globs
+                    .matches(flag)
+                    .into_iter()
+                    .filter_map(|g| self.glob_owner.get(g).copied()),
+            );
+            if found.len() > before {
+                found.sort_unstable();
+            }
+        }
+        found
     }
 
     pub fn is_empty(&self) -> bool {
@@ -102,7 +148,7 @@ impl ExperimentSet {
     /// Whether any experiment names a flag matching `flag`, whatever its labels and window. Lets
     /// the proxies keep their fast path when nothing can apply.
     pub fn targets(&self, flag: &str) -> bool {
-        self.compiled.iter().any(|c| c.flag.matches(flag))
+        self.exact.contains_key(flag) || self.globs.is_match(flag)
     }
 
     /// Experiments matching the flag, labels and time, in config order. The rate is not applied
@@ -113,9 +159,10 @@ impl ExperimentSet {
         labels: &'a Labels,
         now: DateTime<Utc>,
     ) -> impl Iterator<Item = &'a Arc<Experiment>> + 'a {
-        self.compiled
-            .iter()
-            .filter(move |c| c.matches(flag, labels, now))
+        self.candidates(flag)
+            .into_iter()
+            .filter_map(|index| self.compiled.get(index))
+            .filter(move |c| c.selects(labels, now))
             .map(|c| &c.experiment)
     }
 
@@ -226,6 +273,22 @@ experiments:
                 .is_empty()
         );
         assert_eq!(set.len(), 1);
+    }
+
+    #[test]
+    fn exact_and_glob_flags_keep_config_order() {
+        let set = set(r#"
+experiments:
+  - {name: first, flag: "dep-*", effect: {latency: 1}}
+  - {name: second, flag: dep-a, effect: {latency: 1}}
+  - {name: third, flag: "*-a", effect: {latency: 1}}
+  - {name: other, flag: dep-b, effect: {latency: 1}}
+"#);
+        let names: Vec<&str> = set
+            .active("dep-a", &Labels::new(), at(1))
+            .map(|e| e.name.as_str())
+            .collect();
+        assert_eq!(names, ["first", "second", "third"]);
     }
 
     proptest! {

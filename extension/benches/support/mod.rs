@@ -1,0 +1,151 @@
+//! Helpers shared by the benchmarks: a minimal Runtime/Extensions API, the extension started as
+//! its own process, percentiles.
+
+#![allow(dead_code)]
+
+use faultline_extension::http_client::full_body;
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use std::convert::Infallible;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// A minimal Runtime + Extensions API: answers at once, payload size set by the bench.
+pub struct Upstream {
+    pub payload: AtomicUsize,
+    pub connections: AtomicUsize,
+    pub registered: Mutex<Option<Instant>>,
+}
+
+async fn upstream_handle(
+    upstream: Arc<Upstream>,
+    request: http::Request<Incoming>,
+) -> Result<http::Response<faultline_extension::http_client::ProxyBody>, Infallible> {
+    let path = request.uri().path().to_string();
+    let _ = request.into_body().collect().await;
+    let response = if path.ends_with("/extension/register") {
+        *upstream.registered.lock().expect("lock") = Some(Instant::now());
+        http::Response::builder()
+            .header("lambda-extension-identifier", "bench")
+            .body(full_body("{}"))
+    } else if path.ends_with("/extension/event/next") {
+        // Never returns: the bench kills the extension when done.
+        std::future::pending::<()>().await;
+        http::Response::builder().body(full_body(""))
+    } else if path.ends_with("/invocation/next") {
+        let size = upstream.payload.load(Ordering::Relaxed);
+        http::Response::builder()
+            .header("content-type", "application/json")
+            .header("lambda-runtime-aws-request-id", "bench-request")
+            .header("lambda-runtime-deadline-ms", "9999999999999")
+            .body(full_body(vec![b'x'; size]))
+    } else {
+        http::Response::builder().status(202).body(full_body(""))
+    };
+    Ok(response.unwrap_or_default())
+}
+
+pub fn start_upstream(upstream: Arc<Upstream>) -> std::net::SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind upstream");
+    let addr = listener.local_addr().expect("addr");
+    listener.set_nonblocking(true).expect("nonblocking");
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("upstream runtime");
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
+            while let Ok((stream, _)) = listener.accept().await {
+                upstream.connections.fetch_add(1, Ordering::Relaxed);
+                let _ = stream.set_nodelay(true);
+                let upstream = Arc::clone(&upstream);
+                tokio::spawn(async move {
+                    let service =
+                        service_fn(move |req| upstream_handle(Arc::clone(&upstream), req));
+                    let _ = http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+    });
+    addr
+}
+
+pub struct Extension {
+    pub child: Child,
+    pub proxy: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Extension {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts the faultline binary against `upstream`, with `env` added, and waits for its ready file.
+pub fn start_extension(
+    upstream: std::net::SocketAddr,
+    env: &[(&str, String)],
+) -> (Extension, Instant) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ready = dir.path().join("ready");
+    let started = Instant::now();
+    let child = Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .env_clear()
+        .env("AWS_LAMBDA_RUNTIME_API", upstream.to_string())
+        .env("GREMLIN_LAMBDA_ENABLED", "true")
+        .env("GREMLIN_LAMBDA_API_PROXY_PORT", "127.0.0.1:0")
+        .env("FAULTLINE_READY_FILE", &ready)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn faultline");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let proxy = loop {
+        if let Ok(text) = std::fs::read_to_string(&ready)
+            && let Some(addr) = text.split_whitespace().next()
+        {
+            break addr.to_string();
+        }
+        assert!(Instant::now() < deadline, "faultline did not become ready");
+        std::thread::sleep(Duration::from_millis(1));
+    };
+    (
+        Extension {
+            child,
+            proxy,
+            _dir: dir,
+        },
+        started,
+    )
+}
+
+pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[index.min(sorted.len() - 1)]
+}
+
+pub fn micros(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e6
+}
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_path_buf()
+}
