@@ -284,8 +284,9 @@ experiments:
   - {name: third, flag: "*-a", effect: {latency: 1}}
   - {name: other, flag: dep-b, effect: {latency: 1}}
 "#);
+        let none = Labels::new();
         let names: Vec<&str> = set
-            .active("dep-a", &Labels::new(), at(1))
+            .active("dep-a", &none, at(1))
             .map(|e| e.name.as_str())
             .collect();
         assert_eq!(names, ["first", "second", "third"]);

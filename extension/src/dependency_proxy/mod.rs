@@ -23,6 +23,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use upstream::{CorporateProxy, ForwardClient, OpenError, forward_client, open_tunnel};
 
@@ -322,15 +323,33 @@ impl DependencyProxy {
             }
         };
         tokio::spawn(async move {
-            match hyper::upgrade::on(request).await {
-                Ok(upgraded) => match pump(TokioIo::new(upgraded), target, IDLE_TIMEOUT).await {
-                    TunnelEnd::Closed(..) => {}
-                    TunnelEnd::Idle => tracing::debug!("tunnel to {host}:{port} closed: idle"),
-                    TunnelEnd::Failed(err) => {
-                        tracing::debug!("tunnel to {host}:{port} ended: {err}")
+            let upgraded = match hyper::upgrade::on(request).await {
+                Ok(upgraded) => upgraded,
+                Err(err) => {
+                    tracing::debug!("CONNECT {host}:{port} was not upgraded: {err}");
+                    return;
+                }
+            };
+            // Back to the plain socket (and any bytes hyper read past the CONNECT head), so the
+            // tunnel copies between two TCP streams without hyper's layers in between.
+            let end = match upgraded.downcast::<TokioIo<TcpStream>>() {
+                Ok(parts) => {
+                    let mut client = parts.io.into_inner();
+                    let mut target = target;
+                    if !parts.read_buf.is_empty()
+                        && let Err(err) = target.write_all(&parts.read_buf).await
+                    {
+                        tracing::debug!("tunnel to {host}:{port} ended: {err}");
+                        return;
                     }
-                },
-                Err(err) => tracing::debug!("CONNECT {host}:{port} was not upgraded: {err}"),
+                    pump(&mut client, &mut target, IDLE_TIMEOUT).await
+                }
+                Err(upgraded) => pump(TokioIo::new(upgraded), target, IDLE_TIMEOUT).await,
+            };
+            match end {
+                TunnelEnd::Closed(..) => {}
+                TunnelEnd::Idle => tracing::debug!("tunnel to {host}:{port} closed: idle"),
+                TunnelEnd::Failed(err) => tracing::debug!("tunnel to {host}:{port} ended: {err}"),
             }
         });
         Injected::Answer(Response::new(full_body(Vec::new())))

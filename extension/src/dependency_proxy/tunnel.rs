@@ -9,6 +9,9 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::Instant;
 
+/// Copy buffer per direction: large enough that a bulk transfer costs few system calls.
+const BUFFER: usize = 64 * 1024;
+
 /// Milliseconds since `origin` of the last byte read in either direction.
 struct Activity {
     origin: Instant,
@@ -16,6 +19,13 @@ struct Activity {
 }
 
 impl Activity {
+    fn new() -> Activity {
+        Activity {
+            origin: Instant::now(),
+            last_ms: AtomicU64::new(0),
+        }
+    }
+
     fn touch(&self) {
         let ms = u64::try_from(self.origin.elapsed().as_millis()).unwrap_or(u64::MAX);
         self.last_ms.store(ms, Ordering::Relaxed);
@@ -95,10 +105,7 @@ where
     C: AsyncRead + AsyncWrite + Unpin,
     T: AsyncRead + AsyncWrite + Unpin,
 {
-    let activity = Arc::new(Activity {
-        origin: Instant::now(),
-        last_ms: AtomicU64::new(0),
-    });
+    let activity = Arc::new(Activity::new());
     let mut client = Watched {
         inner: client,
         activity: Arc::clone(&activity),
@@ -107,8 +114,7 @@ where
         inner: target,
         activity: Arc::clone(&activity),
     };
-    let copy =
-        tokio::io::copy_bidirectional_with_sizes(&mut client, &mut target, 64 * 1024, 64 * 1024);
+    let copy = tokio::io::copy_bidirectional_with_sizes(&mut client, &mut target, BUFFER, BUFFER);
     tokio::pin!(copy);
     loop {
         let wait = idle.saturating_sub(activity.idle_for());
