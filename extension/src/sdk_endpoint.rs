@@ -244,6 +244,22 @@ experiments:
         assert_eq!(other, json!([]));
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_body_is_answered_without_panic(
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512),
+            name in ".{0,40}",
+            key in ".{0,12}",
+            value in ".{0,20}",
+        ) {
+            let endpoint = endpoint(CONFIG);
+            let _ = endpoint.answer(&bytes);
+            let body = json!({"name": name, "labels": {key: value, "n": 1, "list": [1]}});
+            let answer = endpoint.answer(body.to_string().as_bytes());
+            proptest::prop_assert!(answer.is_ok_and(|list| list.is_array()));
+        }
+    }
+
     #[test]
     fn bad_bodies_are_named() {
         let endpoint = endpoint(CONFIG);

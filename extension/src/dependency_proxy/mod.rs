@@ -372,3 +372,90 @@ fn text_response(status: StatusCode, text: &str) -> Response<ProxyBody> {
     );
     response
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use std::convert::Infallible;
+    use tokio::io::AsyncReadExt;
+
+    async fn start(yaml: &str) -> std::net::SocketAddr {
+        let state = ConfigState::new();
+        state.set(Config::parse_strict(yaml).expect("valid config"));
+        let proxy = DependencyProxy::new(
+            state,
+            FunctionFacts::default(),
+            CurrentInvocation::default(),
+        );
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(proxy.serve(listener));
+        addr
+    }
+
+    /// Sends one raw request to the proxy and returns what came back.
+    async fn exchange(proxy: std::net::SocketAddr, head: &str) -> String {
+        let mut stream = TcpStream::connect(proxy).await.expect("connect");
+        stream.write_all(head.as_bytes()).await.expect("write");
+        let mut answer = vec![0u8; 4096];
+        let n = stream.read(&mut answer).await.expect("read");
+        String::from_utf8_lossy(&answer[..n]).into_owned()
+    }
+
+    /// A local HTTP server answering `hello`.
+    async fn web() -> std::net::SocketAddr {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let service = service_fn(|_request: Request<Incoming>| async {
+                        Ok::<_, Infallible>(Response::new(full_body("hello")))
+                    });
+                    let _ = http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        addr
+    }
+
+    #[tokio::test]
+    async fn traffic_goes_through_the_corporate_proxy() {
+        // The "corporate proxy" is a second faultline dependency proxy: a real forward proxy
+        // whose experiments show which requests reached it, and in which form.
+        let corporate = start(
+            r#"
+experiments:
+  - {name: seen-http, flag: dependency-127.0.0.1, selector: {path: /via-corporate}, effect: {httpResponse: {code: 418}}}
+  - {name: seen-connect, flag: dependency-example.internal, effect: {httpResponse: {code: 403}}}
+"#,
+        )
+        .await;
+        let ours = start(&format!("https_proxy: http://{corporate}\n")).await;
+        let web = web().await;
+
+        let answer = exchange(
+            ours,
+            &format!("GET http://{web}/via-corporate HTTP/1.1\r\nHost: {web}\r\n\r\n"),
+        )
+        .await;
+        assert!(answer.starts_with("HTTP/1.1 418"), "{answer}");
+        let answer = exchange(
+            ours,
+            &format!("GET http://{web}/plain HTTP/1.1\r\nHost: {web}\r\n\r\n"),
+        )
+        .await;
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        assert!(answer.ends_with("hello"), "{answer}");
+        // The corporate proxy's refusal of a CONNECT is passed on with its status.
+        let answer = exchange(
+            ours,
+            "CONNECT example.internal:443 HTTP/1.1\r\nHost: example.internal:443\r\n\r\n",
+        )
+        .await;
+        assert!(answer.starts_with("HTTP/1.1 403"), "{answer}");
+    }
+}
