@@ -29,7 +29,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
 use std::time::{Duration, Instant};
-use support::{Upstream, micros, percentile, repo_root, start_extension, start_upstream};
+use support::{
+    Upstream, cpu_time, micros, percentile, repo_root, rss_kib, start_extension, start_upstream,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -366,19 +368,27 @@ fn main() {
         // CONNECT throughput, alternating, three rounds each.
         let sink = start_sink();
         let (mut direct_mbs, mut tunnel_mbs) = (Vec::new(), Vec::new());
+        let mut proxy_cpu = Duration::ZERO;
         for _ in 0..3 {
             direct_mbs.push(throughput(sink, None, tunnel_bytes).await);
+            let before = cpu_time(pid).unwrap_or_default();
             tunnel_mbs.push(throughput(sink, Some(proxy_addr), tunnel_bytes).await);
+            proxy_cpu += cpu_time(pid).unwrap_or_default().saturating_sub(before);
         }
+        let cpu_ms_per_gb =
+            proxy_cpu.as_secs_f64() * 1e3 / (3.0 * tunnel_bytes as f64 / 1e9);
         direct_mbs.sort_by(f64::total_cmp);
         tunnel_mbs.sort_by(f64::total_cmp);
         let (direct_median, tunnel_median) = (direct_mbs[1], tunnel_mbs[1]);
         let _ = writeln!(
             report,
             "\n## CONNECT throughput ({} MiB upload, median of 3)\n\n\
-             | path | MB/s |\n|---|---|\n| direct TCP | {direct_median:.0} |\n| through the CONNECT tunnel | {tunnel_median:.0} |\n| **ratio (goal ≥ 0.9)** | **{:.2}** |\n",
+             | path | MB/s |\n|---|---|\n| direct TCP | {direct_median:.0} |\n| through the CONNECT tunnel | {tunnel_median:.0} |\n| **ratio (goal ≥ 0.9)** | **{:.2}** |\n\n\
+             faultline CPU while tunnelling: {cpu_ms_per_gb:.0} ms per GB \
+             (at 1 Gbit/s that is {:.1} % of one core).\n",
             tunnel_bytes / (1024 * 1024),
-            tunnel_median / direct_median
+            tunnel_median / direct_median,
+            cpu_ms_per_gb * 0.125 / 10.0
         );
 
         // SDK lookups with a new connection each, vs a minimal server answering the same JSON.
@@ -408,14 +418,7 @@ fn main() {
         );
         row(&mut report, "POST /experiment", &mut base, &mut ours);
     });
-    let rss = std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .map(|l| l.split_whitespace().nth(1).unwrap_or("?").to_string())
-        })
-        .unwrap_or_else(|| "?".into());
+    let rss = rss_kib(pid).map_or_else(|| "?".to_string(), |kib| kib.to_string());
     let _ = writeln!(report, "\nfaultline RSS after the run: {rss} KiB\n");
     drop(extension);
 
