@@ -43,6 +43,7 @@ layer-check: layer
 
 bench: venv
 	$(CARGO) bench -p faultline-extension --bench runtime_proxy --locked
+	$(CARGO) bench -p faultline-extension --bench faults --locked
 
 clean:
 	$(CARGO) clean

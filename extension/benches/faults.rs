@@ -30,7 +30,8 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
 use std::time::{Duration, Instant};
 use support::{
-    Upstream, cpu_time, micros, percentile, repo_root, rss_kib, start_extension, start_upstream,
+    Upstream, cpu_time, micros, percentile, repo_root, rss_kib, serve_on_thread, start_extension,
+    start_upstream,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -92,68 +93,37 @@ fn nanos_per(n: u32, mut f: impl FnMut()) -> f64 {
 
 /// A minimal HTTP server on its own thread answering `body` to everything.
 fn start_fixed_server(body: &'static str, content_type: &'static str) -> SocketAddr {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    listener.set_nonblocking(true).expect("nonblocking");
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        runtime.block_on(async move {
-            let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-            while let Ok((stream, _)) = listener.accept().await {
-                let _ = stream.set_nodelay(true);
-                tokio::spawn(async move {
-                    let service = service_fn(
-                        move |request: http::Request<hyper::body::Incoming>| async move {
-                            let _ = request.into_body().collect().await;
-                            Ok::<_, Infallible>(
-                                http::Response::builder()
-                                    .header("content-type", content_type)
-                                    .body(full_body(body))
-                                    .unwrap_or_default(),
-                            )
-                        },
-                    );
-                    let _ = http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
-            }
-        });
-    });
-    addr
+    serve_on_thread(move |stream| async move {
+        let service = service_fn(
+            move |request: http::Request<hyper::body::Incoming>| async move {
+                let _ = request.into_body().collect().await;
+                Ok::<_, Infallible>(
+                    http::Response::builder()
+                        .header("content-type", content_type)
+                        .body(full_body(body))
+                        .unwrap_or_default(),
+                )
+            },
+        );
+        let _ = http1::Builder::new()
+            .serve_connection(TokioIo::new(stream), service)
+            .await;
+    })
 }
 
 /// A TCP sink on its own thread: reads until EOF, then writes the byte count (8 bytes, BE).
 fn start_sink() -> SocketAddr {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    listener.set_nonblocking(true).expect("nonblocking");
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        runtime.block_on(async move {
-            let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-            while let Ok((mut stream, _)) = listener.accept().await {
-                tokio::spawn(async move {
-                    let mut buf = vec![0u8; 256 * 1024];
-                    let mut total: u64 = 0;
-                    while let Ok(n) = stream.read(&mut buf).await {
-                        if n == 0 {
-                            break;
-                        }
-                        total += n as u64;
-                    }
-                    let _ = stream.write_all(&total.to_be_bytes()).await;
-                });
+    serve_on_thread(|mut stream| async move {
+        let mut buf = vec![0u8; 256 * 1024];
+        let mut total: u64 = 0;
+        while let Ok(n) = stream.read(&mut buf).await {
+            if n == 0 {
+                break;
             }
-        });
-    });
-    addr
+            total += n as u64;
+        }
+        let _ = stream.write_all(&total.to_be_bytes()).await;
+    })
 }
 
 /// Small GETs on one kept-alive connection to `connect_to`, with `target` as the request URI

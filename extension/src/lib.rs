@@ -16,6 +16,7 @@ pub mod fault;
 pub mod http_client;
 pub mod invocation_labels;
 pub mod lifecycle;
+pub mod listener;
 pub mod logging;
 pub mod ready_file;
 pub mod runtime_proxy;

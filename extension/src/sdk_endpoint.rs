@@ -10,6 +10,7 @@ use crate::config_state::ConfigState;
 use crate::experiment_matcher::Labels;
 use crate::http_client::{ProxyBody, full_body};
 use crate::invocation_labels::FunctionFacts;
+use crate::listener::accept_loop;
 use base64::Engine as _;
 use http::{Method, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Limited};
@@ -47,18 +48,9 @@ impl SdkEndpoint {
 
     /// Serves connections from `listener` until the task is dropped.
     pub async fn serve(self: Arc<Self>, listener: TcpListener) {
-        loop {
-            let (stream, _) = match listener.accept().await {
-                Ok(accepted) => accepted,
-                Err(err) => {
-                    tracing::warn!("SDK endpoint accept failed: {err}");
-                    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-                    continue;
-                }
-            };
-            let _ = stream.set_nodelay(true);
+        accept_loop(listener, "SDK endpoint", |stream| {
             let endpoint = Arc::clone(&self);
-            tokio::spawn(async move {
+            async move {
                 let service = service_fn(move |request| {
                     let endpoint = Arc::clone(&endpoint);
                     async move { Ok::<_, Infallible>(endpoint.handle(request).await) }
@@ -69,8 +61,9 @@ impl SdkEndpoint {
                 {
                     tracing::debug!("SDK endpoint connection ended: {err}");
                 }
-            });
-        }
+            }
+        })
+        .await;
     }
 
     async fn handle(&self, request: Request<Incoming>) -> Response<ProxyBody> {

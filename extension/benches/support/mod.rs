@@ -51,32 +51,43 @@ async fn upstream_handle(
     Ok(response.unwrap_or_default())
 }
 
-pub fn start_upstream(upstream: Arc<Upstream>) -> std::net::SocketAddr {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind upstream");
+/// Serves every connection accepted on a fresh loopback listener with `serve`, on a thread of
+/// its own (with its own runtime, so servers and the measuring client do not share a scheduler).
+pub fn serve_on_thread<F, Fut>(serve: F) -> std::net::SocketAddr
+where
+    F: Fn(tokio::net::TcpStream) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = listener.local_addr().expect("addr");
     listener.set_nonblocking(true).expect("nonblocking");
     std::thread::spawn(move || {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
-            .expect("upstream runtime");
+            .expect("server runtime");
         runtime.block_on(async move {
             let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
             while let Ok((stream, _)) = listener.accept().await {
-                upstream.connections.fetch_add(1, Ordering::Relaxed);
                 let _ = stream.set_nodelay(true);
-                let upstream = Arc::clone(&upstream);
-                tokio::spawn(async move {
-                    let service =
-                        service_fn(move |req| upstream_handle(Arc::clone(&upstream), req));
-                    let _ = http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
+                tokio::spawn(serve(stream));
             }
         });
     });
     addr
+}
+
+pub fn start_upstream(upstream: Arc<Upstream>) -> std::net::SocketAddr {
+    serve_on_thread(move |stream| {
+        upstream.connections.fetch_add(1, Ordering::Relaxed);
+        let upstream = Arc::clone(&upstream);
+        async move {
+            let service = service_fn(move |req| upstream_handle(Arc::clone(&upstream), req));
+            let _ = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        }
+    })
 }
 
 pub struct Extension {

@@ -15,6 +15,7 @@ use crate::experiment_matcher::Labels;
 use crate::fault::{Fault, Terminal};
 use crate::http_client::{ProxyBody, boxed, end_to_end, full_body};
 use crate::invocation_labels::{CurrentInvocation, FunctionFacts};
+use crate::listener::accept_loop;
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
@@ -84,22 +85,13 @@ impl DependencyProxy {
 
     /// Serves connections from `listener` until the task is dropped.
     pub async fn serve(self: Arc<Self>, listener: TcpListener) {
-        loop {
-            let (stream, _) = match listener.accept().await {
-                Ok(accepted) => accepted,
-                Err(err) => {
-                    tracing::warn!("dependency proxy accept failed: {err}");
-                    tokio::time::sleep(Duration::from_millis(5)).await;
-                    continue;
-                }
-            };
-            let proxy = Arc::clone(&self);
-            tokio::spawn(async move { proxy.serve_connection(stream).await });
-        }
+        accept_loop(listener, "dependency proxy", |stream| {
+            Arc::clone(&self).serve_connection(stream)
+        })
+        .await;
     }
 
     async fn serve_connection(self: Arc<Self>, stream: TcpStream) {
-        let _ = stream.set_nodelay(true);
         // A second handle on the socket lets a fault reset it: linger 0, then the last close
         // sends RST instead of FIN.
         let (stream, handle) = match duplicate(stream) {

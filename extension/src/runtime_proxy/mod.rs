@@ -19,6 +19,7 @@ use crate::config_refresh::ConfigRefresher;
 use crate::config_state::ConfigState;
 use crate::http_client::{HttpClient, ProxyBody, boxed, end_to_end, full_body};
 use crate::invocation_labels::{CurrentInvocation, FunctionFacts};
+use crate::listener::accept_loop;
 use http::header::{self, HeaderName};
 use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
@@ -75,19 +76,9 @@ impl RuntimeProxy {
 
     /// Serves connections from `listener` until the task is dropped.
     pub async fn serve(self: Arc<Self>, listener: TcpListener) {
-        loop {
-            let (stream, _) = match listener.accept().await {
-                Ok(accepted) => accepted,
-                Err(err) => {
-                    // EMFILE and friends: back off briefly rather than spin.
-                    tracing::warn!("runtime proxy accept failed: {err}");
-                    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-                    continue;
-                }
-            };
-            let _ = stream.set_nodelay(true);
+        accept_loop(listener, "runtime proxy", |stream| {
             let proxy = Arc::clone(&self);
-            tokio::spawn(async move {
+            async move {
                 let service = service_fn(move |request| {
                     let proxy = Arc::clone(&proxy);
                     async move { Ok::<_, Infallible>(proxy.forward(request).await) }
@@ -99,8 +90,9 @@ impl RuntimeProxy {
                 {
                     tracing::debug!("runtime proxy connection ended: {err}");
                 }
-            });
-        }
+            }
+        })
+        .await;
     }
 
     /// Handles one request from the runtime: forwarded as is, unless an experiment targets it.
@@ -123,6 +115,9 @@ impl RuntimeProxy {
                 return self.next_with_faults(request, active).await;
             }
             let response = self.pass_through(request.map(boxed)).await;
+            // The environment may just have been thawed: a stale config is re-read now, in the
+            // background, rather than after this invocation.
+            self.poke_refresh();
             self.current.set(
                 response
                     .headers()
