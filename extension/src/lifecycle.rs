@@ -156,7 +156,12 @@ async fn start_enabled(
     } else {
         let listen = settings.dependency_listen_or(config.map(|c| &c.dependency_proxy_port));
         if let Some(listener) = bind("dependency proxy", &listen).await {
-            let proxy = DependencyProxy::new(state.clone(), settings.facts.clone(), current);
+            let proxy = DependencyProxy::new(
+                state.clone(),
+                settings.facts.clone(),
+                current,
+                settings.upstream_proxy.clone(),
+            );
             tokio::spawn(proxy.serve(listener));
         }
     }

@@ -24,6 +24,8 @@ pub enum SettingsError {
     ListenPort(&'static str, String),
     #[error(transparent)]
     Source(#[from] SourceError),
+    #[error("FAULTLINE_UPSTREAM_PROXY: {0}")]
+    UpstreamProxy(String),
 }
 
 /// The extension's settings from its environment.
@@ -47,6 +49,9 @@ pub struct Settings {
     /// GREMLIN_DEBUG, when set.
     pub debug: Option<bool>,
     pub ready_file: PathBuf,
+    /// FAULTLINE_UPSTREAM_PROXY: the function's own proxy from before faultline (set by
+    /// `deployer enable`); wins over the config's `https_proxy` for dependency traffic.
+    pub upstream_proxy: Option<http::Uri>,
     /// Function name, version and region, for labels.
     pub facts: FunctionFacts,
     /// A setting that could not be used. faultline then stays idle (registered, proxying
@@ -99,6 +104,15 @@ impl Settings {
                 format!("localhost:{port}")
             }),
         );
+        let upstream_proxy = get("FAULTLINE_UPSTREAM_PROXY").and_then(|text| {
+            match crate::config::parse_proxy_url(&text) {
+                Ok(uri) => Some(uri),
+                Err(reason) => {
+                    problem = Some(SettingsError::UpstreamProxy(reason).to_string());
+                    None
+                }
+            }
+        });
         let config_source =
             match ConfigSource::from_env(get("GREMLIN_CONFIG_ARN"), get("GREMLIN_CONFIG_FILE")) {
                 Ok(source) => source,
@@ -119,6 +133,7 @@ impl Settings {
             debug: get("GREMLIN_DEBUG").map(|v| is_truthy(&v)),
             ready_file: get("FAULTLINE_READY_FILE")
                 .map_or_else(|| PathBuf::from(DEFAULT_READY_FILE), PathBuf::from),
+            upstream_proxy,
             facts: FunctionFacts::from_lookup(&lookup),
         })
     }

@@ -11,7 +11,7 @@ pub use error::ConfigError;
 pub use experiment::{
     Effect, ExceptionEffect, Experiment, ExperimentError, HttpResponseEffect, LatencyEffect, Rate,
 };
-pub use values::{ListenAddr, Redacted};
+pub use values::{ListenAddr, Redacted, parse_proxy_url};
 
 use serde::Deserialize;
 use std::collections::BTreeMap;

@@ -155,7 +155,8 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 }
 
 /// Parses the upstream proxy URL for dependency traffic (`http://corp-proxy:3128`).
-pub(crate) fn parse_proxy_url(text: &str) -> Result<http::Uri, String> {
+/// An upstream proxy URL: `http://host:port`, optionally with `user:password@`.
+pub fn parse_proxy_url(text: &str) -> Result<http::Uri, String> {
     let uri: http::Uri = text
         .trim()
         .parse()

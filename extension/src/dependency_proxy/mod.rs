@@ -65,6 +65,8 @@ pub struct DependencyProxy {
     config: ConfigState,
     facts: FunctionFacts,
     invocation: CurrentInvocation,
+    /// FAULTLINE_UPSTREAM_PROXY, which wins over the config's `https_proxy`.
+    upstream_override: Option<http::Uri>,
     /// The forwarding client, rebuilt when the corporate proxy setting changes.
     client: Mutex<(Option<CorporateProxy>, ForwardClient)>,
 }
@@ -74,11 +76,13 @@ impl DependencyProxy {
         config: ConfigState,
         facts: FunctionFacts,
         invocation: CurrentInvocation,
+        upstream_override: Option<http::Uri>,
     ) -> Arc<Self> {
         Arc::new(DependencyProxy {
             config,
             facts,
             invocation,
+            upstream_override,
             client: Mutex::new((None, forward_client(None))),
         })
     }
@@ -140,12 +144,15 @@ impl DependencyProxy {
     }
 
     fn corporate_proxy_and_client(&self) -> (Option<CorporateProxy>, ForwardClient) {
-        let wanted = self.config.current().and_then(|c| {
-            c.config
-                .https_proxy
-                .as_ref()
-                .and_then(CorporateProxy::from_uri)
-        });
+        let wanted = match &self.upstream_override {
+            Some(uri) => CorporateProxy::from_uri(uri),
+            None => self.config.current().and_then(|c| {
+                c.config
+                    .https_proxy
+                    .as_ref()
+                    .and_then(CorporateProxy::from_uri)
+            }),
+        };
         let mut cached = self
             .client
             .lock()
@@ -379,6 +386,7 @@ mod tests {
             state,
             FunctionFacts::default(),
             CurrentInvocation::default(),
+            None,
         );
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");

@@ -1,0 +1,56 @@
+//! AWS clients from the global options: profile, region, endpoint (AWS_ENDPOINT_URL is honoured
+//! by aws-config itself).
+
+use crate::cli::Global;
+use crate::error::{DeployError, aws};
+use aws_config::{BehaviorVersion, Region};
+
+pub struct Aws {
+    pub lambda: aws_sdk_lambda::Client,
+    pub iam: aws_sdk_iam::Client,
+    pub secrets: aws_sdk_secretsmanager::Client,
+    pub sts: aws_sdk_sts::Client,
+    pub region: String,
+}
+
+impl Aws {
+    pub async fn connect(global: &Global) -> Result<Aws, DeployError> {
+        let mut loader = aws_config::defaults(BehaviorVersion::latest());
+        if let Some(profile) = &global.profile {
+            loader = loader.profile_name(profile);
+        }
+        if let Some(region) = &global.region {
+            loader = loader.region(Region::new(region.clone()));
+        }
+        if let Some(endpoint) = &global.endpoint_url {
+            loader = loader.endpoint_url(endpoint);
+        }
+        let config = loader.load().await;
+        let region = config.region().map(|r| r.to_string()).ok_or_else(|| {
+            DeployError::Input(
+                "no AWS region: pass --region or set AWS_REGION (or a region in the profile)"
+                    .into(),
+            )
+        })?;
+        Ok(Aws {
+            lambda: aws_sdk_lambda::Client::new(&config),
+            iam: aws_sdk_iam::Client::new(&config),
+            secrets: aws_sdk_secretsmanager::Client::new(&config),
+            sts: aws_sdk_sts::Client::new(&config),
+            region,
+        })
+    }
+
+    /// The account the credentials belong to.
+    pub async fn account(&self) -> Result<String, DeployError> {
+        let identity = self
+            .sts
+            .get_caller_identity()
+            .send()
+            .await
+            .map_err(|err| aws("reading the account id (sts:GetCallerIdentity)", err))?;
+        identity
+            .account
+            .ok_or_else(|| DeployError::Failed("sts:GetCallerIdentity returned no account".into()))
+    }
+}

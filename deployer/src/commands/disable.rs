@@ -1,0 +1,103 @@
+//! `deployer disable`: restore each function's layers and environment exactly as enabling found
+//! them, untag it, and detach the read policy from its role when no other enabled function uses
+//! that role.
+
+use crate::aws::Aws;
+use crate::cli::{DisableArgs, Global, Output};
+use crate::commands::enable::Installed;
+use crate::diff;
+use crate::error::{DeployError, aws};
+use crate::functions::{self, Function};
+use crate::names;
+use crate::plan::{SAVED, plan_disable};
+use crate::rate_limit::RateLimit;
+use crate::role_policy;
+use crate::run_each::{Outcome, report, run_each};
+use std::collections::HashSet;
+use std::sync::Arc;
+
+async fn disable_one(
+    aws_: &Aws,
+    limit: &RateLimit,
+    installed: &Installed,
+    name: &str,
+    dry_run: bool,
+) -> Result<(Outcome, Option<String>), DeployError> {
+    let function: Function = functions::get(aws_, limit, name).await?;
+    let plan = plan_disable(&function.config, |l| installed.owns(l))
+        .map_err(|e| DeployError::Input(e.to_string()))?;
+    let outcome = Outcome {
+        changed: plan.changes(&function.config),
+        diff: diff::lines(&function.config, &plan),
+        warnings: Vec::new(),
+    };
+    if dry_run || !outcome.changed {
+        return Ok((outcome, None));
+    }
+    functions::apply(aws_, limit, &function, &plan).await?;
+    limit.acquire().await;
+    aws_.lambda
+        .untag_resource()
+        .resource(&function.arn)
+        .tag_keys(names::MANAGED_TAG)
+        .send()
+        .await
+        .map_err(|err| aws(format!("untagging function {name}"), err))?;
+    Ok((outcome, Some(function.role_name().to_string())))
+}
+
+pub async fn run(global: &Global, args: &DisableArgs) -> Result<(), DeployError> {
+    let aws_ = Arc::new(Aws::connect(global).await?);
+    let limit = Arc::new(RateLimit::per_second(args.rate));
+    let installed = Arc::new(Installed::read(&aws_, &global.name).await?);
+    let names = functions::select(&aws_, &limit, &args.selection).await?;
+    let dry_run = args.dry_run;
+    let roles = Arc::new(std::sync::Mutex::new(HashSet::new()));
+    let outcomes = run_each(names, global.output == Output::Text, |name| {
+        let (aws_, limit, installed, roles) = (
+            Arc::clone(&aws_),
+            Arc::clone(&limit),
+            Arc::clone(&installed),
+            Arc::clone(&roles),
+        );
+        async move {
+            let (outcome, role) = disable_one(&aws_, &limit, &installed, &name, dry_run).await?;
+            if let Some(role) = role {
+                roles.lock().unwrap_or_else(|p| p.into_inner()).insert(role);
+            }
+            Ok(outcome)
+        }
+    })
+    .await;
+
+    // Detach the policy from roles that no enabled function uses any more.
+    let roles: Vec<String> = roles
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .drain()
+        .collect();
+    let mut detach_errors = 0;
+    if !roles.is_empty() {
+        let still_enabled: HashSet<String> = functions::list_all(&aws_, &limit)
+            .await?
+            .into_iter()
+            .filter(|f| f.config.env.contains_key(SAVED))
+            .map(|f| f.role_name().to_string())
+            .collect();
+        for role in roles.iter().filter(|r| !still_enabled.contains(*r)) {
+            if let Err(err) = role_policy::detach(&aws_, &limit, role, &installed.policy_arn).await
+            {
+                eprintln!("error: {err}");
+                detach_errors += 1;
+            }
+        }
+    }
+    report(global.output, "disable", dry_run, &outcomes, limit.calls());
+    let failed = outcomes.iter().filter(|(_, r)| r.is_err()).count() + detach_errors;
+    if failed > 0 {
+        return Err(DeployError::Failed(format!(
+            "{failed} failure(s) while disabling"
+        )));
+    }
+    Ok(())
+}

@@ -1,0 +1,392 @@
+//! `deployer init`: the config secret, the managed policy that reads it, and the layer versions.
+//!
+//! Every input is checked before anything is changed: a config the schema refuses, or a layer
+//! zip that is missing, fails with exit code 2 and nothing created. Running it twice changes
+//! nothing: the secret is rewritten only when its text differs, the policy only when its document
+//! differs, and a layer version is published only when the zip's SHA-256 (kept in the layer
+//! description) differs from the newest version's.
+
+use crate::aws::Aws;
+use crate::cli::{Global, InitArgs};
+use crate::error::{DeployError, aws};
+use crate::names;
+use crate::output;
+use crate::plan::Arch;
+use aws_sdk_lambda::primitives::Blob;
+use aws_sdk_lambda::types::{Architecture, LayerVersionContentInput};
+use faultline_extension::config::Config;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+
+/// A validated layer zip for one architecture.
+struct LayerZip {
+    arch: Arch,
+    path: PathBuf,
+    bytes: Vec<u8>,
+    sha256: String,
+}
+
+/// The config text, refused with its key path and reason if the schema says no.
+fn read_config(path: Option<&Path>) -> Result<String, DeployError> {
+    let Some(path) = path else {
+        return Ok(String::new());
+    };
+    let text = std::fs::read_to_string(path)
+        .map_err(|err| DeployError::Input(format!("cannot read {}: {err}", path.display())))?;
+    Config::parse_strict(&text).map_err(|err| {
+        DeployError::Input(format!("{}: {err}; nothing was uploaded", path.display()))
+    })?;
+    Ok(text)
+}
+
+fn read_zips(args: &InitArgs) -> Result<Vec<LayerZip>, DeployError> {
+    let mut arches = Vec::new();
+    for text in &args.arch {
+        let arch = Arch::parse(text).ok_or_else(|| {
+            DeployError::Input(format!("--arch {text}: expected x86_64 or arm64"))
+        })?;
+        if !arches.contains(&arch) {
+            arches.push(arch);
+        }
+    }
+    if args.layer_zip.is_some() && arches.len() != 1 {
+        return Err(DeployError::Input(
+            "--layer-zip is one architecture's zip: give exactly one --arch with it".into(),
+        ));
+    }
+    arches
+        .into_iter()
+        .map(|arch| {
+            let path = args.layer_zip.clone().unwrap_or_else(|| {
+                args.dist.join(format!("faultline-layer-{arch}.zip"))
+            });
+            let bytes = std::fs::read(&path).map_err(|err| {
+                DeployError::Input(format!(
+                    "layer zip {} for {arch}: {err}; run `make layer` (or `deployer layer build`) or pass --layer-zip",
+                    path.display()
+                ))
+            })?;
+            let sha256 = hex(&Sha256::digest(&bytes));
+            Ok(LayerZip {
+                arch,
+                path,
+                bytes,
+                sha256,
+            })
+        })
+        .collect()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Creates the secret or updates its value when it differs. Returns (ARN, KMS key id).
+async fn ensure_secret(
+    aws_: &Aws,
+    name: &str,
+    text: &str,
+) -> Result<(String, Option<String>, &'static str), DeployError> {
+    let context = format!("secret {name}");
+    match aws_.secrets.describe_secret().secret_id(name).send().await {
+        Ok(described) => {
+            let arn = described
+                .arn
+                .ok_or_else(|| DeployError::Failed(format!("{context}: no ARN returned")))?;
+            let current = aws_
+                .secrets
+                .get_secret_value()
+                .secret_id(&arn)
+                .send()
+                .await
+                .map_err(|err| aws(format!("reading {context}"), err))?;
+            let action = if current.secret_string.as_deref() == Some(text) {
+                "unchanged"
+            } else {
+                aws_.secrets
+                    .put_secret_value()
+                    .secret_id(&arn)
+                    .secret_string(text)
+                    .send()
+                    .await
+                    .map_err(|err| aws(format!("updating {context}"), err))?;
+                "updated"
+            };
+            Ok((arn, described.kms_key_id, action))
+        }
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_resource_not_found_exception()) =>
+        {
+            let created = aws_
+                .secrets
+                .create_secret()
+                .name(name)
+                .description("faultline config: experiments and settings (YAML)")
+                .secret_string(text)
+                .send()
+                .await
+                .map_err(|err| aws(format!("creating {context}"), err))?;
+            let arn = created
+                .arn
+                .ok_or_else(|| DeployError::Failed(format!("{context}: no ARN returned")))?;
+            Ok((arn, None, "created"))
+        }
+        Err(err) => Err(aws(format!("reading {context}"), err)),
+    }
+}
+
+/// The read policy: GetSecretValue on exactly this secret, kms:Decrypt when a customer key
+/// encrypts it.
+pub fn policy_document(secret_arn: &str, kms_key: Option<&str>) -> serde_json::Value {
+    let mut statements = vec![json!({
+        "Sid": "ReadFaultlineConfig",
+        "Effect": "Allow",
+        "Action": "secretsmanager:GetSecretValue",
+        "Resource": secret_arn,
+    })];
+    if let Some(key) = kms_key.filter(|k| !k.is_empty() && !k.ends_with("alias/aws/secretsmanager"))
+    {
+        statements.push(json!({
+            "Sid": "DecryptFaultlineConfig",
+            "Effect": "Allow",
+            "Action": "kms:Decrypt",
+            "Resource": key,
+        }));
+    }
+    json!({"Version": "2012-10-17", "Statement": statements})
+}
+
+async fn ensure_policy(
+    aws_: &Aws,
+    policy_arn: &str,
+    policy_name: &str,
+    document: &serde_json::Value,
+) -> Result<&'static str, DeployError> {
+    let text = document.to_string();
+    let context = format!("policy {policy_name}");
+    match aws_.iam.get_policy().policy_arn(policy_arn).send().await {
+        Ok(found) => {
+            let default_version = found
+                .policy
+                .and_then(|p| p.default_version_id)
+                .unwrap_or_default();
+            let version = aws_
+                .iam
+                .get_policy_version()
+                .policy_arn(policy_arn)
+                .version_id(&default_version)
+                .send()
+                .await
+                .map_err(|err| aws(format!("reading {context}"), err))?;
+            let current = version
+                .policy_version
+                .and_then(|v| v.document)
+                .map(|d| percent_decode(&d))
+                .and_then(|d| serde_json::from_str::<serde_json::Value>(&d).ok());
+            if current.as_ref() == Some(document) {
+                return Ok("unchanged");
+            }
+            // IAM keeps five versions: drop the oldest non-default one first.
+            let versions = aws_
+                .iam
+                .list_policy_versions()
+                .policy_arn(policy_arn)
+                .send()
+                .await
+                .map_err(|err| aws(format!("listing versions of {context}"), err))?;
+            let versions = versions.versions.unwrap_or_default();
+            if versions.len() >= 5
+                && let Some(oldest) = versions
+                    .iter()
+                    .filter(|v| !v.is_default_version)
+                    .filter_map(|v| v.version_id.clone())
+                    // Version ids are v1, v2, ...: the lowest number is the oldest.
+                    .min_by_key(|id| id.trim_start_matches('v').parse::<u64>().unwrap_or(0))
+            {
+                aws_.iam
+                    .delete_policy_version()
+                    .policy_arn(policy_arn)
+                    .version_id(oldest)
+                    .send()
+                    .await
+                    .map_err(|err| aws(format!("pruning {context}"), err))?;
+            }
+            aws_.iam
+                .create_policy_version()
+                .policy_arn(policy_arn)
+                .policy_document(text)
+                .set_as_default(true)
+                .send()
+                .await
+                .map_err(|err| aws(format!("updating {context}"), err))?;
+            Ok("updated")
+        }
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_no_such_entity_exception()) =>
+        {
+            aws_.iam
+                .create_policy()
+                .policy_name(policy_name)
+                .description("Lets faultline read its config secret")
+                .policy_document(text)
+                .send()
+                .await
+                .map_err(|err| aws(format!("creating {context}"), err))?;
+            Ok("created")
+        }
+        Err(err) => Err(aws(format!("reading {context}"), err)),
+    }
+}
+
+/// IAM returns policy documents URL-encoded.
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let Ok(byte) = u8::from_str_radix(&text[i + 1..i + 3], 16)
+        {
+            out.push(byte);
+            i += 3;
+            continue;
+        }
+        out.push(if bytes[i] == b'+' { b' ' } else { bytes[i] });
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The newest version of a layer, if any: (version ARN, description).
+pub async fn latest_layer_version(
+    aws_: &Aws,
+    layer_name: &str,
+) -> Result<Option<(String, String)>, DeployError> {
+    let listed = aws_
+        .lambda
+        .list_layer_versions()
+        .layer_name(layer_name)
+        .max_items(1)
+        .send()
+        .await;
+    match listed {
+        Ok(listed) => Ok(listed
+            .layer_versions
+            .unwrap_or_default()
+            .into_iter()
+            .max_by_key(|v| v.version)
+            .and_then(|v| Some((v.layer_version_arn?, v.description.unwrap_or_default())))),
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_resource_not_found_exception()) =>
+        {
+            Ok(None)
+        }
+        Err(err) => Err(aws(format!("listing layer {layer_name}"), err)),
+    }
+}
+
+async fn ensure_layer(
+    aws_: &Aws,
+    name: &str,
+    zip: &LayerZip,
+) -> Result<(String, &'static str), DeployError> {
+    let layer_name = names::layer(name, zip.arch);
+    let marker = format!("sha256:{}", zip.sha256);
+    if let Some((arn, description)) = latest_layer_version(aws_, &layer_name).await?
+        && description.contains(&marker)
+    {
+        return Ok((arn, "unchanged"));
+    }
+    let architecture = match zip.arch {
+        Arch::X86_64 => Architecture::X8664,
+        Arch::Arm64 => Architecture::Arm64,
+    };
+    let published = aws_
+        .lambda
+        .publish_layer_version()
+        .layer_name(&layer_name)
+        .description(format!("faultline {} {marker}", env!("CARGO_PKG_VERSION")))
+        .content(
+            LayerVersionContentInput::builder()
+                .zip_file(Blob::new(zip.bytes.clone()))
+                .build(),
+        )
+        .compatible_architectures(architecture)
+        .license_info("Apache-2.0")
+        .send()
+        .await
+        .map_err(|err| {
+            aws(
+                format!("publishing layer {layer_name} from {}", zip.path.display()),
+                err,
+            )
+        })?;
+    let arn = published
+        .layer_version_arn
+        .ok_or_else(|| DeployError::Failed(format!("layer {layer_name}: no ARN returned")))?;
+    Ok((arn, "published"))
+}
+
+pub async fn run(global: &Global, args: &InitArgs) -> Result<(), DeployError> {
+    // Inputs first: nothing is created when one of them is wrong.
+    let config = read_config(args.config.as_deref())?;
+    let zips = read_zips(args)?;
+    let aws_ = Aws::connect(global).await?;
+    let account = aws_.account().await?;
+
+    let secret_name = names::secret(&global.name);
+    let (secret_arn, kms_key, secret_action) = ensure_secret(&aws_, &secret_name, &config).await?;
+    let policy_name = names::policy(&global.name, &aws_.region);
+    let policy_arn = names::policy_arn(&account, &global.name, &aws_.region);
+    let document = policy_document(&secret_arn, kms_key.as_deref());
+    let policy_action = ensure_policy(&aws_, &policy_arn, &policy_name, &document).await?;
+
+    let mut layers = Vec::new();
+    for zip in &zips {
+        let (arn, action) = ensure_layer(&aws_, &global.name, zip).await?;
+        layers.push((zip.arch, arn, action));
+    }
+
+    let mut text =
+        format!("secret  {secret_arn} ({secret_action})\npolicy  {policy_arn} ({policy_action})");
+    for (arch, arn, action) in &layers {
+        text.push_str(&format!("\nlayer   {arn} ({arch}, {action})"));
+    }
+    let json = json!({
+        "secret": {"arn": secret_arn, "action": secret_action},
+        "policy": {"arn": policy_arn, "action": policy_action},
+        "layers": layers.iter().map(|(arch, arn, action)| json!({"arch": arch.as_str(), "arn": arn, "action": action})).collect::<Vec<_>>(),
+    });
+    output::print(global.output, &text, &json);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_policy_names_exactly_the_secret() {
+        let arn = "arn:aws:secretsmanager:eu-west-1:123:secret:faultline-config-AbCdEf";
+        let doc = policy_document(arn, None);
+        assert_eq!(doc["Statement"].as_array().map(Vec::len), Some(1));
+        assert_eq!(doc["Statement"][0]["Resource"], arn);
+        let with_key = policy_document(arn, Some("arn:aws:kms:eu-west-1:123:key/k1"));
+        assert_eq!(with_key["Statement"][1]["Action"], "kms:Decrypt");
+        let aws_managed = policy_document(arn, Some("alias/aws/secretsmanager"));
+        assert_eq!(aws_managed["Statement"].as_array().map(Vec::len), Some(1));
+    }
+
+    #[test]
+    fn iam_documents_are_url_decoded() {
+        assert_eq!(percent_decode("%7B%22a%22%3A1%7D"), "{\"a\":1}");
+    }
+}

@@ -1,0 +1,81 @@
+//! The read policy on functions' execution roles: attached by `enable`, detached by `disable`
+//! only when no other enabled function uses the role.
+
+use crate::aws::Aws;
+use crate::error::{DeployError, aws};
+use crate::rate_limit::RateLimit;
+
+/// IAM's default quota of managed policies per role.
+pub const MANAGED_POLICY_QUOTA: usize = 10;
+
+/// Managed policies attached to `role`.
+pub async fn attached(
+    aws_: &Aws,
+    limit: &RateLimit,
+    role: &str,
+) -> Result<Vec<String>, DeployError> {
+    limit.acquire().await;
+    let listed = aws_
+        .iam
+        .list_attached_role_policies()
+        .role_name(role)
+        .send()
+        .await
+        .map_err(|err| aws(format!("policies of role {role}"), err))?;
+    Ok(listed
+        .attached_policies()
+        .iter()
+        .filter_map(|p| p.policy_arn().map(str::to_string))
+        .collect())
+}
+
+/// Attaches `policy_arn` to `role` unless it is there. Returns a warning when the role is near
+/// its managed-policy quota.
+pub async fn attach(
+    aws_: &Aws,
+    limit: &RateLimit,
+    role: &str,
+    policy_arn: &str,
+) -> Result<Option<String>, DeployError> {
+    let current = attached(aws_, limit, role).await?;
+    if current.iter().any(|p| p == policy_arn) {
+        return Ok(None);
+    }
+    limit.acquire().await;
+    aws_.iam
+        .attach_role_policy()
+        .role_name(role)
+        .policy_arn(policy_arn)
+        .send()
+        .await
+        .map_err(|err| aws(format!("attaching {policy_arn} to role {role}"), err))?;
+    let count = current.len() + 1;
+    Ok((count + 1 >= MANAGED_POLICY_QUOTA).then(|| {
+        format!("role {role} now has {count} managed policies (quota {MANAGED_POLICY_QUOTA})")
+    }))
+}
+
+/// Detaches `policy_arn` from `role` if it is attached.
+pub async fn detach(
+    aws_: &Aws,
+    limit: &RateLimit,
+    role: &str,
+    policy_arn: &str,
+) -> Result<bool, DeployError> {
+    if !attached(aws_, limit, role)
+        .await?
+        .iter()
+        .any(|p| p == policy_arn)
+    {
+        return Ok(false);
+    }
+    limit.acquire().await;
+    aws_.iam
+        .detach_role_policy()
+        .role_name(role)
+        .policy_arn(policy_arn)
+        .send()
+        .await
+        .map_err(|err| aws(format!("detaching {policy_arn} from role {role}"), err))?;
+    Ok(true)
+}
