@@ -15,7 +15,9 @@ pub struct Aws {
 
 impl Aws {
     pub async fn connect(global: &Global) -> Result<Aws, DeployError> {
-        let mut loader = aws_config::defaults(BehaviorVersion::latest());
+        // rustls with ring, as the extension uses: no C toolchain needed to build the deployer.
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .http_client(faultline_extension::config_source::direct_https_client());
         if let Some(profile) = &global.profile {
             loader = loader.profile_name(profile);
         }

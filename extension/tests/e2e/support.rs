@@ -9,27 +9,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("workspace root")
-        .to_path_buf()
-}
-
-/// A tool from the project's Python venv (FAULTLINE_VENV, default `.venv`), set up by
-/// `make venv`. Missing tools fail the test: CI installs them, so a skip would hide a gap.
-pub fn venv_bin(name: &str) -> PathBuf {
-    let venv = std::env::var_os("FAULTLINE_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join(".venv"));
-    let path = venv.join("bin").join(name);
-    assert!(
-        path.exists(),
-        "{} not found: run `make venv` (or set FAULTLINE_VENV) first",
-        path.display()
-    );
-    path
-}
+pub use faultline_testkit::{free_port, repo_root, venv_bin};
 
 pub fn extension_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_faultline"))
@@ -57,13 +37,6 @@ pub fn rust_function_bin() -> PathBuf {
         path.display()
     );
     path
-}
-
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
 }
 
 /// A child process whose stdout and stderr lines are collected.
@@ -286,7 +259,7 @@ impl LambdaEnv {
 /// moto server on a free loopback port, for Secrets Manager, SSM and IAM.
 pub struct Moto {
     pub endpoint: String,
-    _proc: Proc,
+    _server: faultline_testkit::MotoServer,
 }
 
 impl Moto {
@@ -295,16 +268,10 @@ impl Moto {
     }
 
     pub async fn start_with(env: &[(&str, &str)]) -> Moto {
-        let port = free_port();
-        let mut command = Command::new(venv_bin("moto_server"));
-        command
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .envs(env.iter().copied());
-        let proc = Proc::spawn(command);
-        proc.wait_port(port, "moto server").await;
+        let server = faultline_testkit::MotoServer::start_with(env).await;
         Moto {
-            endpoint: format!("http://127.0.0.1:{port}"),
-            _proc: proc,
+            endpoint: server.endpoint.clone(),
+            _server: server,
         }
     }
 

@@ -1,0 +1,378 @@
+//! The `deployer` binary against moto server (started per test on a free loopback port): every
+//! command as a user runs it, with the AWS state checked through the AWS SDK.
+
+use aws_config::{BehaviorVersion, Region};
+use aws_sdk_lambda::primitives::Blob;
+use aws_sdk_lambda::types::{Environment, FunctionCode, Runtime};
+use faultline_testkit::MotoServer;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Output;
+
+/// A team key that must never appear in any output.
+const SECRET_MARKER: &str = "TOPSECRET-7a1e0c";
+/// The smallest valid zip (an empty archive).
+const EMPTY_ZIP: &[u8] = b"PK\x05\x06\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0";
+
+struct Env {
+    moto: MotoServer,
+    dir: tempfile::TempDir,
+    lambda: aws_sdk_lambda::Client,
+    iam: aws_sdk_iam::Client,
+    secrets: aws_sdk_secretsmanager::Client,
+}
+
+impl Env {
+    async fn start() -> Env {
+        let moto = MotoServer::start().await;
+        let config = aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .endpoint_url(&moto.endpoint)
+            .credentials_provider(aws_sdk_lambda::config::Credentials::new(
+                "testing", "testing", None, None, "test",
+            ))
+            .http_client(faultline_extension::config_source::direct_https_client())
+            .load()
+            .await;
+        let dir = tempfile::tempdir().expect("tempdir");
+        for arch in ["x86_64", "arm64"] {
+            std::fs::write(
+                dir.path().join(format!("faultline-layer-{arch}.zip")),
+                EMPTY_ZIP,
+            )
+            .expect("zip");
+        }
+        Env {
+            lambda: aws_sdk_lambda::Client::new(&config),
+            iam: aws_sdk_iam::Client::new(&config),
+            secrets: aws_sdk_secretsmanager::Client::new(&config),
+            moto,
+            dir,
+        }
+    }
+
+    fn write(&self, name: &str, text: &str) -> String {
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, text).expect("write file");
+        path.to_string_lossy().into_owned()
+    }
+
+    fn dist(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Runs the deployer; returns (exit code, stdout, stderr).
+    fn deployer(&self, args: &[&str]) -> (i32, String, String) {
+        let output: Output = std::process::Command::new(env!("CARGO_BIN_EXE_deployer"))
+            .args(args)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ENDPOINT_URL", &self.moto.endpoint)
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .output()
+            .expect("run deployer");
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        assert!(
+            !stdout.contains(SECRET_MARKER) && !stderr.contains(SECRET_MARKER),
+            "secret material in output:\n{stdout}\n{stderr}"
+        );
+        (output.status.code().unwrap_or(-1), stdout, stderr)
+    }
+
+    fn init(&self) {
+        let config = self.write(
+            "faultline.yaml",
+            &format!("team_private_key: \"{SECRET_MARKER}\"\nexperiments: []\n"),
+        );
+        let dist = self.dist().to_string_lossy().into_owned();
+        let (code, out, err) = self.deployer(&["init", "--config", &config, "--dist", &dist]);
+        assert_eq!(code, 0, "{out}\n{err}");
+    }
+
+    async fn role(&self, name: &str) -> String {
+        self.iam
+            .create_role()
+            .role_name(name)
+            .assume_role_policy_document(
+                r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#,
+            )
+            .send()
+            .await
+            .expect("create role")
+            .role
+            .map(|r| r.arn)
+            .expect("role arn")
+    }
+
+    async fn layer(&self, name: &str) -> String {
+        self.lambda
+            .publish_layer_version()
+            .layer_name(name)
+            .content(
+                aws_sdk_lambda::types::LayerVersionContentInput::builder()
+                    .zip_file(Blob::new(EMPTY_ZIP))
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("publish layer")
+            .layer_version_arn
+            .expect("layer arn")
+    }
+
+    async fn function(&self, name: &str, role: &str, layers: &[String], env: &[(&str, &str)]) {
+        self.lambda
+            .create_function()
+            .function_name(name)
+            .runtime(Runtime::Python312)
+            .role(role)
+            .handler("handler.handler")
+            .code(
+                FunctionCode::builder()
+                    .zip_file(Blob::new(EMPTY_ZIP))
+                    .build(),
+            )
+            .set_layers(Some(layers.to_vec()))
+            .environment(
+                Environment::builder()
+                    .set_variables(Some(
+                        env.iter()
+                            .map(|(k, v)| (k.to_string(), v.to_string()))
+                            .collect(),
+                    ))
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("create function");
+    }
+
+    /// A function's layers and environment.
+    async fn state(&self, name: &str) -> (Vec<String>, BTreeMap<String, String>) {
+        let c = self
+            .lambda
+            .get_function_configuration()
+            .function_name(name)
+            .send()
+            .await
+            .expect("get function");
+        let layers = c
+            .layers()
+            .iter()
+            .filter_map(|l| l.arn().map(str::to_string))
+            .collect();
+        let env = c
+            .environment()
+            .and_then(|e| e.variables())
+            .map(|v| v.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default();
+        (layers, env)
+    }
+
+    async fn policy_attached(&self, role: &str) -> bool {
+        self.iam
+            .list_attached_role_policies()
+            .role_name(role)
+            .send()
+            .await
+            .expect("list attached")
+            .attached_policies()
+            .iter()
+            .any(|p| p.policy_name() == Some("faultline-read-config-us-east-1"))
+    }
+}
+
+#[tokio::test]
+async fn init_refuses_a_bad_config_and_is_idempotent() {
+    let env = Env::start().await;
+    let dist = env.dist().to_string_lossy().into_owned();
+    let bad = env.write(
+        "bad.yaml",
+        "experiments:\n  - {name: a, flag: ingress, rate: 250, effect: {latency: 1}}\n",
+    );
+    let (code, _, err) = env.deployer(&["init", "--config", &bad, "--dist", &dist]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("experiments[0].rate"), "{err}");
+    let secrets = env.secrets.list_secrets().send().await.expect("list");
+    assert!(
+        secrets.secret_list().is_empty(),
+        "a refused config uploads nothing"
+    );
+    let (code, _, err) = env.deployer(&["init", "--dist", "/nonexistent"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("make layer"), "{err}");
+
+    let config = env.write("ok.yaml", &format!("team_id: \"{SECRET_MARKER}\"\n"));
+    let run = || {
+        env.deployer(&[
+            "init", "--config", &config, "--dist", &dist, "--output", "json",
+        ])
+    };
+    let (code, first, err) = run();
+    assert_eq!(code, 0, "{err}");
+    let first: serde_json::Value = serde_json::from_str(&first).expect("json");
+    assert_eq!(first["secret"]["action"], "created");
+    assert_eq!(first["policy"]["action"], "created");
+    assert_eq!(first["layers"][0]["action"], "published");
+    let (code, second, _) = run();
+    assert_eq!(code, 0);
+    let second: serde_json::Value = serde_json::from_str(&second).expect("json");
+    for part in [
+        &second["secret"],
+        &second["policy"],
+        &second["layers"][0],
+        &second["layers"][1],
+    ] {
+        assert_eq!(part["action"], "unchanged", "{second}");
+    }
+    // The policy reads exactly the secret.
+    let policy_arn = first["policy"]["arn"].as_str().expect("policy arn");
+    let policy = env
+        .iam
+        .get_policy()
+        .policy_arn(policy_arn)
+        .send()
+        .await
+        .expect("policy");
+    let version = policy
+        .policy()
+        .and_then(|p| p.default_version_id())
+        .expect("version");
+    let document = env
+        .iam
+        .get_policy_version()
+        .policy_arn(policy_arn)
+        .version_id(version)
+        .send()
+        .await
+        .expect("version")
+        .policy_version
+        .and_then(|v| v.document)
+        .expect("document");
+    assert!(document.contains(first["secret"]["arn"].as_str().expect("secret arn")));
+    assert!(!document.contains('*'), "no wildcard: {document}");
+}
+
+#[tokio::test]
+async fn enable_then_disable_restores_the_function_exactly() {
+    let env = Env::start().await;
+    env.init();
+    let role = env.role("checkout-role").await;
+    let otel = env.layer("otel").await;
+    let utils = env.layer("utils").await;
+    env.function(
+        "checkout",
+        &role,
+        &[otel.clone(), utils.clone()],
+        &[
+            ("TABLE", "orders"),
+            ("AWS_LAMBDA_EXEC_WRAPPER", "/opt/otel-instrument"),
+            ("HTTPS_PROXY", "http://user:pw@corp:3128"),
+        ],
+    )
+    .await;
+    let before = env.state("checkout").await;
+
+    let (code, out, err) = env.deployer(&["enable", "checkout", "--dry-run"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("would change"), "{out}");
+    assert!(
+        !out.contains("user:pw"),
+        "proxy credentials are masked: {out}"
+    );
+    assert_eq!(
+        env.state("checkout").await,
+        before,
+        "a dry run changes nothing"
+    );
+
+    let (code, out, err) = env.deployer(&["enable", "checkout"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let (layers, vars) = env.state("checkout").await;
+    assert_eq!(layers.len(), 3);
+    assert_eq!(
+        layers[..2],
+        [otel.clone(), utils.clone()],
+        "other layers keep their order"
+    );
+    assert!(layers[2].contains(":layer:faultline-x86_64:"), "{layers:?}");
+    assert_eq!(vars["AWS_LAMBDA_EXEC_WRAPPER"], "/opt/faultline-wrapper");
+    assert_eq!(vars["FAULTLINE_NEXT_WRAPPER"], "/opt/otel-instrument");
+    assert_eq!(vars["FAULTLINE_UPSTREAM_PROXY"], "http://user:pw@corp:3128");
+    assert_eq!(vars["HTTPS_PROXY"], "http://localhost:5034");
+    assert_eq!(vars["TABLE"], "orders");
+    assert!(vars["GREMLIN_CONFIG_ARN"].contains(":secret:faultline-config"));
+    assert!(env.policy_attached("checkout-role").await);
+
+    let (code, out, _) = env.deployer(&["enable", "checkout", "--output", "json"]);
+    assert_eq!(code, 0);
+    let again: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(
+        again["functions"][0]["changed"], false,
+        "enabling twice is a no-op"
+    );
+
+    let (code, out, _) = env.deployer(&["status", "--output", "json"]);
+    assert_eq!(code, 0);
+    let status: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(status["functions"][0]["enabled"], true);
+    assert_eq!(status["functions"][0]["layer"], "current");
+    assert_eq!(status["functions"][0]["policy_attached"], true);
+
+    let (code, out, err) = env.deployer(&["disable", "checkout"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert_eq!(
+        env.state("checkout").await,
+        before,
+        "disable restores exactly"
+    );
+    assert!(!env.policy_attached("checkout-role").await);
+}
+
+#[tokio::test]
+async fn refusals_and_failures_leave_functions_as_they_were() {
+    let env = Env::start().await;
+    env.init();
+    let role = env.role("shared-role").await;
+    let mut five = Vec::new();
+    for i in 0..5 {
+        five.push(env.layer(&format!("l{i}")).await);
+    }
+    env.function("full", &role, &five, &[("A", "1")]).await;
+    env.function("one", &role, &[], &[]).await;
+    env.function("two", &role, &[], &[]).await;
+    let full_before = env.state("full").await;
+
+    // Five layers already: refused, nothing changed, the others still enabled, exit 1.
+    let (code, _, err) = env.deployer(&["enable", "full", "one", "nosuch", "--yes"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("full") && err.contains("5"), "{err}");
+    assert!(
+        err.contains("nosuch") && err.contains("ResourceNotFoundException"),
+        "{err}"
+    );
+    assert_eq!(env.state("full").await, full_before);
+    assert!(env.state("one").await.1.contains_key("FAULTLINE_SAVED"));
+
+    // Many functions without --yes and without a terminal: refused with exit 2.
+    let (code, _, err) = env.deployer(&["enable", "one", "two"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--yes"), "{err}");
+
+    // A shared role keeps the policy until its last enabled function is disabled.
+    let (code, _, err) = env.deployer(&["enable", "--regex", "^(one|two)$", "--yes"]);
+    assert_eq!(code, 0, "{err}");
+    let (code, _, _) = env.deployer(&["disable", "one"]);
+    assert_eq!(code, 0);
+    assert!(
+        env.policy_attached("shared-role").await,
+        "two still needs it"
+    );
+    let (code, _, _) = env.deployer(&["disable", "two"]);
+    assert_eq!(code, 0);
+    assert!(!env.policy_attached("shared-role").await);
+}

@@ -1,0 +1,84 @@
+//! Test support shared by the extension's and the deployer's tests: tools from the project's
+//! Python venv, free loopback ports, and moto server (the AWS API emulator) started on one of
+//! them and stopped when its handle is dropped.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+use tokio::process::{Child, Command};
+
+/// The workspace root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_path_buf()
+}
+
+/// A tool from the project's Python venv (FAULTLINE_VENV, default `.venv`), set up by
+/// `make venv`. Missing tools fail the test: CI installs them, so a skip would hide a gap.
+pub fn venv_bin(name: &str) -> PathBuf {
+    let venv = std::env::var_os("FAULTLINE_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join(".venv"));
+    let path = venv.join("bin").join(name);
+    assert!(
+        path.exists(),
+        "{} not found: run `make venv` (or set FAULTLINE_VENV) first",
+        path.display()
+    );
+    path
+}
+
+/// A port free on 127.0.0.1 right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// Waits until something accepts connections on 127.0.0.1:`port`.
+pub async fn wait_port(port: u16, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .is_err()
+    {
+        assert!(Instant::now() < deadline, "{what} did not listen on {port}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// moto server on a free loopback port.
+pub struct MotoServer {
+    pub endpoint: String,
+    pub port: u16,
+    _child: Child,
+}
+
+impl MotoServer {
+    pub async fn start() -> MotoServer {
+        MotoServer::start_with(&[]).await
+    }
+
+    /// Starts moto with extra environment (e.g. `INITIAL_NO_AUTH_ACTION_COUNT` to enforce IAM).
+    pub async fn start_with(env: &[(&str, &str)]) -> MotoServer {
+        let port = free_port();
+        let child = Command::new(venv_bin("moto_server"))
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start moto_server");
+        wait_port(port, "moto server").await;
+        MotoServer {
+            endpoint: format!("http://127.0.0.1:{port}"),
+            port,
+            _child: child,
+        }
+    }
+}
