@@ -34,7 +34,12 @@ pub struct Global {
     #[arg(short, long, global = true)]
     pub verbose: bool,
     /// Name prefix of what faultline creates (secret `<name>-config`, layers `<name>-<arch>`)
-    #[arg(long, global = true, default_value = "faultline")]
+    #[arg(
+        long = "name",
+        id = "install_name",
+        global = true,
+        default_value = "faultline"
+    )]
     pub name: String,
 }
 
@@ -54,6 +59,83 @@ pub enum Command {
     Disable(DisableArgs),
     /// Show which functions are enabled, and how
     Status(StatusArgs),
+    /// List, start and stop experiments in the config secret
+    Experiment(ExperimentArgs),
+    /// Build the layer zips (runs `make layer` in the faultline source tree)
+    Layer(LayerArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ExperimentArgs {
+    #[command(subcommand)]
+    pub command: ExperimentCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ExperimentCommand {
+    /// The experiments in the secret, active or not
+    List,
+    /// Add an experiment
+    Start(StartArgs),
+    /// Remove an experiment (or all)
+    Stop(StopArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("effect").required(true).multiple(true).args(["latency", "exception", "http_status"])))]
+pub struct StartArgs {
+    /// Flag to target: ingress, http-ingress, response, egress, dependency-HOST, or an SDK flag
+    #[arg(long)]
+    pub flag: String,
+    /// Experiment name (default: the flag and the time); `--name` is the install's name prefix
+    #[arg(long = "experiment", id = "experiment_name", value_name = "NAME")]
+    pub name: Option<String>,
+    /// Label selector, key=value (several values: a|b); repeatable or comma-separated
+    #[arg(long, value_delimiter = ',')]
+    pub selector: Vec<String>,
+    /// Share of matching requests affected, 0..1
+    #[arg(long, default_value_t = 1.0)]
+    pub rate: f64,
+    /// Added latency in milliseconds
+    #[arg(long)]
+    pub latency: Option<u64>,
+    /// Fail with this message
+    #[arg(long)]
+    pub exception: Option<String>,
+    /// Answer with this HTTP status
+    #[arg(long)]
+    pub http_status: Option<u16>,
+    /// Stop by itself after this long (e.g. 15m); starts now
+    #[arg(long)]
+    pub duration: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct StopArgs {
+    /// The experiment to stop
+    pub name: Option<String>,
+    /// Stop every experiment
+    #[arg(long, conflicts_with = "name")]
+    pub all: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LayerArgs {
+    #[command(subcommand)]
+    pub command: LayerCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LayerCommand {
+    /// Build dist/faultline-layer-<arch>.zip
+    Build {
+        /// Architectures (default: both)
+        #[arg(long, value_delimiter = ',')]
+        arch: Vec<String>,
+        /// The faultline source tree (default: the current directory)
+        #[arg(long, default_value = ".")]
+        source: PathBuf,
+    },
 }
 
 #[derive(Debug, Args)]

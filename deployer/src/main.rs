@@ -14,6 +14,7 @@ mod plan;
 mod rate_limit;
 mod role_policy;
 mod run_each;
+mod secret_config;
 
 use clap::Parser;
 use cli::{Cli, Command};
@@ -52,6 +53,8 @@ fn main() -> ExitCode {
             Command::Enable(args) => commands::enable::run(&cli.global, args).await,
             Command::Disable(args) => commands::disable::run(&cli.global, args).await,
             Command::Status(args) => commands::status::run(&cli.global, args).await,
+            Command::Experiment(args) => commands::experiment::run(&cli.global, args).await,
+            Command::Layer(args) => commands::layer::run(args),
         }
     });
     match result {

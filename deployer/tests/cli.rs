@@ -376,3 +376,86 @@ async fn refusals_and_failures_leave_functions_as_they_were() {
     assert_eq!(code, 0);
     assert!(!env.policy_attached("shared-role").await);
 }
+
+#[tokio::test]
+async fn concurrent_experiment_edits_lose_nothing() {
+    let env = Env::start().await;
+    env.init();
+    // Ten `experiment start` processes at once, from two "operators".
+    let mut children = Vec::new();
+    for i in 0..10 {
+        let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_deployer"))
+            .args([
+                "experiment",
+                "start",
+                "--flag",
+                "ingress",
+                "--latency",
+                "10",
+            ])
+            .args([
+                "--experiment",
+                &format!("e{i}"),
+                "--selector",
+                "event-source=sqs|sns",
+            ])
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ENDPOINT_URL", &env.moto.endpoint)
+            .output();
+        children.push(child);
+    }
+    for child in children {
+        let output = child.await.expect("deployer ran");
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let (code, out, err) = env.deployer(&["experiment", "list", "--output", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let listed: serde_json::Value = serde_json::from_str(&out).expect("json");
+    let names: Vec<&str> = listed["experiments"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(|e| e["name"].as_str())
+        .collect();
+    assert_eq!(names.len(), 10, "a concurrent edit was lost: {names:?}");
+    // The team key written by init survived every edit, and never reached the output.
+    let secret = env
+        .secrets
+        .get_secret_value()
+        .secret_id("faultline-config")
+        .send()
+        .await
+        .expect("secret");
+    assert!(
+        secret
+            .secret_string()
+            .unwrap_or_default()
+            .contains(SECRET_MARKER)
+    );
+
+    let (code, _, err) = env.deployer(&[
+        "experiment",
+        "start",
+        "--flag",
+        "x",
+        "--latency",
+        "1",
+        "--rate",
+        "250",
+    ]);
+    assert_eq!(code, 2, "the schema refuses rate 250 (above 100%): {err}");
+    let (code, _, err) = env.deployer(&["experiment", "stop", "e3"]);
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = env.deployer(&["experiment", "stop", "e3"]);
+    assert_eq!(code, 2, "{err}");
+    let (code, _, _) = env.deployer(&["experiment", "stop", "--all"]);
+    assert_eq!(code, 0);
+    let (_, out, _) = env.deployer(&["experiment", "list"]);
+    assert!(out.contains("no experiments"), "{out}");
+}

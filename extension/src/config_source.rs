@@ -149,6 +149,8 @@ impl ConfigFetcher {
                 let output = client
                     .get_secret_value()
                     .secret_id(arn)
+                    // Explicit: the current version, whoever moved the label last.
+                    .version_stage("AWSCURRENT")
                     .send()
                     .await
                     .map_err(|err| aws_error("Secrets Manager", "GetSecretValue", arn, err))?;

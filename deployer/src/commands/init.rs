@@ -19,6 +19,10 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 
+/// The config stored when `init` is given none.
+const DEFAULT_CONFIG: &str =
+    "# faultline config: see the README's configuration reference\nexperiments: []\n";
+
 /// A validated layer zip for one architecture.
 struct LayerZip {
     arch: Arch,
@@ -30,7 +34,8 @@ struct LayerZip {
 /// The config text, refused with its key path and reason if the schema says no.
 fn read_config(path: Option<&Path>) -> Result<String, DeployError> {
     let Some(path) = path else {
-        return Ok(String::new());
+        // Secrets Manager keeps no value for an empty string: store a valid, empty config.
+        return Ok(DEFAULT_CONFIG.to_string());
     };
     let text = std::fs::read_to_string(path)
         .map_err(|err| DeployError::Input(format!("cannot read {}: {err}", path.display())))?;
@@ -94,14 +99,26 @@ async fn ensure_secret(
             let arn = described
                 .arn
                 .ok_or_else(|| DeployError::Failed(format!("{context}: no ARN returned")))?;
-            let current = aws_
+            // A secret without a current value (created empty elsewhere) gets one.
+            let current = match aws_
                 .secrets
                 .get_secret_value()
                 .secret_id(&arn)
+                .version_stage("AWSCURRENT")
                 .send()
                 .await
-                .map_err(|err| aws(format!("reading {context}"), err))?;
-            let action = if current.secret_string.as_deref() == Some(text) {
+            {
+                Ok(value) => value.secret_string,
+                Err(err)
+                    if err
+                        .as_service_error()
+                        .is_some_and(|e| e.is_resource_not_found_exception()) =>
+                {
+                    None
+                }
+                Err(err) => return Err(aws(format!("reading {context}"), err)),
+            };
+            let action = if current.as_deref() == Some(text) {
                 "unchanged"
             } else {
                 aws_.secrets

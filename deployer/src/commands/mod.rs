@@ -2,5 +2,7 @@
 
 pub mod disable;
 pub mod enable;
+pub mod experiment;
 pub mod init;
+pub mod layer;
 pub mod status;

@@ -1,0 +1,254 @@
+//! `deployer experiment list | start | stop`: experiments in the config secret, edited through
+//! [`secret_config::edit`] (no lost concurrent edits) and checked by the shared schema.
+
+use crate::aws::Aws;
+use crate::cli::{ExperimentArgs, ExperimentCommand, Global, Output, StartArgs, StopArgs};
+use crate::error::DeployError;
+use crate::names;
+use crate::secret_config;
+use faultline_extension::config::Config;
+use faultline_extension::experiment_matcher::is_active;
+use serde_yaml_ng::{Mapping, Value};
+
+fn document(text: &str) -> Result<Mapping, DeployError> {
+    if text.trim().is_empty() {
+        return Ok(Mapping::new());
+    }
+    match serde_yaml_ng::from_str::<Value>(text) {
+        Ok(Value::Mapping(map)) => Ok(map),
+        Ok(_) => Err(DeployError::Input(
+            "the config secret is not a YAML mapping".into(),
+        )),
+        Err(err) => Err(DeployError::Input(format!(
+            "the config secret is not valid YAML: {err}"
+        ))),
+    }
+}
+
+fn experiments(doc: &mut Mapping) -> &mut Vec<Value> {
+    let entry = doc
+        .entry(Value::from("experiments"))
+        .or_insert_with(|| Value::Sequence(Vec::new()));
+    if !entry.is_sequence() {
+        *entry = Value::Sequence(Vec::new());
+    }
+    match entry {
+        Value::Sequence(list) => list,
+        _ => unreachable!("set to a sequence above"),
+    }
+}
+
+fn render(doc: &Mapping) -> Result<String, DeployError> {
+    serde_yaml_ng::to_string(doc)
+        .map_err(|err| DeployError::Failed(format!("cannot write YAML: {err}")))
+}
+
+/// The experiment `start` describes, as YAML.
+fn new_experiment(args: &StartArgs) -> Result<Value, DeployError> {
+    let mut experiment = Mapping::new();
+    let name = args.name.clone().unwrap_or_else(|| {
+        format!(
+            "{}-{}",
+            args.flag,
+            chrono::Utc::now().format("%Y%m%d%H%M%S")
+        )
+    });
+    experiment.insert("name".into(), name.into());
+    experiment.insert("flag".into(), args.flag.clone().into());
+    if !args.selector.is_empty() {
+        let mut selector = Mapping::new();
+        for pair in &args.selector {
+            let (key, values) = pair.split_once('=').ok_or_else(|| {
+                DeployError::Input(format!(
+                    "--selector {pair}: expected key=value (values separated by |)"
+                ))
+            })?;
+            let values: Vec<Value> = values.split('|').map(|v| Value::from(v.trim())).collect();
+            selector.insert(key.trim().into(), Value::Sequence(values));
+        }
+        experiment.insert("selector".into(), Value::Mapping(selector));
+    }
+    experiment.insert("rate".into(), args.rate.into());
+    if let Some(duration) = &args.duration {
+        experiment.insert("start".into(), chrono::Utc::now().to_rfc3339().into());
+        experiment.insert("duration".into(), duration.clone().into());
+    }
+    let mut effect = Mapping::new();
+    if let Some(ms) = args.latency {
+        effect.insert("latency".into(), ms.into());
+    }
+    if let Some(message) = &args.exception {
+        effect.insert("exception".into(), message.clone().into());
+    }
+    if let Some(code) = args.http_status {
+        let mut response = Mapping::new();
+        response.insert("code".into(), code.into());
+        effect.insert("httpResponse".into(), Value::Mapping(response));
+    }
+    if effect.is_empty() {
+        return Err(DeployError::Input(
+            "give an effect: --latency MS, --exception MESSAGE or --http-status CODE".into(),
+        ));
+    }
+    experiment.insert("effect".into(), Value::Mapping(effect));
+    Ok(Value::Mapping(experiment))
+}
+
+fn name_of(value: &Value) -> Option<&str> {
+    value.get("name").and_then(Value::as_str)
+}
+
+async fn start(aws_: &Aws, secret: &str, args: &StartArgs) -> Result<String, DeployError> {
+    let experiment = new_experiment(args)?;
+    let name = name_of(&experiment).unwrap_or_default().to_string();
+    secret_config::edit(aws_, secret, |text| {
+        let mut doc = document(text)?;
+        let list = experiments(&mut doc);
+        if list.iter().any(|e| name_of(e) == Some(name.as_str())) {
+            return Err(DeployError::Input(format!(
+                "an experiment named {name} exists: stop it first or pick another --experiment name"
+            )));
+        }
+        list.push(experiment.clone());
+        render(&doc).map(Some)
+    })
+    .await?;
+    Ok(name)
+}
+
+async fn stop(aws_: &Aws, secret: &str, args: &StopArgs) -> Result<bool, DeployError> {
+    if args.name.is_none() && !args.all {
+        return Err(DeployError::Input(
+            "name the experiment to stop, or pass --all".into(),
+        ));
+    }
+    let changed = secret_config::edit(aws_, secret, |text| {
+        let mut doc = document(text)?;
+        let list = experiments(&mut doc);
+        let before = list.len();
+        match &args.name {
+            Some(name) => list.retain(|e| name_of(e) != Some(name.as_str())),
+            None => list.clear(),
+        }
+        if list.len() == before {
+            return Ok(None);
+        }
+        render(&doc).map(Some)
+    })
+    .await?;
+    if !changed && let Some(name) = &args.name {
+        return Err(DeployError::Input(format!("no experiment named {name}")));
+    }
+    Ok(changed)
+}
+
+async fn list(aws_: &Aws, secret: &str, format: Output) -> Result<(), DeployError> {
+    let (text, _) = secret_config::read(aws_, secret).await?;
+    let config = Config::parse(&text)
+        .map_err(|err| DeployError::Failed(format!("secret {secret}: {err}")))?;
+    let now = chrono::Utc::now();
+    let rows: Vec<serde_json::Value> = config
+        .experiments
+        .iter()
+        .map(|e| {
+            let mut view = faultline_extension::sdk_endpoint::sdk_view(e);
+            view["active"] = is_active(e, now).into();
+            view
+        })
+        .collect();
+    match format {
+        Output::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({"experiments": rows}))
+                .unwrap_or_default()
+        ),
+        Output::Text => {
+            if rows.is_empty() {
+                println!("no experiments");
+            }
+            for (e, row) in config.experiments.iter().zip(&rows) {
+                println!(
+                    "{}  flag={}  rate={}  {}  effect={}",
+                    e.name,
+                    e.flag,
+                    e.rate.value(),
+                    if row["active"] == true {
+                        "active"
+                    } else {
+                        "inactive"
+                    },
+                    row["effect"]
+                );
+            }
+            for rejected in &config.rejected_experiments {
+                println!("invalid: {rejected}");
+            }
+        }
+    }
+    Ok(())
+}
+
+pub async fn run(global: &Global, args: &ExperimentArgs) -> Result<(), DeployError> {
+    let aws_ = Aws::connect(global).await?;
+    let secret = names::secret(&global.name);
+    match &args.command {
+        ExperimentCommand::List => list(&aws_, &secret, global.output).await,
+        ExperimentCommand::Start(start_args) => {
+            let name = start(&aws_, &secret, start_args).await?;
+            crate::output::print(
+                global.output,
+                &format!("started {name}"),
+                &serde_json::json!({"started": name}),
+            );
+            Ok(())
+        }
+        ExperimentCommand::Stop(stop_args) => {
+            let changed = stop(&aws_, &secret, stop_args).await?;
+            crate::output::print(
+                global.output,
+                if changed {
+                    "stopped"
+                } else {
+                    "nothing to stop"
+                },
+                &serde_json::json!({"changed": changed}),
+            );
+            Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn start_args(flag: &str) -> StartArgs {
+        StartArgs {
+            flag: flag.into(),
+            name: Some("slow".into()),
+            selector: vec!["function-name=checkout|payments".into()],
+            rate: 0.5,
+            latency: Some(200),
+            exception: None,
+            http_status: None,
+            duration: Some("15m".into()),
+        }
+    }
+
+    #[test]
+    fn started_experiments_pass_the_shared_schema() {
+        let mut doc = document("debug: true\n").expect("doc");
+        experiments(&mut doc).push(new_experiment(&start_args("ingress")).expect("experiment"));
+        let text = render(&doc).expect("yaml");
+        let config = Config::parse_strict(&text).expect("valid");
+        assert!(config.debug);
+        assert_eq!(
+            config.experiments[0].selector["function-name"],
+            ["checkout", "payments"]
+        );
+        assert!(config.experiments[0].end.is_some());
+        let mut no_effect = start_args("ingress");
+        no_effect.latency = None;
+        assert!(new_experiment(&no_effect).is_err());
+    }
+}

@@ -1,0 +1,36 @@
+//! `deployer layer build`: builds the layer zips with the source tree's own build
+//! (`scripts/build-layer.sh`, what `make layer` runs), so there is one way to build a layer.
+
+use crate::cli::{LayerArgs, LayerCommand};
+use crate::error::DeployError;
+use crate::plan::Arch;
+
+pub fn run(args: &LayerArgs) -> Result<(), DeployError> {
+    let LayerCommand::Build { arch, source } = &args.command;
+    let script = source.join("scripts/build-layer.sh");
+    if !script.exists() {
+        return Err(DeployError::Input(format!(
+            "{} not found: run `deployer layer build` in the faultline source tree (or pass --source), or build the zips elsewhere and use `deployer init --layer-zip`",
+            script.display()
+        )));
+    }
+    let mut arches = Vec::new();
+    for text in arch {
+        let parsed = Arch::parse(text).ok_or_else(|| {
+            DeployError::Input(format!("--arch {text}: expected x86_64 or arm64"))
+        })?;
+        arches.push(parsed.as_str());
+    }
+    let status = std::process::Command::new(&script)
+        .args(&arches)
+        .status()
+        .map_err(|err| DeployError::Failed(format!("cannot run {}: {err}", script.display())))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(DeployError::Failed(format!(
+            "{} failed ({status})",
+            script.display()
+        )))
+    }
+}

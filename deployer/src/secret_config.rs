@@ -1,0 +1,110 @@
+//! Editing the config secret without losing a concurrent edit.
+//!
+//! Secrets Manager has no conditional write, but moving the AWSCURRENT label is one:
+//! `UpdateSecretVersionStage` with `RemoveFromVersionId` fails when that version is no longer
+//! current. So an edit reads the current text and version, writes the edited text as a new
+//! version staged only `FAULTLINE_PENDING`, then moves AWSCURRENT from the version it read to the
+//! new one. If somebody else got there first, the move fails and the edit starts again from
+//! their text. Every edited text is checked by the shared schema before it is written.
+
+use crate::aws::Aws;
+use crate::error::{DeployError, aws};
+use faultline_extension::config::Config;
+use std::time::Duration;
+
+/// Label of a version written but not yet made current.
+const PENDING: &str = "FAULTLINE_PENDING";
+/// Tries before giving up on a secret that keeps changing under us.
+const ATTEMPTS: u32 = 20;
+
+/// The current text and version of the secret.
+pub async fn read(aws_: &Aws, secret: &str) -> Result<(String, String), DeployError> {
+    let value = aws_
+        .secrets
+        .get_secret_value()
+        .secret_id(secret)
+        // Explicit: the version labelled current (moto's default lags behind a moved label).
+        .version_stage("AWSCURRENT")
+        .send()
+        .await
+        .map_err(|err| {
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_resource_not_found_exception())
+            {
+                DeployError::Input(format!(
+                    "secret {secret} not found: run `deployer init` first"
+                ))
+            } else {
+                aws(format!("reading secret {secret}"), err)
+            }
+        })?;
+    let version = value
+        .version_id
+        .ok_or_else(|| DeployError::Failed(format!("secret {secret}: no version id returned")))?;
+    Ok((value.secret_string.unwrap_or_default(), version))
+}
+
+/// A fresh ClientRequestToken (32 hex characters, as Secrets Manager requires 32..64).
+fn token() -> String {
+    format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..))
+}
+
+/// Applies `edit` to the secret's text. `edit` returns `None` when there is nothing to change.
+/// Returns whether the secret changed.
+pub async fn edit<F>(aws_: &Aws, secret: &str, edit: F) -> Result<bool, DeployError>
+where
+    F: Fn(&str) -> Result<Option<String>, DeployError>,
+{
+    for attempt in 0..ATTEMPTS {
+        let (text, version) = read(aws_, secret).await?;
+        let Some(new_text) = edit(&text)? else {
+            return Ok(false);
+        };
+        Config::parse_strict(&new_text).map_err(|err| {
+            DeployError::Input(format!(
+                "the edited config would be refused: {err}; nothing was written"
+            ))
+        })?;
+        let new_version = token();
+        aws_.secrets
+            .put_secret_value()
+            .secret_id(secret)
+            .secret_string(new_text)
+            .client_request_token(&new_version)
+            .version_stages(PENDING)
+            .send()
+            .await
+            .map_err(|err| aws(format!("writing secret {secret}"), err))?;
+        let moved = aws_
+            .secrets
+            .update_secret_version_stage()
+            .secret_id(secret)
+            .version_stage("AWSCURRENT")
+            .remove_from_version_id(&version)
+            .move_to_version_id(&new_version)
+            .send()
+            .await;
+        match moved {
+            Ok(_) => return Ok(true),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_invalid_parameter_exception()) =>
+            {
+                // Somebody else's version became current after we read: start again from it.
+                let pause = 20 + fastrand::u64(0..50 * u64::from(attempt + 1));
+                tokio::time::sleep(Duration::from_millis(pause)).await;
+            }
+            Err(err) => {
+                return Err(aws(
+                    format!("making the new version of secret {secret} current"),
+                    err,
+                ));
+            }
+        }
+    }
+    Err(DeployError::Failed(format!(
+        "secret {secret} kept changing during {ATTEMPTS} attempts; try again"
+    )))
+}
