@@ -7,6 +7,7 @@ use crate::error::{DeployError, aws};
 use crate::plan::{Arch, FunctionConfig, Plan};
 use crate::rate_limit::RateLimit;
 use aws_sdk_lambda::types::{Environment, FunctionConfiguration, LastUpdateStatus, PackageType};
+use std::collections::HashMap;
 use std::time::Duration;
 
 /// Attempts of one update before giving up on conflicts and throttling.
@@ -96,12 +97,20 @@ pub async fn list_all(aws_: &Aws, limit: &RateLimit) -> Result<Vec<Function>, De
     }
 }
 
+/// The functions a selection stands for.
+pub struct Selected {
+    /// Names, in a stable order, without the excluded ones.
+    pub names: Vec<String>,
+    /// Configurations already read while listing (so they need not be read again).
+    pub listed: HashMap<String, Function>,
+}
+
 /// The names a selection stands for, in a stable order, without the excluded ones.
 pub async fn select(
     aws_: &Aws,
     limit: &RateLimit,
     selection: &Selection,
-) -> Result<Vec<String>, DeployError> {
+) -> Result<Selected, DeployError> {
     let by_listing = selection.all || selection.regex.is_some() || selection.tag.is_some();
     if by_listing && !selection.functions.is_empty() {
         return Err(DeployError::Input(
@@ -129,6 +138,7 @@ pub async fn select(
                 .ok_or_else(|| DeployError::Input(format!("--tag {t}: expected KEY=VALUE")))
         })
         .transpose()?;
+    let mut listed = HashMap::new();
     let mut names: Vec<String> = if by_listing {
         let mut chosen = Vec::new();
         for function in list_all(aws_, limit).await? {
@@ -149,15 +159,17 @@ pub async fn select(
                     continue;
                 }
             }
-            chosen.push(name);
+            chosen.push(name.clone());
+            listed.insert(name, function);
         }
         chosen
     } else {
         selection.functions.clone()
     };
     names.retain(|n| !selection.exclude.contains(n));
+    names.sort();
     names.dedup();
-    Ok(names)
+    Ok(Selected { names, listed })
 }
 
 fn retryable(code: Option<&str>) -> bool {

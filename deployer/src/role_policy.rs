@@ -4,6 +4,29 @@
 use crate::aws::Aws;
 use crate::error::{DeployError, aws};
 use crate::rate_limit::RateLimit;
+use std::collections::HashSet;
+use std::sync::Mutex;
+
+/// Roles already known to carry the policy during one command, so that functions sharing a
+/// role cost one IAM check, not one each.
+#[derive(Default)]
+pub struct AttachedRoles(Mutex<HashSet<String>>);
+
+impl AttachedRoles {
+    fn contains(&self, role: &str) -> bool {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(role)
+    }
+
+    fn insert(&self, role: &str) {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(role.to_string());
+    }
+}
 
 /// IAM's default quota of managed policies per role.
 pub const MANAGED_POLICY_QUOTA: usize = 10;
@@ -34,11 +57,16 @@ pub async fn attached(
 pub async fn attach(
     aws_: &Aws,
     limit: &RateLimit,
+    known: &AttachedRoles,
     role: &str,
     policy_arn: &str,
 ) -> Result<Option<String>, DeployError> {
+    if known.contains(role) {
+        return Ok(None);
+    }
     let current = attached(aws_, limit, role).await?;
     if current.iter().any(|p| p == policy_arn) {
+        known.insert(role);
         return Ok(None);
     }
     limit.acquire().await;
@@ -49,6 +77,7 @@ pub async fn attach(
         .send()
         .await
         .map_err(|err| aws(format!("attaching {policy_arn} to role {role}"), err))?;
+    known.insert(role);
     let count = current.len() + 1;
     Ok((count + 1 >= MANAGED_POLICY_QUOTA).then(|| {
         format!("role {role} now has {count} managed policies (quota {MANAGED_POLICY_QUOTA})")

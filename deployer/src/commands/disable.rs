@@ -50,7 +50,9 @@ pub async fn run(global: &Global, args: &DisableArgs) -> Result<(), DeployError>
     let aws_ = Arc::new(Aws::connect(global).await?);
     let limit = Arc::new(RateLimit::per_second(args.rate));
     let installed = Arc::new(Installed::read(&aws_, &global.name).await?);
-    let names = functions::select(&aws_, &limit, &args.selection).await?;
+    let names = functions::select(&aws_, &limit, &args.selection)
+        .await?
+        .names;
     let dry_run = args.dry_run;
     let roles = Arc::new(std::sync::Mutex::new(HashSet::new()));
     let outcomes = run_each(names, global.output == Output::Text, |name| {

@@ -11,7 +11,7 @@ use crate::functions::{self, Function};
 use crate::names;
 use crate::plan::{Arch, EnableTarget, OurLayer, plan_enable};
 use crate::rate_limit::RateLimit;
-use crate::role_policy;
+use crate::role_policy::{self, AttachedRoles};
 use crate::run_each::{Outcome, run_each};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -87,14 +87,29 @@ impl Installed {
     }
 }
 
-async fn enable_one(
-    aws_: &Aws,
-    limit: &RateLimit,
-    installed: &Installed,
-    name: &str,
+/// What every function's enabling shares.
+struct Shared {
+    aws: Aws,
+    limit: RateLimit,
+    installed: Installed,
+    roles: AttachedRoles,
+    listed: HashMap<String, Function>,
     dry_run: bool,
-) -> Result<Outcome, DeployError> {
-    let function: Function = functions::get(aws_, limit, name).await?;
+}
+
+async fn enable_one(shared: &Shared, name: &str) -> Result<Outcome, DeployError> {
+    let Shared {
+        aws: aws_,
+        limit,
+        installed,
+        roles,
+        listed,
+        dry_run,
+    } = shared;
+    let function: Function = match listed.get(name) {
+        Some(function) => function.clone(),
+        None => functions::get(aws_, limit, name).await?,
+    };
     let layer = installed.layers.get(&function.config.arch).ok_or_else(|| {
         DeployError::Input(format!(
             "function {name}: no faultline layer for {} yet: run `deployer init --arch {}`",
@@ -112,7 +127,7 @@ async fn enable_one(
         diff: diff::lines(&function.config, &plan),
         warnings: plan.warnings.clone(),
     };
-    if dry_run {
+    if *dry_run {
         return Ok(outcome);
     }
     if outcome.changed {
@@ -126,8 +141,14 @@ async fn enable_one(
             .await
             .map_err(|err| aws(format!("tagging function {name}"), err))?;
     }
-    if let Some(warning) =
-        role_policy::attach(aws_, limit, function.role_name(), &installed.policy_arn).await?
+    if let Some(warning) = role_policy::attach(
+        aws_,
+        limit,
+        roles,
+        function.role_name(),
+        &installed.policy_arn,
+    )
+    .await?
     {
         outcome.warnings.push(warning);
     }
@@ -135,22 +156,35 @@ async fn enable_one(
 }
 
 pub async fn run(global: &Global, args: &EnableArgs) -> Result<(), DeployError> {
-    let aws_ = Arc::new(Aws::connect(global).await?);
-    let limit = Arc::new(RateLimit::per_second(args.rate));
-    let installed = Arc::new(Installed::read(&aws_, &global.name).await?);
-    let names = functions::select(&aws_, &limit, &args.selection).await?;
-    crate::confirm::confirm("enable faultline on", &names, args.yes || args.dry_run)?;
-    let dry_run = args.dry_run;
-    let outcomes = run_each(names, global.output == Output::Text, |name| {
-        let (aws_, limit, installed) = (
-            Arc::clone(&aws_),
-            Arc::clone(&limit),
-            Arc::clone(&installed),
-        );
-        async move { enable_one(&aws_, &limit, &installed, &name, dry_run).await }
+    let aws_ = Aws::connect(global).await?;
+    let limit = RateLimit::per_second(args.rate);
+    let installed = Installed::read(&aws_, &global.name).await?;
+    let selected = functions::select(&aws_, &limit, &args.selection).await?;
+    crate::confirm::confirm(
+        "enable faultline on",
+        &selected.names,
+        args.yes || args.dry_run,
+    )?;
+    let shared = Arc::new(Shared {
+        aws: aws_,
+        limit,
+        installed,
+        roles: AttachedRoles::default(),
+        listed: selected.listed,
+        dry_run: args.dry_run,
+    });
+    let outcomes = run_each(selected.names, global.output == Output::Text, |name| {
+        let shared = Arc::clone(&shared);
+        async move { enable_one(&shared, &name).await }
     })
     .await;
-    crate::run_each::report(global.output, "enable", dry_run, &outcomes, limit.calls());
+    crate::run_each::report(
+        global.output,
+        "enable",
+        args.dry_run,
+        &outcomes,
+        shared.limit.calls(),
+    );
     let failed = outcomes.iter().filter(|(_, r)| r.is_err()).count();
     if failed > 0 {
         return Err(DeployError::Failed(format!(
