@@ -44,6 +44,7 @@ layer-check: layer
 bench: venv
 	$(CARGO) bench -p faultline-extension --bench runtime_proxy --locked
 	$(CARGO) bench -p faultline-extension --bench faults --locked
+	$(CARGO) bench -p faultline-deployer --bench enable --locked
 
 clean:
 	$(CARGO) clean

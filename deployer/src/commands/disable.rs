@@ -20,10 +20,14 @@ async fn disable_one(
     aws_: &Aws,
     limit: &RateLimit,
     installed: &Installed,
+    listed: Option<Function>,
     name: &str,
     dry_run: bool,
 ) -> Result<(Outcome, Option<String>), DeployError> {
-    let function: Function = functions::get(aws_, limit, name).await?;
+    let function: Function = match listed {
+        Some(function) => function,
+        None => functions::get(aws_, limit, name).await?,
+    };
     let plan = plan_disable(&function.config, |l| installed.owns(l))
         .map_err(|e| DeployError::Input(e.to_string()))?;
     let outcome = Outcome {
@@ -50,20 +54,21 @@ pub async fn run(global: &Global, args: &DisableArgs) -> Result<(), DeployError>
     let aws_ = Arc::new(Aws::connect(global).await?);
     let limit = Arc::new(RateLimit::per_second(args.rate));
     let installed = Arc::new(Installed::read(&aws_, &global.name).await?);
-    let names = functions::select(&aws_, &limit, &args.selection)
-        .await?
-        .names;
+    let selected = functions::select(&aws_, &limit, &args.selection).await?;
+    let listed = Arc::new(selected.listed);
     let dry_run = args.dry_run;
     let roles = Arc::new(std::sync::Mutex::new(HashSet::new()));
-    let outcomes = run_each(names, global.output == Output::Text, |name| {
+    let outcomes = run_each(selected.names, global.output == Output::Text, |name| {
         let (aws_, limit, installed, roles) = (
             Arc::clone(&aws_),
             Arc::clone(&limit),
             Arc::clone(&installed),
             Arc::clone(&roles),
         );
+        let listed = listed.get(&name).cloned();
         async move {
-            let (outcome, role) = disable_one(&aws_, &limit, &installed, &name, dry_run).await?;
+            let (outcome, role) =
+                disable_one(&aws_, &limit, &installed, listed, &name, dry_run).await?;
             if let Some(role) = role {
                 roles.lock().unwrap_or_else(|p| p.into_inner()).insert(role);
             }
