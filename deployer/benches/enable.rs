@@ -2,7 +2,6 @@
 //! the default pace (10 requests/s). `cargo bench -p faultline-deployer --bench enable` uses 200
 //! functions and writes target/bench-deployer.md; without `--bench` (cargo test) it uses 5.
 
-use aws_config::{BehaviorVersion, Region};
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{FunctionCode, Runtime};
 use faultline_testkit::{MotoServer, repo_root};
@@ -50,15 +49,7 @@ fn main() {
         let dist_path = dist.path().to_string_lossy().into_owned();
         deployer(&moto.endpoint, &["init", "--dist", &dist_path]);
 
-        let config = aws_config::defaults(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .endpoint_url(&moto.endpoint)
-            .credentials_provider(aws_sdk_lambda::config::Credentials::new(
-                "testing", "testing", None, None, "bench",
-            ))
-            .http_client(faultline_extension::config_source::direct_https_client())
-            .load()
-            .await;
+        let config = faultline_testkit::aws_config(&moto.endpoint, "testing", "testing").await;
         let iam = aws_sdk_iam::Client::new(&config);
         let lambda = aws_sdk_lambda::Client::new(&config);
         let mut roles = Vec::new();

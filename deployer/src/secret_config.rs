@@ -9,6 +9,7 @@
 
 use crate::aws::Aws;
 use crate::error::{DeployError, aws};
+use aws_sdk_secretsmanager::error::ProvideErrorMetadata as _;
 use faultline_extension::config::Config;
 use std::time::Duration;
 
@@ -16,6 +17,20 @@ use std::time::Duration;
 const PENDING: &str = "FAULTLINE_PENDING";
 /// Tries before giving up on a secret that keeps changing under us.
 const ATTEMPTS: u32 = 20;
+
+/// The error for a failed read of the config secret: "run init first" when it does not exist.
+pub fn read_error<E>(secret: &str, err: aws_sdk_secretsmanager::error::SdkError<E>) -> DeployError
+where
+    E: aws_sdk_secretsmanager::error::ProvideErrorMetadata + std::error::Error + 'static,
+{
+    if err.code() == Some("ResourceNotFoundException") {
+        DeployError::Input(format!(
+            "secret {secret} not found: run `deployer init` first"
+        ))
+    } else {
+        aws(format!("reading secret {secret}"), err)
+    }
+}
 
 /// The current text and version of the secret.
 pub async fn read(aws_: &Aws, secret: &str) -> Result<(String, String), DeployError> {
@@ -27,18 +42,7 @@ pub async fn read(aws_: &Aws, secret: &str) -> Result<(String, String), DeployEr
         .version_stage("AWSCURRENT")
         .send()
         .await
-        .map_err(|err| {
-            if err
-                .as_service_error()
-                .is_some_and(|e| e.is_resource_not_found_exception())
-            {
-                DeployError::Input(format!(
-                    "secret {secret} not found: run `deployer init` first"
-                ))
-            } else {
-                aws(format!("reading secret {secret}"), err)
-            }
-        })?;
+        .map_err(|err| read_error(secret, err))?;
     let version = value
         .version_id
         .ok_or_else(|| DeployError::Failed(format!("secret {secret}: no version id returned")))?;

@@ -1,7 +1,6 @@
 //! The `deployer` binary against moto server (started per test on a free loopback port): every
 //! command as a user runs it, with the AWS state checked through the AWS SDK.
 
-use aws_config::{BehaviorVersion, Region};
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{Environment, FunctionCode, Runtime};
 use faultline_testkit::MotoServer;
@@ -25,15 +24,7 @@ struct Env {
 impl Env {
     async fn start() -> Env {
         let moto = MotoServer::start().await;
-        let config = aws_config::defaults(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .endpoint_url(&moto.endpoint)
-            .credentials_provider(aws_sdk_lambda::config::Credentials::new(
-                "testing", "testing", None, None, "test",
-            ))
-            .http_client(faultline_extension::config_source::direct_https_client())
-            .load()
-            .await;
+        let config = faultline_testkit::aws_config(&moto.endpoint, "testing", "testing").await;
         let dir = tempfile::tempdir().expect("tempdir");
         for arch in ["x86_64", "arm64"] {
             std::fs::write(

@@ -82,3 +82,21 @@ impl MotoServer {
         }
     }
 }
+
+/// An AWS SDK config for moto at `endpoint` (region us-east-1, the given keys), with a plain
+/// rustls client that ignores HTTP(S)_PROXY.
+pub async fn aws_config(endpoint: &str, key: &str, secret: &str) -> aws_config::SdkConfig {
+    use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+    let http = aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https();
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .credentials_provider(aws_credential_types::Credentials::new(
+            key, secret, None, None, "test",
+        ))
+        .http_client(http)
+        .load()
+        .await
+}

@@ -35,18 +35,7 @@ impl Installed {
             .secret_id(&secret)
             .send()
             .await
-            .map_err(|err| {
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_resource_not_found_exception())
-                {
-                    DeployError::Input(format!(
-                        "secret {secret} not found: run `deployer init` first"
-                    ))
-                } else {
-                    aws(format!("secret {secret}"), err)
-                }
-            })?;
+            .map_err(|err| crate::secret_config::read_error(&secret, err))?;
         let secret_arn = described
             .arn
             .ok_or_else(|| DeployError::Failed(format!("secret {secret}: no ARN returned")))?;

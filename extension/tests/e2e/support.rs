@@ -276,15 +276,7 @@ impl Moto {
     }
 
     pub async fn sdk_config(&self, key: &str, secret: &str) -> aws_config::SdkConfig {
-        aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new("us-east-1"))
-            .endpoint_url(&self.endpoint)
-            .credentials_provider(aws_sdk_secretsmanager::config::Credentials::new(
-                key, secret, None, None, "test",
-            ))
-            .http_client(faultline_extension::config_source::direct_https_client())
-            .load()
-            .await
+        faultline_testkit::aws_config(&self.endpoint, key, secret).await
     }
 
     /// Stores a new value in an existing secret.
