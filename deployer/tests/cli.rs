@@ -450,3 +450,50 @@ async fn concurrent_experiment_edits_lose_nothing() {
     let (_, out, _) = env.deployer(&["experiment", "list"]);
     assert!(out.contains("no experiments"), "{out}");
 }
+
+#[tokio::test]
+async fn selection_by_tag_regex_and_exclude() {
+    let env = Env::start().await;
+    env.init();
+    let role = env.role("r").await;
+    for name in ["pay-a", "pay-b", "orders"] {
+        env.function(name, &role, &[], &[]).await;
+    }
+    for name in ["pay-a", "orders"] {
+        let arn = format!("arn:aws:lambda:us-east-1:123456789012:function:{name}");
+        env.lambda
+            .tag_resource()
+            .resource(arn)
+            .tags("team", "payments")
+            .send()
+            .await
+            .expect("tag");
+    }
+    let chosen = |args: &[&str]| {
+        let mut full = vec!["enable", "--dry-run", "--output", "json"];
+        full.extend_from_slice(args);
+        let (code, out, err) = env.deployer(&full);
+        assert_eq!(code, 0, "{err}");
+        let report: serde_json::Value = serde_json::from_str(&out).expect("json");
+        report["functions"]
+            .as_array()
+            .expect("functions")
+            .iter()
+            .filter_map(|f| f["function"].as_str().map(str::to_string))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(chosen(&["--tag", "team=payments"]), ["orders", "pay-a"]);
+    assert_eq!(
+        chosen(&["--regex", "^pay-", "--exclude", "pay-b"]),
+        ["pay-a"]
+    );
+    assert_eq!(
+        chosen(&["--all", "--exclude", "orders"]),
+        ["pay-a", "pay-b"]
+    );
+    let (code, _, err) = env.deployer(&["enable", "--regex", "(", "--dry-run"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--regex"), "{err}");
+    let (code, _, err) = env.deployer(&["enable"]);
+    assert_eq!(code, 2, "{err}");
+}
