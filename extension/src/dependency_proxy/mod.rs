@@ -10,6 +10,7 @@
 mod tunnel;
 mod upstream;
 
+use crate::config::Config;
 use crate::config_state::ConfigState;
 use crate::experiment_matcher::Labels;
 use crate::fault::{Fault, Terminal};
@@ -54,6 +55,15 @@ impl fmt::Display for Reset {
 }
 
 impl std::error::Error for Reset {}
+
+/// What a dependency request is aimed at: the source of its labels.
+struct Target<'a> {
+    host: &'a str,
+    port: u16,
+    scheme: &'static str,
+    method: &'a Method,
+    path: Option<&'a str>,
+}
 
 /// The outcome of the faults for one dependency request.
 enum Injected {
@@ -164,38 +174,30 @@ impl DependencyProxy {
     }
 
     /// Labels of one dependency request.
-    fn labels(
-        &self,
-        host: &str,
-        port: u16,
-        scheme: &str,
-        method: &Method,
-        path: Option<&str>,
-    ) -> Labels {
-        let mut labels = self
-            .config
-            .current()
-            .map(|c| self.facts.base_labels(&c.config))
-            .unwrap_or_default();
-        labels.insert("host".into(), host.to_string());
-        labels.insert("port".into(), port.to_string());
-        labels.insert("scheme".into(), scheme.to_string());
-        labels.insert("method".into(), method.as_str().to_string());
-        if let Some(path) = path {
+    fn labels(&self, config: &Config, target: &Target<'_>) -> Labels {
+        let mut labels = self.facts.base_labels(config);
+        labels.insert("host".into(), target.host.to_string());
+        labels.insert("port".into(), target.port.to_string());
+        labels.insert("scheme".into(), target.scheme.to_string());
+        labels.insert("method".into(), target.method.as_str().to_string());
+        if let Some(path) = target.path {
             labels.insert("path".into(), path.to_string());
         }
         labels
     }
 
     /// Applies `egress` then `dependency-HOST`: latencies, then the first terminal effect.
-    async fn faults(&self, host: &str, labels: &Labels, is_connect: bool) -> Option<Injected> {
+    /// Labels are only built when some experiment could apply.
+    async fn faults(&self, target: &Target<'_>) -> Option<Injected> {
         let active = self.config.current()?;
         if !active.config.dependency_proxy_enabled || active.experiments.is_empty() {
             return None;
         }
+        let labels = &self.labels(&active.config, target);
+        let is_connect = target.method == Method::CONNECT;
         let request_id = self.invocation.get();
         let request_id = request_id.as_deref();
-        let host_flag = format!("{DEPENDENCY_PREFIX}{host}");
+        let host_flag = format!("{DEPENDENCY_PREFIX}{}", target.host);
         for flag in [EGRESS, host_flag.as_str()] {
             let Some(fault) = Fault::decide(&active.experiments, flag, labels) else {
                 continue;
@@ -254,8 +256,14 @@ impl DependencyProxy {
         };
         let host = authority.host().to_ascii_lowercase();
         let port = authority.port_u16().unwrap_or(80);
-        let labels = self.labels(&host, port, "http", request.method(), Some(uri.path()));
-        if let Some(injected) = self.faults(&host, &labels, false).await {
+        let aimed_at = Target {
+            host: &host,
+            port,
+            scheme: "http",
+            method: request.method(),
+            path: Some(uri.path()),
+        };
+        if let Some(injected) = self.faults(&aimed_at).await {
             return injected;
         }
 
@@ -297,8 +305,14 @@ impl DependencyProxy {
         };
         let host = authority.host().to_ascii_lowercase();
         let port = authority.port_u16().unwrap_or(443);
-        let labels = self.labels(&host, port, "https", request.method(), None);
-        if let Some(injected) = self.faults(&host, &labels, true).await {
+        let aimed_at = Target {
+            host: &host,
+            port,
+            scheme: "https",
+            method: request.method(),
+            path: None,
+        };
+        if let Some(injected) = self.faults(&aimed_at).await {
             return injected;
         }
         let (corporate, _) = self.corporate_proxy_and_client();
