@@ -106,10 +106,7 @@ pub fn report(
                 })
                 .collect();
             let value = json!({"command": verb, "dry_run": dry_run, "functions": functions, "aws_calls": calls});
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&value).unwrap_or_default()
-            );
+            crate::output::print_json(&value);
         }
     }
 }

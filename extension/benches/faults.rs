@@ -18,6 +18,7 @@ use faultline_extension::config::Config;
 use faultline_extension::experiment_matcher::{ExperimentSet, Labels};
 use faultline_extension::fault::Fault;
 use faultline_extension::http_client::full_body;
+use faultline_testkit::{free_port, wait_port};
 use http_body_util::BodyExt;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -312,8 +313,8 @@ fn main() {
         .build()
         .expect("runtime");
     runtime.block_on(async {
-        wait_listening(proxy_addr).await;
-        wait_listening(sdk_addr).await;
+        wait_port(dependency_port, "dependency proxy").await;
+        wait_port(sdk_port, "SDK endpoint").await;
         let web = start_fixed_server("ok", "text/plain");
         let absolute = format!("http://{web}/small");
         let host = web.to_string();
@@ -397,20 +398,5 @@ fn main() {
         let out = repo_root().join("target/bench-faults.md");
         std::fs::write(&out, &report).expect("write report");
         println!("report written to {}", out.display());
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
-async fn wait_listening(addr: SocketAddr) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while TcpStream::connect(addr).await.is_err() {
-        assert!(Instant::now() < deadline, "{addr} never listened");
-        tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }

@@ -38,10 +38,6 @@ impl Fault {
         })
     }
 
-    pub fn flag(&self) -> &str {
-        &self.flag
-    }
-
     /// Sleeps for the summed latency of the selected experiments, auditing each one.
     pub async fn delay(&self, request_id: Option<&str>, labels: &Labels) {
         let mut total = Duration::ZERO;

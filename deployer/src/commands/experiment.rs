@@ -157,11 +157,7 @@ async fn list(aws_: &Aws, secret: &str, format: Output) -> Result<(), DeployErro
         })
         .collect();
     match format {
-        Output::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&serde_json::json!({"experiments": rows}))
-                .unwrap_or_default()
-        ),
+        Output::Json => crate::output::print_json(&serde_json::json!({"experiments": rows})),
         Output::Text => {
             if rows.is_empty() {
                 println!("no experiments");

@@ -58,10 +58,7 @@ pub async fn run(global: &Global, args: &StatusArgs) -> Result<(), DeployError> 
         }));
     }
     match global.output {
-        Output::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&json!({"functions": rows})).unwrap_or_default()
-        ),
+        Output::Json => crate::output::print_json(&json!({"functions": rows})),
         Output::Text => {
             println!(
                 "{:<32} {:<8} {:<14} {:<7} {:<16} {:<8} policy",

@@ -4,13 +4,13 @@
 #![allow(dead_code)]
 
 use faultline_extension::http_client::full_body;
+pub use faultline_testkit::repo_root;
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use std::convert::Infallible;
-use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -152,13 +152,6 @@ pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
 
 pub fn micros(d: Duration) -> f64 {
     d.as_secs_f64() * 1e6
-}
-
-pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("workspace root")
-        .to_path_buf()
 }
 
 pub fn rss_kib(pid: u32) -> Option<u64> {
