@@ -1,0 +1,179 @@
+//! The harness shared by the deployer's tests: moto server started per test on a free loopback
+//! port, the `deployer` binary run as a user runs it, and AWS state read through the AWS SDK.
+#![allow(dead_code)]
+
+use aws_sdk_lambda::primitives::Blob;
+use aws_sdk_lambda::types::{Environment, FunctionCode, Runtime};
+use faultline_testkit::MotoServer;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Output;
+
+/// A team key that must never appear in any output.
+pub const SECRET_MARKER: &str = "TOPSECRET-7a1e0c";
+/// The smallest valid zip (an empty archive).
+pub const EMPTY_ZIP: &[u8] = b"PK\x05\x06\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0";
+
+pub struct Env {
+    pub moto: MotoServer,
+    pub dir: tempfile::TempDir,
+    pub lambda: aws_sdk_lambda::Client,
+    pub iam: aws_sdk_iam::Client,
+    pub secrets: aws_sdk_secretsmanager::Client,
+}
+
+impl Env {
+    pub async fn start() -> Env {
+        let moto = MotoServer::start().await;
+        let config = faultline_testkit::aws_config(&moto.endpoint, "testing", "testing").await;
+        let dir = tempfile::tempdir().expect("tempdir");
+        for arch in ["x86_64", "arm64"] {
+            std::fs::write(
+                dir.path().join(format!("faultline-layer-{arch}.zip")),
+                EMPTY_ZIP,
+            )
+            .expect("zip");
+        }
+        Env {
+            lambda: aws_sdk_lambda::Client::new(&config),
+            iam: aws_sdk_iam::Client::new(&config),
+            secrets: aws_sdk_secretsmanager::Client::new(&config),
+            moto,
+            dir,
+        }
+    }
+
+    pub fn write(&self, name: &str, text: &str) -> String {
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, text).expect("write file");
+        path.to_string_lossy().into_owned()
+    }
+
+    pub fn dist(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Runs the deployer; returns (exit code, stdout, stderr).
+    pub fn deployer(&self, args: &[&str]) -> (i32, String, String) {
+        let output: Output = std::process::Command::new(env!("CARGO_BIN_EXE_deployer"))
+            .args(args)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ENDPOINT_URL", &self.moto.endpoint)
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .output()
+            .expect("run deployer");
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        assert!(
+            !stdout.contains(SECRET_MARKER) && !stderr.contains(SECRET_MARKER),
+            "secret material in output:\n{stdout}\n{stderr}"
+        );
+        (output.status.code().unwrap_or(-1), stdout, stderr)
+    }
+
+    pub fn init(&self) {
+        let config = self.write(
+            "faultline.yaml",
+            &format!("team_private_key: \"{SECRET_MARKER}\"\nexperiments: []\n"),
+        );
+        let dist = self.dist().to_string_lossy().into_owned();
+        let (code, out, err) = self.deployer(&["init", "--config", &config, "--dist", &dist]);
+        assert_eq!(code, 0, "{out}\n{err}");
+    }
+
+    pub async fn role(&self, name: &str) -> String {
+        self.iam
+            .create_role()
+            .role_name(name)
+            .assume_role_policy_document(
+                r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#,
+            )
+            .send()
+            .await
+            .expect("create role")
+            .role
+            .map(|r| r.arn)
+            .expect("role arn")
+    }
+
+    pub async fn layer(&self, name: &str) -> String {
+        self.lambda
+            .publish_layer_version()
+            .layer_name(name)
+            .content(
+                aws_sdk_lambda::types::LayerVersionContentInput::builder()
+                    .zip_file(Blob::new(EMPTY_ZIP))
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("publish layer")
+            .layer_version_arn
+            .expect("layer arn")
+    }
+
+    pub async fn function(&self, name: &str, role: &str, layers: &[String], env: &[(&str, &str)]) {
+        self.lambda
+            .create_function()
+            .function_name(name)
+            .runtime(Runtime::Python312)
+            .role(role)
+            .handler("handler.handler")
+            .code(
+                FunctionCode::builder()
+                    .zip_file(Blob::new(EMPTY_ZIP))
+                    .build(),
+            )
+            .set_layers(Some(layers.to_vec()))
+            .environment(
+                Environment::builder()
+                    .set_variables(Some(
+                        env.iter()
+                            .map(|(k, v)| (k.to_string(), v.to_string()))
+                            .collect(),
+                    ))
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("create function");
+    }
+
+    /// A function's layers and environment.
+    pub async fn state(&self, name: &str) -> (Vec<String>, BTreeMap<String, String>) {
+        let c = self
+            .lambda
+            .get_function_configuration()
+            .function_name(name)
+            .send()
+            .await
+            .expect("get function");
+        let layers = c
+            .layers()
+            .iter()
+            .filter_map(|l| l.arn().map(str::to_string))
+            .collect();
+        let env = c
+            .environment()
+            .and_then(|e| e.variables())
+            .map(|v| v.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default();
+        (layers, env)
+    }
+
+    pub async fn policy_attached(&self, role: &str) -> bool {
+        self.iam
+            .list_attached_role_policies()
+            .role_name(role)
+            .send()
+            .await
+            .expect("list attached")
+            .attached_policies()
+            .iter()
+            .any(|p| p.policy_name() == Some("faultline-read-config-us-east-1"))
+    }
+}
