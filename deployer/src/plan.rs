@@ -47,12 +47,95 @@ impl Arch {
             _ => None,
         }
     }
+
+    /// `--arch` values, in order, without repeats; the error names the bad value.
+    pub fn parse_list(texts: &[String]) -> Result<Vec<Arch>, String> {
+        let mut arches = Vec::new();
+        for text in texts {
+            let arch = Arch::parse(text)
+                .ok_or_else(|| format!("--arch {text}: expected x86_64 or arm64"))?;
+            if !arches.contains(&arch) {
+                arches.push(arch);
+            }
+        }
+        Ok(arches)
+    }
 }
 
 impl std::fmt::Display for Arch {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
+}
+
+/// The ports of faultline's listeners inside the function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ports {
+    pub runtime_api: u16,
+    pub dependency_proxy: u16,
+    pub sdk: u16,
+}
+
+impl Default for Ports {
+    fn default() -> Self {
+        Ports {
+            runtime_api: 5033,
+            dependency_proxy: 5034,
+            sdk: 5032,
+        }
+    }
+}
+
+/// The value of a variable faultline sets: a literal, or what an IaC template takes as a
+/// parameter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WiringValue {
+    Literal(String),
+    /// The config secret's ARN.
+    ConfigSecretArn,
+    /// "true" or "false": whether faultline injects anything.
+    Enabled,
+}
+
+/// The variables faultline sets on every function, in order; NO_PROXY (merged with the
+/// function's own) and the chained previous wrapper and proxy come on top. `enable` and the IaC
+/// templates both take their variables from here.
+pub fn wiring(ports: &Ports) -> Vec<(&'static str, WiringValue)> {
+    let defaults = Ports::default();
+    let proxy = if ports.dependency_proxy == defaults.dependency_proxy {
+        DEPENDENCY_PROXY.to_string()
+    } else {
+        format!("http://localhost:{}", ports.dependency_proxy)
+    };
+    let mut vars = vec![
+        ("GREMLIN_LAMBDA_ENABLED", WiringValue::Enabled),
+        ("GREMLIN_CONFIG_ARN", WiringValue::ConfigSecretArn),
+        (
+            "AWS_LAMBDA_EXEC_WRAPPER",
+            WiringValue::Literal(WRAPPER.into()),
+        ),
+        ("HTTP_PROXY", WiringValue::Literal(proxy.clone())),
+        ("HTTPS_PROXY", WiringValue::Literal(proxy)),
+    ];
+    if ports.runtime_api != defaults.runtime_api {
+        vars.push((
+            "GREMLIN_LAMBDA_API_PROXY_PORT",
+            WiringValue::Literal(format!("localhost:{}", ports.runtime_api)),
+        ));
+    }
+    if ports.dependency_proxy != defaults.dependency_proxy {
+        vars.push((
+            "FAULTLINE_DEPENDENCY_PROXY_PORT",
+            WiringValue::Literal(format!("localhost:{}", ports.dependency_proxy)),
+        ));
+    }
+    if ports.sdk != defaults.sdk {
+        vars.push((
+            "GREMLIN_SIDECAR_PORT",
+            WiringValue::Literal(ports.sdk.to_string()),
+        ));
+    }
+    vars
 }
 
 /// What the planner needs to know of a function.
@@ -152,7 +235,7 @@ fn env_bytes(env: &BTreeMap<String, String>) -> usize {
 }
 
 /// NO_PROXY with loopback and metadata hosts added (existing entries kept, in order).
-fn merged_no_proxy(existing: Option<&String>) -> String {
+pub fn merged_no_proxy(existing: Option<&String>) -> String {
     let mut entries: Vec<String> = existing
         .map(|v| {
             v.split(',')
@@ -201,14 +284,18 @@ pub fn plan_enable(current: &FunctionConfig, target: &EnableTarget) -> Result<Pl
 
     // Environment: the previous wrapper and proxies are chained, never lost.
     let env = &current.env;
-    let mut wanted: Vec<(&str, String)> = vec![
-        ("GREMLIN_LAMBDA_ENABLED", "true".into()),
-        ("GREMLIN_CONFIG_ARN", target.secret_arn.clone()),
-        ("AWS_LAMBDA_EXEC_WRAPPER", WRAPPER.into()),
-        ("HTTP_PROXY", DEPENDENCY_PROXY.into()),
-        ("HTTPS_PROXY", DEPENDENCY_PROXY.into()),
-        ("NO_PROXY", merged_no_proxy(env.get("NO_PROXY"))),
-    ];
+    let mut wanted: Vec<(&str, String)> = wiring(&Ports::default())
+        .into_iter()
+        .map(|(key, value)| {
+            let value = match value {
+                WiringValue::Literal(text) => text,
+                WiringValue::ConfigSecretArn => target.secret_arn.clone(),
+                WiringValue::Enabled => "true".into(),
+            };
+            (key, value)
+        })
+        .collect();
+    wanted.push(("NO_PROXY", merged_no_proxy(env.get("NO_PROXY"))));
     if !already_enabled {
         if let Some(previous) = env.get("AWS_LAMBDA_EXEC_WRAPPER").filter(|w| *w != WRAPPER) {
             wanted.push(("FAULTLINE_NEXT_WRAPPER", previous.clone()));

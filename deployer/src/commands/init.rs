@@ -46,15 +46,7 @@ fn read_config(path: Option<&Path>) -> Result<String, DeployError> {
 }
 
 fn read_zips(args: &InitArgs) -> Result<Vec<LayerZip>, DeployError> {
-    let mut arches = Vec::new();
-    for text in &args.arch {
-        let arch = Arch::parse(text).ok_or_else(|| {
-            DeployError::Input(format!("--arch {text}: expected x86_64 or arm64"))
-        })?;
-        if !arches.contains(&arch) {
-            arches.push(arch);
-        }
-    }
+    let arches = Arch::parse_list(&args.arch).map_err(DeployError::Input)?;
     if args.layer_zip.is_some() && arches.len() != 1 {
         return Err(DeployError::Input(
             "--layer-zip is one architecture's zip: give exactly one --arch with it".into(),

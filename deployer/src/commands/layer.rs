@@ -14,13 +14,11 @@ pub fn run(args: &LayerArgs) -> Result<(), DeployError> {
             script.display()
         )));
     }
-    let mut arches = Vec::new();
-    for text in arch {
-        let parsed = Arch::parse(text).ok_or_else(|| {
-            DeployError::Input(format!("--arch {text}: expected x86_64 or arm64"))
-        })?;
-        arches.push(parsed.as_str());
-    }
+    let arches: Vec<&str> = Arch::parse_list(arch)
+        .map_err(DeployError::Input)?
+        .into_iter()
+        .map(Arch::as_str)
+        .collect();
     let status = std::process::Command::new(&script)
         .args(&arches)
         .status()
