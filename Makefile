@@ -1,11 +1,13 @@
 # faultline — `make test` runs every check; `make layer` builds the Lambda layer zips.
 SHELL := /bin/bash
 VENV ?= $(CURDIR)/.venv
+CHECKOV_VENV ?= $(CURDIR)/.venv-checkov
 PYTHON ?= python3
 CARGO ?= cargo
 export FAULTLINE_VENV := $(VENV)
+export FAULTLINE_CHECKOV_VENV := $(CHECKOV_VENV)
 
-.PHONY: all venv build fmt-check clippy test unit-test layer layer-check bench clean
+.PHONY: all venv build fmt-check clippy test unit-test layer layer-check bench render clean
 
 all: build
 
@@ -15,7 +17,13 @@ $(VENV)/.installed: scripts/requirements.txt
 	$(VENV)/bin/pip install --quiet -r scripts/requirements.txt
 	touch $@
 
-venv: $(VENV)/.installed
+$(CHECKOV_VENV)/.installed: scripts/requirements-checkov.txt
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/pip install --quiet -r scripts/requirements-checkov.txt
+	touch $@
+
+venv: $(VENV)/.installed $(CHECKOV_VENV)/.installed
 
 build:
 	$(CARGO) build --workspace --all-targets --locked
@@ -45,6 +53,12 @@ bench: venv
 	$(CARGO) bench -p faultline-extension --bench runtime_proxy --locked
 	$(CARGO) bench -p faultline-extension --bench faults --locked
 	$(CARGO) bench -p faultline-deployer --bench enable --locked
+
+# Re-renders the committed cfn/, sam-templates/ and terraform/ from deployer/templates.
+render:
+	$(CARGO) run --quiet -p faultline-deployer --locked -- render cfn --out cfn
+	$(CARGO) run --quiet -p faultline-deployer --locked -- render sam --out sam-templates
+	$(CARGO) run --quiet -p faultline-deployer --locked -- render terraform --out terraform
 
 clean:
 	$(CARGO) clean

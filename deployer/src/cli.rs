@@ -63,6 +63,36 @@ pub enum Command {
     Experiment(ExperimentArgs),
     /// Build the layer zips (runs `make layer` in the faultline source tree)
     Layer(LayerArgs),
+    /// Write the CloudFormation, SAM or Terraform templates for teams that manage functions as code
+    Render(RenderArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    /// Which templates
+    #[arg(value_enum)]
+    pub kind: crate::render::Kind,
+    /// Folder to write into (default: cfn/, sam-templates/ or terraform/ in the current folder)
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Architectures to publish layers for (the first is the examples' architecture)
+    #[arg(long, value_delimiter = ',', default_values_t = [String::from("x86_64"), String::from("arm64")])]
+    pub arch: Vec<String>,
+    /// Port of the Runtime API proxy inside the function
+    #[arg(long, default_value_t = 5033)]
+    pub runtime_api_port: u16,
+    /// Port of the dependency proxy (HTTP_PROXY/HTTPS_PROXY)
+    #[arg(long, default_value_t = 5034)]
+    pub dependency_proxy_port: u16,
+    /// Port of the Failure Flags SDK endpoint
+    #[arg(long, default_value_t = 5032)]
+    pub sdk_port: u16,
+    /// Default of GREMLIN_LAMBDA_ENABLED in the templates (false: layer in place, nothing injected)
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub enabled: bool,
+    /// Fill in the ARNs `deployer init` created (secret, policy, layer versions) as defaults
+    #[arg(long)]
+    pub from_aws: bool,
 }
 
 #[derive(Debug, Args)]

@@ -12,6 +12,7 @@ mod names;
 mod output;
 mod plan;
 mod rate_limit;
+mod render;
 mod role_policy;
 mod run_each;
 mod secret_config;
@@ -55,6 +56,7 @@ fn main() -> ExitCode {
             Command::Status(args) => commands::status::run(&cli.global, args).await,
             Command::Experiment(args) => commands::experiment::run(&cli.global, args).await,
             Command::Layer(args) => commands::layer::run(args),
+            Command::Render(args) => commands::render::run(&cli.global, args).await,
         }
     });
     match result {

@@ -30,6 +30,21 @@ pub fn venv_bin(name: &str) -> PathBuf {
     path
 }
 
+/// checkov, which lives in a venv of its own (FAULTLINE_CHECKOV_VENV, default `.venv-checkov`)
+/// because its pins clash with moto's; set up by `make venv`.
+pub fn checkov_bin() -> PathBuf {
+    let venv = std::env::var_os("FAULTLINE_CHECKOV_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join(".venv-checkov"));
+    let path = venv.join("bin").join("checkov");
+    assert!(
+        path.exists(),
+        "{} not found: run `make venv` (or set FAULTLINE_CHECKOV_VENV) first",
+        path.display()
+    );
+    path
+}
+
 /// A port free on 127.0.0.1 right now.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

@@ -5,4 +5,5 @@ pub mod enable;
 pub mod experiment;
 pub mod init;
 pub mod layer;
+pub mod render;
 pub mod status;

@@ -1,0 +1,209 @@
+//! What the templates are rendered with: names, ports and variables from the parameters, each
+//! value already written as YAML (CloudFormation, SAM) and as HCL (Terraform) needs it.
+
+use super::RenderError;
+use super::example;
+use crate::names;
+use crate::plan::{self, Arch, Ports, WiringValue};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+
+/// What to render: from flags, or from what `deployer init` created (`--from-aws`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderParams {
+    /// Name prefix (`--name`): secret `<name>-config`, layers `<name>-<arch>`.
+    pub name: String,
+    pub archs: Vec<Arch>,
+    pub ports: Ports,
+    /// GREMLIN_LAMBDA_ENABLED's default in the templates.
+    pub enabled: bool,
+    pub defaults: Defaults,
+}
+
+/// ARNs of an existing install, written in as parameter and variable defaults.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Defaults {
+    pub config_secret_arn: Option<String>,
+    pub read_policy_arn: Option<String>,
+    /// Layer version ARNs by architecture.
+    pub layer_arns: BTreeMap<Arch, String>,
+}
+
+impl Default for RenderParams {
+    fn default() -> Self {
+        RenderParams {
+            name: "faultline".into(),
+            archs: vec![Arch::X86_64, Arch::Arm64],
+            ports: Ports::default(),
+            enabled: true,
+            defaults: Defaults::default(),
+        }
+    }
+}
+
+/// A quoted string, valid in YAML and in HCL (JSON string syntax; `${` never occurs in what
+/// is quoted here, see `check`).
+fn quoted(text: &str) -> String {
+    serde_json::to_string(text).unwrap_or_else(|_| String::from("\"\""))
+}
+
+fn check(params: &RenderParams) -> Result<(), RenderError> {
+    let name_ok = !params.name.is_empty()
+        && params.name.len() <= 40
+        && params
+            .name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if !name_ok {
+        return Err(RenderError::Params(format!(
+            "--name {:?}: use 1 to 40 letters, digits, '-' or '_'",
+            params.name
+        )));
+    }
+    if params.archs.is_empty() {
+        return Err(RenderError::Params("--arch: give at least one".into()));
+    }
+    let ports = [
+        params.ports.runtime_api,
+        params.ports.dependency_proxy,
+        params.ports.sdk,
+    ];
+    if ports.contains(&0) || ports[0] == ports[1] || ports[0] == ports[2] || ports[1] == ports[2] {
+        return Err(RenderError::Params(format!(
+            "ports {}, {}, {}: three different non-zero ports are needed",
+            ports[0], ports[1], ports[2]
+        )));
+    }
+    let arns = params
+        .defaults
+        .config_secret_arn
+        .iter()
+        .chain(&params.defaults.read_policy_arn)
+        .chain(params.defaults.layer_arns.values());
+    for arn in arns {
+        if !arn.starts_with("arn:") || arn.contains(['"', '\\', '$', '\n']) {
+            return Err(RenderError::Params(format!("{arn:?} is not an ARN")));
+        }
+    }
+    Ok(())
+}
+
+/// One variable as each format writes its value.
+fn variable(key: &str, value: &WiringValue) -> Value {
+    let (cfn, hcl) = match value {
+        WiringValue::Literal(text) => (quoted(text), quoted(text)),
+        WiringValue::ConfigSecretArn => (
+            "!Ref FaultlineConfigSecretArn".to_string(),
+            "var.config_secret_arn".to_string(),
+        ),
+        WiringValue::Enabled => (
+            "!Ref FaultlineEnabled".to_string(),
+            "tostring(var.enabled)".to_string(),
+        ),
+    };
+    json!({"key": key, "cfn": cfn, "hcl": hcl})
+}
+
+fn arch_id(arch: Arch) -> &'static str {
+    match arch {
+        Arch::X86_64 => "X8664",
+        Arch::Arm64 => "Arm64",
+    }
+}
+
+/// Pads the `key` of each variable into `key_hcl`, aligning the `=` signs of an HCL block the
+/// way `terraform fmt` does.
+fn aligned(mut variables: Vec<Value>) -> Vec<Value> {
+    let width = variables
+        .iter()
+        .filter_map(|v| v["key"].as_str().map(str::len))
+        .max()
+        .unwrap_or(0);
+    for variable in &mut variables {
+        let key = variable["key"].as_str().unwrap_or_default().to_string();
+        variable["key_hcl"] = Value::String(format!("{key:width$}"));
+    }
+    variables
+}
+
+pub fn build(params: &RenderParams) -> Result<Value, RenderError> {
+    check(params)?;
+    let name = &params.name;
+    let wiring = plan::wiring(&params.ports);
+    let default_no_proxy = plan::merged_no_proxy(None);
+
+    // The example function: its own variables, faultline's on top, NO_PROXY merged.
+    let mut example_env: BTreeMap<String, WiringValue> = example::OWN_ENV
+        .iter()
+        .map(|(k, v)| (k.to_string(), WiringValue::Literal(v.to_string())))
+        .collect();
+    let own_no_proxy = example_env.get("NO_PROXY").and_then(|v| match v {
+        WiringValue::Literal(text) => Some(text.clone()),
+        _ => None,
+    });
+    for (key, value) in &wiring {
+        example_env.insert(key.to_string(), value.clone());
+    }
+    example_env.insert(
+        "NO_PROXY".into(),
+        WiringValue::Literal(plan::merged_no_proxy(own_no_proxy.as_ref())),
+    );
+
+    let mut function_env: Vec<Value> = wiring.iter().map(|(k, v)| variable(k, v)).collect();
+    function_env.push(variable(
+        "NO_PROXY",
+        &WiringValue::Literal(default_no_proxy.clone()),
+    ));
+
+    let archs: Vec<Value> = params
+        .archs
+        .iter()
+        .map(|&arch| {
+            json!({
+                "arch": arch.as_str(),
+                "id": arch_id(arch),
+                "layer_name": names::layer(name, arch),
+                "zip": format!("faultline-layer-{arch}.zip"),
+                "default_layer_arn": params.defaults.layer_arns.get(&arch).map(|a| quoted(a)),
+            })
+        })
+        .collect();
+    let first_arch = params.archs[0];
+    let hcl_list = |items: &[&str]| {
+        items
+            .iter()
+            .map(|i| quoted(i))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let arch_names: Vec<&str> = params.archs.iter().map(|a| a.as_str()).collect();
+    Ok(json!({
+        "name": name,
+        "secret_name": names::secret(name),
+        "policy_prefix": format!("{name}-read-config-"),
+        "archs": archs,
+        "archs_hcl": hcl_list(&arch_names),
+        "first_arch": first_arch.as_str(),
+        "first_arch_id": arch_id(first_arch),
+        "enabled": if params.enabled { "true" } else { "false" },
+        "wrapper": plan::WRAPPER,
+        "no_proxy_hosts_hcl": hcl_list(&plan::NO_PROXY_HOSTS),
+        "dependency_proxy": quoted(&wiring.iter().find_map(|(k, v)| match v {
+            WiringValue::Literal(text) if *k == "HTTPS_PROXY" => Some(text.clone()),
+            _ => None,
+        }).unwrap_or_default()),
+        "max_layers": plan::MAX_LAYERS,
+        "max_env_bytes": plan::MAX_ENV_BYTES,
+        "function_env": aligned(function_env),
+        "example_env": example_env.iter().map(|(k, v)| variable(k, v)).collect::<Vec<_>>(),
+        "example_own_env": aligned(example::OWN_ENV
+            .iter()
+            .map(|(k, v)| variable(k, &WiringValue::Literal(v.to_string())))
+            .collect()),
+        "has_default_layers": !params.defaults.layer_arns.is_empty(),
+        "shared_layer_parameter": example::SHARED_LAYER_PARAMETER,
+        "default_config_secret_arn": params.defaults.config_secret_arn.as_deref().map(quoted),
+        "default_read_policy_arn": params.defaults.read_policy_arn.as_deref().map(quoted),
+        "default_layer_arn": params.defaults.layer_arns.get(&first_arch).map(|a| quoted(a)),
+    }))
+}

@@ -1,0 +1,166 @@
+//! `deployer render`: the IaC templates (CloudFormation, SAM, Terraform), one handlebars source
+//! each, embedded in the binary. The committed cfn/, sam-templates/ and terraform/ folders are
+//! what this renders with the default parameters; a test fails when they drift.
+
+mod context;
+pub mod example;
+mod templates;
+
+pub use context::{Defaults, RenderParams};
+
+use handlebars::Handlebars;
+use std::path::{Path, PathBuf};
+use thiserror::Error;
+
+/// Which set of templates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Kind {
+    /// CloudFormation: the setup stack and a function wired to it (cfn/)
+    Cfn,
+    /// SAM: a function snippet and an example application (sam-templates/)
+    Sam,
+    /// Terraform: modules/setup, modules/function and examples (terraform/)
+    Terraform,
+}
+
+impl Kind {
+    /// The folder the committed output lives in, and the templates' folder.
+    pub fn folder(self) -> &'static str {
+        match self {
+            Kind::Cfn => "cfn",
+            Kind::Sam => "sam-templates",
+            Kind::Terraform => "terraform",
+        }
+    }
+}
+
+#[derive(Debug, Error)]
+pub enum RenderError {
+    #[error("template {path}: {source}")]
+    Template {
+        path: &'static str,
+        #[source]
+        source: Box<handlebars::RenderError>,
+    },
+    #[error("template {path} does not parse: {source}")]
+    Parse {
+        path: &'static str,
+        #[source]
+        source: Box<handlebars::TemplateError>,
+    },
+    #[error("{0}")]
+    Params(String),
+}
+
+/// One rendered file, its path relative to the output folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderedFile {
+    pub path: PathBuf,
+    pub text: String,
+}
+
+/// Render every template of `kind`.
+pub fn render(kind: Kind, params: &RenderParams) -> Result<Vec<RenderedFile>, RenderError> {
+    let context = context::build(params)?;
+    let mut engine = Handlebars::new();
+    engine.set_strict_mode(true);
+    // Values are quoted for YAML and HCL by the context itself; HTML escaping would mangle them.
+    engine.register_escape_fn(handlebars::no_escape);
+    let mut files = Vec::new();
+    for template in templates::of(kind) {
+        engine
+            .register_template_string(template.path, template.source)
+            .map_err(|source| RenderError::Parse {
+                path: template.path,
+                source: Box::new(source),
+            })?;
+        let text =
+            engine
+                .render(template.path, &context)
+                .map_err(|source| RenderError::Template {
+                    path: template.path,
+                    source: Box::new(source),
+                })?;
+        let relative = template
+            .path
+            .strip_prefix(kind.folder())
+            .and_then(|p| p.strip_prefix('/'))
+            .unwrap_or(template.path);
+        files.push(RenderedFile {
+            path: PathBuf::from(relative),
+            text,
+        });
+    }
+    Ok(files)
+}
+
+/// Write the files under `out`, creating folders; returns the paths written.
+pub fn write(out: &Path, files: &[RenderedFile]) -> std::io::Result<Vec<PathBuf>> {
+    let mut written = Vec::with_capacity(files.len());
+    for file in files {
+        let path = out.join(&file.path);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(&path, &file.text)?;
+        written.push(path);
+    }
+    Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_renders_with_the_defaults() {
+        for kind in [Kind::Cfn, Kind::Sam, Kind::Terraform] {
+            let files = render(kind, &RenderParams::default()).expect("renders");
+            assert!(!files.is_empty());
+            for file in files {
+                assert!(file.path.is_relative());
+                assert!(!file.text.contains("{{"), "{}", file.path.display());
+            }
+        }
+    }
+
+    #[test]
+    fn names_and_ports_reach_the_templates() {
+        let params = RenderParams {
+            name: "chaos".into(),
+            ports: crate::plan::Ports {
+                runtime_api: 6033,
+                dependency_proxy: 6034,
+                sdk: 6032,
+            },
+            ..RenderParams::default()
+        };
+        let all: String = [Kind::Cfn, Kind::Sam, Kind::Terraform]
+            .into_iter()
+            .flat_map(|kind| render(kind, &params).expect("renders"))
+            .map(|f| f.text)
+            .collect();
+        for wanted in [
+            "chaos-config",
+            "chaos-x86_64",
+            "chaos-read-config-",
+            "http://localhost:6034",
+            "localhost:6033",
+            "GREMLIN_SIDECAR_PORT",
+        ] {
+            assert!(all.contains(wanted), "{wanted} missing");
+        }
+    }
+
+    #[test]
+    fn bad_names_are_refused() {
+        let params = RenderParams {
+            name: "bad name\"".into(),
+            ..RenderParams::default()
+        };
+        assert!(matches!(
+            render(Kind::Cfn, &params),
+            Err(RenderError::Params(_))
+        ));
+    }
+}

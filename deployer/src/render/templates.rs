@@ -1,0 +1,50 @@
+//! The template sources, embedded in the binary. A template's path under deployer/templates/ is
+//! the path of its output: `cfn/...` renders to cfn/... (or under `--out`).
+
+use super::Kind;
+
+pub struct Template {
+    pub path: &'static str,
+    pub source: &'static str,
+}
+
+macro_rules! templates {
+    ($($path:literal),* $(,)?) => {
+        &[$(Template {
+            path: $path,
+            source: include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/templates/", $path)),
+        }),*]
+    };
+}
+
+const ALL: &[Template] = templates![
+    "cfn/faultline-setup.yaml",
+    "cfn/faultline-function.yaml",
+    "sam-templates/faultline-function-snippet.yaml",
+    "sam-templates/example-app.yaml",
+    "terraform/modules/setup/main.tf",
+    "terraform/modules/setup/variables.tf",
+    "terraform/modules/setup/outputs.tf",
+    "terraform/modules/setup/versions.tf",
+    "terraform/modules/function/main.tf",
+    "terraform/modules/function/variables.tf",
+    "terraform/modules/function/outputs.tf",
+    "terraform/modules/function/versions.tf",
+    "terraform/examples/complete/main.tf",
+    "terraform/examples/complete/variables.tf",
+    "terraform/examples/complete/outputs.tf",
+    "terraform/examples/complete/versions.tf",
+    "terraform/examples/existing-install/main.tf",
+    "terraform/examples/existing-install/variables.tf",
+    "terraform/examples/existing-install/outputs.tf",
+    "terraform/examples/existing-install/versions.tf",
+];
+
+/// The templates of one kind, in a stable order.
+pub fn of(kind: Kind) -> impl Iterator<Item = &'static Template> {
+    ALL.iter().filter(move |t| {
+        t.path
+            .strip_prefix(kind.folder())
+            .is_some_and(|rest| rest.starts_with('/'))
+    })
+}

@@ -1,0 +1,15 @@
+# Rendered by `deployer render terraform`; edit deployer/templates/terraform, not this file.
+output "function_name" {
+  description = "The example function."
+  value       = aws_lambda_function.orders.function_name
+}
+
+output "secret_arn" {
+  description = "The config secret: start experiments with `deployer experiment start`."
+  value       = module.faultline.secret_arn
+}
+
+output "layers" {
+  description = "The function's layers, faultline's last."
+  value       = module.orders_faultline.layers
+}

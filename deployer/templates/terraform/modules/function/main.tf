@@ -1,0 +1,60 @@
+# Rendered by `deployer render terraform`; edit deployer/templates/terraform, not this file.
+#
+# Wires one function for faultline without owning it: give this module the function's own layers
+# and environment, and give its `layers` and `environment` outputs to your aws_lambda_function.
+# The result equals what `deployer enable` makes of the function. The only resource here is the
+# read policy's attachment to the function's role.
+
+locals {
+  wrapper         = "{{wrapper}}"
+  faultline_proxy = {{dependency_proxy}}
+  faultline_layer = var.faultline_layer_arns[var.architecture]
+  # The layer ARN without its version: any version of it is faultline's.
+  faultline_layer_base = regex("^(.+):[0-9]+$", local.faultline_layer)[0]
+
+  # Layers: an older faultline version is replaced where it stands, else faultline's goes last.
+  own_layers = [
+    for layer in var.layers :
+    startswith(layer, "${local.faultline_layer_base}:") ? local.faultline_layer : layer
+  ]
+  layers = distinct(contains(local.own_layers, local.faultline_layer) ? local.own_layers : concat(local.own_layers, [local.faultline_layer]))
+
+  # NO_PROXY: the function's own hosts first, then loopback and the metadata endpoints.
+  own_no_proxy = [for host in split(",", lookup(var.environment, "NO_PROXY", "")) : trimspace(host) if trimspace(host) != ""]
+  no_proxy     = join(",", distinct(concat(local.own_no_proxy, [{{no_proxy_hosts_hcl}}])))
+
+  # A wrapper or proxy the function had before is chained behind faultline's, never lost.
+  previous_wrapper = lookup(var.environment, "AWS_LAMBDA_EXEC_WRAPPER", "")
+  previous_proxy   = lookup(var.environment, "HTTPS_PROXY", lookup(var.environment, "HTTP_PROXY", ""))
+  chained = {
+    for key, value in {
+      FAULTLINE_NEXT_WRAPPER   = local.previous_wrapper != local.wrapper ? local.previous_wrapper : ""
+      FAULTLINE_UPSTREAM_PROXY = local.previous_proxy != local.faultline_proxy ? local.previous_proxy : ""
+    } : key => value if value != ""
+  }
+
+  faultline_environment = {
+{{#each function_env}}
+    {{key_hcl}} = {{#if (eq key "NO_PROXY")}}local.no_proxy{{else}}{{hcl}}{{/if}}
+{{/each}}
+  }
+
+  environment       = merge(var.environment, local.chained, local.faultline_environment)
+  environment_bytes = length(join("", [for key, value in local.environment : "${key}${value}"]))
+}
+
+resource "aws_iam_role_policy_attachment" "read_config" {
+  role       = var.role_name
+  policy_arn = var.policy_arn
+
+  lifecycle {
+    precondition {
+      condition     = length(local.layers) <= {{max_layers}}
+      error_message = "The function would have ${length(local.layers)} layers with faultline's; Lambda allows {{max_layers}}."
+    }
+    precondition {
+      condition     = local.environment_bytes <= {{max_env_bytes}}
+      error_message = "The environment would be ${local.environment_bytes} bytes with faultline's variables; Lambda allows {{max_env_bytes}}."
+    }
+  }
+}

@@ -1,0 +1,445 @@
+//! The IaC templates (`deployer render`) and the committed cfn/, sam-templates/, terraform/:
+//! drift, real linters (cfn-lint, aws-sam-translator, python-hcl2, checkov), a deploy of the
+//! CloudFormation stacks to moto, and the wiring they produce compared with `deployer enable`.
+
+mod support;
+
+use faultline_testkit::{checkov_bin, repo_root, venv_bin};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use support::Env;
+
+/// The example function's own configuration before faultline (as in the templates).
+const OWN_ENV: [(&str, &str); 2] = [("LOG_LEVEL", "INFO"), ("NO_PROXY", "internal.example.com")];
+const FOLDERS: [(&str, &str); 3] = [
+    ("cfn", "cfn"),
+    ("sam", "sam-templates"),
+    ("terraform", "terraform"),
+];
+
+/// Runs a command; its stdout, or a failure showing both streams.
+fn run(command: &mut Command) -> String {
+    let output = command.output().expect("start command");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "{command:?} failed ({}):\n{stdout}\n{stderr}",
+        output.status
+    );
+    stdout
+}
+
+fn helper(script: &str) -> Command {
+    let mut command = Command::new(venv_bin("python"));
+    command
+        .arg(repo_root().join("deployer/tests/iac").join(script))
+        .env("AWS_DEFAULT_REGION", "us-east-1");
+    command
+}
+
+fn render(kind: &str, out: &Path, extra: &[&str], env: Option<&Env>) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_deployer"));
+    command.args(["render", kind, "--out"]).arg(out).args(extra);
+    if let Some(env) = env {
+        command
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ENDPOINT_URL", &env.moto.endpoint);
+    }
+    run(&mut command);
+}
+
+/// Every file under `dir`, by path relative to it.
+fn files_under(dir: &Path) -> BTreeMap<PathBuf, String> {
+    fn walk(root: &Path, dir: &Path, into: &mut BTreeMap<PathBuf, String>) {
+        for entry in std::fs::read_dir(dir).expect("read dir").flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(root, &path, into);
+            } else {
+                let text = std::fs::read_to_string(&path).expect("read file");
+                let relative = path.strip_prefix(root).expect("under root").to_path_buf();
+                into.insert(relative, text);
+            }
+        }
+    }
+    let mut files = BTreeMap::new();
+    walk(dir, dir, &mut files);
+    files
+}
+
+fn templates(folder: &str, ext: &str) -> Vec<PathBuf> {
+    let mut found: Vec<PathBuf> = files_under(&repo_root().join(folder))
+        .into_keys()
+        .filter(|p| p.extension().is_some_and(|e| e == ext))
+        .map(|p| repo_root().join(folder).join(p))
+        .collect();
+    found.sort();
+    found
+}
+
+#[test]
+fn committed_folders_equal_render_output() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (kind, folder) in FOLDERS {
+        let out = dir.path().join(folder);
+        render(kind, &out, &[], None);
+        let rendered = files_under(&out);
+        let committed = files_under(&repo_root().join(folder));
+        assert_eq!(
+            rendered.keys().collect::<Vec<_>>(),
+            committed.keys().collect::<Vec<_>>(),
+            "{folder}/ has other files than `deployer render {kind}` writes: run `make render`"
+        );
+        for (path, text) in &rendered {
+            assert!(
+                committed.get(path) == Some(text),
+                "{folder}/{} differs from `deployer render {kind}`: run `make render`",
+                path.display()
+            );
+        }
+    }
+}
+
+#[test]
+fn cfn_lint_passes_on_every_template_and_on_the_translated_sam() {
+    let mut all = templates("cfn", "yaml");
+    let sam = templates("sam-templates", "yaml");
+    assert!(all.len() >= 2 && sam.len() >= 2);
+    all.extend(sam.iter().cloned());
+    run(Command::new(venv_bin("cfn-lint")).args(&all));
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut translated = Vec::new();
+    for template in &sam {
+        let name = template.file_stem().expect("file name");
+        let out = dir.path().join(name).with_extension("json");
+        run(helper("cfn_json.py")
+            .arg(template)
+            .arg(&out)
+            .arg("--transform"));
+        let text = std::fs::read_to_string(&out).expect("translated");
+        assert!(!text.contains("AWS::Serverless::"), "{}", out.display());
+        translated.push(out);
+    }
+    run(Command::new(venv_bin("cfn-lint")).args(&translated));
+}
+
+#[test]
+fn terraform_parses_and_documents_every_variable_and_output() {
+    let parsed: Value = serde_json::from_str(&run(
+        helper("check_terraform.py").arg(repo_root().join("terraform"))
+    ))
+    .expect("json");
+    let module = &parsed["modules/function/main.tf"]["locals"];
+    for key in ["layers", "environment", "faultline_environment", "chained"] {
+        assert!(
+            module.get(key).is_some(),
+            "modules/function has no local {key}"
+        );
+    }
+}
+
+#[test]
+fn checkov_finds_no_failing_check() {
+    let out = run(Command::new(checkov_bin())
+        .current_dir(repo_root())
+        .args([
+            "-d",
+            "cfn",
+            "-d",
+            "sam-templates",
+            "-d",
+            "terraform",
+            "--skip-download",
+            "--compact",
+            "--quiet",
+        ])
+        .env("BC_SKIP_MAPPING", "TRUE"));
+    assert!(out.contains("Failed checks: 0"), "{out}");
+    assert!(
+        !out.contains("Passed checks: 0,"),
+        "nothing was checked:\n{out}"
+    );
+}
+
+fn deploy_stack(env: &Env, stack: &str, template: &Path, args: &[String]) -> Value {
+    let out = run(helper("deploy_stack.py")
+        .arg(&env.moto.endpoint)
+        .arg(stack)
+        .arg(template)
+        .args(args));
+    serde_json::from_str(&out).expect("stack json")
+}
+
+fn physical_id(stack: &Value, logical: &str) -> String {
+    stack["resources"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|r| r["logical"] == logical)
+        .and_then(|r| r["physical"].as_str())
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[tokio::test]
+async fn cfn_setup_stack_deploys_to_moto() {
+    // moto's CloudFormation has no AWS::SecretsManager::Secret: the stack takes an existing
+    // secret (its ExistingSecretArn path) and creates the policy and both layer versions.
+    let env = Env::start().await;
+    let secret_arn = env
+        .secrets
+        .create_secret()
+        .name("stacktest-config")
+        .secret_string("experiments: []\n")
+        .send()
+        .await
+        .expect("create secret")
+        .arn
+        .expect("arn");
+    let dir = tempfile::tempdir().expect("tempdir");
+    render("cfn", dir.path(), &["--name", "stacktest"], None);
+    let zip = env.dist().join("faultline-layer-x86_64.zip");
+    let zip = zip.to_string_lossy();
+    let stack = deploy_stack(
+        &env,
+        "faultline-setup",
+        &dir.path().join("faultline-setup.yaml"),
+        &[
+            format!("ExistingSecretArn={secret_arn}"),
+            "LayerCodeBucket=layers".into(),
+            "--upload".into(),
+            format!("layers/faultline-layer-x86_64.zip={zip}"),
+            "--upload".into(),
+            format!("layers/faultline-layer-arm64.zip={zip}"),
+        ],
+    );
+    assert_eq!(stack["outputs"]["ConfigSecretArn"], secret_arn.as_str());
+    let policy_arn = "arn:aws:iam::123456789012:policy/stacktest-read-config-us-east-1";
+    assert_eq!(stack["outputs"]["ReadConfigPolicyArn"], policy_arn);
+    assert_eq!(physical_id(&stack, "ReadConfigPolicy"), policy_arn);
+
+    let policy = env
+        .iam
+        .get_policy_version()
+        .policy_arn(policy_arn)
+        .version_id("v1")
+        .send()
+        .await
+        .expect("policy version");
+    let document = policy
+        .policy_version
+        .and_then(|v| v.document)
+        .expect("document");
+    let document: Value = serde_json::from_str(&document).expect("policy json");
+    let statements = document["Statement"].as_array().expect("statements");
+    assert_eq!(statements.len(), 1, "no KMS key given: {document}");
+    assert_eq!(statements[0]["Action"], "secretsmanager:GetSecretValue");
+    assert_eq!(statements[0]["Resource"], secret_arn.as_str());
+
+    // moto names a stack's layers after the stack and ignores CompatibleArchitectures: find
+    // each by its logical id and check the description that names the architecture.
+    let layers = env.lambda.list_layers().send().await.expect("list layers");
+    for (logical, arch) in [("LayerX8664", "x86_64"), ("LayerArm64", "arm64")] {
+        let layer = layers
+            .layers()
+            .iter()
+            .find(|l| {
+                l.layer_name()
+                    .is_some_and(|n| n.contains(&format!("faultline-setup-{logical}")))
+            })
+            .unwrap_or_else(|| panic!("no layer for {logical}"));
+        let description = layer
+            .latest_matching_version()
+            .and_then(|v| v.description())
+            .unwrap_or_default();
+        assert_eq!(
+            description,
+            format!("faultline extension and exec wrapper ({arch})")
+        );
+    }
+}
+
+/// A template as JSON (`--transform`: a SAM template transformed to CloudFormation).
+fn template_json(template: &Path, out: &Path, transform: bool) -> Value {
+    let mut command = helper("cfn_json.py");
+    command.arg(template).arg(out);
+    if transform {
+        command.arg("--transform");
+    }
+    run(&mut command);
+    serde_json::from_str(&std::fs::read_to_string(out).expect("read")).expect("json")
+}
+
+/// The template's parameter defaults, plus `given`.
+fn parameters(template: &Value, given: &[(&str, &str)]) -> BTreeMap<String, String> {
+    let mut params: BTreeMap<String, String> = template["Parameters"]
+        .as_object()
+        .expect("parameters")
+        .iter()
+        .filter_map(|(k, v)| Some((k.clone(), v.get("Default")?.as_str()?.to_string())))
+        .collect();
+    for (k, v) in given {
+        params.insert(k.to_string(), v.to_string());
+    }
+    params
+}
+
+/// The layers, environment and role policies of the template's function, parameters resolved.
+fn function_wiring(
+    template: &Value,
+    params: &BTreeMap<String, String>,
+) -> (Vec<String>, BTreeMap<String, String>, Vec<String>) {
+    let resources = template["Resources"].as_object().expect("resources");
+    let function = resources
+        .values()
+        .find(|r| r["Type"] == "AWS::Lambda::Function")
+        .expect("a function");
+    let layers = function["Properties"]["Layers"]
+        .as_array()
+        .expect("layers")
+        .iter()
+        .map(|l| resolve(l, params))
+        .collect();
+    let env = function["Properties"]["Environment"]["Variables"]
+        .as_object()
+        .expect("variables")
+        .iter()
+        .map(|(k, v)| (k.clone(), resolve(v, params)))
+        .collect();
+    let role = resources
+        .values()
+        .find(|r| r["Type"] == "AWS::IAM::Role")
+        .expect("a role");
+    let policies = role["Properties"]["ManagedPolicyArns"]
+        .as_array()
+        .expect("managed policies")
+        .iter()
+        .filter(|p| p.get("Fn::Sub").is_none())
+        .map(|p| resolve(p, params))
+        .collect();
+    (layers, env, policies)
+}
+
+/// A CloudFormation value with `Ref`s to parameters replaced by their values.
+fn resolve(value: &Value, params: &BTreeMap<String, String>) -> String {
+    match value {
+        Value::String(text) => text.clone(),
+        Value::Object(map) => {
+            let name = map.get("Ref").and_then(Value::as_str).expect("a Ref");
+            params
+                .get(name)
+                .cloned()
+                .unwrap_or_else(|| panic!("no parameter {name}"))
+        }
+        other => panic!("unexpected value {other}"),
+    }
+}
+
+#[tokio::test]
+async fn iac_wiring_equals_deployer_enable() {
+    let env = Env::start().await;
+    env.init();
+    let shared = env.layer("shared-tools").await;
+    let role = env.role("orders-plain-role").await;
+    env.function(
+        "orders-plain",
+        &role,
+        std::slice::from_ref(&shared),
+        &OWN_ENV,
+    )
+    .await;
+    let (code, out, err) = env.deployer(&["enable", "orders-plain", "--yes"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let (enabled_layers, mut enabled_env) = env.state("orders-plain").await;
+    assert!(enabled_env.remove("FAULTLINE_SAVED").is_some());
+    let secret_arn = enabled_env["GREMLIN_CONFIG_ARN"].clone();
+    let policy_arn = "arn:aws:iam::123456789012:policy/faultline-read-config-us-east-1";
+
+    // CloudFormation: the function template, its defaults filled in by --from-aws.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfn = dir.path().join("cfn");
+    render("cfn", &cfn, &["--from-aws"], Some(&env));
+    let stack = deploy_stack(
+        &env,
+        "orders",
+        &cfn.join("faultline-function.yaml"),
+        &[format!("SharedLayerArn={shared}")],
+    );
+    let function = stack["outputs"]["FunctionName"]
+        .as_str()
+        .expect("function name")
+        .to_string();
+    // moto's CloudFormation keeps a function's Environment but drops its Layers, and a role's
+    // ManagedPolicyArns: the deployed environment is compared, the layers and the role's
+    // policies as the template gives them.
+    let (_, deployed_env) = env.state(&function).await;
+    assert_eq!(
+        deployed_env, enabled_env,
+        "environment: CloudFormation vs enable"
+    );
+    let template = template_json(
+        &cfn.join("faultline-function.yaml"),
+        &dir.path().join("function.json"),
+        false,
+    );
+    let params = parameters(&template, &[("SharedLayerArn", &shared)]);
+    let (cfn_layers, cfn_env, cfn_policies) = function_wiring(&template, &params);
+    assert_eq!(
+        cfn_layers, enabled_layers,
+        "layers: CloudFormation vs enable"
+    );
+    assert_eq!(cfn_env, enabled_env);
+    assert_eq!(cfn_policies, [policy_arn]);
+    // SAM: the example application, transformed offline, with the same parameters.
+    let sam = dir.path().join("sam");
+    render("sam", &sam, &["--from-aws"], Some(&env));
+    let template = template_json(
+        &sam.join("example-app.yaml"),
+        &dir.path().join("example-app.json"),
+        true,
+    );
+    let params = parameters(&template, &[("SharedLayerArn", &shared)]);
+    let (sam_layers, sam_env, sam_policies) = function_wiring(&template, &params);
+    assert_eq!(sam_layers, enabled_layers, "layers: SAM vs enable");
+    assert_eq!(sam_env, enabled_env, "environment: SAM vs enable");
+    assert!(
+        sam_policies.iter().any(|p| p == policy_arn),
+        "{sam_policies:?}"
+    );
+
+    // Terraform (no terraform binary here): the variables the function module sets are the
+    // ones enable sets, with the same literal values.
+    let parsed: Value = serde_json::from_str(&run(
+        helper("check_terraform.py").arg(repo_root().join("terraform"))
+    ))
+    .expect("json");
+    let wiring = parsed["modules/function/main.tf"]["locals"]["faultline_environment"]
+        .as_object()
+        .expect("faultline_environment");
+    let mut keys: Vec<&str> = wiring.keys().map(String::as_str).collect();
+    keys.extend(OWN_ENV.iter().map(|(k, _)| *k));
+    keys.sort_unstable();
+    keys.dedup();
+    assert_eq!(
+        keys,
+        enabled_env.keys().map(String::as_str).collect::<Vec<_>>()
+    );
+    for (key, expression) in wiring {
+        let expression = expression.as_str().expect("expression");
+        let wanted = &enabled_env[key];
+        match expression {
+            "${var.config_secret_arn}" => assert_eq!(wanted, &secret_arn),
+            "${tostring(var.enabled)}" => assert_eq!(wanted, "true"),
+            "${local.no_proxy}" => {
+                assert!(wanted.ends_with(",localhost,127.0.0.1,169.254.169.254"))
+            }
+            literal => assert_eq!(&format!("\"{wanted}\""), literal, "{key}"),
+        }
+    }
+}

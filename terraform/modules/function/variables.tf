@@ -1,0 +1,49 @@
+# Rendered by `deployer render terraform`; edit deployer/templates/terraform, not this file.
+variable "faultline_layer_arns" {
+  description = "faultline layer version ARN by architecture: the setup module's layer_arns output (or what `deployer init` printed)."
+  type        = map(string)
+}
+
+variable "config_secret_arn" {
+  description = "ARN of the config secret: the setup module's secret_arn output."
+  type        = string
+}
+
+variable "policy_arn" {
+  description = "ARN of the managed policy that reads the config secret: the setup module's policy_arn output."
+  type        = string
+}
+
+variable "role_name" {
+  description = "Name of the function's execution role; the read policy is attached to it."
+  type        = string
+}
+
+variable "architecture" {
+  description = "The function's architecture: x86_64 or arm64."
+  type        = string
+  default     = "x86_64"
+
+  validation {
+    condition     = contains(["x86_64", "arm64"], var.architecture)
+    error_message = "architecture: x86_64 or arm64."
+  }
+}
+
+variable "layers" {
+  description = "The function's own layer version ARNs, in order; faultline's goes last (an older faultline version is replaced where it stands)."
+  type        = list(string)
+  default     = []
+}
+
+variable "environment" {
+  description = "The function's own environment variables; faultline's are merged in (a previous AWS_LAMBDA_EXEC_WRAPPER or HTTP(S)_PROXY is chained, NO_PROXY is extended)."
+  type        = map(string)
+  default     = {}
+}
+
+variable "enabled" {
+  description = "false keeps the layer and variables in place but injects nothing (GREMLIN_LAMBDA_ENABLED)."
+  type        = bool
+  default     = true
+}

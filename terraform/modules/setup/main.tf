@@ -1,0 +1,63 @@
+# Rendered by `deployer render terraform`; edit deployer/templates/terraform, not this file.
+#
+# What `deployer init` creates: the config secret, the managed policy that reads exactly that
+# secret, and a layer version per architecture.
+
+data "aws_region" "current" {}
+
+resource "aws_secretsmanager_secret" "config" {
+  #checkov:skip=CKV_AWS_149:The AWS managed key is the default; set var.kms_key_id for a customer managed key.
+  #checkov:skip=CKV2_AWS_57:The secret holds faultline's config and experiments, not a credential: there is nothing to rotate.
+  name        = "${var.name}-config"
+  description = "faultline config and experiments (edited by `deployer experiment`)"
+  kms_key_id  = var.kms_key_id
+  tags        = var.tags
+}
+
+resource "aws_secretsmanager_secret_version" "config" {
+  secret_id     = aws_secretsmanager_secret.config.id
+  secret_string = var.config_yaml
+
+  lifecycle {
+    # Experiments are started and stopped in the secret (`deployer experiment`); Terraform only
+    # writes the first config.
+    ignore_changes = [secret_string]
+  }
+}
+
+resource "aws_iam_policy" "read_config" {
+  # Managed policies are global: the region suffix keeps one per region.
+  name        = "${var.name}-read-config-${data.aws_region.current.name}"
+  description = "Lets a function with faultline read exactly its config secret."
+  tags        = var.tags
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = concat(
+      [{
+        Sid      = "ReadFaultlineConfig"
+        Effect   = "Allow"
+        Action   = "secretsmanager:GetSecretValue"
+        Resource = aws_secretsmanager_secret.config.arn
+      }],
+      var.kms_key_id == null ? [] : [{
+        Sid      = "DecryptFaultlineConfig"
+        Effect   = "Allow"
+        Action   = "kms:Decrypt"
+        Resource = var.kms_key_id
+      }],
+    )
+  })
+}
+
+resource "aws_lambda_layer_version" "faultline" {
+  for_each = toset(var.architectures)
+
+  layer_name               = "${var.name}-${each.key}"
+  description              = "faultline extension and exec wrapper (${each.key})"
+  filename                 = var.layer_zip_files[each.key]
+  source_code_hash         = filebase64sha256(var.layer_zip_files[each.key])
+  compatible_architectures = [each.key]
+
+  # Functions keep using a version after a new one is published: never delete one.
+  skip_destroy = true
+}
