@@ -8,6 +8,7 @@ mod confirm;
 mod diff;
 mod error;
 mod functions;
+mod layers;
 mod names;
 mod output;
 mod plan;

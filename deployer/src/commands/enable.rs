@@ -4,10 +4,10 @@
 
 use crate::aws::Aws;
 use crate::cli::{EnableArgs, Global, Output};
-use crate::commands::init::latest_layer_version;
 use crate::diff;
 use crate::error::{DeployError, aws};
 use crate::functions::{self, Function};
+use crate::layers::latest_layer_version;
 use crate::names;
 use crate::plan::{Arch, EnableTarget, OurLayer, plan_enable};
 use crate::rate_limit::RateLimit;

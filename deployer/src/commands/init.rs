@@ -9,6 +9,7 @@
 use crate::aws::Aws;
 use crate::cli::{Global, InitArgs};
 use crate::error::{DeployError, aws};
+use crate::layers::latest_layer_version;
 use crate::names;
 use crate::output;
 use crate::plan::Arch;
@@ -270,36 +271,6 @@ fn percent_decode(text: &str) -> String {
         i += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
-}
-
-/// The newest version of a layer, if any: (version ARN, description).
-pub async fn latest_layer_version(
-    aws_: &Aws,
-    layer_name: &str,
-) -> Result<Option<(String, String)>, DeployError> {
-    let listed = aws_
-        .lambda
-        .list_layer_versions()
-        .layer_name(layer_name)
-        .max_items(1)
-        .send()
-        .await;
-    match listed {
-        Ok(listed) => Ok(listed
-            .layer_versions
-            .unwrap_or_default()
-            .into_iter()
-            .max_by_key(|v| v.version)
-            .and_then(|v| Some((v.layer_version_arn?, v.description.unwrap_or_default())))),
-        Err(err)
-            if err
-                .as_service_error()
-                .is_some_and(|e| e.is_resource_not_found_exception()) =>
-        {
-            Ok(None)
-        }
-        Err(err) => Err(aws(format!("listing layer {layer_name}"), err)),
-    }
 }
 
 async fn ensure_layer(
