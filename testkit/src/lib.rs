@@ -2,6 +2,9 @@
 //! Python venv, free loopback ports, and moto server (the AWS API emulator) started on one of
 //! them and stopped when its handle is dropped.
 
+pub mod lambda_emulator;
+pub mod process;
+
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};

@@ -4,7 +4,6 @@
 
 mod config_loading;
 mod dependency_proxy;
-mod emulator;
 mod experiment_selection;
 mod faults_runtime;
 mod lifecycle;
@@ -12,6 +11,8 @@ mod proxy_python;
 mod proxy_rust;
 mod sdk_lookup;
 mod support;
+
+pub(crate) use faultline_testkit::lambda_emulator as emulator;
 
 use emulator::Emulator;
 use std::time::Duration;

@@ -1,4 +1,4 @@
-//! A Lambda Runtime API + Extensions API emulator for the tests, written from the AWS
+//! A Lambda Runtime API + Extensions API emulator for the tests and the demo, written from the AWS
 //! documentation ("Using the Lambda runtime API", "Lambda Extensions API"). Unlike cargo-lambda's
 //! emulator it sets Content-Type on /next (awslambdaric needs it), records streamed responses
 //! with their trailers, and can send SHUTDOWN to extensions.
