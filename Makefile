@@ -7,7 +7,9 @@ CARGO ?= cargo
 export FAULTLINE_VENV := $(VENV)
 export FAULTLINE_CHECKOV_VENV := $(CHECKOV_VENV)
 
-.PHONY: all venv build fmt-check clippy test unit-test layer layer-check bench render clean
+HOST_ARCH := $(shell uname -m | sed -e 's/aarch64/arm64/')
+
+.PHONY: all venv build fmt-check clippy test unit-test layer layer-check demo demo-run bench render clean
 
 all: build
 
@@ -40,7 +42,7 @@ unit-test: venv
 	$(CARGO) build --workspace --examples --locked
 	$(CARGO) test --workspace --all-targets --locked
 
-test: fmt-check clippy unit-test layer-check
+test: fmt-check clippy unit-test layer-check demo-run
 
 layer: venv
 	scripts/build-layer.sh $(ARCH)
@@ -48,6 +50,16 @@ layer: venv
 # Builds both zips and checks their layout, modes and that each binary runs on its architecture.
 layer-check: layer
 	scripts/check-layer.sh
+
+# The local demo: moto server as AWS, the project's Lambda emulator as Lambda, the deployer
+# wiring a Python function and starting experiments (see the README). Builds this machine's layer.
+demo: venv
+	scripts/build-layer.sh $(HOST_ARCH)
+	$(MAKE) --no-print-directory demo-run
+
+demo-run: venv
+	$(CARGO) build --quiet --locked -p faultline-deployer -p faultline-testkit --bins
+	$(CARGO) run --quiet --locked -p faultline-testkit --bin demo
 
 bench: venv
 	$(CARGO) bench -p faultline-extension --bench runtime_proxy --locked

@@ -4,7 +4,7 @@
 #![allow(dead_code)]
 
 use faultline_extension::http_client::full_body;
-pub use faultline_testkit::repo_root;
+pub use faultline_testkit::{repo_root, rss_kib};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
@@ -152,17 +152,6 @@ pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
 
 pub fn micros(d: Duration) -> f64 {
     d.as_secs_f64() * 1e6
-}
-
-pub fn rss_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()
 }
 
 /// User + system CPU time of a process, from /proc (clock ticks are 10 ms on Linux).

@@ -176,35 +176,59 @@ impl RuntimeProxy {
         self.send(request).await
     }
 
-    /// Sends one request upstream; the answer's hop-by-hop headers are dropped.
+    /// Sends one request upstream; the answer's hop-by-hop headers are dropped. A GET (`/next`)
+    /// that fails on the upstream connection (reset, closed while pooled) is sent again on a new
+    /// one: that hop is faultline's, and without faultline the runtime would not have seen it.
     async fn send(&self, request: Request<ProxyBody>) -> Result<Response<ProxyBody>, String> {
         let (parts, body) = request.into_parts();
-        let mut upstream_request = Request::new(body);
-        *upstream_request.method_mut() = parts.method.clone();
-        *upstream_request.uri_mut() = self.upstream.uri(parts.uri.path_and_query());
-        *upstream_request.headers_mut() = end_to_end(parts.headers);
-        upstream_request
-            .headers_mut()
-            .insert(header::HOST, self.upstream.host_header().clone());
-
-        match self.client.request(upstream_request).await {
-            Ok(response) => {
-                let (mut parts, body) = response.into_parts();
-                parts.headers = end_to_end(parts.headers);
-                Ok(Response::from_parts(parts, boxed(body)))
-            }
-            Err(err) => {
-                tracing::error!(
-                    "Runtime API upstream {} unreachable for {} {}: {err}",
-                    self.upstream,
-                    parts.method,
-                    parts.uri.path()
-                );
-                Err(err.to_string())
+        let retries = if parts.method == http::Method::GET {
+            GET_RETRIES
+        } else {
+            0
+        };
+        let mut headers = end_to_end(parts.headers);
+        headers.insert(header::HOST, self.upstream.host_header().clone());
+        let mut body = Some(body);
+        let mut attempt = 0;
+        loop {
+            let mut upstream_request =
+                Request::new(body.take().unwrap_or_else(|| full_body(Vec::new())));
+            *upstream_request.method_mut() = parts.method.clone();
+            *upstream_request.uri_mut() = self.upstream.uri(parts.uri.path_and_query());
+            *upstream_request.headers_mut() = headers.clone();
+            match self.client.request(upstream_request).await {
+                Ok(response) => {
+                    let (mut parts, body) = response.into_parts();
+                    parts.headers = end_to_end(parts.headers);
+                    return Ok(Response::from_parts(parts, boxed(body)));
+                }
+                Err(err) if attempt < retries => {
+                    attempt += 1;
+                    tracing::warn!(
+                        "Runtime API upstream {} failed {} {}: {err}; retrying on a new connection",
+                        self.upstream,
+                        parts.method,
+                        parts.uri.path()
+                    );
+                    tokio::time::sleep(GET_RETRY_PAUSE).await;
+                }
+                Err(err) => {
+                    tracing::error!(
+                        "Runtime API upstream {} unreachable for {} {}: {err}",
+                        self.upstream,
+                        parts.method,
+                        parts.uri.path()
+                    );
+                    return Err(err.to_string());
+                }
             }
         }
     }
 }
+
+/// How often a failed GET is sent again, and the pause before each new attempt.
+const GET_RETRIES: usize = 2;
+const GET_RETRY_PAUSE: std::time::Duration = std::time::Duration::from_millis(20);
 
 fn bad_gateway(reason: &str) -> Response<ProxyBody> {
     let body = serde_json::json!({

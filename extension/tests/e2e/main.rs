@@ -5,8 +5,10 @@
 mod config_loading;
 mod dependency_proxy;
 mod experiment_selection;
+mod fail_open;
 mod faults_runtime;
 mod lifecycle;
+mod load;
 mod proxy_python;
 mod proxy_rust;
 mod sdk_lookup;

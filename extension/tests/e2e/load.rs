@@ -1,0 +1,150 @@
+//! Load, bounded in time: 10,000 invocations through the Runtime API proxy and 1,000 concurrent
+//! dependency connections, with no error and a flat resident set size (first vs last reported).
+
+use crate::emulator::{Emulator, Outcome};
+use crate::start_extension;
+use crate::support::LambdaEnv;
+use faultline_testkit::rss_kib;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+const INVOCATIONS: usize = 10_000;
+const CONNECTIONS: usize = 1_000;
+/// Rounds of CONNECTIONS concurrent tunnels.
+const ROUNDS: usize = 6;
+/// Allowed RSS growth between the first and the last sample.
+const FLAT_KIB: u64 = 4 * 1024;
+
+#[tokio::test]
+async fn ten_thousand_invocations_with_flat_memory() {
+    let emulator = Emulator::start().await;
+    let env = LambdaEnv::new(&emulator.runtime_api());
+    let extension = start_extension(&env, &emulator).await;
+    let runtime = env.rust(true);
+    let pid = extension.pid();
+    let started = Instant::now();
+    let mut first = None;
+    for i in 1..=INVOCATIONS {
+        let payload = format!(r#"{{"op":"echo","i":{i}}}"#);
+        let outcome = emulator
+            .try_invoke(payload, Duration::from_secs(20))
+            .await
+            .unwrap_or_else(|| panic!("invocation {i} hung: {}", runtime.log_text()));
+        assert!(
+            matches!(outcome, Outcome::Response { .. }),
+            "invocation {i}: {outcome:?}"
+        );
+        if i == INVOCATIONS / 10 {
+            first = rss_kib(pid);
+        }
+    }
+    let last = rss_kib(pid).expect("extension RSS");
+    let first = first.expect("extension RSS");
+    eprintln!(
+        "{INVOCATIONS} invocations in {:.1} s; extension RSS {first} KiB after {}, {last} KiB after {INVOCATIONS}",
+        started.elapsed().as_secs_f64(),
+        INVOCATIONS / 10
+    );
+    assert!(
+        last <= first + FLAT_KIB,
+        "RSS grew from {first} to {last} KiB"
+    );
+}
+
+/// An echo server: every connection gets back what it sends.
+async fn echo_server() -> (u16, tokio::task::JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind echo");
+    let port = listener.local_addr().expect("echo address").port();
+    let task = tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let (mut reader, mut writer) = stream.split();
+                let _ = tokio::io::copy(&mut reader, &mut writer).await;
+            });
+        }
+    });
+    (port, task)
+}
+
+/// Opens a CONNECT tunnel through the proxy and checks one echo; the stream stays open.
+async fn tunnel(proxy: &str, target_port: u16, i: usize) -> Result<TcpStream, String> {
+    let mut stream = TcpStream::connect(proxy)
+        .await
+        .map_err(|e| format!("connect: {e}"))?;
+    let request = format!(
+        "CONNECT 127.0.0.1:{target_port} HTTP/1.1\r\nHost: 127.0.0.1:{target_port}\r\n\r\n"
+    );
+    stream
+        .write_all(request.as_bytes())
+        .await
+        .map_err(|e| format!("write: {e}"))?;
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        if stream
+            .read(&mut byte)
+            .await
+            .map_err(|e| format!("read: {e}"))?
+            == 0
+        {
+            return Err(format!("closed after {:?}", String::from_utf8_lossy(&head)));
+        }
+        head.push(byte[0]);
+    }
+    if !head.starts_with(b"HTTP/1.1 200") {
+        return Err(format!("answered {:?}", String::from_utf8_lossy(&head)));
+    }
+    let ping = format!("ping {i:05}");
+    stream
+        .write_all(ping.as_bytes())
+        .await
+        .map_err(|e| format!("tunnel write: {e}"))?;
+    let mut back = vec![0u8; ping.len()];
+    stream
+        .read_exact(&mut back)
+        .await
+        .map_err(|e| format!("tunnel read: {e}"))?;
+    if back != ping.as_bytes() {
+        return Err("echo mismatch".into());
+    }
+    Ok(stream)
+}
+
+#[tokio::test]
+async fn a_thousand_concurrent_dependency_connections_with_flat_memory() {
+    let emulator = Emulator::start().await;
+    let env = LambdaEnv::new(&emulator.runtime_api());
+    let extension = start_extension(&env, &emulator).await;
+    let pid = extension.pid();
+    let (echo_port, echo) = echo_server().await;
+    let proxy = env.vars["FAULTLINE_DEPENDENCY_PROXY_PORT"].clone();
+
+    let mut samples = Vec::new();
+    for round in 0..ROUNDS {
+        let opened =
+            futures::future::join_all((0..CONNECTIONS).map(|i| tunnel(&proxy, echo_port, i))).await;
+        let errors: Vec<&String> = opened.iter().filter_map(|r| r.as_ref().err()).collect();
+        assert!(
+            errors.is_empty(),
+            "round {round}: {} of {CONNECTIONS} failed, first: {:?}",
+            errors.len(),
+            errors.first()
+        );
+        let peak = rss_kib(pid).expect("extension RSS");
+        drop(opened);
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let idle = rss_kib(pid).expect("extension RSS");
+        eprintln!(
+            "round {round}: {CONNECTIONS} concurrent tunnels, extension RSS {peak} KiB open, {idle} KiB closed"
+        );
+        samples.push(idle);
+    }
+    echo.abort();
+    // The first round grows the allocator's pools; from then on the RSS must stay flat.
+    let (first, last) = (samples[1], samples[samples.len() - 1]);
+    assert!(
+        last <= first + FLAT_KIB,
+        "RSS after rounds of {CONNECTIONS} tunnels grew from {first} to {last} KiB: {samples:?}"
+    );
+}
