@@ -16,7 +16,6 @@ use crate::invocation_labels::{EventFacts, EventSource, classify};
 use http::{Request, Response};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
-use std::sync::Arc;
 
 /// The body Lambda records for a failed invocation.
 pub(super) fn error_body(exception: &ExceptionEffect) -> Vec<u8> {
@@ -30,13 +29,12 @@ pub(super) fn error_body(exception: &ExceptionEffect) -> Vec<u8> {
 }
 
 impl RuntimeProxy {
-    /// `/next` with experiments on the Runtime API: reads the event, applies the ingress flags
-    /// and delivers it, or answers for the handler and fetches the next one.
-    pub(super) async fn next_with_faults(
-        &self,
-        request: Request<Incoming>,
-        mut active: Arc<ActiveConfig>,
-    ) -> Response<ProxyBody> {
+    /// The runtime's `/next`. Whether an experiment applies is decided when the event arrives,
+    /// with the config of that moment: the request may have waited upstream for minutes
+    /// (a frozen environment) while experiments changed. With no experiment on the Runtime API
+    /// the event streams through untouched; otherwise it is read, the ingress flags are
+    /// applied, and it is delivered, or answered for the handler and the next one fetched.
+    pub(super) async fn next_invocation(&self, request: Request<Incoming>) -> Response<ProxyBody> {
         let (parts, _) = request.into_parts();
         loop {
             let mut upstream_request = Request::new(full_body(Vec::new()));
@@ -47,21 +45,30 @@ impl RuntimeProxy {
                 Ok(response) => response,
                 Err(reason) => return bad_gateway(&reason),
             };
+            // The environment may just have been thawed: a stale config is re-read now, in
+            // the background, for the events after this one.
+            self.poke_refresh();
             if !response.status().is_success() {
                 return response;
             }
+            let request_id = response
+                .headers()
+                .get(REQUEST_ID)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
+            let Some(active) = self
+                .config
+                .current()
+                .filter(|a| a.targets_ingress || a.targets_response)
+            else {
+                self.current.set(request_id.as_deref());
+                return response;
+            };
             let (response_parts, body) = response.into_parts();
             let event = match body.collect().await {
                 Ok(collected) => collected.to_bytes(),
                 Err(err) => return bad_gateway(&format!("reading the event failed: {err}")),
             };
-            // The environment was just thawed: a stale config is re-read for the next event.
-            self.poke_refresh();
-            let request_id = response_parts
-                .headers
-                .get(REQUEST_ID)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string);
             let facts = match serde_json::from_slice(&event) {
                 Ok(value) => classify(&value),
                 Err(_) => EventFacts {
@@ -76,7 +83,6 @@ impl RuntimeProxy {
                     .answered_for_handler(&active, parts.uri.path(), id, &facts, &labels)
                     .await
             {
-                active = self.config.current().unwrap_or(active);
                 continue;
             }
             self.current.set(request_id.as_deref());

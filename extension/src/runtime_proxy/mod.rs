@@ -109,22 +109,7 @@ impl RuntimeProxy {
                 }
             }
             self.poke_refresh();
-            if let Some(active) = self.config.current()
-                && (active.targets_ingress || active.targets_response)
-            {
-                return self.next_with_faults(request, active).await;
-            }
-            let response = self.pass_through(request.map(boxed)).await;
-            // The environment may just have been thawed: a stale config is re-read now, in the
-            // background, rather than after this invocation.
-            self.poke_refresh();
-            self.current.set(
-                response
-                    .headers()
-                    .get(REQUEST_ID)
-                    .and_then(|v| v.to_str().ok()),
-            );
-            return response;
+            return self.next_invocation(request).await;
         } else if let Some(request_id) = response_faults::invocation_of_response(path) {
             let request_id = request_id.to_string();
             let labels = self.invocations.take(&request_id);

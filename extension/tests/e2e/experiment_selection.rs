@@ -87,24 +87,23 @@ async fn an_experiment_edited_in_the_secret_applies_after_refresh() {
         "refresh_interval: 1s\nexperiments: [{name: late, flag: ingress, effect: {exception: {message: edited, errorType: Edited}}}]\n",
     )
     .await;
-    // Refreshes start in the background when /next goes through a stale config, so a few
-    // invocations may still see the old one.
+    // Once the extension has the new config (the SDK endpoint lists it), the very next event
+    // gets it, although the runtime's /next was sent, and waiting, before the edit.
+    let port = &env.vars["GREMLIN_SIDECAR_PORT"];
     let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        match invoke(&emulator, &extension).await {
-            Outcome::Error { error_type, .. } => {
-                assert_eq!(error_type.as_deref(), Some("Edited"));
-                break;
-            }
-            Outcome::Response { .. } => {
-                assert!(
-                    Instant::now() < deadline,
-                    "the edited experiment never applied: {}",
-                    extension.log_text()
-                );
-                tokio::time::sleep(Duration::from_millis(250)).await;
-            }
-        }
+    while crate::sdk_lookup::lookup(port, r#"{"name":"ingress","labels":{}}"#).await
+        == serde_json::json!([])
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the edited experiment was never loaded: {}",
+            extension.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    match invoke(&emulator, &extension).await {
+        Outcome::Error { error_type, .. } => assert_eq!(error_type.as_deref(), Some("Edited")),
+        other => panic!("the first event after the edit was not failed: {other:?}"),
     }
     assert_eq!(extension.pid(), pid, "no restart");
     let loads = extension.log_text().matches("config loaded from").count();
