@@ -12,6 +12,7 @@ mod load;
 mod proxy_python;
 mod proxy_rust;
 mod sdk_lookup;
+mod security;
 mod support;
 
 pub(crate) use faultline_testkit::lambda_emulator as emulator;

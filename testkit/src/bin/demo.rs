@@ -422,7 +422,9 @@ async fn main() -> Result<()> {
         let mut start = vec!["experiment", "start", "--experiment", name];
         start.extend_from_slice(args);
         deployer.run(&start).await?;
-        let picked = wait_for_experiments(sdk_port, flag, 1).await?;
+        let picked = wait_for_experiments(sdk_port, flag, 1)
+            .await
+            .with_context(|| extension.log_text())?;
         report.step(
             &format!("deployer experiment start {}", args.join(" ")),
             &format!("extension applied it {} after the edit", ms(picked)),
@@ -453,7 +455,7 @@ async fn main() -> Result<()> {
     );
 
     let t = Instant::now();
-    deployer.run(&["disable", FUNCTION, "--yes"]).await?;
+    deployer.run(&["disable", FUNCTION]).await?;
     let after = configuration(&lambda).await?;
     let restored = if after == before {
         "layers and environment exactly as before"
