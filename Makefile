@@ -9,7 +9,7 @@ export FAULTLINE_CHECKOV_VENV := $(CHECKOV_VENV)
 
 HOST_ARCH := $(shell uname -m | sed -e 's/aarch64/arm64/')
 
-.PHONY: all venv build fmt-check clippy test unit-test layer layer-check demo demo-run bench render clean
+.PHONY: all venv build fmt-check clippy test unit-test layer layer-check demo demo-run bench fuzz render clean
 
 all: build
 
@@ -61,10 +61,15 @@ demo-run: venv
 	$(CARGO) build --quiet --locked -p faultline-deployer -p faultline-testkit --bins
 	$(CARGO) run --quiet --locked -p faultline-testkit --bin demo
 
+# Every benchmark in one run → target/bench-all.md (machine, date, then each report).
 bench: venv
-	$(CARGO) bench -p faultline-extension --bench runtime_proxy --locked
-	$(CARGO) bench -p faultline-extension --bench faults --locked
-	$(CARGO) bench -p faultline-deployer --bench enable --locked
+	CARGO=$(CARGO) scripts/bench-report.sh
+
+# The property tests of the config parser, the experiment matcher and the SDK endpoint body
+# with many more cases than `make test` runs (256 each).
+fuzz:
+	PROPTEST_CASES=$${PROPTEST_CASES:-20000} $(CARGO) test --locked -p faultline-extension --lib never_panics
+	PROPTEST_CASES=$${PROPTEST_CASES:-20000} $(CARGO) test --locked -p faultline-extension --lib any_body_is_answered_without_panic
 
 # Re-renders the committed cfn/, sam-templates/ and terraform/ from deployer/templates.
 render:

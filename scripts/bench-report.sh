@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Runs every benchmark in one go and writes one report: target/bench-all.md, headed by the
+# machine and the date, then the runtime proxy, faults and deployer reports of this run.
+# Each figure is a ratio against a baseline measured in the same run (see BENCHMARKS.md).
+set -euo pipefail
+
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+cargo="${CARGO:-cargo}"
+
+"$cargo" bench -p faultline-extension --bench runtime_proxy --locked
+"$cargo" bench -p faultline-extension --bench faults --locked
+"$cargo" bench -p faultline-deployer --bench enable --locked
+
+out=target/bench-all.md
+{
+  echo "# faultline benchmarks, one run"
+  echo
+  echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC')"
+  echo "- machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -m), $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)"
+  echo "- kernel: $(uname -r); $(rustc --version)"
+  echo "- commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+  for part in bench-report bench-faults bench-deployer; do
+    echo
+    sed -e 's/^## /### /' -e 's/^# /## /' "target/$part.md"
+  done
+} > "$out"
+echo "wrote $out"
