@@ -48,6 +48,30 @@ pub fn checkov_bin() -> PathBuf {
     path
 }
 
+/// A function's layer version ARNs (in order) and environment, as Lambda (or moto) holds them.
+pub async fn function_wiring(
+    lambda: &aws_sdk_lambda::Client,
+    name: &str,
+) -> Result<(Vec<String>, std::collections::BTreeMap<String, String>), String> {
+    let config = lambda
+        .get_function_configuration()
+        .function_name(name)
+        .send()
+        .await
+        .map_err(|err| format!("reading function {name}: {err}"))?;
+    let layers = config
+        .layers()
+        .iter()
+        .filter_map(|l| l.arn().map(str::to_string))
+        .collect();
+    let env = config
+        .environment()
+        .and_then(|e| e.variables())
+        .map(|v| v.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        .unwrap_or_default();
+    Ok((layers, env))
+}
+
 /// Resident set size of a process in KiB, from /proc.
 pub fn rss_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;

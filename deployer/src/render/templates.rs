@@ -1,5 +1,6 @@
 //! The template sources, embedded in the binary. A template's path under deployer/templates/ is
-//! the path of its output: `cfn/...` renders to cfn/... (or under `--out`).
+//! the path of its output: `cfn/...` renders to cfn/... (or under `--out`); `from` names a
+//! source shared by several outputs.
 
 use super::Kind;
 
@@ -9,11 +10,17 @@ pub struct Template {
 }
 
 macro_rules! templates {
-    ($($path:literal),* $(,)?) => {
+    ($($path:literal $(from $source:literal)?),* $(,)?) => {
         &[$(Template {
             path: $path,
-            source: include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/templates/", $path)),
+            source: templates!(@source $path $(, $source)?),
         }),*]
+    };
+    (@source $path:literal) => {
+        include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/templates/", $path))
+    };
+    (@source $path:literal, $source:literal) => {
+        include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/templates/", $source))
     };
 }
 
@@ -25,19 +32,19 @@ const ALL: &[Template] = templates![
     "terraform/modules/setup/main.tf",
     "terraform/modules/setup/variables.tf",
     "terraform/modules/setup/outputs.tf",
-    "terraform/modules/setup/versions.tf",
+    "terraform/modules/setup/versions.tf" from "terraform/versions.tf",
     "terraform/modules/function/main.tf",
     "terraform/modules/function/variables.tf",
     "terraform/modules/function/outputs.tf",
-    "terraform/modules/function/versions.tf",
+    "terraform/modules/function/versions.tf" from "terraform/versions.tf",
     "terraform/examples/complete/main.tf",
     "terraform/examples/complete/variables.tf",
     "terraform/examples/complete/outputs.tf",
-    "terraform/examples/complete/versions.tf",
+    "terraform/examples/complete/versions.tf" from "terraform/versions.tf",
     "terraform/examples/existing-install/main.tf",
     "terraform/examples/existing-install/variables.tf",
     "terraform/examples/existing-install/outputs.tf",
-    "terraform/examples/existing-install/versions.tf",
+    "terraform/examples/existing-install/versions.tf" from "terraform/versions.tf",
 ];
 
 /// The templates of one kind, in a stable order.

@@ -145,24 +145,9 @@ impl Env {
 
     /// A function's layers and environment.
     pub async fn state(&self, name: &str) -> (Vec<String>, BTreeMap<String, String>) {
-        let c = self
-            .lambda
-            .get_function_configuration()
-            .function_name(name)
-            .send()
+        faultline_testkit::function_wiring(&self.lambda, name)
             .await
-            .expect("get function");
-        let layers = c
-            .layers()
-            .iter()
-            .filter_map(|l| l.arn().map(str::to_string))
-            .collect();
-        let env = c
-            .environment()
-            .and_then(|e| e.variables())
-            .map(|v| v.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-            .unwrap_or_default();
-        (layers, env)
+            .expect("get function")
     }
 
     pub async fn policy_attached(&self, role: &str) -> bool {

@@ -118,23 +118,9 @@ async fn function_zip(dir: &Path, out: &Path) -> Result<Vec<u8>> {
 async fn configuration(
     lambda: &aws_sdk_lambda::Client,
 ) -> Result<(Vec<String>, BTreeMap<String, String>)> {
-    let config = lambda
-        .get_function_configuration()
-        .function_name(FUNCTION)
-        .send()
+    faultline_testkit::function_wiring(lambda, FUNCTION)
         .await
-        .context("reading demo-fn")?;
-    let layers = config
-        .layers()
-        .iter()
-        .filter_map(|l| l.arn().map(str::to_string))
-        .collect();
-    let env = config
-        .environment()
-        .and_then(|e| e.variables())
-        .map(|v| v.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-        .unwrap_or_default();
-    Ok((layers, env))
+        .map_err(anyhow::Error::msg)
 }
 
 /// The experiments the SDK endpoint lists for `flag` (the extension's current view).
