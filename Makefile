@@ -57,9 +57,11 @@ demo: venv
 	scripts/build-layer.sh $(HOST_ARCH)
 	$(MAKE) --no-print-directory demo-run
 
+# Built like `make unit-test` builds (all targets, so the same features): after the tests this
+# is no work; `cargo run -p` alone would rebuild the tree with other features.
 demo-run: venv
-	$(CARGO) build --quiet --locked -p faultline-deployer -p faultline-testkit --bins
-	$(CARGO) run --quiet --locked -p faultline-testkit --bin demo
+	$(CARGO) build --quiet --locked --workspace --all-targets
+	$(CURDIR)/target/debug/demo
 
 # Every benchmark in one run → target/bench-all.md (machine, date, then each report).
 bench: venv
