@@ -180,7 +180,12 @@ impl RuntimeProxy {
                 Request::new(body.take().unwrap_or_else(|| full_body(Vec::new())));
             *upstream_request.method_mut() = parts.method.clone();
             *upstream_request.uri_mut() = self.upstream.uri(parts.uri.path_and_query());
-            *upstream_request.headers_mut() = headers.clone();
+            // The head is kept only while another attempt may need it.
+            *upstream_request.headers_mut() = if attempt < retries {
+                headers.clone()
+            } else {
+                std::mem::take(&mut headers)
+            };
             match self.client.request(upstream_request).await {
                 Ok(response) => {
                     let (mut parts, body) = response.into_parts();
