@@ -97,16 +97,21 @@ pub enum WiringValue {
     Enabled,
 }
 
+/// HTTP_PROXY/HTTPS_PROXY for the dependency proxy on `ports`.
+pub fn dependency_proxy_url(ports: &Ports) -> String {
+    if ports.dependency_proxy == Ports::default().dependency_proxy {
+        DEPENDENCY_PROXY.to_string()
+    } else {
+        format!("http://localhost:{}", ports.dependency_proxy)
+    }
+}
+
 /// The variables faultline sets on every function, in order; NO_PROXY (merged with the
 /// function's own) and the chained previous wrapper and proxy come on top. `enable` and the IaC
 /// templates both take their variables from here.
 pub fn wiring(ports: &Ports) -> Vec<(&'static str, WiringValue)> {
     let defaults = Ports::default();
-    let proxy = if ports.dependency_proxy == defaults.dependency_proxy {
-        DEPENDENCY_PROXY.to_string()
-    } else {
-        format!("http://localhost:{}", ports.dependency_proxy)
-    };
+    let proxy = dependency_proxy_url(ports);
     let mut vars = vec![
         ("GREMLIN_LAMBDA_ENABLED", WiringValue::Enabled),
         ("GREMLIN_CONFIG_ARN", WiringValue::ConfigSecretArn),

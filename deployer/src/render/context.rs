@@ -137,10 +137,10 @@ pub fn build(params: &RenderParams) -> Result<Value, RenderError> {
         .iter()
         .map(|(k, v)| (k.to_string(), WiringValue::Literal(v.to_string())))
         .collect();
-    let own_no_proxy = example_env.get("NO_PROXY").and_then(|v| match v {
-        WiringValue::Literal(text) => Some(text.clone()),
-        _ => None,
-    });
+    let own_no_proxy = example::OWN_ENV
+        .iter()
+        .find(|(key, _)| *key == "NO_PROXY")
+        .map(|(_, value)| value.to_string());
     for (key, value) in &wiring {
         example_env.insert(key.to_string(), value.clone());
     }
@@ -184,14 +184,10 @@ pub fn build(params: &RenderParams) -> Result<Value, RenderError> {
         "archs": archs,
         "archs_hcl": hcl_list(&arch_names),
         "first_arch": first_arch.as_str(),
-        "first_arch_id": arch_id(first_arch),
         "enabled": if params.enabled { "true" } else { "false" },
         "wrapper": plan::WRAPPER,
         "no_proxy_hosts_hcl": hcl_list(&plan::NO_PROXY_HOSTS),
-        "dependency_proxy": quoted(&wiring.iter().find_map(|(k, v)| match v {
-            WiringValue::Literal(text) if *k == "HTTPS_PROXY" => Some(text.clone()),
-            _ => None,
-        }).unwrap_or_default()),
+        "dependency_proxy": quoted(&plan::dependency_proxy_url(&params.ports)),
         "max_layers": plan::MAX_LAYERS,
         "max_env_bytes": plan::MAX_ENV_BYTES,
         "function_env": aligned(function_env),
