@@ -21,31 +21,44 @@ pub fn repo_root() -> PathBuf {
 /// A tool from the project's Python venv (FAULTLINE_VENV, default `.venv`), set up by
 /// `make venv`. Missing tools fail the test: CI installs them, so a skip would hide a gap.
 pub fn venv_bin(name: &str) -> PathBuf {
-    let venv = std::env::var_os("FAULTLINE_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join(".venv"));
-    let path = venv.join("bin").join(name);
-    assert!(
-        path.exists(),
-        "{} not found: run `make venv` (or set FAULTLINE_VENV) first",
-        path.display()
-    );
-    path
+    tool_in_venv("FAULTLINE_VENV", ".venv", name)
 }
 
 /// checkov, which lives in a venv of its own (FAULTLINE_CHECKOV_VENV, default `.venv-checkov`)
 /// because its pins clash with moto's; set up by `make venv`.
 pub fn checkov_bin() -> PathBuf {
-    let venv = std::env::var_os("FAULTLINE_CHECKOV_VENV")
+    tool_in_venv("FAULTLINE_CHECKOV_VENV", ".venv-checkov", "checkov")
+}
+
+fn tool_in_venv(variable: &str, default: &str, name: &str) -> PathBuf {
+    let venv = std::env::var_os(variable)
         .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join(".venv-checkov"));
-    let path = venv.join("bin").join("checkov");
+        .unwrap_or_else(|| repo_root().join(default));
+    let path = venv.join("bin").join(name);
     assert!(
         path.exists(),
-        "{} not found: run `make venv` (or set FAULTLINE_CHECKOV_VENV) first",
+        "{} not found: run `make venv` (or set {variable}) first",
         path.display()
     );
     path
+}
+
+/// A command with only the environment Lambda gives a process: `vars`, plus PATH, HOME and
+/// LANG of this one (to find the tools), in `dir`.
+pub fn lambda_command<'a>(
+    program: &Path,
+    vars: impl IntoIterator<Item = (&'a String, &'a String)>,
+    dir: &Path,
+) -> Command {
+    let mut command = Command::new(program);
+    command.env_clear();
+    for key in ["PATH", "HOME", "LANG"] {
+        if let Some(value) = std::env::var_os(key) {
+            command.env(key, value);
+        }
+    }
+    command.envs(vars).current_dir(dir);
+    command
 }
 
 /// A function's layer version ARNs (in order) and environment, as Lambda (or moto) holds them.

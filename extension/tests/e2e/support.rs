@@ -120,15 +120,7 @@ impl LambdaEnv {
     }
 
     fn command(&self, program: &Path) -> Command {
-        let mut command = Command::new(program);
-        command.env_clear();
-        for key in ["PATH", "HOME", "LANG"] {
-            if let Some(value) = std::env::var_os(key) {
-                command.env(key, value);
-            }
-        }
-        command.envs(&self.vars).current_dir(functions_dir());
-        command
+        faultline_testkit::lambda_command(program, &self.vars, &functions_dir())
     }
 
     /// Starts the extension as Lambda would (its own process, same environment).

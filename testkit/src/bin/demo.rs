@@ -10,7 +10,7 @@ use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{FunctionCode, Runtime};
 use faultline_testkit::lambda_emulator::{Emulator, Outcome};
 use faultline_testkit::process::Proc;
-use faultline_testkit::{MotoServer, aws_config, free_port, repo_root, venv_bin};
+use faultline_testkit::{MotoServer, aws_config, free_port, lambda_command, repo_root, venv_bin};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -279,21 +279,14 @@ async fn main() -> Result<()> {
     let t = Instant::now();
     deployer.run(&["enable", FUNCTION, "--yes"]).await?;
     let (layers, env) = configuration(&lambda).await?;
-    let layer = layers.last().cloned().unwrap_or_default();
+    // `arn:aws:lambda:REGION:ACCOUNT:layer:NAME:VERSION` → `NAME:VERSION`
+    let layer = layers
+        .last()
+        .and_then(|arn| arn.split_once(":layer:"))
+        .map_or("", |(_, name_version)| name_version);
     report.step(
         "deployer enable demo-fn",
-        &format!(
-            "{} + {} variables",
-            layer
-                .rsplit(':')
-                .take(2)
-                .collect::<Vec<_>>()
-                .into_iter()
-                .rev()
-                .collect::<Vec<_>>()
-                .join(":"),
-            env.len()
-        ),
+        &format!("{layer} + {} variables", env.len()),
         t.elapsed(),
     );
 
@@ -341,17 +334,7 @@ async fn main() -> Result<()> {
     ] {
         vars.insert(key.to_string(), value);
     }
-    let command = |program: &Path| {
-        let mut command = Command::new(program);
-        command.env_clear();
-        for key in ["PATH", "HOME", "LANG"] {
-            if let Some(value) = std::env::var_os(key) {
-                command.env(key, value);
-            }
-        }
-        command.envs(&vars).current_dir(&demo_dir);
-        command
-    };
+    let command = |program: &Path| lambda_command(program, &vars, &demo_dir);
     emulator.probe_ready_file(ready.clone());
     let extension = Proc::spawn(command(&opt.join("extensions/faultline")));
     if !emulator.wait_registered(1, Duration::from_secs(10)).await {
