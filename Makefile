@@ -70,7 +70,7 @@ bench: venv
 # The property tests of the config parser, the experiment matcher and the SDK endpoint body
 # with many more cases than `make test` runs (256 each).
 fuzz:
-	PROPTEST_CASES=$${PROPTEST_CASES:-20000} $(CARGO) test --locked -p faultline-extension --lib never_panics
+	PROPTEST_CASES=$${PROPTEST_CASES:-20000} $(CARGO) test --locked -p faultline-schema --lib never_panics
 	PROPTEST_CASES=$${PROPTEST_CASES:-20000} $(CARGO) test --locked -p faultline-extension --lib any_body_is_answered_without_panic
 
 # Re-renders the committed cfn/, sam-templates/ and terraform/ from deployer/templates.

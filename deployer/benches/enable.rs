@@ -1,6 +1,7 @@
 //! `deployer enable` on many functions in moto server: wall time and AWS calls per function at
 //! the default pace (10 requests/s). `cargo bench -p faultline-deployer --bench enable` uses 200
 //! functions and writes target/bench-deployer.md; without `--bench` (cargo test) it uses 5.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failure is the report
 
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{FunctionCode, Runtime};

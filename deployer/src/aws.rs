@@ -4,6 +4,7 @@
 use crate::cli::Global;
 use crate::error::{DeployError, aws};
 use aws_config::{BehaviorVersion, Region};
+use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
 
 pub struct Aws {
     pub lambda: aws_sdk_lambda::Client,
@@ -16,8 +17,11 @@ pub struct Aws {
 impl Aws {
     pub async fn connect(global: &Global) -> Result<Aws, DeployError> {
         // rustls with ring, as the extension uses: no C toolchain needed to build the deployer.
-        let mut loader = aws_config::defaults(BehaviorVersion::latest())
-            .http_client(faultline_extension::config_source::direct_https_client());
+        let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(
+            aws_smithy_http_client::Builder::new()
+                .tls_provider(Provider::Rustls(CryptoMode::Ring))
+                .build_https(),
+        );
         if let Some(profile) = &global.profile {
             loader = loader.profile_name(profile);
         }

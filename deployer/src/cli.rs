@@ -1,7 +1,7 @@
-//! The command line: `deployer [global options] <command>`.
+//! The command line: `deployer [global options] <command>`. Each command's own arguments sit
+//! beside its `run`, in `commands/`.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -16,7 +16,9 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// Options every command takes.
 #[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct Global {
     /// AWS profile (default: AWS_PROFILE or the default profile)
     #[arg(long, global = true)]
@@ -43,192 +45,29 @@ pub struct Global {
     pub name: String,
 }
 
+/// How results are printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Output {
+    /// Lines for people
     Text,
+    /// One JSON document, for scripts
     Json,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Create or update the config secret, the read policy and the layer versions
-    Init(InitArgs),
+    Init(crate::commands::init::Args),
     /// Wire faultline into functions: layer, environment, wrapper, role policy
-    Enable(EnableArgs),
+    Enable(crate::commands::enable::Args),
     /// Undo `enable`: restore each function's layers and environment exactly
-    Disable(DisableArgs),
+    Disable(crate::commands::disable::Args),
     /// Show which functions are enabled, and how
-    Status(StatusArgs),
+    Status(crate::commands::status::Args),
     /// List, start and stop experiments in the config secret
-    Experiment(ExperimentArgs),
+    Experiment(crate::commands::experiment::Args),
     /// Build the layer zips (runs `make layer` in the faultline source tree)
-    Layer(LayerArgs),
+    Layer(crate::commands::layer::Args),
     /// Write the CloudFormation, SAM or Terraform templates for teams that manage functions as code
-    Render(RenderArgs),
-}
-
-#[derive(Debug, Args)]
-pub struct RenderArgs {
-    /// Which templates
-    #[arg(value_enum)]
-    pub kind: crate::render::Kind,
-    /// Folder to write into (default: cfn/, sam-templates/ or terraform/ in the current folder)
-    #[arg(long)]
-    pub out: Option<PathBuf>,
-    /// Architectures to publish layers for (the first is the examples' architecture)
-    #[arg(long, value_delimiter = ',', default_values_t = [String::from("x86_64"), String::from("arm64")])]
-    pub arch: Vec<String>,
-    /// Port of the Runtime API proxy inside the function
-    #[arg(long, default_value_t = 5033)]
-    pub runtime_api_port: u16,
-    /// Port of the dependency proxy (HTTP_PROXY/HTTPS_PROXY)
-    #[arg(long, default_value_t = 5034)]
-    pub dependency_proxy_port: u16,
-    /// Port of the Failure Flags SDK endpoint
-    #[arg(long, default_value_t = 5032)]
-    pub sdk_port: u16,
-    /// Default of GREMLIN_LAMBDA_ENABLED in the templates (false: layer in place, nothing injected)
-    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
-    pub enabled: bool,
-    /// Fill in the ARNs `deployer init` created (secret, policy, layer versions) as defaults
-    #[arg(long)]
-    pub from_aws: bool,
-}
-
-#[derive(Debug, Args)]
-pub struct ExperimentArgs {
-    #[command(subcommand)]
-    pub command: ExperimentCommand,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum ExperimentCommand {
-    /// The experiments in the secret, active or not
-    List,
-    /// Add an experiment
-    Start(StartArgs),
-    /// Remove an experiment (or all)
-    Stop(StopArgs),
-}
-
-#[derive(Debug, Args)]
-#[command(group(clap::ArgGroup::new("effect").required(true).multiple(true).args(["latency", "exception", "http_status"])))]
-pub struct StartArgs {
-    /// Flag to target: ingress, http-ingress, response, egress, dependency-HOST, or an SDK flag
-    #[arg(long)]
-    pub flag: String,
-    /// Experiment name (default: the flag and the time); `--name` is the install's name prefix
-    #[arg(long = "experiment", id = "experiment_name", value_name = "NAME")]
-    pub name: Option<String>,
-    /// Label selector, key=value (several values: a|b); repeatable or comma-separated
-    #[arg(long, value_delimiter = ',')]
-    pub selector: Vec<String>,
-    /// Share of matching requests affected, 0..1
-    #[arg(long, default_value_t = 1.0)]
-    pub rate: f64,
-    /// Added latency in milliseconds
-    #[arg(long)]
-    pub latency: Option<u64>,
-    /// Fail with this message
-    #[arg(long)]
-    pub exception: Option<String>,
-    /// Answer with this HTTP status
-    #[arg(long)]
-    pub http_status: Option<u16>,
-    /// Stop by itself after this long (e.g. 15m); starts now
-    #[arg(long)]
-    pub duration: Option<String>,
-}
-
-#[derive(Debug, Args)]
-pub struct StopArgs {
-    /// The experiment to stop
-    pub name: Option<String>,
-    /// Stop every experiment
-    #[arg(long, conflicts_with = "name")]
-    pub all: bool,
-}
-
-#[derive(Debug, Args)]
-pub struct LayerArgs {
-    #[command(subcommand)]
-    pub command: LayerCommand,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum LayerCommand {
-    /// Build dist/faultline-layer-<arch>.zip
-    Build {
-        /// Architectures (default: both)
-        #[arg(long, value_delimiter = ',')]
-        arch: Vec<String>,
-        /// The faultline source tree (default: the current directory)
-        #[arg(long, default_value = ".")]
-        source: PathBuf,
-    },
-}
-
-#[derive(Debug, Args)]
-pub struct InitArgs {
-    /// The YAML config to store in the secret (default: an empty config)
-    #[arg(long)]
-    pub config: Option<PathBuf>,
-    /// Architectures to publish layers for
-    #[arg(long, value_delimiter = ',', default_values_t = [String::from("x86_64"), String::from("arm64")])]
-    pub arch: Vec<String>,
-    /// A layer zip built elsewhere (one architecture: give --arch with it)
-    #[arg(long)]
-    pub layer_zip: Option<PathBuf>,
-    /// Where `make layer` put the zips
-    #[arg(long, default_value = "dist")]
-    pub dist: PathBuf,
-}
-
-#[derive(Debug, Args)]
-pub struct Selection {
-    /// Function names or ARNs
-    pub functions: Vec<String>,
-    /// Every function in the region
-    #[arg(long)]
-    pub all: bool,
-    /// Functions whose name matches this regular expression
-    #[arg(long)]
-    pub regex: Option<String>,
-    /// Functions with this tag (KEY=VALUE)
-    #[arg(long)]
-    pub tag: Option<String>,
-    /// Leave these functions out (names, repeatable)
-    #[arg(long)]
-    pub exclude: Vec<String>,
-}
-
-#[derive(Debug, Args)]
-pub struct EnableArgs {
-    #[command(flatten)]
-    pub selection: Selection,
-    /// Show the plan, change nothing
-    #[arg(long)]
-    pub dry_run: bool,
-    /// Do not ask before changing more than one function
-    #[arg(long)]
-    pub yes: bool,
-    /// Requests per second per region at most
-    #[arg(long, default_value_t = 10)]
-    pub rate: u32,
-}
-
-#[derive(Debug, Args)]
-pub struct DisableArgs {
-    #[command(flatten)]
-    pub selection: Selection,
-    #[arg(long)]
-    pub dry_run: bool,
-    #[arg(long, default_value_t = 10)]
-    pub rate: u32,
-}
-
-#[derive(Debug, Args)]
-pub struct StatusArgs {
-    /// Function names (default: every function in the region)
-    pub functions: Vec<String>,
+    Render(crate::commands::render::Args),
 }

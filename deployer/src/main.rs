@@ -1,22 +1,18 @@
 //! `deployer`: installs faultline on Lambda functions (see `deployer --help`).
 //! Exit codes: 0 done, 1 failed, 2 bad usage or input (nothing changed).
 
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
 mod aws;
 mod cli;
 mod commands;
 mod confirm;
-mod diff;
 mod error;
 mod functions;
-mod layers;
-mod names;
+mod install;
 mod output;
 mod plan;
-mod rate_limit;
 mod render;
-mod role_policy;
-mod run_each;
-mod secret_config;
 
 use clap::Parser;
 use cli::{Cli, Command};

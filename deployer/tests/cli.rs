@@ -1,5 +1,6 @@
 //! The `deployer` binary against moto server (started per test on a free loopback port): every
 //! command as a user runs it, with the AWS state checked through the AWS SDK.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failure is the report
 
 mod support;
 

@@ -9,15 +9,15 @@
 //! The faultline process runs with 100 experiments, none selecting the benchmark's traffic, so
 //! what is measured is the cost of looking. `cargo bench --bench faults` writes
 //! target/bench-faults.md; without `--bench` (cargo test) it does a quick smoke pass.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failure is the report
 
 mod support;
 
 use bytes::Bytes;
 use chrono::Utc;
-use faultline_extension::config::Config;
-use faultline_extension::experiment_matcher::{ExperimentSet, Labels};
-use faultline_extension::fault::Fault;
-use faultline_extension::http_client::full_body;
+use faultline_extension::net::client::full_body;
+use faultline_schema::config::Config;
+use faultline_schema::{labels::Labels, matcher::ExperimentSet};
 use faultline_testkit::{free_port, wait_port};
 use http_body_util::BodyExt;
 use hyper::server::conn::http1;
@@ -263,7 +263,11 @@ fn main() {
         black_box(set.active(black_box("bench-lookup"), &labels, now).count());
     });
     let decide = nanos_per(matcher_n, || {
-        black_box(Fault::decide(&set, black_box("egress"), &labels));
+        black_box(faultline_extension::inject::decide(
+            &set,
+            black_box("egress"),
+            &labels,
+        ));
     });
     let _ = writeln!(
         report,

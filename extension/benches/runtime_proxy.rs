@@ -8,6 +8,7 @@
 //!
 //! `cargo bench --bench runtime_proxy` writes target/bench-report.md. Run by `cargo test` (no
 //! `--bench` argument) it does a quick smoke pass so the code stays working.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failure is the report
 
 mod support;
 
@@ -16,7 +17,7 @@ use support::{
 };
 
 use bytes::Bytes;
-use faultline_extension::http_client::{HttpClient, full_body, new_client};
+use faultline_extension::net::client::{HttpClient, full_body, new_client};
 use http_body_util::BodyExt;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -5,6 +5,7 @@
 //! `env` returns AWS_LAMBDA_RUNTIME_API as the runtime saw it; an event with a `touch` path first
 //! creates that file (proof that the handler ran); `stream` streams `chunks` chunks
 //! in response-streaming mode (`stream_fail` then fails, which sends error trailers). With AWS_LAMBDA_MAX_CONCURRENCY > 1 it polls concurrently.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failure is the report
 
 use lambda_runtime::streaming::{Body, Response as StreamResponse, channel};
 use lambda_runtime::{Diagnostic, FunctionResponse, LambdaEvent, service_fn};

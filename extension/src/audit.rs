@@ -1,28 +1,10 @@
 //! The audit trail: every injected fault is one JSON line on stderr (CloudWatch keeps it), with
 //! the request id, the experiment, the flag, the effect and the labels it matched.
 
-use crate::experiment_matcher::Labels;
+use faultline_schema::fault::AppliedEffect;
+use faultline_schema::labels::Labels;
 use serde::Serialize;
 use std::io::Write;
-
-/// What was injected.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-#[serde(tag = "type", rename_all = "camelCase")]
-pub enum AppliedEffect {
-    Latency {
-        ms: u64,
-    },
-    Exception {
-        message: String,
-        #[serde(rename = "errorType")]
-        error_type: String,
-    },
-    HttpResponse {
-        code: u16,
-    },
-    /// A dependency connection closed without an answer.
-    ConnectionReset,
-}
 
 #[derive(Serialize)]
 struct AuditLine<'a> {

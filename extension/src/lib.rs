@@ -1,24 +1,17 @@
-//! faultline's Lambda extension: the config schema, the Runtime API proxy and the extension
-//! lifecycle. The `faultline` binary (src/main.rs) wires them together; the deployer reuses the
-//! config schema from here.
+//! faultline's Lambda extension: the Runtime API proxy, the dependency proxy, the Failure Flags
+//! SDK endpoint and the extension lifecycle that starts them. The `faultline` binary
+//! (src/main.rs) runs [`lifecycle::run`]; the config schema, the matcher and the fault decision
+//! live in the `faultline-schema` crate, which the deployer shares.
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
-pub mod api_endpoint;
 pub mod audit;
 pub mod config;
-pub mod config_loader;
-pub mod config_refresh;
-pub mod config_source;
-pub mod config_state;
 pub mod dependency_proxy;
-pub mod experiment_matcher;
-pub mod extensions_api;
-pub mod fault;
-pub mod http_client;
-pub mod invocation_labels;
+pub mod inject;
+pub mod lambda;
 pub mod lifecycle;
-pub mod listener;
 pub mod logging;
-pub mod ready_file;
+pub mod net;
 pub mod runtime_proxy;
 pub mod sdk_endpoint;
 pub mod settings;

@@ -4,20 +4,20 @@
 //! Lambda starts the runtime (and so `faultline-wrapper`) once every extension has registered.
 //! The config is fetched in parallel and never delays registration.
 
-use crate::config::{Config, ListenAddr};
-use crate::config_loader::ConfigLoader;
-use crate::config_refresh::ConfigRefresher;
-use crate::config_source::ConfigFetcher;
-use crate::config_state::ConfigState;
+use crate::config::loader::ConfigLoader;
+use crate::config::refresh::ConfigRefresher;
+use crate::config::source::ConfigFetcher;
+use crate::config::state::ConfigState;
 use crate::dependency_proxy::DependencyProxy;
-use crate::extensions_api::{ExtensionsApi, ExtensionsApiError};
-use crate::http_client::new_client;
-use crate::invocation_labels::CurrentInvocation;
+use crate::lambda::extensions_api::{ExtensionsApi, ExtensionsApiError};
+use crate::lambda::ready_file;
 use crate::logging::LogLevel;
-use crate::ready_file;
+use crate::net::client::new_client;
+use crate::runtime_proxy::CurrentInvocation;
 use crate::runtime_proxy::RuntimeProxy;
 use crate::sdk_endpoint::SdkEndpoint;
 use crate::settings::Settings;
+use faultline_schema::config::{Config, ListenAddr};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -97,7 +97,7 @@ pub async fn run(
 async fn start_enabled(
     settings: &Settings,
     log_level: &LogLevel,
-    client: &crate::http_client::HttpClient,
+    client: &crate::net::client::HttpClient,
     state: &ConfigState,
 ) {
     let refresher = settings.config_source.clone().map(|source| {

@@ -5,13 +5,12 @@
 //! Content-Length, as the SDKs check both. The SDKs give up after 1 ms, so this path does no I/O
 //! besides the socket: the experiments are already compiled in memory.
 
-use crate::config::Experiment;
-use crate::config_state::ConfigState;
-use crate::experiment_matcher::Labels;
-use crate::http_client::{ProxyBody, full_body};
-use crate::invocation_labels::FunctionFacts;
-use crate::listener::accept_loop;
-use base64::Engine as _;
+use crate::config::state::ConfigState;
+use crate::net::client::{ProxyBody, full_body};
+use crate::net::listener::accept_loop;
+use faultline_schema::labels::FunctionFacts;
+use faultline_schema::labels::Labels;
+use faultline_schema::sdk_view::sdk_view;
 use http::{Method, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
@@ -19,7 +18,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -131,54 +130,6 @@ fn sdk_labels(raw: BTreeMap<String, Value>) -> Labels {
         .collect()
 }
 
-/// An experiment as the Failure Flags SDKs read it: `rate` in 0..1, `effect.latency` as
-/// `{ms, jitter}`, `effect.exception` as `{message, errorType, name}` (`name` is the
-/// cross-language key the SDKs use for the exception type).
-pub fn sdk_view(experiment: &Experiment) -> Value {
-    let mut effect = Map::new();
-    if let Some(latency) = experiment.effect.latency {
-        effect.insert(
-            "latency".into(),
-            json!({"ms": latency.ms, "jitter": latency.jitter_ms}),
-        );
-    }
-    if let Some(exception) = &experiment.effect.exception {
-        effect.insert(
-            "exception".into(),
-            json!({
-                "message": exception.message,
-                "errorType": exception.error_type,
-                "name": exception.error_type,
-            }),
-        );
-    }
-    if let Some(response) = &experiment.effect.http_response {
-        effect.insert(
-            "httpResponse".into(),
-            json!({
-                "code": response.code,
-                "body": base64::engine::general_purpose::STANDARD.encode(&response.body),
-                "headers": response.headers,
-            }),
-        );
-    }
-    let mut view = json!({
-        "name": experiment.name,
-        "guid": experiment.name,
-        "flag": experiment.flag,
-        "selector": experiment.selector,
-        "rate": experiment.rate.value(),
-        "effect": effect,
-    });
-    if let Some(start) = experiment.start {
-        view["start"] = json!(start.to_rfc3339());
-    }
-    if let Some(end) = experiment.end {
-        view["end"] = json!(end.to_rfc3339());
-    }
-    view
-}
-
 fn json_response(status: StatusCode, value: &Value) -> Response<ProxyBody> {
     let body = value.to_string();
     let length = body.len();
@@ -196,7 +147,7 @@ fn json_response(status: StatusCode, value: &Value) -> Response<ProxyBody> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Config;
+    use faultline_schema::config::Config;
 
     fn endpoint(yaml: &str) -> Arc<SdkEndpoint> {
         let state = ConfigState::new();

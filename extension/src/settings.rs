@@ -1,11 +1,11 @@
 //! What the function's environment tells the extension (GREMLIN_* and FAULTLINE_* variables).
 
-use crate::api_endpoint::{ApiEndpoint, EndpointError};
-use crate::config::{
+use crate::config::source::{ConfigSource, SourceError};
+use crate::lambda::endpoint::{ApiEndpoint, EndpointError};
+use faultline_schema::config::{
     DEFAULT_DEPENDENCY_PROXY_PORT, DEFAULT_LAMBDA_PROXY_PORT, DEFAULT_SDK_ENDPOINT_PORT, ListenAddr,
 };
-use crate::config_source::{ConfigSource, SourceError};
-use crate::invocation_labels::FunctionFacts;
+use faultline_schema::labels::FunctionFacts;
 use std::path::PathBuf;
 use thiserror::Error;
 
@@ -105,7 +105,7 @@ impl Settings {
             }),
         );
         let upstream_proxy = get("FAULTLINE_UPSTREAM_PROXY").and_then(|text| {
-            match crate::config::parse_proxy_url(&text) {
+            match faultline_schema::config::parse_proxy_url(&text) {
                 Ok(uri) => Some(uri),
                 Err(reason) => {
                     problem = Some(SettingsError::UpstreamProxy(reason).to_string());
@@ -161,12 +161,12 @@ impl Settings {
 fn pick(
     from_env: &Option<ListenAddr>,
     from_config: Option<&ListenAddr>,
-    default: &str,
+    default_port: u16,
 ) -> ListenAddr {
     from_env
         .clone()
         .or_else(|| from_config.cloned())
-        .unwrap_or_else(|| ListenAddr::parse(default).expect("default address is valid"))
+        .unwrap_or_else(|| ListenAddr::localhost(default_port))
 }
 
 #[cfg(test)]

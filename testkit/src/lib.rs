@@ -1,6 +1,7 @@
 //! Test support shared by the extension's and the deployer's tests: tools from the project's
 //! Python venv, free loopback ports, and moto server (the AWS API emulator) started on one of
 //! them and stopped when its handle is dropped.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failure is the report
 
 pub mod lambda_emulator;
 pub mod process;

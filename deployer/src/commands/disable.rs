@@ -3,18 +3,29 @@
 //! that role.
 
 use crate::aws::Aws;
-use crate::cli::{DisableArgs, Global, Output};
-use crate::commands::enable::Installed;
-use crate::diff;
+use crate::cli::{Global, Output};
 use crate::error::{DeployError, aws};
+use crate::functions::Selection;
+use crate::functions::batch::{Outcome, report, run_each};
+use crate::functions::rate_limit::RateLimit;
 use crate::functions::{self, Function};
-use crate::names;
+use crate::install::Installed;
+use crate::install::names;
+use crate::install::policy;
+use crate::plan::diff;
 use crate::plan::{SAVED, plan_disable};
-use crate::rate_limit::RateLimit;
-use crate::role_policy;
-use crate::run_each::{Outcome, report, run_each};
 use std::collections::HashSet;
 use std::sync::Arc;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pub selection: Selection,
+    #[arg(long)]
+    pub dry_run: bool,
+    #[arg(long, default_value_t = 10)]
+    pub rate: u32,
+}
 
 async fn disable_one(
     aws_: &Aws,
@@ -50,7 +61,7 @@ async fn disable_one(
     Ok((outcome, Some(function.role_name().to_string())))
 }
 
-pub async fn run(global: &Global, args: &DisableArgs) -> Result<(), DeployError> {
+pub async fn run(global: &Global, args: &Args) -> Result<(), DeployError> {
     let aws_ = Arc::new(Aws::connect(global).await?);
     let limit = Arc::new(RateLimit::per_second(args.rate));
     let installed = Arc::new(Installed::read(&aws_, &global.name).await?);
@@ -92,8 +103,7 @@ pub async fn run(global: &Global, args: &DisableArgs) -> Result<(), DeployError>
             .map(|f| f.role_name().to_string())
             .collect();
         for role in roles.iter().filter(|r| !still_enabled.contains(*r)) {
-            if let Err(err) = role_policy::detach(&aws_, &limit, role, &installed.policy_arn).await
-            {
+            if let Err(err) = policy::detach(&aws_, &limit, role, &installed.policy_arn).await {
                 eprintln!("error: {err}");
                 detach_errors += 1;
             }

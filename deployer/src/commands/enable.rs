@@ -3,77 +3,32 @@
 //! code reports it.
 
 use crate::aws::Aws;
-use crate::cli::{EnableArgs, Global, Output};
-use crate::diff;
+use crate::cli::{Global, Output};
 use crate::error::{DeployError, aws};
+use crate::functions::Selection;
+use crate::functions::batch::{Outcome, run_each};
+use crate::functions::rate_limit::RateLimit;
 use crate::functions::{self, Function};
-use crate::layers::latest_layer_version;
-use crate::names;
-use crate::plan::{Arch, EnableTarget, OurLayer, plan_enable};
-use crate::rate_limit::RateLimit;
-use crate::role_policy::{self, AttachedRoles};
-use crate::run_each::{Outcome, run_each};
+use crate::install::policy::{self, AttachedRoles};
+use crate::install::{Installed, names};
+use crate::plan::diff;
+use crate::plan::{EnableTarget, plan_enable};
 use std::collections::HashMap;
 use std::sync::Arc;
 
-/// What `deployer init` created, which enabling needs.
-pub struct Installed {
-    pub secret_arn: String,
-    pub policy_arn: String,
-    pub layers: HashMap<Arch, OurLayer>,
-    /// Layer ARNs (no version) for both architectures, even when none was published.
-    pub layer_arns: HashMap<Arch, String>,
-}
-
-impl Installed {
-    pub async fn read(aws_: &Aws, name: &str) -> Result<Installed, DeployError> {
-        let account = aws_.account().await?;
-        let secret = names::secret(name);
-        let described = aws_
-            .secrets
-            .describe_secret()
-            .secret_id(&secret)
-            .send()
-            .await
-            .map_err(|err| crate::secret_config::read_error(&secret, err))?;
-        let secret_arn = described
-            .arn
-            .ok_or_else(|| DeployError::Failed(format!("secret {secret}: no ARN returned")))?;
-        let mut layers = HashMap::new();
-        let mut layer_arns = HashMap::new();
-        for arch in [Arch::X86_64, Arch::Arm64] {
-            let layer_arn = names::layer_arn(&aws_.region, &account, name, arch);
-            if let Some((version_arn, _)) =
-                latest_layer_version(aws_, &names::layer(name, arch)).await?
-            {
-                layers.insert(
-                    arch,
-                    OurLayer {
-                        layer_arn: layer_arn.clone(),
-                        version_arn,
-                    },
-                );
-            }
-            layer_arns.insert(arch, layer_arn);
-        }
-        Ok(Installed {
-            secret_arn,
-            policy_arn: names::policy_arn(&account, name, &aws_.region),
-            layers,
-            layer_arns,
-        })
-    }
-
-    /// Whether a layer version ARN is any version of faultline's layers.
-    pub fn owns(&self, version_arn: &str) -> bool {
-        self.layer_arns.values().any(|base| {
-            OurLayer {
-                layer_arn: base.clone(),
-                version_arn: String::new(),
-            }
-            .owns(version_arn)
-        })
-    }
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pub selection: Selection,
+    /// Show the plan, change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Do not ask before changing more than one function
+    #[arg(long)]
+    pub yes: bool,
+    /// Requests per second per region at most
+    #[arg(long, default_value_t = 10)]
+    pub rate: u32,
 }
 
 /// What every function's enabling shares.
@@ -130,7 +85,7 @@ async fn enable_one(shared: &Shared, name: &str) -> Result<Outcome, DeployError>
             .await
             .map_err(|err| aws(format!("tagging function {name}"), err))?;
     }
-    if let Some(warning) = role_policy::attach(
+    if let Some(warning) = policy::attach(
         aws_,
         limit,
         roles,
@@ -144,7 +99,7 @@ async fn enable_one(shared: &Shared, name: &str) -> Result<Outcome, DeployError>
     Ok(outcome)
 }
 
-pub async fn run(global: &Global, args: &EnableArgs) -> Result<(), DeployError> {
+pub async fn run(global: &Global, args: &Args) -> Result<(), DeployError> {
     let aws_ = Aws::connect(global).await?;
     let limit = RateLimit::per_second(args.rate);
     let installed = Installed::read(&aws_, &global.name).await?;
@@ -167,7 +122,7 @@ pub async fn run(global: &Global, args: &EnableArgs) -> Result<(), DeployError> 
         async move { enable_one(&shared, &name).await }
     })
     .await;
-    crate::run_each::report(
+    crate::functions::batch::report(
         global.output,
         "enable",
         args.dry_run,

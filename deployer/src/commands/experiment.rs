@@ -1,14 +1,68 @@
 //! `deployer experiment list | start | stop`: experiments in the config secret, edited through
-//! [`secret_config::edit`] (no lost concurrent edits) and checked by the shared schema.
+//! [`secret::edit`] (no lost concurrent edits) and checked by the shared schema.
 
 use crate::aws::Aws;
-use crate::cli::{ExperimentArgs, ExperimentCommand, Global, Output, StartArgs, StopArgs};
+use crate::cli::{Global, Output};
 use crate::error::DeployError;
-use crate::names;
-use crate::secret_config;
-use faultline_extension::config::Config;
-use faultline_extension::experiment_matcher::is_active;
+use crate::install::names;
+use crate::install::secret;
+use faultline_schema::config::Config;
+use faultline_schema::matcher::is_active;
 use serde_yaml_ng::{Mapping, Value};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    pub command: ExperimentCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum ExperimentCommand {
+    /// The experiments in the secret, active or not
+    List,
+    /// Add an experiment
+    Start(StartArgs),
+    /// Remove an experiment (or all)
+    Stop(StopArgs),
+}
+
+#[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("effect").required(true).multiple(true).args(["latency", "exception", "http_status"])))]
+pub struct StartArgs {
+    /// Flag to target: ingress, http-ingress, response, egress, dependency-HOST, or an SDK flag
+    #[arg(long)]
+    pub flag: String,
+    /// Experiment name (default: the flag and the time); `--name` is the install's name prefix
+    #[arg(long = "experiment", id = "experiment_name", value_name = "NAME")]
+    pub name: Option<String>,
+    /// Label selector, key=value (several values: a|b); repeatable or comma-separated
+    #[arg(long, value_delimiter = ',')]
+    pub selector: Vec<String>,
+    /// Share of matching requests affected, 0..1
+    #[arg(long, default_value_t = 1.0)]
+    pub rate: f64,
+    /// Added latency in milliseconds
+    #[arg(long)]
+    pub latency: Option<u64>,
+    /// Fail with this message
+    #[arg(long)]
+    pub exception: Option<String>,
+    /// Answer with this HTTP status
+    #[arg(long)]
+    pub http_status: Option<u16>,
+    /// Stop by itself after this long (e.g. 15m); starts now
+    #[arg(long)]
+    pub duration: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct StopArgs {
+    /// The experiment to stop
+    pub name: Option<String>,
+    /// Stop every experiment
+    #[arg(long, conflicts_with = "name")]
+    pub all: bool,
+}
 
 fn document(text: &str) -> Result<Mapping, DeployError> {
     if text.trim().is_empty() {
@@ -101,7 +155,7 @@ fn name_of(value: &Value) -> Option<&str> {
 async fn start(aws_: &Aws, secret: &str, args: &StartArgs) -> Result<String, DeployError> {
     let experiment = new_experiment(args)?;
     let name = name_of(&experiment).unwrap_or_default().to_string();
-    secret_config::edit(aws_, secret, |text| {
+    secret::edit(aws_, secret, |text| {
         let mut doc = document(text)?;
         let list = experiments(&mut doc);
         if list.iter().any(|e| name_of(e) == Some(name.as_str())) {
@@ -122,7 +176,7 @@ async fn stop(aws_: &Aws, secret: &str, args: &StopArgs) -> Result<bool, DeployE
             "name the experiment to stop, or pass --all".into(),
         ));
     }
-    let changed = secret_config::edit(aws_, secret, |text| {
+    let changed = secret::edit(aws_, secret, |text| {
         let mut doc = document(text)?;
         let list = experiments(&mut doc);
         let before = list.len();
@@ -143,7 +197,7 @@ async fn stop(aws_: &Aws, secret: &str, args: &StopArgs) -> Result<bool, DeployE
 }
 
 async fn list(aws_: &Aws, secret: &str, format: Output) -> Result<(), DeployError> {
-    let (text, _) = secret_config::read(aws_, secret).await?;
+    let (text, _) = secret::read(aws_, secret).await?;
     let config = Config::parse(&text)
         .map_err(|err| DeployError::Failed(format!("secret {secret}: {err}")))?;
     let now = chrono::Utc::now();
@@ -151,7 +205,7 @@ async fn list(aws_: &Aws, secret: &str, format: Output) -> Result<(), DeployErro
         .experiments
         .iter()
         .map(|e| {
-            let mut view = faultline_extension::sdk_endpoint::sdk_view(e);
+            let mut view = faultline_schema::sdk_view::sdk_view(e);
             view["active"] = is_active(e, now).into();
             view
         })
@@ -184,7 +238,7 @@ async fn list(aws_: &Aws, secret: &str, format: Output) -> Result<(), DeployErro
     Ok(())
 }
 
-pub async fn run(global: &Global, args: &ExperimentArgs) -> Result<(), DeployError> {
+pub async fn run(global: &Global, args: &Args) -> Result<(), DeployError> {
     let aws_ = Aws::connect(global).await?;
     let secret = names::secret(&global.name);
     match &args.command {

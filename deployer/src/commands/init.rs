@@ -7,18 +7,36 @@
 //! description) differs from the newest version's.
 
 use crate::aws::Aws;
-use crate::cli::{Global, InitArgs};
+use crate::cli::Global;
 use crate::error::{DeployError, aws};
-use crate::layers::latest_layer_version;
-use crate::names;
+use crate::install::layer::latest_layer_version;
+use crate::install::names;
+use crate::install::policy::policy_document;
 use crate::output;
 use crate::plan::Arch;
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{Architecture, LayerVersionContentInput};
-use faultline_extension::config::Config;
+use faultline_schema::config::Config;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
+
+/// `deployer init`
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The YAML config to store in the secret (default: an empty config)
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Architectures to publish layers for
+    #[arg(long, value_delimiter = ',', default_values_t = [String::from("x86_64"), String::from("arm64")])]
+    pub arch: Vec<String>,
+    /// A layer zip built elsewhere (one architecture: give --arch with it)
+    #[arg(long)]
+    pub layer_zip: Option<PathBuf>,
+    /// Where `make layer` put the zips
+    #[arg(long, default_value = "dist")]
+    pub dist: PathBuf,
+}
 
 /// The config stored when `init` is given none.
 const DEFAULT_CONFIG: &str =
@@ -46,7 +64,7 @@ fn read_config(path: Option<&Path>) -> Result<String, DeployError> {
     Ok(text)
 }
 
-fn read_zips(args: &InitArgs) -> Result<Vec<LayerZip>, DeployError> {
+fn read_zips(args: &Args) -> Result<Vec<LayerZip>, DeployError> {
     let arches = Arch::parse_list(&args.arch).map_err(DeployError::Input)?;
     if args.layer_zip.is_some() && arches.len() != 1 {
         return Err(DeployError::Input(
@@ -146,27 +164,6 @@ async fn ensure_secret(
         }
         Err(err) => Err(aws(format!("reading {context}"), err)),
     }
-}
-
-/// The read policy: GetSecretValue on exactly this secret, kms:Decrypt when a customer key
-/// encrypts it.
-pub fn policy_document(secret_arn: &str, kms_key: Option<&str>) -> serde_json::Value {
-    let mut statements = vec![json!({
-        "Sid": "ReadFaultlineConfig",
-        "Effect": "Allow",
-        "Action": "secretsmanager:GetSecretValue",
-        "Resource": secret_arn,
-    })];
-    if let Some(key) = kms_key.filter(|k| !k.is_empty() && !k.ends_with("alias/aws/secretsmanager"))
-    {
-        statements.push(json!({
-            "Sid": "DecryptFaultlineConfig",
-            "Effect": "Allow",
-            "Action": "kms:Decrypt",
-            "Resource": key,
-        }));
-    }
-    json!({"Version": "2012-10-17", "Statement": statements})
 }
 
 async fn ensure_policy(
@@ -315,7 +312,7 @@ async fn ensure_layer(
     Ok((arn, "published"))
 }
 
-pub async fn run(global: &Global, args: &InitArgs) -> Result<(), DeployError> {
+pub async fn run(global: &Global, args: &Args) -> Result<(), DeployError> {
     // Inputs first: nothing is created when one of them is wrong.
     let config = read_config(args.config.as_deref())?;
     let zips = read_zips(args)?;

@@ -1,11 +1,30 @@
 //! `deployer layer build`: builds the layer zips with the source tree's own build
 //! (`scripts/build-layer.sh`, what `make layer` runs), so there is one way to build a layer.
 
-use crate::cli::{LayerArgs, LayerCommand};
 use crate::error::DeployError;
 use crate::plan::Arch;
+use std::path::PathBuf;
 
-pub fn run(args: &LayerArgs) -> Result<(), DeployError> {
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    pub command: LayerCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum LayerCommand {
+    /// Build dist/faultline-layer-<arch>.zip
+    Build {
+        /// Architectures (default: both)
+        #[arg(long, value_delimiter = ',')]
+        arch: Vec<String>,
+        /// The faultline source tree (default: the current directory)
+        #[arg(long, default_value = ".")]
+        source: PathBuf,
+    },
+}
+
+pub fn run(args: &Args) -> Result<(), DeployError> {
     let LayerCommand::Build { arch, source } = &args.command;
     let script = source.join("scripts/build-layer.sh");
     if !script.exists() {

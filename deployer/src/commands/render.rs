@@ -2,14 +2,42 @@
 //! with `--from-aws`, the ARNs of what `deployer init` created filled in as defaults.
 
 use crate::aws::Aws;
-use crate::cli::{Global, RenderArgs};
-use crate::commands::enable::Installed;
+use crate::cli::Global;
 use crate::error::DeployError;
+use crate::install::Installed;
 use crate::output;
 use crate::plan::{Arch, Ports};
 use crate::render::{self, Defaults, RenderParams};
 use serde_json::json;
 use std::path::PathBuf;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Which templates
+    #[arg(value_enum)]
+    pub kind: crate::render::Kind,
+    /// Folder to write into (default: cfn/, sam-templates/ or terraform/ in the current folder)
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Architectures to publish layers for (the first is the examples' architecture)
+    #[arg(long, value_delimiter = ',', default_values_t = [String::from("x86_64"), String::from("arm64")])]
+    pub arch: Vec<String>,
+    /// Port of the Runtime API proxy inside the function
+    #[arg(long, default_value_t = 5033)]
+    pub runtime_api_port: u16,
+    /// Port of the dependency proxy (HTTP_PROXY/HTTPS_PROXY)
+    #[arg(long, default_value_t = 5034)]
+    pub dependency_proxy_port: u16,
+    /// Port of the Failure Flags SDK endpoint
+    #[arg(long, default_value_t = 5032)]
+    pub sdk_port: u16,
+    /// Default of GREMLIN_LAMBDA_ENABLED in the templates (false: layer in place, nothing injected)
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub enabled: bool,
+    /// Fill in the ARNs `deployer init` created (secret, policy, layer versions) as defaults
+    #[arg(long)]
+    pub from_aws: bool,
+}
 
 async fn defaults_from_aws(global: &Global, archs: &[Arch]) -> Result<Defaults, DeployError> {
     let aws_ = Aws::connect(global).await?;
@@ -35,7 +63,7 @@ async fn defaults_from_aws(global: &Global, archs: &[Arch]) -> Result<Defaults, 
     })
 }
 
-pub async fn run(global: &Global, args: &RenderArgs) -> Result<(), DeployError> {
+pub async fn run(global: &Global, args: &Args) -> Result<(), DeployError> {
     let archs = Arch::parse_list(&args.arch).map_err(DeployError::Input)?;
     let defaults = if args.from_aws {
         defaults_from_aws(global, &archs).await?

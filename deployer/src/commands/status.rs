@@ -2,17 +2,23 @@
 //! current version, the architecture and runtime, wrapper support, and the role policy.
 
 use crate::aws::Aws;
-use crate::cli::{Global, Output, StatusArgs};
-use crate::commands::enable::Installed;
+use crate::cli::{Global, Output};
 use crate::error::DeployError;
+use crate::functions::rate_limit::RateLimit;
 use crate::functions::{self, Function};
+use crate::install::Installed;
+use crate::install::policy;
 use crate::plan::{SAVED, supports_wrapper};
-use crate::rate_limit::RateLimit;
-use crate::role_policy;
 use serde_json::json;
 use std::collections::HashMap;
 
-pub async fn run(global: &Global, args: &StatusArgs) -> Result<(), DeployError> {
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Function names (default: every function in the region)
+    pub functions: Vec<String>,
+}
+
+pub async fn run(global: &Global, args: &Args) -> Result<(), DeployError> {
     let aws_ = Aws::connect(global).await?;
     let limit = RateLimit::per_second(20);
     let installed = Installed::read(&aws_, &global.name).await?;
@@ -39,7 +45,7 @@ pub async fn run(global: &Global, args: &StatusArgs) -> Result<(), DeployError> 
         let attached = match policies.get(&role) {
             Some(attached) => *attached,
             None => {
-                let attached = role_policy::attached(&aws_, &limit, &role)
+                let attached = policy::attached(&aws_, &limit, &role)
                     .await
                     .map(|list| list.contains(&installed.policy_arn))
                     .unwrap_or(false);

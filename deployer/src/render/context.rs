@@ -3,7 +3,7 @@
 
 use super::RenderError;
 use super::example;
-use crate::names;
+use crate::install::names;
 use crate::plan::{self, Arch, Ports, WiringValue};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;

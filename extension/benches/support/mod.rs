@@ -3,7 +3,7 @@
 
 #![allow(dead_code)]
 
-use faultline_extension::http_client::full_body;
+use faultline_extension::net::client::full_body;
 pub use faultline_testkit::{repo_root, rss_kib};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
@@ -26,7 +26,7 @@ pub struct Upstream {
 async fn upstream_handle(
     upstream: Arc<Upstream>,
     request: http::Request<Incoming>,
-) -> Result<http::Response<faultline_extension::http_client::ProxyBody>, Infallible> {
+) -> Result<http::Response<faultline_extension::net::client::ProxyBody>, Infallible> {
     let path = request.uri().path().to_string();
     let _ = request.into_body().collect().await;
     let response = if path.ends_with("/extension/register") {

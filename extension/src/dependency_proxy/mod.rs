@@ -10,13 +10,16 @@
 mod tunnel;
 mod upstream;
 
-use crate::config::Config;
-use crate::config_state::ConfigState;
-use crate::experiment_matcher::Labels;
-use crate::fault::{Fault, Terminal};
-use crate::http_client::{ProxyBody, boxed, end_to_end, full_body};
-use crate::invocation_labels::{CurrentInvocation, FunctionFacts};
-use crate::listener::accept_loop;
+use crate::config::state::ConfigState;
+use crate::inject;
+use crate::net::client::{ProxyBody, boxed, end_to_end, full_body};
+use crate::net::listener::accept_loop;
+use crate::runtime_proxy::CurrentInvocation;
+use faultline_schema::config::Config;
+use faultline_schema::fault::Terminal;
+use faultline_schema::flags::{CONNECTION_RESET, DEPENDENCY_PREFIX, EGRESS};
+use faultline_schema::labels::FunctionFacts;
+use faultline_schema::labels::Labels;
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
@@ -31,12 +34,6 @@ use upstream::{CorporateProxy, ForwardClient, OpenError, forward_client, open_tu
 
 pub use tunnel::{TunnelEnd, pump};
 
-/// Flag applied to every dependency request.
-pub const EGRESS: &str = "egress";
-/// Prefix of the per-host flag: `dependency-api.example.com`.
-pub const DEPENDENCY_PREFIX: &str = "dependency-";
-/// errorType that makes an exception reset the connection instead of answering 502.
-pub const CONNECTION_RESET: &str = "ConnectionReset";
 /// Largest request head (request line and headers) accepted from the function.
 const MAX_HEAD: usize = 64 * 1024;
 /// A tunnel or a kept-alive connection with no traffic for this long is closed.
@@ -199,11 +196,11 @@ impl DependencyProxy {
         let request_id = request_id.as_deref();
         let host_flag = format!("{DEPENDENCY_PREFIX}{}", target.host);
         for flag in [EGRESS, host_flag.as_str()] {
-            let Some(fault) = Fault::decide(&active.experiments, flag, labels) else {
+            let Some(fault) = inject::decide(&active.experiments, flag, labels) else {
                 continue;
             };
-            fault.delay(request_id, labels).await;
-            match fault.terminal(true, request_id, labels) {
+            inject::delay(&fault, request_id, labels).await;
+            match inject::terminal(&fault, true, request_id, labels) {
                 None => {}
                 Some(Terminal::Exception(exception)) => {
                     if exception.error_type.eq_ignore_ascii_case(CONNECTION_RESET) {
@@ -389,7 +386,7 @@ fn text_response(status: StatusCode, text: &str) -> Response<ProxyBody> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Config;
+    use faultline_schema::config::Config;
     use std::convert::Infallible;
     use tokio::io::AsyncReadExt;
 

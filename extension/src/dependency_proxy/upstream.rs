@@ -1,7 +1,7 @@
 //! How dependency traffic leaves: straight to the target, or through the corporate proxy named by
 //! `https_proxy` (plain HTTP requests in absolute form, HTTPS through a CONNECT of its own).
 
-use crate::http_client::{BoxError, ProxyBody};
+use crate::net::client::{BoxError, ProxyBody};
 use base64::Engine as _;
 use http::{HeaderValue, Uri};
 use hyper_util::client::legacy::Client;

@@ -135,7 +135,7 @@ async fn twenty_concurrent_invocations_through_one_proxy() {
 #[tokio::test]
 async fn http_trailers_of_a_streamed_response_reach_the_runtime_api() {
     use bytes::Bytes;
-    use faultline_extension::http_client::{boxed, full_body, new_client};
+    use faultline_extension::net::client::{boxed, full_body, new_client};
     use http_body_util::{BodyExt, StreamBody};
     use hyper::body::Frame;
 

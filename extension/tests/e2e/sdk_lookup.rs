@@ -4,7 +4,7 @@
 use crate::emulator::Emulator;
 use crate::start_extension;
 use crate::support::LambdaEnv;
-use faultline_extension::http_client::{full_body, new_client};
+use faultline_extension::net::client::{full_body, new_client};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use std::time::Duration;

@@ -279,13 +279,13 @@ impl CargoLambda {
 
     /// Invokes the function; returns the HTTP status, the function-error header and the body.
     pub async fn invoke(&self, payload: &str) -> (u16, Option<String>, Vec<u8>) {
-        let client = faultline_extension::http_client::new_client();
+        let client = faultline_extension::net::client::new_client();
         let request = http::Request::post(format!(
             "http://127.0.0.1:{}/2015-03-31/functions/_/invocations",
             self.port
         ))
         .header("content-type", "application/json")
-        .body(faultline_extension::http_client::full_body(
+        .body(faultline_extension::net::client::full_body(
             payload.to_string(),
         ))
         .expect("request");

@@ -4,6 +4,7 @@
 //! awslambdaric with the layer's wrapper and extension, unpacked from the very zip the deployer
 //! published, and with the environment the deployer wrote. Experiments are started and stopped
 //! with `deployer experiment`; every step prints what happened and how long it took.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failure is the report
 
 use anyhow::{Context, Result, bail};
 use aws_sdk_lambda::primitives::Blob;

@@ -7,10 +7,10 @@
 //! is judged on the wall clock, which keeps running while the environment is frozen. A failed
 //! read keeps the last good config (see [`ConfigLoader`]).
 
-use crate::config::DEFAULT_REFRESH_INTERVAL;
-use crate::config_loader::ConfigLoader;
-use crate::config_state::ConfigState;
+use crate::config::loader::ConfigLoader;
+use crate::config::state::ConfigState;
 use crate::logging::LogLevel;
+use faultline_schema::config::DEFAULT_REFRESH_INTERVAL;
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};

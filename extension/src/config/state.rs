@@ -3,8 +3,8 @@
 //! Before the first load attempt finishes there is no config; `/next` may wait for that attempt,
 //! but never longer than the request timeout. A failed load keeps the last good config.
 
-use crate::config::Config;
-use crate::experiment_matcher::ExperimentSet;
+use faultline_schema::config::Config;
+use faultline_schema::matcher::ExperimentSet;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -22,8 +22,11 @@ pub struct ActiveConfig {
 
 impl ActiveConfig {
     pub fn new(config: Config) -> ActiveConfig {
-        use crate::runtime_proxy::{HTTP_INGRESS, INGRESS, RESPONSE};
+        use faultline_schema::flags::{HTTP_INGRESS, INGRESS, RESPONSE};
         let experiments = ExperimentSet::compile(&config.experiments);
+        if let Some(problem) = experiments.problem() {
+            tracing::error!("{problem}");
+        }
         ActiveConfig {
             targets_ingress: experiments.targets(INGRESS) || experiments.targets(HTTP_INGRESS),
             targets_response: experiments.targets(RESPONSE),
@@ -96,7 +99,7 @@ impl ConfigState {
     /// The request timeout in force (the default before any config was loaded).
     pub fn request_timeout(&self) -> Duration {
         self.current()
-            .map_or(crate::config::DEFAULT_REQUEST_TIMEOUT, |c| {
+            .map_or(faultline_schema::config::DEFAULT_REQUEST_TIMEOUT, |c| {
                 c.config.request_timeout
             })
     }

@@ -3,10 +3,10 @@
 //! Failures never stop anything: the last good config (or none) stays in force and traffic is
 //! passed through untouched. Messages name the source and the reason, never the config text.
 
-use crate::config::Config;
-use crate::config_source::ConfigFetcher;
-use crate::config_state::ConfigState;
+use crate::config::source::ConfigFetcher;
+use crate::config::state::ConfigState;
 use crate::logging::LogLevel;
+use faultline_schema::config::Config;
 use std::time::Duration;
 
 /// How long one read of a remote source may take before it counts as failed. The function never

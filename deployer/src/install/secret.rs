@@ -10,7 +10,7 @@
 use crate::aws::Aws;
 use crate::error::{DeployError, aws};
 use aws_sdk_secretsmanager::error::ProvideErrorMetadata as _;
-use faultline_extension::config::Config;
+use faultline_schema::config::Config;
 use std::time::Duration;
 
 /// Label of a version written but not yet made current.

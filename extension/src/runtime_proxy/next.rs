@@ -5,28 +5,19 @@
 //! which keeps waiting on its `/next`. On an HTTP event, an `http-ingress` httpResponse answers
 //! with an HTTP-shaped response the same way. If posting fails, the event is delivered as usual.
 
-use super::http_shape::forged_answer;
-use super::{HTTP_INGRESS, INGRESS, REQUEST_ID, RuntimeProxy, bad_gateway};
-use crate::config::ExceptionEffect;
-use crate::config_state::ActiveConfig;
-use crate::experiment_matcher::Labels;
-use crate::fault::{Fault, Terminal};
-use crate::http_client::{ProxyBody, full_body};
-use crate::invocation_labels::{EventFacts, EventSource, classify};
+use super::RuntimeProxy;
+use super::answers::{bad_gateway, error_body, forged_answer};
+use super::upstream::REQUEST_ID;
+use crate::config::state::ActiveConfig;
+use crate::inject;
+use crate::net::client::{ProxyBody, full_body};
+use faultline_schema::fault::Terminal;
+use faultline_schema::flags::{HTTP_INGRESS, INGRESS};
+use faultline_schema::labels::Labels;
+use faultline_schema::labels::{EventFacts, EventSource, classify};
 use http::{Request, Response};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
-
-/// The body Lambda records for a failed invocation.
-pub(super) fn error_body(exception: &ExceptionEffect) -> Vec<u8> {
-    serde_json::json!({
-        "errorMessage": exception.message,
-        "errorType": exception.error_type,
-        "stackTrace": [],
-    })
-    .to_string()
-    .into_bytes()
-}
 
 impl RuntimeProxy {
     /// The runtime's `/next`. Whether an experiment applies is decided when the event arrives,
@@ -41,7 +32,7 @@ impl RuntimeProxy {
             *upstream_request.method_mut() = parts.method.clone();
             *upstream_request.uri_mut() = parts.uri.clone();
             *upstream_request.headers_mut() = parts.headers.clone();
-            let response = match self.send(upstream_request).await {
+            let response = match self.upstream.send(upstream_request).await {
                 Ok(response) => response,
                 Err(reason) => return bad_gateway(&reason),
             };
@@ -112,12 +103,12 @@ impl RuntimeProxy {
         };
         let invocation = next_path.strip_suffix("/next").unwrap_or(next_path);
         for &flag in flags {
-            let Some(fault) = Fault::decide(&active.experiments, flag, labels) else {
+            let Some(fault) = inject::decide(&active.experiments, flag, labels) else {
                 continue;
             };
-            fault.delay(Some(request_id), labels).await;
+            inject::delay(&fault, Some(request_id), labels).await;
             let (path, body, error_type) =
-                match fault.terminal(flag == HTTP_INGRESS, Some(request_id), labels) {
+                match inject::terminal(&fault, flag == HTTP_INGRESS, Some(request_id), labels) {
                     None => continue,
                     Some(Terminal::Exception(exception)) => (
                         format!("{invocation}/{request_id}/error"),
@@ -130,7 +121,11 @@ impl RuntimeProxy {
                         None,
                     ),
                 };
-            match self.post_for_runtime(&path, body, error_type).await {
+            match self
+                .upstream
+                .post_for_runtime(&path, body, error_type)
+                .await
+            {
                 Ok(answer) if answer.status().is_success() => {
                     // Drain the answer so the pooled connection can be reused.
                     let _ = answer.into_body().collect().await;

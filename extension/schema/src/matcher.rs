@@ -8,13 +8,11 @@
 //! [`GlobSet`], so the cost of a flag no experiment names barely grows with the experiment count.
 
 use crate::config::Experiment;
+use crate::labels::Labels;
 use chrono::{DateTime, Utc};
 use globset::{Glob, GlobMatcher, GlobSet, GlobSetBuilder};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
-
-/// Labels describing one request: `function-name`, `event-source`, `host`, ... plus config labels.
-pub type Labels = BTreeMap<String, String>;
 
 /// An exact string or a compiled glob.
 #[derive(Debug, Clone)]
@@ -73,9 +71,12 @@ pub struct ExperimentSet {
     /// Every glob flag, and the experiment index of each glob.
     globs: GlobSet,
     glob_owner: Vec<usize>,
+    /// Why the glob flags could not be compiled, if they could not.
+    problem: Option<String>,
 }
 
 impl ExperimentSet {
+    /// Compiles the experiments' flags and selectors once per config.
     pub fn compile(experiments: &[Experiment]) -> ExperimentSet {
         let mut exact: HashMap<String, Vec<usize>> = HashMap::new();
         let mut globs = GlobSetBuilder::new();
@@ -89,12 +90,18 @@ impl ExperimentSet {
                 Pattern::Exact(flag) => exact.entry(flag).or_default().push(index),
             }
         }
-        let globs = globs.build().unwrap_or_else(|err| {
-            // Each glob compiled on its own above; a set of them cannot fail in practice.
-            tracing::error!("cannot compile the experiments' flag globs: {err}");
-            glob_owner.clear();
-            GlobSet::empty()
-        });
+        // Each glob compiled on its own when the config was parsed; a set of them cannot fail in
+        // practice. If it does, no glob flag matches and the reason is kept for the caller's log.
+        let (globs, problem) = match globs.build() {
+            Ok(globs) => (globs, None),
+            Err(err) => {
+                glob_owner.clear();
+                (
+                    GlobSet::empty(),
+                    Some(format!("cannot compile the experiments' flag globs: {err}")),
+                )
+            }
+        };
         let compiled = experiments
             .iter()
             .map(|experiment| Compiled {
@@ -116,6 +123,7 @@ impl ExperimentSet {
             exact,
             globs,
             glob_owner,
+            problem,
         }
     }
 
@@ -137,10 +145,17 @@ impl ExperimentSet {
         found
     }
 
+    /// Why some experiments can never match (their flag globs failed to compile), if so.
+    pub fn problem(&self) -> Option<&str> {
+        self.problem.as_deref()
+    }
+
+    /// Whether there is no experiment at all.
     pub fn is_empty(&self) -> bool {
         self.compiled.is_empty()
     }
 
+    /// How many experiments there are.
     pub fn len(&self) -> usize {
         self.compiled.len()
     }

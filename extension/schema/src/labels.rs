@@ -6,52 +6,43 @@
 //! EventBridge (scheduled or not), DynamoDB and Kinesis streams. Anything else is `direct`.
 
 use crate::config::Config;
-use crate::experiment_matcher::Labels;
 use serde_json::Value;
-use std::sync::{Arc, RwLock};
+use std::collections::BTreeMap;
 
-/// The request id of the invocation last handed to the runtime. Dependency faults carry it in
-/// their audit lines; with more than one invocation in flight it names the latest.
-#[derive(Debug, Clone, Default)]
-pub struct CurrentInvocation(Arc<RwLock<Option<Arc<str>>>>);
-
-impl CurrentInvocation {
-    pub fn set(&self, request_id: Option<&str>) {
-        let mut current = self
-            .0
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if current.as_deref() != request_id {
-            *current = request_id.map(Arc::from);
-        }
-    }
-
-    pub fn get(&self) -> Option<Arc<str>> {
-        self.0
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clone()
-    }
-}
+/// Labels describing one request: `function-name`, `event-source`, `host`, ... plus config labels.
+pub type Labels = BTreeMap<String, String>;
 
 /// Where an invocation's event came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EventSource {
+    /// API Gateway REST API (proxy integration, payload 1.0).
     ApiGatewayRest,
+    /// API Gateway HTTP API (payload 2.0).
     ApiGatewayHttp,
+    /// Application Load Balancer.
     Alb,
+    /// Lambda function URL.
     FunctionUrl,
+    /// SQS queue.
     Sqs,
+    /// SNS topic.
     Sns,
+    /// S3 event notification.
     S3,
+    /// EventBridge event.
     EventBridge,
+    /// DynamoDB stream.
     DynamoDb,
+    /// Kinesis stream.
     Kinesis,
+    /// EventBridge scheduled event.
     Schedule,
+    /// Anything else (a direct invoke).
     Direct,
 }
 
 impl EventSource {
+    /// The `event-source` label value.
     pub fn as_str(self) -> &'static str {
         match self {
             EventSource::ApiGatewayRest => "apigw-rest",
@@ -84,8 +75,11 @@ impl EventSource {
 /// What the event says about itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EventFacts {
+    /// Where the event came from.
     pub source: EventSource,
+    /// The HTTP method of an HTTP event.
     pub method: Option<String>,
+    /// The HTTP path of an HTTP event.
     pub path: Option<String>,
 }
 
@@ -173,12 +167,16 @@ pub fn classify(event: &Value) -> EventFacts {
 /// The function's own facts, read once from its environment.
 #[derive(Debug, Clone, Default)]
 pub struct FunctionFacts {
+    /// AWS_LAMBDA_FUNCTION_NAME.
     pub function_name: Option<String>,
+    /// AWS_LAMBDA_FUNCTION_VERSION.
     pub function_version: Option<String>,
+    /// AWS_REGION (or AWS_DEFAULT_REGION).
     pub region: Option<String>,
 }
 
 impl FunctionFacts {
+    /// Reads the facts through `lookup` (the environment, in the extension).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> FunctionFacts {
         let get = |key: &str| lookup(key).filter(|v| !v.trim().is_empty());
         FunctionFacts {

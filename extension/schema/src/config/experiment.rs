@@ -18,16 +18,22 @@ pub const MAX_LATENCY: Duration = Duration::from_secs(15 * 60);
 pub const DEFAULT_ERROR_TYPE: &str = "FailureFlagException";
 
 #[derive(Debug, Clone, PartialEq)]
+/// One experiment: which flag, which labels, how often, when, and what fault.
 pub struct Experiment {
+    /// Unique name (`experiment stop NAME`).
     pub name: String,
     /// Exact flag name or a glob (`dependency-*.amazonaws.com`).
     pub flag: String,
     /// Every key must be present in the labels and one of its values (globs allowed) must match.
+    /// Label name → accepted values.
     pub selector: BTreeMap<String, Vec<String>>,
+    /// How often a matching request is affected.
     pub rate: Rate,
+    /// When the experiment begins (inclusive); none: already begun.
     pub start: Option<DateTime<Utc>>,
     /// Explicit `end`, or `start + duration`.
     pub end: Option<DateTime<Utc>>,
+    /// What the fault does.
     pub effect: Effect,
 }
 
@@ -36,6 +42,7 @@ pub struct Experiment {
 pub struct Rate(f64);
 
 impl Rate {
+    /// Every matching request.
     pub const ALWAYS: Rate = Rate(1.0);
 
     /// `0.25` and `25` (a percentage) both mean one request in four.
@@ -54,36 +61,49 @@ impl Rate {
         }
     }
 
+    /// The probability in 0..=1.
     pub fn value(self) -> f64 {
         self.0
     }
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
+/// What a fault does: any of latency, exception and httpResponse.
 pub struct Effect {
+    /// Delay the request.
     pub latency: Option<LatencyEffect>,
+    /// Fail the request with an exception.
     pub exception: Option<ExceptionEffect>,
+    /// Answer the request with a forged HTTP response.
     pub http_response: Option<HttpResponseEffect>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A delay of `ms` milliseconds plus up to `jitter_ms`.
 pub struct LatencyEffect {
+    /// The fixed part of the delay, in milliseconds.
     pub ms: u64,
     /// Up to this many extra milliseconds, drawn uniformly per request.
     pub jitter_ms: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
+/// An error: `{errorMessage, errorType}` for Lambda, a 502 for a dependency.
 pub struct ExceptionEffect {
+    /// The error message.
     pub message: String,
+    /// The error type (`errorType`).
     pub error_type: String,
 }
 
 #[derive(Clone, PartialEq, Eq)]
+/// A forged HTTP response.
 pub struct HttpResponseEffect {
+    /// The status code.
     pub code: u16,
     /// Decoded body (it is written base64 in the config).
     pub body: Vec<u8>,
+    /// Header name (lower case) → value.
     pub headers: BTreeMap<String, String>,
 }
 
@@ -100,10 +120,13 @@ impl fmt::Debug for HttpResponseEffect {
 /// Why one experiment was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExperimentError {
+    /// Position of the experiment in the `experiments` list.
     pub index: usize,
+    /// Its name, when it has a readable one.
     pub name: Option<String>,
     /// Key path inside the experiment (`effect.latency.ms`), empty for the experiment itself.
     pub field: String,
+    /// Why it was refused.
     pub reason: String,
 }
 

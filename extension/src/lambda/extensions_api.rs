@@ -2,8 +2,8 @@
 //!
 //! See the AWS Lambda documentation, "Lambda Extensions API" (2020-01-01).
 
-use crate::api_endpoint::ApiEndpoint;
-use crate::http_client::{HttpClient, full_body};
+use crate::lambda::endpoint::ApiEndpoint;
+use crate::net::client::{HttpClient, full_body};
 use http_body_util::BodyExt;
 use serde::Deserialize;
 use thiserror::Error;
@@ -128,7 +128,7 @@ impl ExtensionsApi {
     async fn call(
         &self,
         path: &'static str,
-        request: Result<http::Request<crate::http_client::ProxyBody>, http::Error>,
+        request: Result<http::Request<crate::net::client::ProxyBody>, http::Error>,
     ) -> Result<(http::HeaderMap, bytes::Bytes), ExtensionsApiError> {
         let mut request = request.map_err(|source| ExtensionsApiError::Request { path, source })?;
         request

@@ -14,6 +14,14 @@ pub struct ListenAddr {
 }
 
 impl ListenAddr {
+    /// `localhost:PORT`.
+    pub fn localhost(port: u16) -> ListenAddr {
+        ListenAddr {
+            text: format!("localhost:{port}"),
+            addr: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port),
+        }
+    }
+
     /// Parses `localhost:5033`, `127.0.0.1:5033`, `[::1]:5033` or a bare port `5033`. Port 0
     /// asks the OS for a free port (the wrapper learns the real one from the ready file).
     pub fn parse(text: &str) -> Result<ListenAddr, String> {
@@ -93,6 +101,7 @@ impl<'de> Deserialize<'de> for Redacted {
 }
 
 impl Redacted {
+    /// Wraps a secret value.
     pub fn new(value: impl Into<String>) -> Self {
         Redacted(value.into())
     }

@@ -1,9 +1,12 @@
-//! HTTP-shaped Lambda answers (API Gateway, ALB and function URL proxy integrations):
-//! `{statusCode, headers, body, isBase64Encoded}`.
+//! The answers faultline writes itself: HTTP-shaped Lambda answers (API Gateway, ALB and
+//! function URL proxy integrations: `{statusCode, headers, body, isBase64Encoded}`), the error
+//! body of a failed invocation, and the 502 the runtime gets when the Runtime API is unreachable.
 
-use crate::config::HttpResponseEffect;
-use crate::invocation_labels::EventSource;
+use crate::net::client::{ProxyBody, full_body};
 use base64::Engine as _;
+use faultline_schema::config::{ExceptionEffect, HttpResponseEffect};
+use faultline_schema::labels::EventSource;
+use http::{Response, StatusCode, header};
 use serde_json::{Map, Value, json};
 
 /// The body as the integrations expect it: text when it is UTF-8, else base64 with
@@ -70,6 +73,33 @@ pub(super) fn replace_status_and_body(original: &[u8], effect: &HttpResponseEffe
         }
     }
     Value::Object(answer).to_string().into_bytes()
+}
+
+/// The body Lambda records for a failed invocation.
+pub(super) fn error_body(exception: &ExceptionEffect) -> Vec<u8> {
+    serde_json::json!({
+        "errorMessage": exception.message,
+        "errorType": exception.error_type,
+        "stackTrace": [],
+    })
+    .to_string()
+    .into_bytes()
+}
+
+/// The runtime's answer when the Runtime API cannot be reached.
+pub(super) fn bad_gateway(reason: &str) -> Response<ProxyBody> {
+    let body = serde_json::json!({
+        "errorMessage": format!("faultline: Runtime API upstream unreachable: {reason}"),
+        "errorType": "Faultline.UpstreamUnavailable",
+    })
+    .to_string();
+    let mut response = Response::new(full_body(body));
+    *response.status_mut() = StatusCode::BAD_GATEWAY;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    response
 }
 
 #[cfg(test)]

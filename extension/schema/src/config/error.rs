@@ -5,13 +5,23 @@ use thiserror::Error;
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum ConfigError {
     #[error("config is not valid YAML{}: {reason}", location_suffix(.line, .column))]
+    /// The document is not YAML.
     Syntax {
+        /// What the YAML parser said.
         reason: String,
+        /// Line of the problem, when known.
         line: Option<usize>,
+        /// Column of the problem, when known.
         column: Option<usize>,
     },
     #[error("config key `{path}`: {reason}")]
-    Invalid { path: String, reason: String },
+    /// A key has a bad value (or is unknown): `path` says which, `reason` why.
+    Invalid {
+        /// The key path (`experiments[1].rate`).
+        path: String,
+        /// Why the value was refused.
+        reason: String,
+    },
 }
 
 fn location_suffix(line: &Option<usize>, column: &Option<usize>) -> String {

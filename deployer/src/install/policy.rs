@@ -1,9 +1,11 @@
-//! The read policy on functions' execution roles: attached by `enable`, detached by `disable`
-//! only when no other enabled function uses the role.
+//! The read policy: its document (written by `init`), and its attachment to functions'
+//! execution roles (by `enable`; detached by `disable` only when no other enabled function uses
+//! the role).
 
 use crate::aws::Aws;
 use crate::error::{DeployError, aws};
-use crate::rate_limit::RateLimit;
+use crate::functions::rate_limit::RateLimit;
+use serde_json::json;
 use std::collections::HashSet;
 use std::sync::Mutex;
 
@@ -107,4 +109,25 @@ pub async fn detach(
         .await
         .map_err(|err| aws(format!("detaching {policy_arn} from role {role}"), err))?;
     Ok(true)
+}
+
+/// The read policy: GetSecretValue on exactly this secret, kms:Decrypt when a customer key
+/// encrypts it.
+pub fn policy_document(secret_arn: &str, kms_key: Option<&str>) -> serde_json::Value {
+    let mut statements = vec![json!({
+        "Sid": "ReadFaultlineConfig",
+        "Effect": "Allow",
+        "Action": "secretsmanager:GetSecretValue",
+        "Resource": secret_arn,
+    })];
+    if let Some(key) = kms_key.filter(|k| !k.is_empty() && !k.ends_with("alias/aws/secretsmanager"))
+    {
+        statements.push(json!({
+            "Sid": "DecryptFaultlineConfig",
+            "Effect": "Allow",
+            "Action": "kms:Decrypt",
+            "Resource": key,
+        }));
+    }
+    json!({"Version": "2012-10-17", "Statement": statements})
 }

@@ -5,13 +5,14 @@
 //! statusCode and body of a buffered answer; a streamed answer (`Lambda-Runtime-Function-
 //! Response-Mode: streaming`) cannot be rewritten, so there only latency and exception apply.
 
-use super::http_shape::replace_status_and_body;
-use super::ingress_faults::error_body;
-use super::{RESPONSE, RuntimeProxy, bad_gateway};
-use crate::config_state::ActiveConfig;
-use crate::experiment_matcher::Labels;
-use crate::fault::{Fault, Terminal};
-use crate::http_client::{ProxyBody, boxed, full_body};
+use super::RuntimeProxy;
+use super::answers::{bad_gateway, error_body, replace_status_and_body};
+use crate::config::state::ActiveConfig;
+use crate::inject;
+use crate::net::client::{ProxyBody, boxed, full_body};
+use faultline_schema::fault::Terminal;
+use faultline_schema::flags::RESPONSE;
+use faultline_schema::labels::Labels;
 use http::{Request, Response, header};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
@@ -52,19 +53,20 @@ impl RuntimeProxy {
         labels: Option<Labels>,
     ) -> Response<ProxyBody> {
         let labels = labels.unwrap_or_else(|| self.facts.base_labels(&active.config));
-        let Some(fault) = Fault::decide(&active.experiments, RESPONSE, &labels) else {
-            return self.pass_through(request.map(boxed)).await;
+        let Some(fault) = inject::decide(&active.experiments, RESPONSE, &labels) else {
+            return self.upstream.pass_through(request.map(boxed)).await;
         };
-        fault.delay(Some(&request_id), &labels).await;
+        inject::delay(&fault, Some(&request_id), &labels).await;
         let allow_http = !is_streaming(&request);
-        match fault.terminal(allow_http, Some(&request_id), &labels) {
-            None => self.pass_through(request.map(boxed)).await,
+        match inject::terminal(&fault, allow_http, Some(&request_id), &labels) {
+            None => self.upstream.pass_through(request.map(boxed)).await,
             Some(Terminal::Exception(exception)) => {
                 let path = request.uri().path().to_string();
                 let base = path.strip_suffix("response").unwrap_or(&path);
                 // The runtime's answer is dropped; read it so its connection stays usable.
                 let _ = request.into_body().collect().await;
                 match self
+                    .upstream
                     .post_for_runtime(
                         &format!("{base}error"),
                         error_body(exception),
@@ -88,7 +90,8 @@ impl RuntimeProxy {
                 };
                 parts.headers.remove(header::CONTENT_LENGTH);
                 let replaced = replace_status_and_body(&original, effect);
-                self.pass_through(Request::from_parts(parts, full_body(replaced)))
+                self.upstream
+                    .pass_through(Request::from_parts(parts, full_body(replaced)))
                     .await
             }
         }

@@ -1,0 +1,74 @@
+//! What `deployer init` creates and how the other commands find it: the names of everything
+//! ([`names`]), the config secret ([`secret`]), the read policy ([`policy`]) and the layer
+//! versions ([`layer`]).
+
+pub mod layer;
+pub mod names;
+pub mod policy;
+pub mod secret;
+
+use crate::aws::Aws;
+use crate::error::DeployError;
+use crate::plan::{Arch, OurLayer};
+use layer::latest_layer_version;
+use std::collections::HashMap;
+
+/// What `deployer init` created, which enabling needs.
+pub struct Installed {
+    pub secret_arn: String,
+    pub policy_arn: String,
+    pub layers: HashMap<Arch, OurLayer>,
+    /// Layer ARNs (no version) for both architectures, even when none was published.
+    pub layer_arns: HashMap<Arch, String>,
+}
+
+impl Installed {
+    pub async fn read(aws_: &Aws, name: &str) -> Result<Installed, DeployError> {
+        let account = aws_.account().await?;
+        let secret = names::secret(name);
+        let described = aws_
+            .secrets
+            .describe_secret()
+            .secret_id(&secret)
+            .send()
+            .await
+            .map_err(|err| secret::read_error(&secret, err))?;
+        let secret_arn = described
+            .arn
+            .ok_or_else(|| DeployError::Failed(format!("secret {secret}: no ARN returned")))?;
+        let mut layers = HashMap::new();
+        let mut layer_arns = HashMap::new();
+        for arch in [Arch::X86_64, Arch::Arm64] {
+            let layer_arn = names::layer_arn(&aws_.region, &account, name, arch);
+            if let Some((version_arn, _)) =
+                latest_layer_version(aws_, &names::layer(name, arch)).await?
+            {
+                layers.insert(
+                    arch,
+                    OurLayer {
+                        layer_arn: layer_arn.clone(),
+                        version_arn,
+                    },
+                );
+            }
+            layer_arns.insert(arch, layer_arn);
+        }
+        Ok(Installed {
+            secret_arn,
+            policy_arn: names::policy_arn(&account, name, &aws_.region),
+            layers,
+            layer_arns,
+        })
+    }
+
+    /// Whether a layer version ARN is any version of faultline's layers.
+    pub fn owns(&self, version_arn: &str) -> bool {
+        self.layer_arns.values().any(|base| {
+            OurLayer {
+                layer_arn: base.clone(),
+                version_arn: String::new(),
+            }
+            .owns(version_arn)
+        })
+    }
+}

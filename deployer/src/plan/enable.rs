@@ -1,0 +1,137 @@
+//! The configuration `enable` wants for a function.
+
+use super::{
+    DEPENDENCY_PROXY, FunctionConfig, MAX_ENV_BYTES, MAX_LAYERS, NO_PROXY_HOSTS, Plan, PlanError,
+    Ports, SAVED, WRAPPER, WiringValue, env_bytes, saved_of, supports_wrapper, wiring,
+};
+
+/// faultline's layer for one architecture.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OurLayer {
+    /// The layer ARN without version: `arn:aws:lambda:eu-west-1:123:layer:faultline-x86_64`.
+    pub layer_arn: String,
+    /// The version ARN to attach.
+    pub version_arn: String,
+}
+
+impl OurLayer {
+    /// Whether `version_arn` is any version of this layer.
+    pub fn owns(&self, version_arn: &str) -> bool {
+        version_arn
+            .rsplit_once(':')
+            .is_some_and(|(base, version)| base == self.layer_arn && version.parse::<u64>().is_ok())
+    }
+}
+
+/// What `enable` installs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnableTarget {
+    pub layer: OurLayer,
+    pub secret_arn: String,
+}
+
+/// NO_PROXY with loopback and metadata hosts added (existing entries kept, in order).
+pub fn merged_no_proxy(existing: Option<&String>) -> String {
+    let mut entries: Vec<String> = existing
+        .map(|v| {
+            v.split(',')
+                .map(str::trim)
+                .filter(|e| !e.is_empty())
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
+    for host in NO_PROXY_HOSTS {
+        if !entries.iter().any(|e| e == host) {
+            entries.push(host.to_string());
+        }
+    }
+    entries.join(",")
+}
+
+/// The configuration `enable` wants. Enabling an enabled function plans no change; an older
+/// faultline layer version is replaced in place; other layers keep their order.
+pub fn plan_enable(current: &FunctionConfig, target: &EnableTarget) -> Result<Plan, PlanError> {
+    if current.is_image {
+        return Err(PlanError::Image {
+            function: current.name.clone(),
+        });
+    }
+    let mut saved = saved_of(current)?.unwrap_or_default();
+    let already_enabled = current.env.contains_key(SAVED);
+
+    // Layers: ours replaces an older version of ours where it stands, else goes last.
+    let mut layers = current.layers.clone();
+    match layers.iter().position(|l| target.layer.owns(l)) {
+        Some(index) => {
+            if !already_enabled {
+                saved.layer = Some(layers[index].clone());
+            }
+            layers[index] = target.layer.version_arn.clone();
+        }
+        None => layers.push(target.layer.version_arn.clone()),
+    }
+    if layers.len() > MAX_LAYERS {
+        return Err(PlanError::TooManyLayers {
+            function: current.name.clone(),
+            count: layers.len(),
+        });
+    }
+
+    // Environment: the previous wrapper and proxies are chained, never lost.
+    let env = &current.env;
+    let mut wanted: Vec<(&str, String)> = wiring(&Ports::default())
+        .into_iter()
+        .map(|(key, value)| {
+            let value = match value {
+                WiringValue::Literal(text) => text,
+                WiringValue::ConfigSecretArn => target.secret_arn.clone(),
+                WiringValue::Enabled => "true".into(),
+            };
+            (key, value)
+        })
+        .collect();
+    wanted.push(("NO_PROXY", merged_no_proxy(env.get("NO_PROXY"))));
+    if !already_enabled {
+        if let Some(previous) = env.get("AWS_LAMBDA_EXEC_WRAPPER").filter(|w| *w != WRAPPER) {
+            wanted.push(("FAULTLINE_NEXT_WRAPPER", previous.clone()));
+        }
+        let previous_proxy = env
+            .get("HTTPS_PROXY")
+            .or_else(|| env.get("HTTP_PROXY"))
+            .filter(|p| *p != DEPENDENCY_PROXY);
+        if let Some(previous) = previous_proxy {
+            wanted.push(("FAULTLINE_UPSTREAM_PROXY", previous.clone()));
+        }
+    }
+    let mut new_env = env.clone();
+    for (key, value) in wanted {
+        if !already_enabled && !saved.env.contains_key(key) && env.get(key) != Some(&value) {
+            saved.env.insert(key.to_string(), env.get(key).cloned());
+        }
+        new_env.insert(key.to_string(), value);
+    }
+    let saved_text = serde_json::to_string(&saved).unwrap_or_default();
+    new_env.insert(SAVED.to_string(), saved_text);
+    let bytes = env_bytes(&new_env);
+    if bytes > MAX_ENV_BYTES {
+        return Err(PlanError::EnvTooLarge {
+            function: current.name.clone(),
+            bytes,
+        });
+    }
+
+    let mut warnings = Vec::new();
+    if !supports_wrapper(current.runtime.as_deref()) {
+        warnings.push(format!(
+            "{}: runtime {} ignores AWS_LAMBDA_EXEC_WRAPPER; add the one-line bootstrap change from the README for the Runtime API proxy (the dependency proxy and SDK endpoint work without it)",
+            current.name,
+            current.runtime.as_deref().unwrap_or("(none)")
+        ));
+    }
+    Ok(Plan {
+        layers,
+        env: new_env,
+        warnings,
+    })
+}

@@ -1,0 +1,158 @@
+use super::*;
+
+const OURS: &str = "arn:aws:lambda:eu-west-1:123456789012:layer:faultline-x86_64";
+
+fn target(version: u32) -> EnableTarget {
+    EnableTarget {
+        layer: OurLayer {
+            layer_arn: OURS.into(),
+            version_arn: format!("{OURS}:{version}"),
+        },
+        secret_arn: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:faultline-config-AbCdEf"
+            .into(),
+    }
+}
+
+fn function(layers: &[&str], env: &[(&str, &str)]) -> FunctionConfig {
+    FunctionConfig {
+        name: "checkout".into(),
+        runtime: Some("python3.13".into()),
+        arch: Arch::X86_64,
+        layers: layers.iter().map(|l| l.to_string()).collect(),
+        env: env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        is_image: false,
+    }
+}
+
+fn apply(current: &FunctionConfig, plan: &Plan) -> FunctionConfig {
+    FunctionConfig {
+        layers: plan.layers.clone(),
+        env: plan.env.clone(),
+        ..current.clone()
+    }
+}
+
+#[test]
+fn enable_chains_what_was_there_and_disable_restores_it() {
+    let before = function(
+        &[
+            "arn:aws:lambda:eu-west-1:1:layer:otel:3",
+            "arn:aws:lambda:eu-west-1:1:layer:utils:1",
+        ],
+        &[
+            ("TABLE", "orders"),
+            ("AWS_LAMBDA_EXEC_WRAPPER", "/opt/otel-instrument"),
+            ("HTTPS_PROXY", "http://corp:3128"),
+            ("NO_PROXY", "internal.example.com"),
+        ],
+    );
+    let plan = plan_enable(&before, &target(7)).expect("plan");
+    assert_eq!(plan.layers.len(), 3);
+    assert_eq!(plan.layers[2], format!("{OURS}:7"));
+    assert_eq!(plan.env["AWS_LAMBDA_EXEC_WRAPPER"], WRAPPER);
+    assert_eq!(plan.env["FAULTLINE_NEXT_WRAPPER"], "/opt/otel-instrument");
+    assert_eq!(plan.env["FAULTLINE_UPSTREAM_PROXY"], "http://corp:3128");
+    assert_eq!(plan.env["HTTPS_PROXY"], DEPENDENCY_PROXY);
+    assert_eq!(
+        plan.env["NO_PROXY"],
+        "internal.example.com,localhost,127.0.0.1,169.254.169.254"
+    );
+    assert_eq!(plan.env["TABLE"], "orders");
+    let enabled = apply(&before, &plan);
+
+    // Enabling again changes nothing.
+    let again = plan_enable(&enabled, &target(7)).expect("plan");
+    assert!(!again.changes(&enabled), "{again:?}");
+
+    // Someone adds a variable meanwhile; disable keeps it and restores the rest exactly.
+    let mut edited = enabled.clone();
+    edited.env.insert("NEW".into(), "kept".into());
+    let undo = plan_disable(&edited, |l| target(7).layer.owns(l)).expect("plan");
+    let mut expected = before.env.clone();
+    expected.insert("NEW".into(), "kept".into());
+    assert_eq!(undo.env, expected);
+    assert_eq!(undo.layers, before.layers);
+}
+
+#[test]
+fn an_older_version_of_ours_is_replaced_in_place_and_restored() {
+    let before = function(
+        &[
+            &format!("{OURS}:3"),
+            "arn:aws:lambda:eu-west-1:1:layer:utils:1",
+        ],
+        &[],
+    );
+    let plan = plan_enable(&before, &target(4)).expect("plan");
+    assert_eq!(plan.layers[0], format!("{OURS}:4"));
+    let enabled = apply(&before, &plan);
+    // Upgrading an enabled function only moves the layer version.
+    let upgrade = plan_enable(&enabled, &target(5)).expect("plan");
+    assert_eq!(upgrade.layers[0], format!("{OURS}:5"));
+    assert_eq!(upgrade.env, enabled.env);
+    let undo = plan_disable(&apply(&enabled, &upgrade), |l| target(5).layer.owns(l)).expect("plan");
+    assert_eq!(undo.layers, before.layers);
+    assert_eq!(undo.env, before.env);
+}
+
+#[test]
+fn refusals_name_the_function() {
+    let five: Vec<String> = (0..5)
+        .map(|i| format!("arn:aws:lambda:eu-west-1:1:layer:l{i}:1"))
+        .collect();
+    let refs: Vec<&str> = five.iter().map(String::as_str).collect();
+    let err = plan_enable(&function(&refs, &[]), &target(1)).expect_err("six layers");
+    assert_eq!(
+        err,
+        PlanError::TooManyLayers {
+            function: "checkout".into(),
+            count: 6
+        }
+    );
+    let mut image = function(&[], &[]);
+    image.is_image = true;
+    assert!(matches!(
+        plan_enable(&image, &target(1)),
+        Err(PlanError::Image { .. })
+    ));
+    let big = "x".repeat(4000);
+    let err = plan_enable(&function(&[], &[("BIG", &big)]), &target(1)).expect_err("too big");
+    assert!(err.to_string().contains("checkout"));
+    let broken = function(&[], &[(SAVED, "{")]);
+    assert!(matches!(
+        plan_disable(&broken, |_| false),
+        Err(PlanError::BadSaved { .. })
+    ));
+}
+
+#[test]
+fn os_only_runtimes_get_a_warning_and_disabled_functions_no_change() {
+    let mut custom = function(&[], &[]);
+    custom.runtime = Some("provided.al2023".into());
+    let plan = plan_enable(&custom, &target(1)).expect("plan");
+    assert_eq!(plan.warnings.len(), 1);
+    assert!(plan.warnings[0].contains("bootstrap"));
+    let plain = function(&["arn:aws:lambda:eu-west-1:1:layer:utils:1"], &[("A", "b")]);
+    assert!(
+        !plan_disable(&plain, |_| false)
+            .expect("plan")
+            .changes(&plain)
+    );
+    assert!(
+        OurLayer {
+            layer_arn: OURS.into(),
+            version_arn: String::new()
+        }
+        .owns(&format!("{OURS}:12"))
+    );
+    assert!(
+        !OurLayer {
+            layer_arn: OURS.into(),
+            version_arn: String::new()
+        }
+        .owns(&format!("{OURS}-other:12"))
+    );
+}

@@ -1,0 +1,213 @@
+//! The fault decided for one request at one flag: the selected experiments and the effect they
+//! add up to.
+//!
+//! Several experiments may select the same request. Their latencies add up (each with its own
+//! jitter); the first terminal effect in config order wins, and where a flag supports both, an
+//! `httpResponse` is preferred to an `exception` within one experiment (it is the more specific).
+//!
+//! This is the decision only: the extension sleeps, answers and writes the audit line.
+
+use crate::config::{ExceptionEffect, Experiment, HttpResponseEffect};
+use crate::labels::Labels;
+use crate::matcher::ExperimentSet;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use std::sync::Arc;
+
+/// What was injected, as the audit line and the metrics name it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(tag = "type", rename_all = "camelCase")]
+pub enum AppliedEffect {
+    /// The request was delayed by `ms` milliseconds (jitter included).
+    Latency {
+        /// The delay in milliseconds.
+        ms: u64,
+    },
+    /// The request failed with an exception.
+    Exception {
+        /// The exception's message.
+        message: String,
+        /// The exception's type (`errorType`).
+        #[serde(rename = "errorType")]
+        error_type: String,
+    },
+    /// The request was answered with a forged HTTP response.
+    HttpResponse {
+        /// The forged status code.
+        code: u16,
+    },
+    /// A dependency connection closed without an answer.
+    ConnectionReset,
+}
+
+/// What ends the request instead of the normal path.
+#[derive(Debug, Clone, Copy)]
+pub enum Terminal<'a> {
+    /// Fail with this exception.
+    Exception(&'a ExceptionEffect),
+    /// Answer with this HTTP response.
+    HttpResponse(&'a HttpResponseEffect),
+}
+
+/// One latency to inject: the experiment that asks for it and the drawn delay.
+#[derive(Debug, Clone)]
+pub struct Latency<'a> {
+    /// The experiment that asks for the delay.
+    pub experiment: &'a Experiment,
+    /// The delay in milliseconds, jitter included.
+    pub ms: u64,
+}
+
+/// The experiments selected for one request at one flag.
+#[derive(Debug, Clone)]
+pub struct Fault {
+    flag: String,
+    experiments: Vec<Arc<Experiment>>,
+}
+
+impl Fault {
+    /// Selects the experiments for `flag` at `now` with the random draw `draw` (in `0..1`).
+    /// `None` when nothing applies (the common case, and allocation-free when no experiment
+    /// names the flag).
+    pub fn decide(
+        set: &ExperimentSet,
+        flag: &str,
+        labels: &Labels,
+        now: DateTime<Utc>,
+        draw: f64,
+    ) -> Option<Fault> {
+        if set.is_empty() {
+            return None;
+        }
+        let experiments = set.select(flag, labels, now, draw);
+        (!experiments.is_empty()).then(|| Fault {
+            flag: flag.to_string(),
+            experiments,
+        })
+    }
+
+    /// The flag this fault was decided for.
+    pub fn flag(&self) -> &str {
+        &self.flag
+    }
+
+    /// The latencies of the selected experiments, in config order. `jitter(max)` draws the
+    /// extra milliseconds of one experiment in `0..=max` (called only when `max > 0`).
+    pub fn latencies(&self, mut jitter: impl FnMut(u64) -> u64) -> Vec<Latency<'_>> {
+        self.experiments
+            .iter()
+            .filter_map(|experiment| {
+                let latency = experiment.effect.latency?;
+                let extra = if latency.jitter_ms == 0 {
+                    0
+                } else {
+                    jitter(latency.jitter_ms).min(latency.jitter_ms)
+                };
+                Some(Latency {
+                    experiment,
+                    ms: latency.ms.saturating_add(extra),
+                })
+            })
+            .collect()
+    }
+
+    /// The first terminal effect among those the flag supports, with the experiment that asks
+    /// for it and the effect as audited. `allow_http` says whether the flag can answer with an
+    /// HTTP response.
+    pub fn terminal(&self, allow_http: bool) -> Option<(&Experiment, Terminal<'_>, AppliedEffect)> {
+        self.experiments.iter().find_map(|experiment| {
+            let effect = &experiment.effect;
+            let chosen = match (&effect.http_response, &effect.exception) {
+                (Some(response), _) if allow_http => Terminal::HttpResponse(response),
+                (_, Some(exception)) => Terminal::Exception(exception),
+                _ => return None,
+            };
+            let applied = match chosen {
+                Terminal::HttpResponse(response) => AppliedEffect::HttpResponse {
+                    code: response.code,
+                },
+                Terminal::Exception(exception) => AppliedEffect::Exception {
+                    message: exception.message.clone(),
+                    error_type: exception.error_type.clone(),
+                },
+            };
+            Some((experiment.as_ref(), chosen, applied))
+        })
+    }
+
+    /// Names of the selected experiments (for debug logs).
+    pub fn experiment_names(&self) -> Vec<&str> {
+        self.experiments.iter().map(|e| e.name.as_str()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    fn now() -> DateTime<Utc> {
+        Utc::now()
+    }
+
+    #[test]
+    fn latencies_add_up_and_the_first_terminal_effect_wins() {
+        let config = Config::parse_strict(
+            r#"
+experiments:
+  - {name: a, flag: response, effect: {latency: 100}}
+  - {name: b, flag: response, effect: {latency: {ms: 50, jitter: 10}, exception: first}}
+  - {name: c, flag: response, effect: {exception: second, httpResponse: {code: 503}}}
+"#,
+        )
+        .expect("valid");
+        let set = ExperimentSet::compile(&config.experiments);
+        let labels = Labels::new();
+        let fault = Fault::decide(&set, "response", &labels, now(), 0.0).expect("all rates are 1");
+        let latencies = fault.latencies(|max| max);
+        let total: u64 = latencies.iter().map(|l| l.ms).sum();
+        assert_eq!(total, 160);
+        assert_eq!(
+            fault.latencies(|_| 0).iter().map(|l| l.ms).sum::<u64>(),
+            150
+        );
+        // A jitter source that overshoots is clamped to the configured jitter.
+        assert_eq!(
+            fault
+                .latencies(|_| u64::MAX)
+                .iter()
+                .map(|l| l.ms)
+                .sum::<u64>(),
+            160
+        );
+        match fault.terminal(false) {
+            Some((experiment, Terminal::Exception(e), _)) => {
+                assert_eq!(e.message, "first");
+                assert_eq!(experiment.name, "b");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(Fault::decide(&set, "ingress", &labels, now(), 0.0).is_none());
+    }
+
+    #[test]
+    fn http_response_is_preferred_where_the_flag_supports_it() {
+        let config = Config::parse_strict(
+            "experiments: [{name: c, flag: egress, effect: {exception: x, httpResponse: {code: 503}}}]",
+        )
+        .expect("valid");
+        let set = ExperimentSet::compile(&config.experiments);
+        let labels = Labels::new();
+        let fault = Fault::decide(&set, "egress", &labels, now(), 0.5).expect("selected");
+        assert!(matches!(
+            fault.terminal(true),
+            Some((_, Terminal::HttpResponse(r), AppliedEffect::HttpResponse { code: 503 })) if r.code == 503
+        ));
+        assert!(matches!(
+            fault.terminal(false),
+            Some((_, Terminal::Exception(_), AppliedEffect::Exception { .. }))
+        ));
+        assert_eq!(fault.experiment_names(), ["c"]);
+        assert_eq!(fault.flag(), "egress");
+    }
+}

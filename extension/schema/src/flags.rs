@@ -1,0 +1,16 @@
+//! The flag names faultline acts on. An experiment's `flag` names one of these (or a glob over
+//! them); the Failure Flags SDKs look up flags of their own through the SDK endpoint.
+
+/// An event before the runtime sees it.
+pub const INGRESS: &str = "ingress";
+/// An HTTP event (API Gateway, ALB, function URL) before the runtime sees it; can be answered
+/// with a forged HTTP response.
+pub const HTTP_INGRESS: &str = "http-ingress";
+/// What the runtime answers for an invocation.
+pub const RESPONSE: &str = "response";
+/// Every outbound request through the dependency proxy.
+pub const EGRESS: &str = "egress";
+/// Prefix of the per-host flag of the dependency proxy: `dependency-api.example.com`.
+pub const DEPENDENCY_PREFIX: &str = "dependency-";
+/// errorType that makes a dependency exception reset the connection instead of answering 502.
+pub const CONNECTION_RESET: &str = "ConnectionReset";
