@@ -71,3 +71,50 @@ pub enum Command {
     /// Write the CloudFormation, SAM or Terraform templates for teams that manage functions as code
     Render(crate::commands::render::Args),
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    /// Every argument of every command (global ones included) has a help line.
+    #[test]
+    fn every_option_is_explained() {
+        fn walk(command: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for arg in command.get_arguments() {
+                let id = arg.get_id().as_str();
+                if matches!(id, "help" | "version") {
+                    continue;
+                }
+                if arg.get_help().is_none() && arg.get_long_help().is_none() {
+                    missing.push(format!("{path} {id}"));
+                }
+            }
+            for sub in command.get_subcommands() {
+                if sub.get_about().is_none() {
+                    missing.push(format!("{path} {} (no about)", sub.get_name()));
+                }
+                walk(sub, &format!("{path} {}", sub.get_name()), missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&Cli::command(), "deployer", &mut missing);
+        assert!(missing.is_empty(), "without help: {missing:?}");
+    }
+
+    /// Global options are listed under their own heading in every command's help.
+    #[test]
+    fn global_options_have_their_own_heading() {
+        let mut command = Cli::command();
+        command.build();
+        let enable = command
+            .find_subcommand_mut("enable")
+            .expect("enable exists")
+            .render_help()
+            .to_string();
+        let heading = enable.find("Global options:").expect("a heading");
+        let region = enable.find("--region").expect("--region listed");
+        let dry_run = enable.find("--dry-run").expect("--dry-run listed");
+        assert!(region > heading && dry_run < heading, "{enable}");
+    }
+}

@@ -21,8 +21,10 @@ use std::sync::Arc;
 pub struct Args {
     #[command(flatten)]
     pub selection: Selection,
+    /// Show the plan, change nothing
     #[arg(long)]
     pub dry_run: bool,
+    /// Requests per second per region at most
     #[arg(long, default_value_t = 10)]
     pub rate: u32,
 }

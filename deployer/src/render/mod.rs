@@ -5,6 +5,7 @@
 mod context;
 pub mod example;
 mod templates;
+mod terraform_docs;
 
 pub use context::{Defaults, RenderParams};
 
@@ -91,7 +92,43 @@ pub fn render(kind: Kind, params: &RenderParams) -> Result<Vec<RenderedFile>, Re
             text,
         });
     }
+    fill_terraform_docs(&mut files)?;
     Ok(files)
+}
+
+/// Puts the inputs and outputs tables into each Terraform README, from the `.tf` files rendered
+/// beside it.
+fn fill_terraform_docs(files: &mut [RenderedFile]) -> Result<(), RenderError> {
+    let sibling = |files: &[RenderedFile], folder: &Path, name: &str| {
+        files
+            .iter()
+            .find(|f| f.path.parent() == Some(folder) && f.path.file_name() == Some(name.as_ref()))
+            .map(|f| f.text.clone())
+            .unwrap_or_default()
+    };
+    for index in 0..files.len() {
+        let Some(file) = files.get(index) else {
+            continue;
+        };
+        if file.path.file_name() != Some("README.md".as_ref())
+            || !file.text.contains(terraform_docs::MARKER)
+        {
+            continue;
+        }
+        let folder = file.path.parent().unwrap_or(Path::new("")).to_path_buf();
+        let section = terraform_docs::section(
+            &sibling(files, &folder, "variables.tf"),
+            &sibling(files, &folder, "outputs.tf"),
+            &sibling(files, &folder, "versions.tf"),
+        )
+        .map_err(|reason| RenderError::Params(format!("{}: {reason}", folder.display())))?;
+        if let Some(file) = files.get_mut(index) {
+            file.text = file
+                .text
+                .replace(terraform_docs::MARKER, section.trim_end());
+        }
+    }
+    Ok(())
 }
 
 /// Write the files under `out`, creating folders; returns the paths written.

@@ -33,18 +33,22 @@ const ALL: &[Template] = templates![
     "terraform/modules/setup/variables.tf",
     "terraform/modules/setup/outputs.tf",
     "terraform/modules/setup/versions.tf" from "terraform/versions.tf",
+    "terraform/modules/setup/README.md",
     "terraform/modules/function/main.tf",
     "terraform/modules/function/variables.tf",
     "terraform/modules/function/outputs.tf",
     "terraform/modules/function/versions.tf" from "terraform/versions.tf",
+    "terraform/modules/function/README.md",
     "terraform/examples/complete/main.tf",
     "terraform/examples/complete/variables.tf",
     "terraform/examples/complete/outputs.tf",
     "terraform/examples/complete/versions.tf" from "terraform/versions.tf",
+    "terraform/examples/complete/README.md",
     "terraform/examples/existing-install/main.tf",
     "terraform/examples/existing-install/variables.tf",
     "terraform/examples/existing-install/outputs.tf",
     "terraform/examples/existing-install/versions.tf" from "terraform/versions.tf",
+    "terraform/examples/existing-install/README.md",
 ];
 
 /// The templates of one kind, in a stable order.
