@@ -1,8 +1,10 @@
 //! The configuration `enable` wants for a function.
 
+use std::collections::BTreeMap;
+
 use super::{
     DEPENDENCY_PROXY, FunctionConfig, MAX_ENV_BYTES, MAX_LAYERS, NO_PROXY_HOSTS, Plan, PlanError,
-    Ports, SAVED, WRAPPER, WiringValue, env_bytes, saved_of, supports_wrapper, wiring,
+    Ports, SAVED, Saved, WRAPPER, WiringValue, supports_wrapper, wiring,
 };
 
 /// faultline's layer for one architecture.
@@ -57,7 +59,7 @@ pub fn plan_enable(current: &FunctionConfig, target: &EnableTarget) -> Result<Pl
             function: current.name.clone(),
         });
     }
-    let mut saved = saved_of(current)?.unwrap_or_default();
+    let mut saved = Saved::of(current)?.unwrap_or_default();
     let already_enabled = current.env.contains_key(SAVED);
 
     // Layers: ours replaces an older version of ours where it stands, else goes last.
@@ -134,4 +136,8 @@ pub fn plan_enable(current: &FunctionConfig, target: &EnableTarget) -> Result<Pl
         env: new_env,
         warnings,
     })
+}
+
+fn env_bytes(env: &BTreeMap<String, String>) -> usize {
+    env.iter().map(|(k, v)| k.len() + v.len()).sum()
 }

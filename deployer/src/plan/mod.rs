@@ -88,21 +88,20 @@ pub fn supports_wrapper(runtime: Option<&str>) -> bool {
     !runtime.is_none_or(|r| r.starts_with("provided"))
 }
 
-pub(crate) fn saved_of(current: &FunctionConfig) -> Result<Option<Saved>, PlanError> {
-    current
-        .env
-        .get(SAVED)
-        .map(|text| {
-            serde_json::from_str(text).map_err(|err| PlanError::BadSaved {
-                function: current.name.clone(),
-                reason: err.to_string(),
+impl Saved {
+    /// What `enable` recorded on this function, if it is enabled.
+    pub fn of(current: &FunctionConfig) -> Result<Option<Saved>, PlanError> {
+        current
+            .env
+            .get(SAVED)
+            .map(|text| {
+                serde_json::from_str(text).map_err(|err| PlanError::BadSaved {
+                    function: current.name.clone(),
+                    reason: err.to_string(),
+                })
             })
-        })
-        .transpose()
-}
-
-pub(crate) fn env_bytes(env: &BTreeMap<String, String>) -> usize {
-    env.iter().map(|(k, v)| k.len() + v.len()).sum()
+            .transpose()
+    }
 }
 
 #[cfg(test)]
