@@ -1,8 +1,13 @@
 //! The extension's life: bind, announce readiness, register, wait for SHUTDOWN.
 //!
-//! Order matters. The listener is bound and the ready file written *before* registering, because
-//! Lambda starts the runtime (and so `faultline-wrapper`) once every extension has registered.
-//! The config is fetched in parallel and never delays registration.
+//! Order matters. The listeners are bound and the ready file written *before* registering,
+//! because Lambda starts the runtime (and so `faultline-wrapper`) once every extension has
+//! registered. The config is fetched in parallel and never delays registration.
+//!
+//! Idle (disabled, or a setting that cannot be used), faultline still binds the dependency proxy
+//! as a pure pass-through and the SDK endpoint answering `[]`, so that a runtime that ignores the
+//! wrapper (and so keeps HTTP(S)_PROXY on faultline) loses nothing; no ready file is written, so
+//! the wrapper leaves the runtime alone and restores the function's own proxy.
 
 use crate::config::loader::ConfigLoader;
 use crate::config::refresh::ConfigRefresher;
@@ -10,7 +15,7 @@ use crate::config::source::ConfigFetcher;
 use crate::config::state::ConfigState;
 use crate::dependency_proxy::DependencyProxy;
 use crate::lambda::extensions_api::{ExtensionsApi, ExtensionsApiError};
-use crate::lambda::ready_file;
+use crate::lambda::ready_file::{self, Listeners};
 use crate::logging::LogLevel;
 use crate::net::client::new_client;
 use crate::runtime_proxy::CurrentInvocation;
@@ -18,6 +23,7 @@ use crate::runtime_proxy::RuntimeProxy;
 use crate::sdk_endpoint::SdkEndpoint;
 use crate::settings::Settings;
 use faultline_schema::config::{Config, ListenAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -41,10 +47,19 @@ pub async fn run(
 
     if let Some(problem) = &settings.problem {
         tracing::error!("{problem}; faultline stays idle and the function runs without it");
+        start_idle(&settings).await;
     } else if !settings.enabled {
         tracing::info!("GREMLIN_LAMBDA_ENABLED is not true: faultline stays idle");
+        start_idle(&settings).await;
     } else {
-        start_enabled(&settings, &log_level, &client, &state).await;
+        let listeners = start_enabled(&settings, &log_level, &client, &state).await;
+        match ready_file::write(&settings.ready_file, &listeners) {
+            Ok(()) => tracing::debug!("ready: {}", listeners.line(std::process::id()).trim()),
+            Err(err) => tracing::error!(
+                "cannot write ready file {}: {err}; the runtime will talk to Lambda directly",
+                settings.ready_file.display()
+            ),
+        }
     }
 
     let registration = api.register(extension_name, EVENTS).await?;
@@ -90,16 +105,59 @@ pub async fn run(
     }
 }
 
-/// Loads a local config, binds the Runtime API proxy (and writes the ready file), the dependency
-/// proxy and the SDK endpoint, then starts the remote config fetch and the refresh in the
-/// background. Every listener is bound before registration; a listener that cannot be bound is
-/// logged and skipped (the function runs without it).
+/// Idle: the dependency proxy as a pure pass-through (no config is ever loaded, so no experiment
+/// is consulted) and the SDK endpoint answering `[]`, each unless its port is taken.
+async fn start_idle(settings: &Settings) {
+    let state = ConfigState::new();
+    start_dependency_proxy(settings, None, &state, CurrentInvocation::default()).await;
+    start_sdk_endpoint(settings, None, &state).await;
+}
+
+/// Binds the dependency proxy; its address, when bound.
+async fn start_dependency_proxy(
+    settings: &Settings,
+    config: Option<&Config>,
+    state: &ConfigState,
+    current: CurrentInvocation,
+) -> Option<SocketAddr> {
+    let listen = settings.dependency_listen_or(config.map(|c| &c.dependency_proxy_port));
+    let listener = bind("dependency proxy", &listen).await?;
+    let addr = listener.local_addr().ok();
+    let proxy = DependencyProxy::new(
+        state.clone(),
+        settings.facts.clone(),
+        current,
+        settings.upstream_proxy.clone(),
+    );
+    tokio::spawn(proxy.serve(listener));
+    addr
+}
+
+/// Binds the SDK endpoint; its address, when bound.
+async fn start_sdk_endpoint(
+    settings: &Settings,
+    config: Option<&Config>,
+    state: &ConfigState,
+) -> Option<SocketAddr> {
+    let listen = settings.sdk_listen_or(config.map(|c| &c.sdk_endpoint_port));
+    let listener = bind("SDK endpoint", &listen).await?;
+    let addr = listener.local_addr().ok();
+    let endpoint = SdkEndpoint::new(state.clone(), settings.facts.clone());
+    tokio::spawn(endpoint.serve(listener));
+    addr
+}
+
+/// Loads a local config, binds the Runtime API proxy, the dependency proxy and the SDK endpoint,
+/// then starts the remote config fetch and the refresh in the background. Every listener is
+/// bound before registration; a listener that cannot be bound is logged and skipped (the
+/// function runs without it). The dependency proxy and the SDK endpoint are bound even when the
+/// config switches them off: they then pass everything through and answer `[]`.
 async fn start_enabled(
     settings: &Settings,
     log_level: &LogLevel,
     client: &crate::net::client::HttpClient,
     state: &ConfigState,
-) {
+) -> Listeners {
     let refresher = settings.config_source.clone().map(|source| {
         let loader = Arc::new(ConfigLoader::new(ConfigFetcher::new(source), state.clone()));
         ConfigRefresher::new(loader, state.clone(), log_level.clone())
@@ -121,6 +179,7 @@ async fn start_enabled(
     let config = state.current();
     let config = config.as_ref().map(|c| &c.config);
     let current = CurrentInvocation::default();
+    let mut listeners = Listeners::default();
     if config.is_some_and(|c| !c.lambda_proxy_enabled) {
         tracing::info!("lambda_proxy_enabled is false: the runtime talks to Lambda directly");
     } else {
@@ -134,47 +193,19 @@ async fn start_enabled(
                 settings.facts.clone(),
                 current.clone(),
             );
-            match listener.local_addr() {
-                Ok(addr) => match ready_file::write(&settings.ready_file, addr) {
-                    Ok(()) => tracing::debug!(
-                        "Runtime API proxy on {addr}, upstream {}",
-                        settings.runtime_upstream
-                    ),
-                    Err(err) => tracing::error!(
-                        "cannot write ready file {}: {err}; the runtime will talk to Lambda directly",
-                        settings.ready_file.display()
-                    ),
-                },
-                Err(err) => tracing::error!("runtime proxy has no local address: {err}"),
-            }
+            listeners.runtime = listener.local_addr().ok();
+            tracing::debug!("Runtime API upstream {}", settings.runtime_upstream);
             tokio::spawn(proxy.serve(listener));
         }
     }
-
     if config.is_some_and(|c| !c.dependency_proxy_enabled) {
-        tracing::info!("dependency_proxy_enabled is false: no dependency proxy");
-    } else {
-        let listen = settings.dependency_listen_or(config.map(|c| &c.dependency_proxy_port));
-        if let Some(listener) = bind("dependency proxy", &listen).await {
-            let proxy = DependencyProxy::new(
-                state.clone(),
-                settings.facts.clone(),
-                current,
-                settings.upstream_proxy.clone(),
-            );
-            tokio::spawn(proxy.serve(listener));
-        }
+        tracing::info!("dependency_proxy_enabled is false: dependency traffic passes untouched");
     }
-
+    listeners.dependency = start_dependency_proxy(settings, config, state, current).await;
     if config.is_some_and(|c| !c.sdk_endpoint_enabled) {
-        tracing::info!("sdk_endpoint_enabled is false: no SDK endpoint");
-    } else {
-        let listen = settings.sdk_listen_or(config.map(|c| &c.sdk_endpoint_port));
-        if let Some(listener) = bind("SDK endpoint", &listen).await {
-            let endpoint = SdkEndpoint::new(state.clone(), settings.facts.clone());
-            tokio::spawn(endpoint.serve(listener));
-        }
+        tracing::info!("sdk_endpoint_enabled is false: SDK lookups are answered with []");
     }
+    listeners.sdk = start_sdk_endpoint(settings, config, state).await;
 
     if let Some(refresher) = refresher {
         tokio::spawn(async move {
@@ -184,6 +215,7 @@ async fn start_enabled(
             refresher.run_periodic().await;
         });
     }
+    listeners
 }
 
 /// Binds one listener, logging why not.

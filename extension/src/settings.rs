@@ -70,16 +70,20 @@ pub fn is_truthy(value: &str) -> bool {
 impl Settings {
     /// Reads the settings through `lookup` (the process environment in production). Only a missing
     /// or unusable AWS_LAMBDA_RUNTIME_API is an error: without it the extension cannot register.
+    /// Any other problem is kept in `problem`: faultline then registers and stays idle.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Settings, SettingsError> {
         let get = |key: &str| lookup(key).filter(|v| !v.trim().is_empty());
         let enabled = get("GREMLIN_LAMBDA_ENABLED").is_some_and(|v| is_truthy(&v));
         let lambda_api = get("AWS_LAMBDA_RUNTIME_API").ok_or(SettingsError::NoRuntimeApi)?;
         let lambda_api = ApiEndpoint::parse(&lambda_api).map_err(SettingsError::RuntimeApi)?;
+        let mut problem = None;
         let runtime_upstream = match get("FAULTLINE_RUNTIME_API_UPSTREAM") {
-            Some(text) => ApiEndpoint::parse(&text).map_err(SettingsError::Upstream)?,
+            Some(text) => ApiEndpoint::parse(&text).unwrap_or_else(|err| {
+                problem = Some(SettingsError::Upstream(err).to_string());
+                lambda_api.clone()
+            }),
             None => lambda_api.clone(),
         };
-        let mut problem = None;
         let mut listen = |key: &'static str, text: Option<String>| {
             text.and_then(|text| match ListenAddr::parse(&text) {
                 Ok(addr) => Some(addr),
@@ -253,5 +257,20 @@ mod tests {
         .expect("registers anyway");
         assert!(!s.enabled);
         assert!(s.problem.unwrap().contains("GREMLIN_CONFIG_ARN"));
+        for bad in ["http://", "not a host:port", "127.0.0.1:99999"] {
+            let s = settings(&[
+                ("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001"),
+                ("GREMLIN_LAMBDA_ENABLED", "true"),
+                ("FAULTLINE_RUNTIME_API_UPSTREAM", bad),
+            ])
+            .expect("a bad upstream registers idle");
+            assert!(!s.enabled);
+            assert!(
+                s.problem
+                    .as_deref()
+                    .is_some_and(|p| p.contains("FAULTLINE_RUNTIME_API_UPSTREAM")),
+                "{bad}"
+            );
+        }
     }
 }

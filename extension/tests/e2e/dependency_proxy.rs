@@ -27,7 +27,7 @@ async fn http_upstream() -> u16 {
 }
 
 /// A self-signed certificate for localhost and 127.0.0.1, made with openssl.
-fn certificate(dir: &Path) -> (String, String) {
+pub(crate) fn certificate(dir: &Path) -> (String, String) {
     let cert = dir.join("cert.pem");
     let key = dir.join("key.pem");
     let status = std::process::Command::new("openssl")
@@ -52,7 +52,7 @@ fn certificate(dir: &Path) -> (String, String) {
 }
 
 /// The local HTTPS server (Python's http.server behind ssl).
-async fn https_upstream(port: u16, cert: &str, key: &str) -> Proc {
+pub(crate) async fn https_upstream(port: u16, cert: &str, key: &str) -> Proc {
     let mut command = Command::new(venv_bin("python"));
     command
         .arg(functions_dir().join("https_server.py"))

@@ -35,10 +35,13 @@ async fn listener_is_bound_before_registration_and_shutdown_exits_zero() {
     let ready = registration
         .ready_file
         .expect("ready file written before register");
-    assert!(
-        ready.ends_with(&format!(" {}\n", extension.pid())),
-        "{ready}"
+    let pid = extension.pid().to_string();
+    assert_eq!(
+        ready.split_whitespace().nth(1),
+        Some(pid.as_str()),
+        "RUNTIME PID DEPENDENCY SDK: {ready}"
     );
+    assert_eq!(ready.split_whitespace().count(), 4, "{ready}");
     assert!(
         registration.proxy_listening,
         "proxy accepted connections before register"
@@ -135,7 +138,12 @@ async fn a_busy_proxy_port_leaves_the_function_untouched() {
     let port = taken.local_addr().expect("addr").port();
     env.set("GREMLIN_LAMBDA_API_PROXY_PORT", format!("127.0.0.1:{port}"));
     let extension = start_extension(&env, &emulator).await;
-    assert!(!env.ready_file().exists());
+    let ready = std::fs::read_to_string(env.ready_file()).unwrap_or_default();
+    assert_eq!(
+        ready.split_whitespace().next(),
+        Some("-"),
+        "the ready file says the Runtime API proxy is not up: {ready}"
+    );
     assert!(
         extension.log_text().contains("cannot listen on"),
         "{}",

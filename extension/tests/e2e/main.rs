@@ -8,6 +8,7 @@ mod dependency_proxy;
 mod experiment_selection;
 mod fail_open;
 mod faults_runtime;
+mod idle_outbound;
 mod lifecycle;
 mod load;
 mod proxy_python;

@@ -43,6 +43,23 @@ def flag(event, context):
     return outcome
 
 
+def outbound(event, context):
+    """Calls each URL with urllib, which follows HTTP_PROXY/HTTPS_PROXY (either case) like most
+    clients; `cafile` trusts the local HTTPS server's certificate."""
+    import ssl
+    import urllib.request
+
+    context_tls = ssl.create_default_context(cafile=event.get("cafile"))
+    results = []
+    for url in event["urls"]:
+        try:
+            with urllib.request.urlopen(url, timeout=10, context=context_tls) as response:
+                results.append({"status": response.status, "body": response.read().decode()})
+        except Exception as err:
+            results.append({"error": f"{type(err).__name__}: {err}"})
+    return {"results": results}
+
+
 def dispatch(event, context):
     """One handler for every case: the event's `op` picks the behaviour. An event with a `touch`
     path first creates that file, proof that the handler ran."""
@@ -50,6 +67,7 @@ def dispatch(event, context):
         with open(event["touch"], "w") as marker:
             marker.write("ran")
     op = event.get("op", "echo") if isinstance(event, dict) else "echo"
-    return {"echo": echo, "fail": fail, "big": big, "sleep": sleep, "env": env, "flag": flag}[op](
+    return {"echo": echo, "fail": fail, "big": big, "sleep": sleep, "env": env, "flag": flag,
+            "outbound": outbound}[op](
         event, context
     )
