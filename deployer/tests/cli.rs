@@ -270,6 +270,21 @@ async fn concurrent_experiment_edits_lose_nothing() {
         "250",
     ]);
     assert_eq!(code, 2, "the schema refuses rate 250 (above 100%): {err}");
+    let (code, _, err) = env.deployer(&[
+        "experiment",
+        "start",
+        "--flag",
+        "x",
+        "--latency",
+        "1",
+        "--duration",
+        "300000y",
+    ]);
+    assert_eq!(
+        code, 2,
+        "a window past the bound is refused, not a crash: {err}"
+    );
+    assert!(err.contains("duration"), "the key is named: {err}");
     let (code, _, err) = env.deployer(&["experiment", "stop", "e3"]);
     assert_eq!(code, 0, "{err}");
     let (code, _, err) = env.deployer(&["experiment", "stop", "e3"]);

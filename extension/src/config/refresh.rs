@@ -70,7 +70,30 @@ impl ConfigRefresher {
     /// Loads the config now (start-up). Counts as an attempt for staleness.
     pub async fn load_now(&self) -> bool {
         self.in_flight.store(true, Ordering::SeqCst);
-        let loaded = self.loader.load_once(&self.log_level).await;
+        self.attempt().await
+    }
+
+    /// One load, in a task of its own so that nothing it does (a panic included) can stop the
+    /// caller or leave the state waiting: however it ends, it counts as an attempt, a load that
+    /// did not succeed counts as failed, and the next refresh may start.
+    async fn attempt(&self) -> bool {
+        let loader = Arc::clone(&self.loader);
+        let log_level = self.log_level.clone();
+        let loaded = match tokio::spawn(async move { loader.load_once(&log_level).await }).await {
+            Ok(loaded) => loaded,
+            Err(err) => {
+                tracing::error!(
+                    "loading the config failed unexpectedly ({err}); {}",
+                    if self.state.current().is_some() {
+                        "keeping the last good config"
+                    } else {
+                        "passing traffic through untouched"
+                    }
+                );
+                self.state.mark_failed();
+                false
+            }
+        };
         self.mark_attempt();
         self.in_flight.store(false, Ordering::SeqCst);
         loaded
@@ -84,9 +107,7 @@ impl ConfigRefresher {
         let refresher = Arc::clone(self);
         tokio::spawn(async move {
             tracing::debug!("config is stale; re-reading it in the background");
-            refresher.loader.load_once(&refresher.log_level).await;
-            refresher.mark_attempt();
-            refresher.in_flight.store(false, Ordering::SeqCst);
+            refresher.attempt().await;
         });
     }
 

@@ -5,9 +5,10 @@
 
 use faultline_schema::config::Config;
 use faultline_schema::matcher::ExperimentSet;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio::sync::watch;
+use tokio::time::Instant;
 
 /// A loaded config with its experiments compiled for matching.
 #[derive(Debug)]
@@ -42,9 +43,12 @@ struct Snapshot {
     config: Option<Arc<ActiveConfig>>,
 }
 
+/// The config in force, shared by the loader (which sets it) and the proxies (which read it).
 #[derive(Debug, Clone)]
 pub struct ConfigState {
     tx: Arc<watch::Sender<Snapshot>>,
+    /// When waiting for the first load attempt stops, for every waiter: set by the first one.
+    first_wait_deadline: Arc<OnceLock<Instant>>,
 }
 
 impl Default for ConfigState {
@@ -56,7 +60,10 @@ impl Default for ConfigState {
 impl ConfigState {
     pub fn new() -> Self {
         let (tx, _rx) = watch::channel(Snapshot::default());
-        ConfigState { tx: Arc::new(tx) }
+        ConfigState {
+            tx: Arc::new(tx),
+            first_wait_deadline: Arc::new(OnceLock::new()),
+        }
     }
 
     /// The config in force, if one was ever loaded.
@@ -84,16 +91,29 @@ impl ConfigState {
     }
 
     /// Waits until the first load attempt has finished, or `timeout` passed. Returns immediately
-    /// once any attempt has finished.
+    /// once any attempt has finished. The wait happens once: every caller waits until the same
+    /// deadline, set `timeout` after the first caller began, and nobody waits after it.
     pub async fn wait_first_attempt(&self, timeout: Duration) -> bool {
         if self.attempted() {
             return true;
         }
+        let deadline = *self
+            .first_wait_deadline
+            .get_or_init(|| Instant::now() + timeout);
         let mut rx = self.tx.subscribe();
         matches!(
-            tokio::time::timeout(timeout, rx.wait_for(|s| s.attempted)).await,
+            tokio::time::timeout_at(deadline, rx.wait_for(|s| s.attempted)).await,
             Ok(Ok(_))
         )
+    }
+
+    /// Whether a caller would still wait for the first load attempt.
+    pub fn first_wait_pending(&self) -> bool {
+        !self.attempted()
+            && self
+                .first_wait_deadline
+                .get()
+                .is_none_or(|deadline| Instant::now() < *deadline)
     }
 
     /// The request timeout in force (the default before any config was loaded).
@@ -117,6 +137,18 @@ mod tests {
         assert!(state.wait_first_attempt(Duration::from_millis(50)).await);
         state.mark_failed();
         assert!(state.current().is_some());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_first_wait_happens_once() {
+        let state = ConfigState::new();
+        assert!(state.first_wait_pending());
+        let started = Instant::now();
+        assert!(!state.wait_first_attempt(Duration::from_millis(500)).await);
+        assert!(!state.first_wait_pending());
+        // A later caller with its own timeout does not wait again.
+        assert!(!state.wait_first_attempt(Duration::from_millis(500)).await);
+        assert_eq!(started.elapsed(), Duration::from_millis(500));
     }
 
     #[tokio::test]

@@ -89,8 +89,9 @@ impl RuntimeProxy {
     pub async fn forward(&self, request: Request<Incoming>) -> Response<ProxyBody> {
         let path = request.uri().path();
         if path.ends_with(NEXT_SUFFIX) {
-            if !self.config.attempted() {
-                // The first /next may wait for the config, never longer than the request timeout.
+            if self.config.first_wait_pending() {
+                // The first /next may wait for the config, never longer than the request timeout;
+                // the wait happens once, however many invocations come before the config.
                 let timeout = self.config.request_timeout();
                 if !self.config.wait_first_attempt(timeout).await {
                     tracing::warn!(

@@ -286,3 +286,127 @@ async fn slow_secrets_manager_delays_the_first_invocation_by_at_most_request_tim
     );
     holder.abort();
 }
+
+/// An experiment whose window ends 300,000 years on: refused with its key, never a crash.
+const HUGE_DURATION: &str = "refresh_interval: 1s
+experiments:
+  - name: forever
+    flag: ingress
+    start: '2026-01-01T00:00:00Z'
+    duration: 300000y
+    effect: {latency: 2000}
+";
+
+fn waits_for_config(extension: &Proc) -> usize {
+    extension
+        .logs()
+        .iter()
+        .filter(|line| line.contains("config not loaded within"))
+        .count()
+}
+
+#[tokio::test]
+async fn a_huge_duration_in_a_file_is_refused_by_key_and_the_function_answers() {
+    let env = LambdaEnv::new("127.0.0.1:1");
+    let path = env.dir.path().join("faultline.yaml");
+    std::fs::write(&path, HUGE_DURATION).expect("write config");
+    let mut env = env.clone();
+    env.set("GREMLIN_CONFIG_FILE", path.to_string_lossy());
+    let (outcome, extension) = invoke_through(&env).await;
+    assert_answered(&outcome);
+    assert!(
+        extension
+            .wait_log("experiments[0].duration", Duration::from_secs(5))
+            .await,
+        "{}",
+        extension.log_text()
+    );
+    assert_loaded(&extension, &format!("file {}", path.display()), 0).await;
+}
+
+#[tokio::test]
+async fn a_huge_duration_in_a_secret_never_leaves_invocations_waiting() {
+    let moto = Moto::start().await;
+    let arn = moto.create_secret("faultline-config", HUGE_DURATION).await;
+    let emulator = Emulator::start().await;
+    let mut env = LambdaEnv::new(&emulator.runtime_api());
+    env.set("GREMLIN_CONFIG_ARN", &arn)
+        .set("AWS_ENDPOINT_URL", &moto.endpoint);
+    let extension = start_extension(&env, &emulator).await;
+    let runtime = env.python(true);
+    let echo = r#"{"op":"echo","ok":true}"#;
+    let invoke = || async {
+        emulator
+            .try_invoke(echo, Duration::from_secs(30))
+            .await
+            .unwrap_or_else(|| {
+                panic!(
+                    "no answer: {}\n{}",
+                    runtime.log_text(),
+                    extension.log_text()
+                )
+            })
+    };
+    assert_answered(&invoke().await);
+    assert!(
+        extension
+            .wait_log("experiments[0].duration", Duration::from_secs(5))
+            .await,
+        "the refused key is named: {}",
+        extension.log_text()
+    );
+    // The secret fixed: the next refresh loads it, and no invocation waits for the config.
+    moto.update_secret(&arn, "refresh_interval: 1s\nexperiments: []\n")
+        .await;
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    assert_answered(&invoke().await);
+    assert!(
+        extension
+            .wait_log("experiment(s)", Duration::from_secs(5))
+            .await,
+        "{}",
+        extension.log_text()
+    );
+    for _ in 0..3 {
+        assert_answered(&invoke().await);
+    }
+    assert_eq!(waits_for_config(&extension), 0, "{}", extension.log_text());
+}
+
+#[tokio::test]
+async fn an_unreachable_secrets_manager_is_waited_for_once() {
+    // An endpoint that accepts connections and never answers: the first read takes the whole
+    // fetch timeout (10 s), far longer than the invocations below.
+    let black_hole = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let endpoint = format!("http://{}", black_hole.local_addr().expect("addr"));
+    let holder = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = black_hole.accept().await {
+            held.push(stream);
+        }
+    });
+    let emulator = Emulator::start().await;
+    let mut env = LambdaEnv::new(&emulator.runtime_api());
+    env.set(
+        "GREMLIN_CONFIG_ARN",
+        "arn:aws:secretsmanager:us-east-1:123456789012:secret:slow-AbCdEf",
+    )
+    .set("AWS_ENDPOINT_URL", &endpoint);
+    let extension = start_extension(&env, &emulator).await;
+    let runtime = env.python(true);
+    for _ in 0..4 {
+        let outcome = emulator
+            .try_invoke(r#"{"op":"echo","ok":true}"#, Duration::from_secs(30))
+            .await
+            .unwrap_or_else(|| panic!("no answer: {}", runtime.log_text()));
+        assert_answered(&outcome);
+    }
+    assert!(
+        waits_for_config(&extension) <= 1,
+        "the wait for the first config happens once at most: {}",
+        extension.log_text()
+    );
+    holder.abort();
+}

@@ -5,7 +5,7 @@
 
 use super::values::{HumanDuration, Scalar, parse_duration};
 use base64::Engine as _;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike as _, Utc};
 use serde::Deserialize;
 use serde_yaml_ng::Value;
 use std::collections::BTreeMap;
@@ -14,6 +14,9 @@ use std::time::Duration;
 
 /// Longest latency an experiment may inject: Lambda's maximum timeout.
 pub const MAX_LATENCY: Duration = Duration::from_secs(15 * 60);
+/// Longest window an experiment may be given with `duration`: a longer one is surely a typo
+/// (leave `end` out for an experiment that runs until it is stopped).
+pub const MAX_DURATION: Duration = Duration::from_secs(366 * 24 * 60 * 60);
 /// errorType used when an exception effect does not name one.
 pub const DEFAULT_ERROR_TYPE: &str = "FailureFlagException";
 
@@ -442,9 +445,24 @@ fn parse_one(value: Value) -> Result<Experiment, (String, String)> {
                     "needs `start` (when the experiment begins)".into(),
                 )
             })?;
-            let duration = chrono::Duration::from_std(duration)
-                .map_err(|_| fail("duration", "is too long".into()))?;
-            Some(start + duration)
+            if duration > MAX_DURATION {
+                return Err(fail(
+                    "duration",
+                    format!(
+                        "{} is longer than the {} days an experiment may last (leave out `end` and \
+                         `duration` for one that runs until stopped)",
+                        humantime::format_duration(duration),
+                        MAX_DURATION.as_secs() / 86_400
+                    ),
+                ));
+            }
+            let end = chrono::Duration::from_std(duration)
+                .ok()
+                .and_then(|duration| start.checked_add_signed(duration))
+                // RFC 3339 stops at 9999: an end past it could not be written back.
+                .filter(|end| end.year() <= 9999)
+                .ok_or_else(|| fail("duration", "ends after 9999-12-31".into()))?;
+            Some(end)
         }
         (None, None) => None,
     };

@@ -25,6 +25,8 @@ pub const DEFAULT_DEPENDENCY_PROXY_PORT: u16 = 5034;
 pub const DEFAULT_SDK_ENDPOINT_PORT: u16 = 5032;
 /// Default time between two reads of the config source.
 pub const DEFAULT_REFRESH_INTERVAL: Duration = Duration::from_secs(30);
+/// Longest time between two reads of the config source.
+pub const MAX_REFRESH_INTERVAL: Duration = Duration::from_secs(24 * 60 * 60);
 /// Default bound on how long the function may wait for the config.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_millis(500);
 
@@ -181,10 +183,10 @@ impl RawConfig {
         let refresh_interval = self
             .refresh_interval
             .map_or(DEFAULT_REFRESH_INTERVAL, |d| d.0);
-        if refresh_interval < Duration::from_secs(1) {
+        if refresh_interval < Duration::from_secs(1) || refresh_interval > MAX_REFRESH_INTERVAL {
             return Err(ConfigError::Invalid {
                 path: "refresh_interval".into(),
-                reason: "must be at least 1s".into(),
+                reason: "must be between 1s and 24h".into(),
             });
         }
         let request_timeout = self

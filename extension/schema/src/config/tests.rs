@@ -209,7 +209,69 @@ experiments:
     );
 }
 
+#[test]
+fn a_huge_duration_is_refused_with_its_key() {
+    for duration in ["300000y", "367d", "9999999999s"] {
+        let yaml = format!(
+            "experiments:\n  - {{name: long, flag: ingress, start: '2026-01-01T00:00:00Z', duration: {duration}, effect: {{latency: 10}}}}\n"
+        );
+        let err = Config::parse_strict(&yaml).expect_err(duration);
+        assert_eq!(err.path(), Some("experiments[0].duration"), "{err}");
+        let config = Config::parse(&yaml).expect("the document parses");
+        assert!(config.experiments.is_empty());
+    }
+    // Near the end of time: within the bound, but past what a time can hold.
+    let err = Config::parse_strict(
+        "experiments:\n  - {name: late, flag: ingress, start: '9999-12-31T00:00:00Z', duration: 2d, effect: {latency: 10}}\n",
+    )
+    .expect_err("ends after 9999");
+    assert_eq!(err.path(), Some("experiments[0].duration"), "{err}");
+    let err = Config::parse("refresh_interval: 300000y").expect_err("too long");
+    assert_eq!(err.path(), Some("refresh_interval"));
+}
+
 proptest! {
+    #[test]
+    fn windows_never_panic(
+        start_secs in -100_000_000_000i64..300_000_000_000i64,
+        end_secs in proptest::option::of(-100_000_000_000i64..300_000_000_000i64),
+        duration in proptest::option::of("[0-9]{1,12}(ms|s|m|h|d|w|M|y)"),
+    ) {
+        let time = |secs: i64| {
+            chrono::DateTime::from_timestamp(secs, 0)
+                .map_or_else(|| format!("{secs}"), |t| t.to_rfc3339())
+        };
+        let mut yaml = format!(
+            "experiments:\n  - name: x\n    flag: ingress\n    start: '{}'\n    effect: {{latency: 1}}\n",
+            time(start_secs)
+        );
+        if let Some(end) = end_secs {
+            yaml.push_str(&format!("    end: '{}'\n", time(end)));
+        }
+        if let Some(duration) = duration {
+            yaml.push_str(&format!("    duration: {duration}\n"));
+        }
+        let _ = Config::parse(&yaml);
+    }
+
+    #[test]
+    fn numeric_keys_never_panic(
+        refresh in "[0-9]{1,20}(ms|s|m|h|d|y)",
+        timeout in "[0-9]{1,20}(ms|s|m|h|d|y)",
+        ms in "[0-9]{1,25}",
+        jitter in "[0-9]{1,25}",
+        rate in "[0-9]{1,30}(\\.[0-9]{1,5})?%?",
+        code in "[0-9]{1,12}",
+        port in "[0-9]{1,12}",
+    ) {
+        let yaml = format!(
+            "refresh_interval: {refresh}\nrequest_timeout: {timeout}\nlambda_proxy_port: {port}\n\
+             experiments:\n  - name: x\n    flag: egress\n    rate: '{rate}'\n    \
+             effect: {{latency: {{ms: {ms}, jitter: {jitter}}}, httpResponse: {{code: {code}}}}}\n"
+        );
+        let _ = Config::parse(&yaml);
+    }
+
     #[test]
     fn arbitrary_text_never_panics(text in ".{0,400}") {
         let _ = Config::parse(&text);
