@@ -2,16 +2,17 @@
 //! material masked (credentials in URLs, and the saved record, which may hold old values).
 
 use crate::plan::{FunctionConfig, Plan, SAVED};
+use faultline_schema::config::mask_userinfo;
 use std::collections::BTreeSet;
 
-/// `http://user:pass@host` → `http://***@host`.
-pub fn mask(value: &str) -> String {
-    match value.split_once("://") {
-        Some((scheme, rest)) => match rest.split_once('@') {
-            Some((_, host)) => format!("{scheme}://***@{host}"),
-            None => value.to_string(),
-        },
-        None => value.to_string(),
+/// A variable's value with URL credentials masked: `http://user:pass@host` → `http://***@host`
+/// (the whole userinfo, however many `@` the password holds). A proxy variable is masked even
+/// without a scheme (`user:pass@host:3128`).
+pub fn mask(key: &str, value: &str) -> String {
+    if value.contains("://") || key.to_ascii_uppercase().ends_with("_PROXY") {
+        mask_userinfo(value)
+    } else {
+        value.to_string()
     }
 }
 
@@ -19,7 +20,7 @@ fn shown(key: &str, value: &str) -> String {
     if key == SAVED {
         "(record of the previous values)".into()
     } else {
-        mask(value)
+        mask(key, value)
     }
 }
 
@@ -60,8 +61,21 @@ mod tests {
 
     #[test]
     fn credentials_are_masked() {
-        assert_eq!(mask("http://u:secret@corp:3128"), "http://***@corp:3128");
-        assert_eq!(mask("http://localhost:5034"), "http://localhost:5034");
-        assert_eq!(mask("plain"), "plain");
+        assert_eq!(
+            mask("HTTPS_PROXY", "http://u:secret@corp:3128"),
+            "http://***@corp:3128"
+        );
+        // The password `p@ss-w0rd`, written with a bare `@`: masked whole.
+        assert_eq!(
+            mask("FAULTLINE_UPSTREAM_PROXY", "http://svc:p@ss-w0rd@corp:3128"),
+            "http://***@corp:3128"
+        );
+        assert_eq!(mask("https_proxy", "svc:secret@corp:3128"), "***@corp:3128");
+        assert_eq!(
+            mask("HTTP_PROXY", "http://localhost:5034"),
+            "http://localhost:5034"
+        );
+        assert_eq!(mask("OWNER", "team@example.com"), "team@example.com");
+        assert_eq!(mask("LOG_LEVEL", "plain"), "plain");
     }
 }

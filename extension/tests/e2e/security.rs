@@ -93,3 +93,43 @@ async fn a_non_loopback_listen_address_is_refused_and_the_function_runs_untouche
         extension.log_text()
     );
 }
+
+#[tokio::test]
+async fn proxy_passwords_never_reach_the_log_even_in_debug_mode() {
+    let emulator = Emulator::start().await;
+    let mut env = LambdaEnv::new(&emulator.runtime_api());
+    // A corporate proxy that is not there: the dependency proxy tries it and logs the failure.
+    let dead = crate::support::free_port();
+    env.config_file(&format!(
+        "debug: true\nhttps_proxy: http://svc:c0nfig%40pass@127.0.0.1:{dead}\nexperiments: []\n"
+    ))
+    .set("GREMLIN_DEBUG", "true")
+    .set(
+        "FAULTLINE_UPSTREAM_PROXY",
+        format!("http://svc:env-p%40ss@127.0.0.1:{dead}"),
+    );
+    let extension = start_extension(&env, &emulator).await;
+    assert!(
+        extension
+            .wait_log("config in force", Duration::from_secs(5))
+            .await,
+        "debug mode logs the config: {}",
+        extension.log_text()
+    );
+    // Plain HTTP and CONNECT through the dependency proxy, both failing at the corporate proxy.
+    let proxy = env.dependency_proxy_url();
+    for args in [
+        vec!["http://example.invalid/"],
+        vec!["https://example.invalid/"],
+    ] {
+        let _ = tokio::process::Command::new("curl")
+            .args(["-sS", "--max-time", "10", "--proxy", &proxy])
+            .args(args)
+            .output()
+            .await;
+    }
+    let log = extension.log_text();
+    for secret in ["c0nfig", "env-p", "%40pass", "%40ss"] {
+        assert!(!log.contains(secret), "`{secret}` in the log:\n{log}");
+    }
+}

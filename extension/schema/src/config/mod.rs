@@ -11,7 +11,7 @@ pub use error::ConfigError;
 pub use experiment::{
     Effect, ExceptionEffect, Experiment, ExperimentError, HttpResponseEffect, LatencyEffect, Rate,
 };
-pub use values::{ListenAddr, Redacted, parse_proxy_url};
+pub use values::{ListenAddr, Redacted, mask_userinfo, parse_proxy_url};
 
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -35,7 +35,8 @@ pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_millis(500);
 /// `experiments` holds the experiments that passed validation; `rejected_experiments` the ones that
 /// did not, each with its reason. The extension applies the valid ones and logs the others; the
 /// deployer refuses a config with any rejected experiment (see [`Config::parse_strict`]).
-#[derive(Debug, Clone, PartialEq)]
+/// Its Debug output masks every secret: the team keys and the proxy's credentials.
+#[derive(Clone, PartialEq)]
 pub struct Config {
     /// Debug logging (`debug: true`).
     pub debug: bool,
@@ -71,6 +72,34 @@ pub struct Config {
     pub experiments: Vec<Experiment>,
     /// The experiments that did not, each with its reason.
     pub rejected_experiments: Vec<ExperimentError>,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let https_proxy = self
+            .https_proxy
+            .as_ref()
+            .map(|uri| mask_userinfo(&uri.to_string()));
+        f.debug_struct("Config")
+            .field("debug", &self.debug)
+            .field("service_name", &self.service_name)
+            .field("labels", &self.labels)
+            .field("lambda_proxy_enabled", &self.lambda_proxy_enabled)
+            .field("lambda_proxy_port", &self.lambda_proxy_port)
+            .field("dependency_proxy_enabled", &self.dependency_proxy_enabled)
+            .field("dependency_proxy_port", &self.dependency_proxy_port)
+            .field("sdk_endpoint_enabled", &self.sdk_endpoint_enabled)
+            .field("sdk_endpoint_port", &self.sdk_endpoint_port)
+            .field("https_proxy", &https_proxy)
+            .field("refresh_interval", &self.refresh_interval)
+            .field("request_timeout", &self.request_timeout)
+            .field("team_id", &self.team_id)
+            .field("team_certificate", &self.team_certificate)
+            .field("team_private_key", &self.team_private_key)
+            .field("experiments", &self.experiments)
+            .field("rejected_experiments", &self.rejected_experiments)
+            .finish()
+    }
 }
 
 impl Default for Config {

@@ -91,6 +91,24 @@ fn secrets_never_show_in_debug_output() {
     assert!(!debug.contains("s3cr3t"), "{debug}");
     assert!(!debug.contains("team-123"), "{debug}");
     assert!(debug.contains("<redacted>"));
+    let with_proxy =
+        Config::parse("https_proxy: http://svc:p%40ss-w0rd@corp.example:3128\n").expect("valid");
+    let debug = format!("{with_proxy:?}");
+    assert!(!debug.contains("w0rd") && !debug.contains("svc"), "{debug}");
+    assert!(debug.contains("***@corp.example:3128"), "{debug}");
+}
+
+#[test]
+fn userinfo_is_masked_whole() {
+    for (text, masked) in [
+        ("http://user:p@ss-w0rd@corp:3128", "http://***@corp:3128"),
+        ("http://user:p%40ss@corp:3128/", "http://***@corp:3128/"),
+        ("http://corp:3128", "http://corp:3128"),
+        ("user:secret@corp:3128", "***@corp:3128"),
+        ("not a url", "not a url"),
+    ] {
+        assert_eq!(mask_userinfo(text), masked, "{text}");
+    }
 }
 
 fn invalid_path(yaml: &str) -> (String, String) {

@@ -184,3 +184,24 @@ pub fn parse_proxy_url(text: &str) -> Result<http::Uri, String> {
     }
     Ok(uri)
 }
+
+/// A URL with the credentials of its authority replaced by `***`, for logs and diffs:
+/// `http://user:p%40ss@proxy:3128` gives `http://***@proxy:3128`. The userinfo ends at the last
+/// `@` before the path, so a password written with a bare `@` is masked whole; text that is no
+/// URL is returned as it is.
+pub fn mask_userinfo(text: &str) -> String {
+    let (scheme, rest) = match text.split_once("://") {
+        Some((scheme, rest)) => (Some(scheme), rest),
+        None => (None, text),
+    };
+    let authority_end = rest.find(['?', '#']).unwrap_or(rest.len());
+    let Some(at) = rest[..authority_end].rfind('@') else {
+        return text.to_string();
+    };
+    // A `/` before the `@` means the `@` is in the path unless a password holds it; mask anyway.
+    let host_and_more = &rest[at + 1..];
+    match scheme {
+        Some(scheme) => format!("{scheme}://***@{host_and_more}"),
+        None => format!("***@{host_and_more}"),
+    }
+}
