@@ -129,7 +129,7 @@ async fn start_dependency_proxy(
         current,
         settings.upstream_proxy.clone(),
     );
-    tokio::spawn(proxy.serve(listener));
+    tokio::spawn(proxy.serve(listener, settings.max_connections));
     addr
 }
 

@@ -1,6 +1,7 @@
 //! What the function's environment tells the extension (GREMLIN_* and FAULTLINE_* variables).
 
 use crate::config::source::{ConfigSource, SourceError};
+use crate::dependency_proxy::DEFAULT_MAX_CONNECTIONS;
 use crate::lambda::endpoint::{ApiEndpoint, EndpointError};
 use faultline_schema::config::{
     DEFAULT_DEPENDENCY_PROXY_PORT, DEFAULT_LAMBDA_PROXY_PORT, DEFAULT_SDK_ENDPOINT_PORT, ListenAddr,
@@ -52,11 +53,28 @@ pub struct Settings {
     /// FAULTLINE_UPSTREAM_PROXY: the function's own proxy from before faultline (set by
     /// `deployer enable`); wins over the config's `https_proxy` for dependency traffic.
     pub upstream_proxy: Option<http::Uri>,
+    /// FAULTLINE_MAX_CONNECTIONS: how many connections the dependency proxy serves at once
+    /// (default 400), never more than half the descriptors this process may open, less a margin.
+    pub max_connections: usize,
     /// Function name, version and region, for labels.
     pub facts: FunctionFacts,
     /// A setting that could not be used. faultline then stays idle (registered, proxying
     /// nothing) rather than failing the function's init.
     pub problem: Option<String>,
+}
+
+/// Descriptors kept for everything but the dependency proxy's connections.
+const FD_MARGIN: usize = 64;
+
+/// The soft limit on open files of this process (Lambda's is 1,024), from /proc/self/limits.
+fn open_files_limit() -> Option<usize> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+    line.trim_start_matches("Max open files")
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }
 
 /// `true`, `yes` and `1` (any case) are on; anything else is off.
@@ -117,6 +135,22 @@ impl Settings {
                 }
             }
         });
+        let max_connections = match get("FAULTLINE_MAX_CONNECTIONS") {
+            None => DEFAULT_MAX_CONNECTIONS,
+            Some(text) => match text.trim().parse::<usize>() {
+                Ok(n) if n > 0 => n,
+                _ => {
+                    problem = Some(format!(
+                        "FAULTLINE_MAX_CONNECTIONS: `{text}` is not a whole number above 0"
+                    ));
+                    DEFAULT_MAX_CONNECTIONS
+                }
+            },
+        };
+        let max_connections = match open_files_limit() {
+            Some(limit) => max_connections.min((limit.saturating_sub(FD_MARGIN) / 2).max(1)),
+            None => max_connections,
+        };
         let config_source =
             match ConfigSource::from_env(get("GREMLIN_CONFIG_ARN"), get("GREMLIN_CONFIG_FILE")) {
                 Ok(source) => source,
@@ -138,6 +172,7 @@ impl Settings {
             ready_file: get("FAULTLINE_READY_FILE")
                 .map_or_else(|| PathBuf::from(DEFAULT_READY_FILE), PathBuf::from),
             upstream_proxy,
+            max_connections,
             facts: FunctionFacts::from_lookup(&lookup),
         })
     }

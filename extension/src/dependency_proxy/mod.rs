@@ -7,6 +7,7 @@
 //! its errorType is `ConnectionReset`; an httpResponse answers with its code, headers and body
 //! (for CONNECT: the tunnel is refused with that status).
 
+mod resettable;
 mod tunnel;
 mod upstream;
 
@@ -25,11 +26,14 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
+use resettable::Resettable;
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
 use upstream::{CorporateProxy, ForwardClient, OpenError, forward_client, open_tunnel};
 
 pub use tunnel::{TunnelEnd, pump};
@@ -38,6 +42,10 @@ pub use tunnel::{TunnelEnd, pump};
 const MAX_HEAD: usize = 64 * 1024;
 /// A tunnel or a kept-alive connection with no traffic for this long is closed.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(10 * 60);
+/// How long a connection over the limit may take to send its request, and to close after the 503.
+const REFUSE_READ: Duration = Duration::from_secs(1);
+/// Default of FAULTLINE_MAX_CONNECTIONS: 800 of Lambda's 1,024 descriptors at two per tunnel.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 400;
 /// Header naming the injected errorType on a 502 answer.
 const ERROR_TYPE_HEADER: &str = "x-faultline-error-type";
 
@@ -94,42 +102,54 @@ impl DependencyProxy {
         })
     }
 
-    /// Serves connections from `listener` until the task is dropped.
-    pub async fn serve(self: Arc<Self>, listener: TcpListener) {
+    /// Serves connections from `listener` until the task is dropped. At most `max_connections`
+    /// are served at once (each holds up to two descriptors, and Lambda allows 1,024 in all); one
+    /// more is answered 503 at once and closed, rather than left waiting in the backlog.
+    pub async fn serve(self: Arc<Self>, listener: TcpListener, max_connections: usize) {
+        let slots = Arc::new(Semaphore::new(max_connections));
+        let warned = Arc::new(AtomicBool::new(false));
         accept_loop(listener, "dependency proxy", |stream| {
-            Arc::clone(&self).serve_connection(stream)
+            let proxy = Arc::clone(&self);
+            let slot = Arc::clone(&slots).try_acquire_owned();
+            let warned = Arc::clone(&warned);
+            async move {
+                match slot {
+                    Ok(slot) => {
+                        proxy.serve_connection(stream).await;
+                        drop(slot);
+                    }
+                    Err(_) => {
+                        if !warned.swap(true, Ordering::Relaxed) {
+                            tracing::warn!(
+                                "dependency proxy at its limit of {max_connections} connections \
+                                 (FAULTLINE_MAX_CONNECTIONS): answering 503 to the excess"
+                            );
+                        }
+                        refuse(stream, max_connections).await;
+                    }
+                }
+            }
         })
         .await;
     }
 
     async fn serve_connection(self: Arc<Self>, stream: TcpStream) {
-        // A second handle on the socket lets a fault reset it: linger 0, then the last close
-        // sends RST instead of FIN.
-        let (stream, handle) = match duplicate(stream) {
-            Ok(pair) => pair,
-            Err(err) => {
-                tracing::warn!("dependency proxy cannot use a connection: {err}");
-                return;
-            }
-        };
-        let handle = Arc::new(handle);
-        let service = {
-            let handle = Arc::clone(&handle);
-            service_fn(move |request| {
-                let proxy = Arc::clone(&self);
-                let handle = Arc::clone(&handle);
-                async move {
-                    match proxy.handle(request).await {
-                        Injected::Answer(response) => Ok(response),
-                        Injected::Reset => {
-                            let _ =
-                                socket2::SockRef::from(&*handle).set_linger(Some(Duration::ZERO));
-                            Err(Reset)
-                        }
+        // Two descriptors per tunnel at most (the function's and the upstream's): a reset is
+        // asked for through a switch on the stream itself, not a duplicate descriptor.
+        let (stream, switch) = Resettable::new(stream);
+        let service = service_fn(move |request| {
+            let proxy = Arc::clone(&self);
+            let switch = switch.clone();
+            async move {
+                match proxy.handle(request).await {
+                    Injected::Answer(response) => Ok(response),
+                    Injected::Reset => {
+                        switch.reset();
+                        Err(Reset)
                     }
                 }
-            })
-        };
+            }
+        });
         let served = http1::Builder::new()
             .max_header_size(MAX_HEAD)
             .timer(TokioTimer::new())
@@ -367,10 +387,25 @@ impl DependencyProxy {
 }
 
 /// Splits a tokio stream into itself and a second std handle on the same socket.
-fn duplicate(stream: TcpStream) -> std::io::Result<(TcpStream, std::net::TcpStream)> {
-    let std_stream = stream.into_std()?;
-    let handle = std_stream.try_clone()?;
-    Ok((TcpStream::from_std(std_stream)?, handle))
+/// Answers a connection over the limit with 503 and closes it. The request is read first (a
+/// close with unread data would send RST and could lose the answer), briefly.
+async fn refuse(mut stream: TcpStream, max_connections: usize) {
+    let body =
+        format!("faultline dependency proxy: more than {max_connections} connections at once\n");
+    let answer = format!(
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let mut head = vec![0u8; 4096];
+    let _ = tokio::time::timeout(REFUSE_READ, stream.read(&mut head)).await;
+    if stream.write_all(answer.as_bytes()).await.is_ok() {
+        let _ = stream.shutdown().await;
+        let _ = tokio::time::timeout(REFUSE_READ, async {
+            while matches!(stream.read(&mut head).await, Ok(n) if n > 0) {}
+        })
+        .await;
+    }
 }
 
 fn text_response(status: StatusCode, text: &str) -> Response<ProxyBody> {
@@ -401,7 +436,7 @@ mod tests {
         );
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
-        tokio::spawn(proxy.serve(listener));
+        tokio::spawn(proxy.serve(listener, DEFAULT_MAX_CONNECTIONS));
         addr
     }
 

@@ -1,5 +1,7 @@
 //! Load, bounded in time: 10,000 invocations through the Runtime API proxy and 1,000 concurrent
-//! dependency connections, with no error and a flat resident set size (first vs last reported).
+//! dependency connections, with no error and a flat resident set size (first vs last reported);
+//! 1,200 concurrent connections against the default limit of 400: the excess answered 503 at
+//! once, nothing hanging, descriptors bounded.
 
 use crate::emulator::{Emulator, Outcome};
 use crate::start_extension;
@@ -119,6 +121,7 @@ async fn a_thousand_concurrent_dependency_connections_with_flat_memory() {
     // mapped (fragmentation, not a leak). Buffers of that size are mmapped and unmapped on free
     // here, so the RSS shows what the extension really keeps. (The layer is built with musl.)
     env.set("MALLOC_MMAP_THRESHOLD_", "65536");
+    env.set("FAULTLINE_MAX_CONNECTIONS", CONNECTIONS.to_string());
     let extension = start_extension(&env, &emulator).await;
     let pid = extension.pid();
     let (echo_port, echo) = echo_server().await;
@@ -157,4 +160,56 @@ async fn a_thousand_concurrent_dependency_connections_with_flat_memory() {
         high <= low + FLAT_KIB,
         "RSS after the last rounds of {CONNECTIONS} tunnels still moves ({low}..{high} KiB): {samples:?}"
     );
+}
+
+/// The extension's open descriptors.
+fn open_descriptors(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |dir| dir.count())
+}
+
+#[tokio::test]
+async fn connections_over_the_limit_are_answered_503_at_once() {
+    const OVER: usize = 1_200;
+    const LIMIT: usize = 400; // the default of FAULTLINE_MAX_CONNECTIONS
+    let emulator = Emulator::start().await;
+    let env = LambdaEnv::new(&emulator.runtime_api());
+    let extension = start_extension(&env, &emulator).await;
+    let pid = extension.pid();
+    let (echo_port, echo) = echo_server().await;
+    let proxy = env.vars["FAULTLINE_DEPENDENCY_PROXY_PORT"].clone();
+    let started = Instant::now();
+    let opened = tokio::time::timeout(
+        Duration::from_secs(60),
+        futures::future::join_all((0..OVER).map(|i| tunnel(&proxy, echo_port, i))),
+    )
+    .await
+    .expect("every connection is answered: none waits in the backlog");
+    let elapsed = started.elapsed();
+    let descriptors = open_descriptors(pid);
+    let open = opened.iter().filter(|r| r.is_ok()).count();
+    let refused = opened
+        .iter()
+        .filter(|r| matches!(r, Err(e) if e.contains("503")))
+        .count();
+    eprintln!(
+        "{OVER} concurrent connections: {open} tunnels, {refused} answered 503, in {:.1} s; \
+         extension descriptors {descriptors}",
+        elapsed.as_secs_f64()
+    );
+    assert_eq!(open, LIMIT, "as many tunnels as the limit");
+    assert_eq!(
+        open + refused,
+        OVER,
+        "{:?}",
+        opened.iter().find(|r| r.is_err())
+    );
+    assert!(
+        descriptors <= 2 * LIMIT + 64,
+        "{descriptors} descriptors for {LIMIT} tunnels: two each at most"
+    );
+    drop(opened);
+    // Slots come back: a new tunnel opens once the others closed.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(tunnel(&proxy, echo_port, 0).await.is_ok());
+    echo.abort();
 }
