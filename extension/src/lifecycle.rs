@@ -43,7 +43,7 @@ pub async fn run(
     let client = new_client();
     let api = ExtensionsApi::new(client.clone(), settings.lambda_api.clone());
     ready_file::remove(&settings.ready_file);
-    let state = ConfigState::new();
+    let state = ConfigState::for_function(settings.facts.clone());
 
     if let Some(problem) = &settings.problem {
         tracing::error!("{problem}; faultline stays idle and the function runs without it");

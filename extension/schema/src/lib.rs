@@ -1,6 +1,6 @@
 //! faultline's one schema, shared by the extension and the deployer: the YAML config and its
-//! validation ([`config`]), the flag names ([`flags`]), the labels a request carries
-//! ([`labels`]), which experiments apply to a request ([`matcher`]), the fault they add up to
+//! validation ([`config`]), the flag names ([`flags`]), what an event says about itself
+//! ([`event`]), the labels a request carries ([`labels`]), which experiments apply to a request ([`matcher`]), the fault they add up to
 //! ([`fault`]) and the experiment as the Failure Flags SDKs read it ([`sdk_view`]).
 //!
 //! Everything here is pure: no I/O, no clock read, no random draw, no async runtime. Callers pass
@@ -9,6 +9,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod config;
+pub mod event;
 pub mod fault;
 pub mod flags;
 pub mod labels;

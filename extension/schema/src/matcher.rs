@@ -166,6 +166,34 @@ impl ExperimentSet {
         self.exact.contains_key(flag) || self.globs.is_match(flag)
     }
 
+    /// Whether some experiment on `flag` could select a request of this function at `now`: its
+    /// window holds `now`, and each selector key is either one of `per_request` (labels only a
+    /// request tells, taken to match) or matched by `known` (the labels every request of the
+    /// function carries). A proxy that sees `false` has nothing to read: no effect can need it.
+    pub fn could_apply(
+        &self,
+        flag: &str,
+        known: &Labels,
+        per_request: &[&str],
+        now: DateTime<Utc>,
+    ) -> bool {
+        if !self.targets(flag) {
+            return false;
+        }
+        self.candidates(flag)
+            .into_iter()
+            .filter_map(|index| self.compiled.get(index))
+            .any(|c| {
+                is_active(&c.experiment, now)
+                    && c.selector.iter().all(|(key, patterns)| {
+                        per_request.contains(&key.as_str())
+                            || known
+                                .get(key)
+                                .is_some_and(|value| patterns.iter().any(|p| p.matches(value)))
+                    })
+            })
+    }
+
     /// Experiments matching the flag, labels and time, in config order. The rate is not applied
     /// (this is what the SDK endpoint returns: the SDK applies the rate itself).
     pub fn active<'a>(
@@ -305,6 +333,41 @@ experiments:
             .map(|e| e.name.as_str())
             .collect();
         assert_eq!(names, ["first", "second", "third"]);
+    }
+
+    #[test]
+    fn only_experiments_that_can_select_this_function_count() {
+        let config = Config::parse_strict(
+            r#"
+experiments:
+  - {name: other, flag: ingress, selector: {function-name: billing}, effect: {latency: 10}}
+  - {name: ended, flag: ingress, start: '2020-01-01T00:00:00Z', end: '2020-01-02T00:00:00Z', effect: {latency: 10}}
+  - {name: later, flag: response, start: '2030-01-01T00:00:00Z', effect: {latency: 10}}
+  - {name: sqs-only, flag: http-ingress, selector: {event-source: sqs, team: payments}, effect: {latency: 10}}
+"#,
+        )
+        .expect("valid");
+        let set = ExperimentSet::compile(&config.experiments);
+        let known: Labels = [
+            ("function-name".to_string(), "orders".to_string()),
+            ("team".to_string(), "payments".to_string()),
+        ]
+        .into();
+        let per_request = ["event-source", "method", "path"];
+        let now = Utc.with_ymd_and_hms(2026, 6, 1, 0, 0, 0).unwrap();
+        assert!(!set.could_apply("ingress", &known, &per_request, now));
+        assert!(!set.could_apply("response", &known, &per_request, now));
+        assert!(set.could_apply(
+            "response",
+            &known,
+            &per_request,
+            Utc.with_ymd_and_hms(2030, 1, 1, 0, 0, 0).unwrap()
+        ));
+        // event-source is only known per request: the experiment may apply.
+        assert!(set.could_apply("http-ingress", &known, &per_request, now));
+        let other_team: Labels = [("team".to_string(), "search".to_string())].into();
+        assert!(!set.could_apply("http-ingress", &other_team, &per_request, now));
+        assert!(!set.could_apply("egress", &known, &per_request, now));
     }
 
     proptest! {

@@ -3,37 +3,53 @@
 //! Before the first load attempt finishes there is no config; `/next` may wait for that attempt,
 //! but never longer than the request timeout. A failed load keeps the last good config.
 
+use chrono::{DateTime, Utc};
 use faultline_schema::config::Config;
+use faultline_schema::flags::{HTTP_INGRESS, INGRESS, RESPONSE};
+use faultline_schema::labels::{FunctionFacts, INVOCATION_LABELS, Labels};
 use faultline_schema::matcher::ExperimentSet;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-/// A loaded config with its experiments compiled for matching.
+/// A loaded config with its experiments compiled for matching, and the labels every request of
+/// this function carries.
 #[derive(Debug)]
 pub struct ActiveConfig {
     pub config: Config,
     pub experiments: ExperimentSet,
-    /// Some experiment names `ingress` or `http-ingress`: events are read before delivery.
-    pub targets_ingress: bool,
-    /// Some experiment names `response`: labels are kept until the runtime answers.
-    pub targets_response: bool,
+    /// The function's facts and the config's labels: what every request is labelled with.
+    pub base_labels: Labels,
 }
 
 impl ActiveConfig {
-    pub fn new(config: Config) -> ActiveConfig {
-        use faultline_schema::flags::{HTTP_INGRESS, INGRESS, RESPONSE};
+    pub fn new(config: Config, facts: &FunctionFacts) -> ActiveConfig {
         let experiments = ExperimentSet::compile(&config.experiments);
         if let Some(problem) = experiments.problem() {
             tracing::error!("{problem}");
         }
         ActiveConfig {
-            targets_ingress: experiments.targets(INGRESS) || experiments.targets(HTTP_INGRESS),
-            targets_response: experiments.targets(RESPONSE),
+            base_labels: facts.base_labels(&config),
             config,
             experiments,
         }
+    }
+
+    /// Whether an experiment on `flag` could apply to some invocation of this function now: its
+    /// window is open and its selector does not rule this function out. Invocation labels
+    /// (event-source, method, path) are only known from the event, so they are taken to match.
+    pub fn could_apply(&self, flag: &str, now: DateTime<Utc>) -> bool {
+        self.experiments
+            .could_apply(flag, &self.base_labels, &INVOCATION_LABELS, now)
+    }
+
+    /// Whether `/next` must read the event now: an ingress or response experiment could apply
+    /// (a response experiment selects on the event's labels, which are known only from it).
+    pub fn needs_event(&self, now: DateTime<Utc>) -> bool {
+        [INGRESS, HTTP_INGRESS, RESPONSE]
+            .into_iter()
+            .any(|flag| self.could_apply(flag, now))
     }
 }
 
@@ -49,6 +65,8 @@ pub struct ConfigState {
     tx: Arc<watch::Sender<Snapshot>>,
     /// When waiting for the first load attempt stops, for every waiter: set by the first one.
     first_wait_deadline: Arc<OnceLock<Instant>>,
+    /// The function the config is for: its facts are labels of every request.
+    facts: Arc<FunctionFacts>,
 }
 
 impl Default for ConfigState {
@@ -58,11 +76,18 @@ impl Default for ConfigState {
 }
 
 impl ConfigState {
+    /// A state for a function with no known facts (tests, tools).
     pub fn new() -> Self {
+        ConfigState::for_function(FunctionFacts::default())
+    }
+
+    /// A state for the function described by `facts`.
+    pub fn for_function(facts: FunctionFacts) -> Self {
         let (tx, _rx) = watch::channel(Snapshot::default());
         ConfigState {
             tx: Arc::new(tx),
             first_wait_deadline: Arc::new(OnceLock::new()),
+            facts: Arc::new(facts),
         }
     }
 
@@ -78,7 +103,7 @@ impl ConfigState {
 
     /// Records a successful load.
     pub fn set(&self, config: Config) {
-        let config = Arc::new(ActiveConfig::new(config));
+        let config = Arc::new(ActiveConfig::new(config, &self.facts));
         self.tx.send_modify(|s| {
             s.attempted = true;
             s.config = Some(config);

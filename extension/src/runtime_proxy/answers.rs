@@ -5,7 +5,7 @@
 use crate::net::client::{ProxyBody, full_body};
 use base64::Engine as _;
 use faultline_schema::config::{ExceptionEffect, HttpResponseEffect};
-use faultline_schema::labels::EventSource;
+use faultline_schema::event::EventSource;
 use http::{Response, StatusCode, header};
 use serde_json::{Map, Value, json};
 

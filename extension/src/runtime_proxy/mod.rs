@@ -20,6 +20,7 @@ use crate::config::state::ConfigState;
 use crate::lambda::endpoint::ApiEndpoint;
 use crate::net::client::{HttpClient, ProxyBody, boxed};
 use crate::net::listener::accept_loop;
+use faultline_schema::flags::RESPONSE;
 use faultline_schema::labels::FunctionFacts;
 use http::{Request, Response};
 use hyper::body::Incoming;
@@ -105,7 +106,7 @@ impl RuntimeProxy {
             let request_id = request_id.to_string();
             let labels = self.invocations.take(&request_id);
             if let Some(active) = self.config.current()
-                && active.targets_response
+                && active.could_apply(RESPONSE, chrono::Utc::now())
             {
                 return self
                     .response_with_faults(request, active, request_id, labels)

@@ -10,14 +10,18 @@ use super::answers::{bad_gateway, error_body, forged_answer};
 use super::upstream::REQUEST_ID;
 use crate::config::state::ActiveConfig;
 use crate::inject;
+use crate::net::body::{Bounded, MAX_BUFFERED, drain, read_bounded};
 use crate::net::client::{ProxyBody, full_body};
+use faultline_schema::event::{EventFacts, classify};
 use faultline_schema::fault::Terminal;
-use faultline_schema::flags::{HTTP_INGRESS, INGRESS};
+use faultline_schema::flags::{HTTP_INGRESS, INGRESS, RESPONSE};
 use faultline_schema::labels::Labels;
-use faultline_schema::labels::{EventFacts, EventSource, classify};
 use http::{Request, Response};
-use http_body_util::BodyExt;
 use hyper::body::Incoming;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// An oversized event is logged once per environment.
+static TOO_LARGE_LOGGED: AtomicBool = AtomicBool::new(false);
 
 impl RuntimeProxy {
     /// The runtime's `/next`. Whether an experiment applies is decided when the event arrives,
@@ -47,27 +51,27 @@ impl RuntimeProxy {
                 .get(REQUEST_ID)
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_string);
-            let Some(active) = self
-                .config
-                .current()
-                .filter(|a| a.targets_ingress || a.targets_response)
-            else {
+            let now = chrono::Utc::now();
+            let Some(active) = self.config.current().filter(|a| a.needs_event(now)) else {
                 self.current.set(request_id.as_deref());
                 return response;
             };
             let (response_parts, body) = response.into_parts();
-            let event = match body.collect().await {
-                Ok(collected) => collected.to_bytes(),
+            let event = match read_bounded(body, MAX_BUFFERED).await {
+                Ok(Bounded::Whole(event)) => event,
+                Ok(Bounded::TooLarge(body)) => {
+                    if !TOO_LARGE_LOGGED.swap(true, Ordering::Relaxed) {
+                        tracing::warn!(
+                            "an event over {MAX_BUFFERED} bytes is delivered untouched: \
+                             ingress and response experiments do not apply to it"
+                        );
+                    }
+                    self.current.set(request_id.as_deref());
+                    return Response::from_parts(response_parts, body);
+                }
                 Err(err) => return bad_gateway(&format!("reading the event failed: {err}")),
             };
-            let facts = match serde_json::from_slice(&event) {
-                Ok(value) => classify(&value),
-                Err(_) => EventFacts {
-                    source: EventSource::Direct,
-                    method: None,
-                    path: None,
-                },
-            };
+            let facts = classify(&event);
             let labels = self.facts.invocation_labels(&active.config, &facts);
             if let Some(id) = &request_id
                 && self
@@ -77,7 +81,7 @@ impl RuntimeProxy {
                 continue;
             }
             self.current.set(request_id.as_deref());
-            if active.targets_response
+            if active.could_apply(RESPONSE, now)
                 && let Some(id) = request_id
             {
                 self.invocations.insert(id, labels);
@@ -128,7 +132,7 @@ impl RuntimeProxy {
             {
                 Ok(answer) if answer.status().is_success() => {
                     // Drain the answer so the pooled connection can be reused.
-                    let _ = answer.into_body().collect().await;
+                    drain(answer.into_body()).await;
                     return true;
                 }
                 Ok(answer) => tracing::error!(

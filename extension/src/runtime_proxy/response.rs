@@ -9,12 +9,12 @@ use super::RuntimeProxy;
 use super::answers::{bad_gateway, error_body, replace_status_and_body};
 use crate::config::state::ActiveConfig;
 use crate::inject;
+use crate::net::body::{Bounded, MAX_BUFFERED, drain, read_bounded};
 use crate::net::client::{ProxyBody, boxed, full_body};
 use faultline_schema::fault::Terminal;
 use faultline_schema::flags::RESPONSE;
 use faultline_schema::labels::Labels;
 use http::{Request, Response, header};
-use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use std::sync::Arc;
 
@@ -52,7 +52,7 @@ impl RuntimeProxy {
         request_id: String,
         labels: Option<Labels>,
     ) -> Response<ProxyBody> {
-        let labels = labels.unwrap_or_else(|| self.facts.base_labels(&active.config));
+        let labels = labels.unwrap_or_else(|| active.base_labels.clone());
         let Some(fault) = inject::decide(&active.experiments, RESPONSE, &labels) else {
             return self.upstream.pass_through(request.map(boxed)).await;
         };
@@ -63,8 +63,9 @@ impl RuntimeProxy {
             Some(Terminal::Exception(exception)) => {
                 let path = request.uri().path().to_string();
                 let base = path.strip_suffix("response").unwrap_or(&path);
-                // The runtime's answer is dropped; read it so its connection stays usable.
-                let _ = request.into_body().collect().await;
+                // The runtime's answer is dropped; read it (keeping nothing) so its connection
+                // stays usable. A streamed answer may be hundreds of MB.
+                drain(boxed(request.into_body())).await;
                 match self
                     .upstream
                     .post_for_runtime(
@@ -80,8 +81,17 @@ impl RuntimeProxy {
             }
             Some(Terminal::HttpResponse(effect)) => {
                 let (mut parts, body) = request.into_parts();
-                let original = match body.collect().await {
-                    Ok(collected) => collected.to_bytes(),
+                let original = match read_bounded(boxed(body), MAX_BUFFERED).await {
+                    Ok(Bounded::Whole(original)) => original,
+                    Ok(Bounded::TooLarge(body)) => {
+                        tracing::warn!(
+                            "a response over {MAX_BUFFERED} bytes cannot be replaced: relayed untouched"
+                        );
+                        return self
+                            .upstream
+                            .pass_through(Request::from_parts(parts, body))
+                            .await;
+                    }
                     Err(err) => {
                         return bad_gateway(&format!(
                             "reading the function's response failed: {err}"

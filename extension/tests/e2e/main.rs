@@ -11,6 +11,7 @@ mod faults_runtime;
 mod idle_outbound;
 mod lifecycle;
 mod load;
+mod memory;
 mod proxy_python;
 mod proxy_rust;
 mod sdk_lookup;
