@@ -152,11 +152,37 @@ fn name_of(value: &Value) -> Option<&str> {
     value.get("name").and_then(Value::as_str)
 }
 
-async fn start(aws_: &Aws, secret: &str, args: &StartArgs) -> Result<String, DeployError> {
+/// Removes the experiments whose window ended before `now` (they can never apply again, and
+/// each one left in the secret is read by every environment at every refresh); their names.
+fn drop_ended(doc: &mut Mapping, now: chrono::DateTime<chrono::Utc>) -> Vec<String> {
+    let Ok(config) = render(doc)
+        .and_then(|text| Config::parse(&text).map_err(|err| DeployError::Input(err.to_string())))
+    else {
+        return Vec::new();
+    };
+    let ended: Vec<String> = config
+        .experiments
+        .iter()
+        .filter(|e| e.end.is_some_and(|end| end <= now))
+        .map(|e| e.name.clone())
+        .collect();
+    if !ended.is_empty() {
+        experiments(doc).retain(|e| !name_of(e).is_some_and(|n| ended.iter().any(|x| x == n)));
+    }
+    ended
+}
+
+async fn start(
+    aws_: &Aws,
+    secret: &str,
+    args: &StartArgs,
+) -> Result<(String, Vec<String>), DeployError> {
     let experiment = new_experiment(args)?;
     let name = name_of(&experiment).unwrap_or_default().to_string();
+    let mut removed = Vec::new();
     secret::edit(aws_, secret, |text| {
         let mut doc = document(text)?;
+        removed = drop_ended(&mut doc, chrono::Utc::now());
         let list = experiments(&mut doc);
         if list.iter().any(|e| name_of(e) == Some(name.as_str())) {
             return Err(DeployError::Input(format!(
@@ -167,16 +193,22 @@ async fn start(aws_: &Aws, secret: &str, args: &StartArgs) -> Result<String, Dep
         render(&doc).map(Some)
     })
     .await?;
-    Ok(name)
+    Ok((name, removed))
 }
 
-async fn stop(aws_: &Aws, secret: &str, args: &StopArgs) -> Result<bool, DeployError> {
+async fn stop(
+    aws_: &Aws,
+    secret: &str,
+    args: &StopArgs,
+) -> Result<(bool, Vec<String>), DeployError> {
     if args.name.is_none() && !args.all {
         return Err(DeployError::Input(
             "name the experiment to stop, or pass --all".into(),
         ));
     }
-    let changed = secret::edit(aws_, secret, |text| {
+    let mut stopped = false;
+    let mut removed = Vec::new();
+    secret::edit(aws_, secret, |text| {
         let mut doc = document(text)?;
         let list = experiments(&mut doc);
         let before = list.len();
@@ -184,16 +216,27 @@ async fn stop(aws_: &Aws, secret: &str, args: &StopArgs) -> Result<bool, DeployE
             Some(name) => list.retain(|e| name_of(e) != Some(name.as_str())),
             None => list.clear(),
         }
-        if list.len() == before {
+        stopped = list.len() != before;
+        removed = drop_ended(&mut doc, chrono::Utc::now());
+        if !stopped && removed.is_empty() {
             return Ok(None);
         }
         render(&doc).map(Some)
     })
     .await?;
-    if !changed && let Some(name) = &args.name {
+    if !stopped && let Some(name) = &args.name {
         return Err(DeployError::Input(format!("no experiment named {name}")));
     }
-    Ok(changed)
+    Ok((stopped, removed))
+}
+
+/// What a start or stop says of the ended experiments it removed.
+fn removed_note(removed: &[String]) -> String {
+    if removed.is_empty() {
+        String::new()
+    } else {
+        format!(" (removed ended experiments: {})", removed.join(", "))
+    }
 }
 
 async fn list(aws_: &Aws, secret: &str, format: Output) -> Result<(), DeployError> {
@@ -244,24 +287,25 @@ pub async fn run(global: &Global, args: &Args) -> Result<(), DeployError> {
     match &args.command {
         ExperimentCommand::List => list(&aws_, &secret, global.output).await,
         ExperimentCommand::Start(start_args) => {
-            let name = start(&aws_, &secret, start_args).await?;
+            let (name, removed) = start(&aws_, &secret, start_args).await?;
             crate::output::print(
                 global.output,
-                &format!("started {name}"),
-                &serde_json::json!({"started": name}),
+                &format!("started {name}{}", removed_note(&removed)),
+                &serde_json::json!({"started": name, "removed_ended": removed}),
             );
             Ok(())
         }
         ExperimentCommand::Stop(stop_args) => {
-            let changed = stop(&aws_, &secret, stop_args).await?;
+            let (changed, removed) = stop(&aws_, &secret, stop_args).await?;
+            let said = if changed {
+                "stopped"
+            } else {
+                "nothing to stop"
+            };
             crate::output::print(
                 global.output,
-                if changed {
-                    "stopped"
-                } else {
-                    "nothing to stop"
-                },
-                &serde_json::json!({"changed": changed}),
+                &format!("{said}{}", removed_note(&removed)),
+                &serde_json::json!({"changed": changed, "removed_ended": removed}),
             );
             Ok(())
         }
@@ -300,5 +344,29 @@ mod tests {
         let mut no_effect = start_args("ingress");
         no_effect.latency = None;
         assert!(new_experiment(&no_effect).is_err());
+    }
+
+    #[test]
+    fn ended_experiments_are_dropped() {
+        let mut doc = document(
+            "debug: true
+experiments:
+  - {name: old, flag: ingress, start: '2020-01-01T00:00:00Z', duration: 1h, effect: {latency: 1}}
+  - {name: open, flag: ingress, effect: {latency: 1}}
+  - {name: later, flag: ingress, start: '2030-01-01T00:00:00Z', end: '2030-01-02T00:00:00Z', effect: {latency: 1}}
+",
+        )
+        .expect("doc");
+        let now = chrono::DateTime::parse_from_rfc3339("2026-06-01T00:00:00Z")
+            .expect("time")
+            .with_timezone(&chrono::Utc);
+        assert_eq!(drop_ended(&mut doc, now), ["old"]);
+        let names: Vec<&str> = experiments(&mut doc).iter().filter_map(name_of).collect();
+        assert_eq!(names, ["open", "later"]);
+        assert!(drop_ended(&mut doc, now).is_empty());
+        assert_eq!(
+            removed_note(&["old".into()]),
+            " (removed ended experiments: old)"
+        );
     }
 }

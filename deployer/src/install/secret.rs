@@ -56,9 +56,9 @@ fn token() -> String {
 
 /// Applies `edit` to the secret's text. `edit` returns `None` when there is nothing to change.
 /// Returns whether the secret changed.
-pub async fn edit<F>(aws_: &Aws, secret: &str, edit: F) -> Result<bool, DeployError>
+pub async fn edit<F>(aws_: &Aws, secret: &str, mut edit: F) -> Result<bool, DeployError>
 where
-    F: Fn(&str) -> Result<Option<String>, DeployError>,
+    F: FnMut(&str) -> Result<Option<String>, DeployError>,
 {
     for attempt in 0..ATTEMPTS {
         let (text, version) = read(aws_, secret).await?;

@@ -7,6 +7,13 @@ use super::{
     Ports, SAVED, Saved, WRAPPER, WiringValue, supports_wrapper, wiring,
 };
 
+/// The lower-case spellings of the proxy variables, beside their upper-case ones.
+const LOWER_CASE: [(&str, &str); 3] = [
+    ("HTTP_PROXY", "http_proxy"),
+    ("HTTPS_PROXY", "https_proxy"),
+    ("NO_PROXY", "no_proxy"),
+];
+
 /// faultline's layer for one architecture.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OurLayer {
@@ -94,14 +101,30 @@ pub fn plan_enable(current: &FunctionConfig, target: &EnableTarget) -> Result<Pl
         })
         .collect();
     wanted.push(("NO_PROXY", merged_no_proxy(env.get("NO_PROXY"))));
+    // Most clients prefer the lower-case proxy variables when both are set: a function that has
+    // them gets them pointed at the dependency proxy too (and back exactly on disable).
+    for (upper, lower) in LOWER_CASE {
+        if env.contains_key(lower) {
+            let value = if lower == "no_proxy" {
+                merged_no_proxy(env.get(lower))
+            } else {
+                wanted
+                    .iter()
+                    .find(|(key, _)| *key == upper)
+                    .map(|(_, value)| value.clone())
+                    .unwrap_or_default()
+            };
+            wanted.push((lower, value));
+        }
+    }
     if !already_enabled {
         if let Some(previous) = env.get("AWS_LAMBDA_EXEC_WRAPPER").filter(|w| *w != WRAPPER) {
             wanted.push(("FAULTLINE_NEXT_WRAPPER", previous.clone()));
         }
-        let previous_proxy = env
-            .get("HTTPS_PROXY")
-            .or_else(|| env.get("HTTP_PROXY"))
-            .filter(|p| *p != DEPENDENCY_PROXY);
+        let previous_proxy = ["https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY"]
+            .into_iter()
+            .filter_map(|key| env.get(key))
+            .find(|p| *p != DEPENDENCY_PROXY);
         if let Some(previous) = previous_proxy {
             wanted.push(("FAULTLINE_UPSTREAM_PROXY", previous.clone()));
         }

@@ -156,3 +156,29 @@ fn os_only_runtimes_get_a_warning_and_disabled_functions_no_change() {
         .owns(&format!("{OURS}-other:12"))
     );
 }
+
+#[test]
+fn lower_case_proxy_variables_are_handled_like_upper_case_ones() {
+    let before = function(
+        &[],
+        &[
+            ("https_proxy", "http://corp:3128"),
+            ("http_proxy", "http://corp:3128"),
+            ("no_proxy", "internal.example.com"),
+        ],
+    );
+    let plan = plan_enable(&before, &target(1)).expect("plan");
+    assert_eq!(plan.env["https_proxy"], DEPENDENCY_PROXY);
+    assert_eq!(plan.env["http_proxy"], DEPENDENCY_PROXY);
+    assert_eq!(plan.env["HTTPS_PROXY"], DEPENDENCY_PROXY);
+    assert_eq!(plan.env["FAULTLINE_UPSTREAM_PROXY"], "http://corp:3128");
+    assert!(plan.env["no_proxy"].starts_with("internal.example.com,"));
+    assert!(plan.env["no_proxy"].contains("169.254.169.254"));
+    let enabled = apply(&before, &plan);
+    let undo = plan_disable(&enabled, |l| target(1).layer.owns(l)).expect("plan");
+    let restored = apply(&enabled, &undo);
+    assert_eq!(
+        restored, before,
+        "disable gives back exactly what was there"
+    );
+}
