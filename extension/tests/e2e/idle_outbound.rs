@@ -124,6 +124,18 @@ async fn in_idle_state(state: Idle, lower_case: bool, up: &Upstreams) -> (Value,
     let wrapped = state != Idle::DisabledWithoutWrapper;
     let runtime = env.python(wrapped);
     let answer = answer(&emulator, &runtime, &up.event).await;
+    if state == Idle::Disabled {
+        // The idle SDK endpoint answers every lookup with no experiment.
+        let port = &env.vars["GREMLIN_SIDECAR_PORT"];
+        let output = Command::new("curl")
+            .args(["-sS", "--max-time", "5", "-X", "POST", "--data"])
+            .arg(r#"{"name":"checkout","labels":{}}"#)
+            .arg(format!("http://127.0.0.1:{port}/experiment"))
+            .output()
+            .await
+            .expect("run curl");
+        assert_eq!(String::from_utf8_lossy(&output.stdout), "[]");
+    }
     let log = extension.map(|e| e.log_text()).unwrap_or_default();
     (answer, log)
 }
