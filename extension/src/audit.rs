@@ -1,20 +1,56 @@
 //! The audit trail: every injected fault is one JSON line on stderr (CloudWatch keeps it), with
-//! the request id, the experiment, the flag, the effect and the labels it matched.
+//! the request id, the experiment, the flag, the effect and the labels it matched. Each line is
+//! also a CloudWatch Embedded Metric Format document, so CloudWatch turns it into metrics with
+//! no API call: namespace `faultline`, `FaultsInjected` by `[experiment]` and by
+//! `[function-name, flag]`; `ExperimentHalted` by `[experiment]` when a stop alarm halts one, and
+//! `ExperimentsSuspended` by `[function-name]` when the config goes stale.
 
 use faultline_schema::fault::AppliedEffect;
 use faultline_schema::labels::Labels;
 use serde::Serialize;
+use serde_json::{Value, json};
 use std::io::Write;
+
+/// The CloudWatch namespace of faultline's metrics.
+pub const NAMESPACE: &str = "faultline";
 
 #[derive(Serialize)]
 struct AuditLine<'a> {
+    #[serde(rename = "_aws")]
+    aws: Value,
     faultline: &'static str,
     #[serde(rename = "requestId")]
     request_id: Option<&'a str>,
     experiment: &'a str,
     flag: &'a str,
+    #[serde(rename = "function-name")]
+    function_name: &'a str,
     effect: &'a AppliedEffect,
     labels: &'a Labels,
+    #[serde(rename = "FaultsInjected")]
+    faults_injected: u32,
+}
+
+/// The `_aws` block of an EMF document: one metric (a count) with the given dimension sets.
+fn metadata(metric: &str, dimensions: &[&[&str]]) -> Value {
+    let timestamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    json!({
+        "Timestamp": timestamp,
+        "CloudWatchMetrics": [{
+            "Namespace": NAMESPACE,
+            "Dimensions": dimensions,
+            "Metrics": [{"Name": metric, "Unit": "Count"}],
+        }],
+    })
+}
+
+/// The function name among the labels, as a dimension value.
+fn function_name(labels: &Labels) -> &str {
+    labels
+        .get("function-name")
+        .map_or("unknown", String::as_str)
 }
 
 /// Formats one audit line (without the newline).
@@ -26,18 +62,55 @@ pub fn line(
     labels: &Labels,
 ) -> String {
     let entry = AuditLine {
+        aws: metadata(
+            "FaultsInjected",
+            &[&["experiment"], &["function-name", "flag"]],
+        ),
         faultline: "fault-injected",
         request_id,
         experiment,
         flag,
+        function_name: function_name(labels),
         effect,
         labels,
+        faults_injected: 1,
     };
     // Serialising plain strings and numbers cannot fail.
     serde_json::to_string(&entry).unwrap_or_default()
 }
 
-/// Writes one audit line to stderr in a single write, so lines never interleave.
+/// The line for an experiment halted by a stop alarm.
+pub fn halted_line(experiment: &str, reason: &str, function: &str) -> String {
+    json!({
+        "_aws": metadata("ExperimentHalted", &[&["experiment"]]),
+        "faultline": "experiment-halted",
+        "experiment": experiment,
+        "function-name": function,
+        "reason": reason,
+        "ExperimentHalted": 1,
+    })
+    .to_string()
+}
+
+/// The line for every experiment suspended because the config went stale.
+pub fn suspended_line(reason: &str, function: &str) -> String {
+    json!({
+        "_aws": metadata("ExperimentsSuspended", &[&["function-name"]]),
+        "faultline": "experiments-suspended",
+        "function-name": function,
+        "reason": reason,
+        "ExperimentsSuspended": 1,
+    })
+    .to_string()
+}
+
+/// Writes one line to stderr in a single write, so lines never interleave.
+pub fn write_line(mut text: String) {
+    text.push('\n');
+    let _ = std::io::stderr().lock().write_all(text.as_bytes());
+}
+
+/// Writes one audit line for an injected fault.
 pub fn record(
     request_id: Option<&str>,
     experiment: &str,
@@ -45,17 +118,35 @@ pub fn record(
     effect: &AppliedEffect,
     labels: &Labels,
 ) {
-    let mut text = line(request_id, experiment, flag, effect, labels);
-    text.push('\n');
-    let _ = std::io::stderr().lock().write_all(text.as_bytes());
+    write_line(line(request_id, experiment, flag, effect, labels));
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// An EMF document as CloudWatch reads it: the `_aws` block, and every dimension and metric
+    /// it names present at the top level.
+    pub(crate) fn assert_emf(text: &str, metric: &str) -> Value {
+        let value: Value = serde_json::from_str(text).expect("json");
+        let aws = &value["_aws"];
+        assert!(aws["Timestamp"].as_u64().is_some_and(|t| t > 0), "{text}");
+        let directive = &aws["CloudWatchMetrics"][0];
+        assert_eq!(directive["Namespace"], NAMESPACE);
+        for set in directive["Dimensions"].as_array().expect("dimension sets") {
+            for key in set.as_array().expect("a set") {
+                let key = key.as_str().expect("a name");
+                assert!(value[key].is_string(), "dimension {key} missing: {text}");
+            }
+        }
+        assert_eq!(directive["Metrics"][0]["Name"], metric);
+        assert_eq!(directive["Metrics"][0]["Unit"], "Count");
+        assert_eq!(value[metric], 1, "{text}");
+        value
+    }
+
     #[test]
-    fn one_json_object_per_fault() {
+    fn one_emf_document_per_fault() {
         let labels: Labels = [("function-name".to_string(), "checkout".to_string())].into();
         let text = line(
             Some("req-1"),
@@ -64,12 +155,33 @@ mod tests {
             &AppliedEffect::Latency { ms: 20 },
             &labels,
         );
-        let value: serde_json::Value = serde_json::from_str(&text).expect("json");
+        let value = assert_emf(&text, "FaultsInjected");
+        assert_eq!(value["faultline"], "fault-injected");
         assert_eq!(value["requestId"], "req-1");
         assert_eq!(value["experiment"], "slow");
+        assert_eq!(value["flag"], "ingress");
+        assert_eq!(value["function-name"], "checkout");
         assert_eq!(value["effect"]["type"], "latency");
         assert_eq!(value["effect"]["ms"], 20);
         assert_eq!(value["labels"]["function-name"], "checkout");
+        assert_eq!(
+            value["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+            json!([["experiment"], ["function-name", "flag"]])
+        );
         assert!(!text.contains('\n'));
+    }
+
+    #[test]
+    fn halts_and_suspensions_are_metrics_too() {
+        let halted = assert_emf(
+            &halted_line("slow", "alarm orders-5xx is ALARM", "checkout"),
+            "ExperimentHalted",
+        );
+        assert_eq!(halted["reason"], "alarm orders-5xx is ALARM");
+        let suspended = assert_emf(
+            &suspended_line("config not read for 5m", "checkout"),
+            "ExperimentsSuspended",
+        );
+        assert_eq!(suspended["function-name"], "checkout");
     }
 }

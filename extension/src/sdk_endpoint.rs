@@ -101,7 +101,7 @@ impl SdkEndpoint {
     pub fn answer(&self, body: &[u8]) -> Result<Value, String> {
         let lookup: Lookup = serde_json::from_slice(body)
             .map_err(|err| format!("the body is not {{\"name\", \"labels\"}} JSON: {err}"))?;
-        let Some(active) = self.config.current() else {
+        let Some(active) = self.config.in_force() else {
             return Ok(Value::Array(Vec::new()));
         };
         if !active.config.sdk_endpoint_enabled {

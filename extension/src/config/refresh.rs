@@ -40,6 +40,11 @@ impl ConfigRefresher {
         self.loader.is_remote()
     }
 
+    /// Whether a read of the config is under way.
+    pub fn in_flight(&self) -> bool {
+        self.in_flight.load(Ordering::SeqCst)
+    }
+
     fn interval(&self) -> Duration {
         self.state
             .current()

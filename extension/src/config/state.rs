@@ -1,15 +1,21 @@
 //! The config currently in force, shared between the loader and the proxies.
 //!
 //! Before the first load attempt finishes there is no config; `/next` may wait for that attempt,
-//! but never longer than the request timeout. A failed load keeps the last good config.
+//! but never longer than the request timeout. A failed load keeps the last good config, for
+//! `max_stale` at most: past it (the dead-man) no experiment is applied until a read succeeds.
+//! An experiment halted by a stop alarm stays halted (latched) until its definition changes.
 
+use crate::audit;
 use chrono::{DateTime, Utc};
-use faultline_schema::config::Config;
+use faultline_schema::config::{Config, Experiment};
 use faultline_schema::flags::{HTTP_INGRESS, INGRESS, RESPONSE};
 use faultline_schema::labels::{FunctionFacts, INVOCATION_LABELS, Labels};
 use faultline_schema::matcher::ExperimentSet;
+use std::collections::BTreeMap;
+use std::sync::Mutex;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
+use std::time::SystemTime;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
@@ -25,7 +31,18 @@ pub struct ActiveConfig {
 
 impl ActiveConfig {
     pub fn new(config: Config, facts: &FunctionFacts) -> ActiveConfig {
-        let experiments = ExperimentSet::compile(&config.experiments);
+        ActiveConfig::without(config, facts, &BTreeMap::new())
+    }
+
+    /// The config with the `halted` experiments left out of matching.
+    fn without(config: Config, facts: &FunctionFacts, halted: &Halts) -> ActiveConfig {
+        let running: Vec<Experiment> = config
+            .experiments
+            .iter()
+            .filter(|e| !halted.contains_key(&e.name))
+            .cloned()
+            .collect();
+        let experiments = ExperimentSet::compile(&running);
         if let Some(problem) = experiments.problem() {
             tracing::error!("{problem}");
         }
@@ -53,10 +70,25 @@ impl ActiveConfig {
     }
 }
 
+/// Halted experiments: name → (its definition when halted, why).
+type Halts = BTreeMap<String, (Experiment, String)>;
+
 #[derive(Debug, Clone, Default)]
 struct Snapshot {
     attempted: bool,
+    /// Finished load attempts, successful or not.
+    attempts: u64,
     config: Option<Arc<ActiveConfig>>,
+}
+
+/// What the dead-man and the stop alarms keep between loads.
+#[derive(Debug, Default)]
+struct Guards {
+    /// Wall-clock time of the last successful read (a frozen environment's time counts).
+    last_success: Option<SystemTime>,
+    halted: Halts,
+    /// The config in force was too stale to apply when last looked at.
+    suspended: bool,
 }
 
 /// The config in force, shared by the loader (which sets it) and the proxies (which read it).
@@ -67,6 +99,7 @@ pub struct ConfigState {
     first_wait_deadline: Arc<OnceLock<Instant>>,
     /// The function the config is for: its facts are labels of every request.
     facts: Arc<FunctionFacts>,
+    guards: Arc<Mutex<Guards>>,
 }
 
 impl Default for ConfigState {
@@ -88,6 +121,7 @@ impl ConfigState {
             tx: Arc::new(tx),
             first_wait_deadline: Arc::new(OnceLock::new()),
             facts: Arc::new(facts),
+            guards: Arc::new(Mutex::new(Guards::default())),
         }
     }
 
@@ -101,18 +135,121 @@ impl ConfigState {
         self.tx.borrow().attempted
     }
 
-    /// Records a successful load.
+    fn guards(&self) -> std::sync::MutexGuard<'_, Guards> {
+        self.guards
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Records a successful load. A halted experiment whose definition changed (or that is gone)
+    /// is halted no more.
     pub fn set(&self, config: Config) {
-        let config = Arc::new(ActiveConfig::new(config, &self.facts));
+        let active = {
+            let mut guards = self.guards();
+            guards.last_success = Some(SystemTime::now());
+            guards.halted.retain(|name, (definition, _)| {
+                config
+                    .experiments
+                    .iter()
+                    .any(|e| &e.name == name && e == definition)
+            });
+            Arc::new(ActiveConfig::without(config, &self.facts, &guards.halted))
+        };
         self.tx.send_modify(|s| {
             s.attempted = true;
-            s.config = Some(config);
+            s.attempts += 1;
+            s.config = Some(active);
         });
     }
 
-    /// Records a failed load: the last good config (if any) stays in force.
+    /// Records a failed load: the last good config (if any) stays in force, until `max_stale`.
     pub fn mark_failed(&self) {
-        self.tx.send_modify(|s| s.attempted = true);
+        self.tx.send_modify(|s| {
+            s.attempted = true;
+            s.attempts += 1;
+        });
+    }
+
+    /// Halts experiment `name` in this environment (a stop alarm fired), until its definition
+    /// changes in the config. Returns whether it was running.
+    pub fn halt(&self, name: &str, reason: &str) -> bool {
+        let Some(current) = self.current() else {
+            return false;
+        };
+        let Some(definition) = current.config.experiments.iter().find(|e| e.name == name) else {
+            return false;
+        };
+        let active = {
+            let mut guards = self.guards();
+            if guards.halted.contains_key(name) {
+                return false;
+            }
+            guards
+                .halted
+                .insert(name.to_string(), (definition.clone(), reason.to_string()));
+            Arc::new(ActiveConfig::without(
+                current.config.clone(),
+                &self.facts,
+                &guards.halted,
+            ))
+        };
+        tracing::warn!("experiment {name} halted: {reason}; it stays halted until it is edited");
+        audit::write_line(audit::halted_line(name, reason, self.function_name()));
+        self.tx.send_modify(|s| s.config = Some(active));
+        true
+    }
+
+    /// The experiments halted here, with why.
+    pub fn halted(&self) -> Vec<(String, String)> {
+        self.guards()
+            .halted
+            .iter()
+            .map(|(name, (_, reason))| (name.clone(), reason.clone()))
+            .collect()
+    }
+
+    fn function_name(&self) -> &str {
+        self.facts.function_name.as_deref().unwrap_or("unknown")
+    }
+
+    /// The config whose experiments apply now: the one in force, unless it is older than its
+    /// `max_stale` (the dead-man: the source could not be read for that long, on the wall
+    /// clock), in which case no experiment applies. The first request that sees a change of
+    /// state logs it, once.
+    pub fn in_force(&self) -> Option<Arc<ActiveConfig>> {
+        let current = self.current()?;
+        let max_stale = current.config.max_stale;
+        let mut guards = self.guards();
+        let age = guards
+            .last_success
+            .map(|last| SystemTime::now().duration_since(last).unwrap_or_default());
+        let stale = age.is_some_and(|age| age > max_stale);
+        if stale != guards.suspended {
+            guards.suspended = stale;
+            drop(guards);
+            if stale {
+                let reason = format!(
+                    "the config was last read {} ago, more than max_stale ({})",
+                    humantime::format_duration(Duration::from_secs(age.map_or(0, |a| a.as_secs()))),
+                    humantime::format_duration(max_stale)
+                );
+                tracing::warn!("every experiment is suspended: {reason}");
+                audit::write_line(audit::suspended_line(&reason, self.function_name()));
+            } else {
+                tracing::info!("the config was read again: experiments resume");
+            }
+        }
+        (!stale).then_some(current)
+    }
+
+    /// Waits until the load attempt under way (or the next one) finishes, `timeout` at most.
+    pub async fn wait_next_attempt(&self, timeout: Duration) -> bool {
+        let before = self.tx.borrow().attempts;
+        let mut rx = self.tx.subscribe();
+        matches!(
+            tokio::time::timeout(timeout, rx.wait_for(|s| s.attempts > before)).await,
+            Ok(Ok(_))
+        )
     }
 
     /// Waits until the first load attempt has finished, or `timeout` passed. Returns immediately

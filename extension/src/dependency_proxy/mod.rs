@@ -33,7 +33,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use upstream::{CorporateProxy, ForwardClient, OpenError, forward_client, open_tunnel};
 
 pub use tunnel::{TunnelEnd, pump};
@@ -114,10 +114,9 @@ impl DependencyProxy {
             let warned = Arc::clone(&warned);
             async move {
                 match slot {
-                    Ok(slot) => {
-                        proxy.serve_connection(stream).await;
-                        drop(slot);
-                    }
+                    // The slot is held as long as the connection is served, and by the tunnel
+                    // it may become (which outlives the HTTP connection).
+                    Ok(slot) => proxy.serve_connection(stream, Slot::new(slot)).await,
                     Err(_) => {
                         if !warned.swap(true, Ordering::Relaxed) {
                             tracing::warn!(
@@ -133,15 +132,16 @@ impl DependencyProxy {
         .await;
     }
 
-    async fn serve_connection(self: Arc<Self>, stream: TcpStream) {
+    async fn serve_connection(self: Arc<Self>, stream: TcpStream, slot: Slot) {
         // Two descriptors per tunnel at most (the function's and the upstream's): a reset is
         // asked for through a switch on the stream itself, not a duplicate descriptor.
         let (stream, switch) = Resettable::new(stream);
         let service = service_fn(move |request| {
             let proxy = Arc::clone(&self);
             let switch = switch.clone();
+            let slot = slot.clone();
             async move {
-                match proxy.handle(request).await {
+                match proxy.handle(request, slot).await {
                     Injected::Answer(response) => Ok(response),
                     Injected::Reset => {
                         switch.reset();
@@ -162,9 +162,9 @@ impl DependencyProxy {
         }
     }
 
-    async fn handle(&self, request: Request<Incoming>) -> Injected {
+    async fn handle(&self, request: Request<Incoming>, slot: Slot) -> Injected {
         if request.method() == Method::CONNECT {
-            self.connect(request).await
+            self.connect(request, slot).await
         } else {
             self.forward(request).await
         }
@@ -206,7 +206,7 @@ impl DependencyProxy {
     /// Applies `egress` then `dependency-HOST`: latencies, then the first terminal effect.
     /// Labels are only built when some experiment could apply.
     async fn faults(&self, target: &Target<'_>) -> Option<Injected> {
-        let active = self.config.current()?;
+        let active = self.config.in_force()?;
         if !active.config.dependency_proxy_enabled || active.experiments.is_empty() {
             return None;
         }
@@ -313,7 +313,7 @@ impl DependencyProxy {
     }
 
     /// A CONNECT tunnel: the target is reached first, so a failure is answered, not a dead tunnel.
-    async fn connect(&self, request: Request<Incoming>) -> Injected {
+    async fn connect(&self, request: Request<Incoming>, slot: Slot) -> Injected {
         let Some(authority) = request.uri().authority().cloned() else {
             return Injected::Answer(text_response(
                 StatusCode::BAD_REQUEST,
@@ -352,7 +352,9 @@ impl DependencyProxy {
                 ));
             }
         };
+        let slot = slot.take();
         tokio::spawn(async move {
+            let _slot = slot;
             let upgraded = match hyper::upgrade::on(request).await {
                 Ok(upgraded) => upgraded,
                 Err(err) => {
@@ -362,7 +364,7 @@ impl DependencyProxy {
             };
             // Back to the plain socket (and any bytes hyper read past the CONNECT head), so the
             // tunnel copies between two TCP streams without hyper's layers in between.
-            let end = match upgraded.downcast::<TokioIo<TcpStream>>() {
+            let end = match upgraded.downcast::<TokioIo<Resettable>>() {
                 Ok(parts) => {
                     let mut client = parts.io.into_inner();
                     let mut target = target;
@@ -386,7 +388,25 @@ impl DependencyProxy {
     }
 }
 
-/// Splits a tokio stream into itself and a second std handle on the same socket.
+/// A connection's place among the `max_connections`: released when the connection ends, or
+/// when the tunnel it became ends.
+#[derive(Clone)]
+struct Slot(Arc<Mutex<Option<OwnedSemaphorePermit>>>);
+
+impl Slot {
+    fn new(permit: OwnedSemaphorePermit) -> Slot {
+        Slot(Arc::new(Mutex::new(Some(permit))))
+    }
+
+    /// The place itself, for a tunnel to hold.
+    fn take(&self) -> Option<OwnedSemaphorePermit> {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take()
+    }
+}
+
 /// Answers a connection over the limit with 503 and closes it. The request is read first (a
 /// close with unread data would send RST and could lose the answer), briefly.
 async fn refuse(mut stream: TcpStream, max_connections: usize) {

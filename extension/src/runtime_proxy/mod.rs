@@ -105,7 +105,7 @@ impl RuntimeProxy {
         } else if let Some(request_id) = response::invocation_of_response(path) {
             let request_id = request_id.to_string();
             let labels = self.invocations.take(&request_id);
-            if let Some(active) = self.config.current()
+            if let Some(active) = self.config.in_force()
                 && active.could_apply(RESPONSE, chrono::Utc::now())
             {
                 return self
@@ -116,6 +116,11 @@ impl RuntimeProxy {
             self.invocations.take(request_id);
         }
         self.upstream.pass_through(request.map(boxed)).await
+    }
+
+    /// Whether a re-read of the config is under way.
+    fn refreshing(&self) -> bool {
+        self.refresher.as_ref().is_some_and(|r| r.in_flight())
     }
 
     fn poke_refresh(&self) {

@@ -51,8 +51,19 @@ impl RuntimeProxy {
                 .get(REQUEST_ID)
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_string);
-            let now = chrono::Utc::now();
-            let Some(active) = self.config.current().filter(|a| a.needs_event(now)) else {
+            let mut now = chrono::Utc::now();
+            let mut in_force = self.config.in_force().filter(|a| a.needs_event(now));
+            if in_force.is_some() && self.refreshing() {
+                // A stale config that would act on this event is being re-read (the environment
+                // was just thawed): decide with the fresh one, so that a stopped experiment
+                // stops at once. The wait is bounded by the request timeout.
+                self.config
+                    .wait_next_attempt(self.config.request_timeout())
+                    .await;
+                now = chrono::Utc::now();
+                in_force = self.config.in_force().filter(|a| a.needs_event(now));
+            }
+            let Some(active) = in_force else {
                 self.current.set(request_id.as_deref());
                 return response;
             };

@@ -36,6 +36,9 @@ pub struct Experiment {
     pub start: Option<DateTime<Utc>>,
     /// Explicit `end`, or `start + duration`.
     pub end: Option<DateTime<Utc>>,
+    /// CloudWatch alarms (names or ARNs) that halt this experiment when one is in ALARM, besides
+    /// the config's top-level ones.
+    pub stop_on_alarms: Vec<String>,
     /// What the fault does.
     pub effect: Effect,
 }
@@ -170,6 +173,8 @@ struct RawExperiment {
     end: Option<Scalar>,
     #[serde(default)]
     duration: Option<HumanDuration>,
+    #[serde(default)]
+    stop_on_alarms: Vec<String>,
     effect: RawEffect,
 }
 
@@ -525,6 +530,10 @@ fn parse_one(value: Value) -> Result<Experiment, (String, String)> {
         ));
     }
 
+    for (index, alarm) in raw.stop_on_alarms.iter().enumerate() {
+        validate_alarm(alarm).map_err(|r| fail(&format!("stop_on_alarms[{index}]"), r))?;
+    }
+
     Ok(Experiment {
         name,
         flag,
@@ -532,6 +541,39 @@ fn parse_one(value: Value) -> Result<Experiment, (String, String)> {
         rate,
         start,
         end,
+        stop_on_alarms: raw.stop_on_alarms,
         effect,
     })
+}
+
+/// The alarm name of `NAME` or `arn:PARTITION:cloudwatch:REGION:ACCOUNT:alarm:NAME`.
+pub fn alarm_name(alarm: &str) -> &str {
+    let alarm = alarm.trim();
+    match alarm.strip_prefix("arn:") {
+        Some(rest) => rest
+            .splitn(5, ':')
+            .nth(4)
+            .and_then(|resource| resource.strip_prefix("alarm:"))
+            .unwrap_or(alarm),
+        None => alarm,
+    }
+}
+
+/// A CloudWatch alarm name (1 to 255 characters) or alarm ARN.
+pub(crate) fn validate_alarm(alarm: &str) -> Result<(), String> {
+    let trimmed = alarm.trim();
+    if trimmed.starts_with("arn:")
+        && !(trimmed.split(':').nth(2) == Some("cloudwatch") && trimmed.contains(":alarm:"))
+    {
+        return Err(format!(
+            "`{alarm}` is not a CloudWatch alarm ARN (arn:aws:cloudwatch:REGION:ACCOUNT:alarm:NAME)"
+        ));
+    }
+    let name = alarm_name(trimmed);
+    if name.is_empty() || name.chars().count() > 255 {
+        return Err(format!(
+            "`{alarm}` is not an alarm name (1 to 255 characters)"
+        ));
+    }
+    Ok(())
 }

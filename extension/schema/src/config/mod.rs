@@ -10,6 +10,7 @@ mod values;
 pub use error::ConfigError;
 pub use experiment::{
     Effect, ExceptionEffect, Experiment, ExperimentError, HttpResponseEffect, LatencyEffect, Rate,
+    alarm_name,
 };
 pub use values::{ListenAddr, Redacted, mask_userinfo, parse_proxy_url};
 
@@ -25,6 +26,8 @@ pub const DEFAULT_DEPENDENCY_PROXY_PORT: u16 = 5034;
 pub const DEFAULT_SDK_ENDPOINT_PORT: u16 = 5032;
 /// Default time between two reads of the config source.
 pub const DEFAULT_REFRESH_INTERVAL: Duration = Duration::from_secs(30);
+/// Default dead-man: experiments stop when the config could not be read for this long.
+pub const DEFAULT_MAX_STALE: Duration = Duration::from_secs(5 * 60);
 /// Longest time between two reads of the config source.
 pub const MAX_REFRESH_INTERVAL: Duration = Duration::from_secs(24 * 60 * 60);
 /// Default bound on how long the function may wait for the config.
@@ -62,6 +65,11 @@ pub struct Config {
     pub refresh_interval: Duration,
     /// Longest the function may wait for the config.
     pub request_timeout: Duration,
+    /// The dead-man: when the last successful read of the config is older than this, no
+    /// experiment is applied until a read succeeds again.
+    pub max_stale: Duration,
+    /// CloudWatch alarms (names or ARNs) that halt every experiment when one is in ALARM.
+    pub stop_on_alarms: Vec<String>,
     /// Gremlin team id (accepted for compatibility, unused).
     pub team_id: Option<Redacted>,
     /// Gremlin team certificate (accepted for compatibility, unused).
@@ -93,6 +101,8 @@ impl std::fmt::Debug for Config {
             .field("https_proxy", &https_proxy)
             .field("refresh_interval", &self.refresh_interval)
             .field("request_timeout", &self.request_timeout)
+            .field("max_stale", &self.max_stale)
+            .field("stop_on_alarms", &self.stop_on_alarms)
             .field("team_id", &self.team_id)
             .field("team_certificate", &self.team_certificate)
             .field("team_private_key", &self.team_private_key)
@@ -117,6 +127,8 @@ impl Default for Config {
             https_proxy: None,
             refresh_interval: DEFAULT_REFRESH_INTERVAL,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            max_stale: DEFAULT_MAX_STALE,
+            stop_on_alarms: Vec::new(),
             team_id: None,
             team_certificate: None,
             team_private_key: None,
@@ -155,6 +167,10 @@ struct RawConfig {
     refresh_interval: Option<values::HumanDuration>,
     #[serde(default)]
     request_timeout: Option<values::HumanDuration>,
+    #[serde(default)]
+    max_stale: Option<values::HumanDuration>,
+    #[serde(default)]
+    stop_on_alarms: Option<Vec<String>>,
     #[serde(default)]
     team_id: Option<Redacted>,
     #[serde(default)]
@@ -227,6 +243,23 @@ impl RawConfig {
                 reason: "must be between 1ms and 30s".into(),
             });
         }
+        let max_stale = self.max_stale.map_or(DEFAULT_MAX_STALE, |d| d.0);
+        if max_stale < refresh_interval || max_stale > MAX_REFRESH_INTERVAL {
+            return Err(ConfigError::Invalid {
+                path: "max_stale".into(),
+                reason: format!(
+                    "must be between the refresh interval ({}) and 24h",
+                    humantime::format_duration(refresh_interval)
+                ),
+            });
+        }
+        let stop_on_alarms = self.stop_on_alarms.unwrap_or_default();
+        for (index, alarm) in stop_on_alarms.iter().enumerate() {
+            experiment::validate_alarm(alarm).map_err(|reason| ConfigError::Invalid {
+                path: format!("stop_on_alarms[{index}]"),
+                reason,
+            })?;
+        }
         if let Some(name) = &self.service_name
             && name.trim().is_empty()
         {
@@ -269,6 +302,8 @@ impl RawConfig {
             https_proxy,
             refresh_interval,
             request_timeout,
+            max_stale,
+            stop_on_alarms,
             team_id: self.team_id,
             team_certificate: self.team_certificate,
             team_private_key: self.team_private_key,

@@ -228,6 +228,34 @@ experiments:
 }
 
 #[test]
+fn stop_conditions_and_the_dead_man() {
+    let config = Config::parse_strict(
+        "refresh_interval: 10s
+max_stale: 2m
+stop_on_alarms: [orders-5xx, 'arn:aws:cloudwatch:eu-west-1:123456789012:alarm:p99 latency']
+experiments:
+  - {name: a, flag: ingress, stop_on_alarms: [checkout-errors], effect: {latency: 10}}
+",
+    )
+    .expect("valid");
+    assert_eq!(config.max_stale, Duration::from_secs(120));
+    assert_eq!(config.stop_on_alarms.len(), 2);
+    assert_eq!(alarm_name(&config.stop_on_alarms[1]), "p99 latency");
+    assert_eq!(alarm_name("orders-5xx"), "orders-5xx");
+    assert_eq!(config.experiments[0].stop_on_alarms, ["checkout-errors"]);
+    assert_eq!(Config::default().max_stale, DEFAULT_MAX_STALE);
+    let (path, reason) = invalid_path("refresh_interval: 1m\nmax_stale: 30s\n");
+    assert_eq!(path, "max_stale");
+    assert!(reason.contains("refresh interval"), "{reason}");
+    let (path, _) = invalid_path("stop_on_alarms: ['arn:aws:sns:eu-west-1:1:topic']\n");
+    assert_eq!(path, "stop_on_alarms[0]");
+    let (path, _) = invalid_path(
+        "experiments: [{name: a, flag: ingress, stop_on_alarms: [''], effect: {latency: 1}}]\n",
+    );
+    assert_eq!(path, "experiments[0].stop_on_alarms[0]");
+}
+
+#[test]
 fn a_huge_duration_is_refused_with_its_key() {
     for duration in ["300000y", "367d", "9999999999s"] {
         let yaml = format!(
