@@ -160,7 +160,12 @@ async fn start_enabled(
 ) -> Listeners {
     let refresher = settings.config_source.clone().map(|source| {
         let loader = Arc::new(ConfigLoader::new(ConfigFetcher::new(source), state.clone()));
-        ConfigRefresher::new(loader, state.clone(), log_level.clone())
+        ConfigRefresher::new(
+            loader,
+            state.clone(),
+            log_level.clone(),
+            settings.facts.region.clone(),
+        )
     });
     match &refresher {
         // A file is read before binding (it is local and fast), so it may choose the ports.

@@ -23,6 +23,11 @@ impl ConfigLoader {
         ConfigLoader { fetcher, state }
     }
 
+    /// Reads the stop alarms of the active experiments, halting or clearing each.
+    pub async fn check_alarms(&self, region: Option<&str>) {
+        super::alarms::check(&self.fetcher, &self.state, region).await;
+    }
+
     /// Whether the source needs a network call.
     pub fn is_remote(&self) -> bool {
         self.fetcher.source().is_remote()

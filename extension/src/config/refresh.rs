@@ -22,16 +22,24 @@ pub struct ConfigRefresher {
     log_level: LogLevel,
     last_attempt: Mutex<Option<SystemTime>>,
     in_flight: AtomicBool,
+    /// Where the stop alarms are read (the function's region).
+    region: Option<String>,
 }
 
 impl ConfigRefresher {
-    pub fn new(loader: Arc<ConfigLoader>, state: ConfigState, log_level: LogLevel) -> Arc<Self> {
+    pub fn new(
+        loader: Arc<ConfigLoader>,
+        state: ConfigState,
+        log_level: LogLevel,
+        region: Option<String>,
+    ) -> Arc<Self> {
         Arc::new(ConfigRefresher {
             loader,
             state,
             log_level,
             last_attempt: Mutex::new(None),
             in_flight: AtomicBool::new(false),
+            region,
         })
     }
 
@@ -84,7 +92,13 @@ impl ConfigRefresher {
     async fn attempt(&self) -> bool {
         let loader = Arc::clone(&self.loader);
         let log_level = self.log_level.clone();
-        let loaded = match tokio::spawn(async move { loader.load_once(&log_level).await }).await {
+        let region = self.region.clone();
+        let load = async move {
+            let loaded = loader.load_once(&log_level).await;
+            loader.check_alarms(region.as_deref()).await;
+            loaded
+        };
+        let loaded = match tokio::spawn(load).await {
             Ok(loaded) => loaded,
             Err(err) => {
                 tracing::error!(

@@ -3,6 +3,7 @@
 //! AWS calls use the SDK with a client that never follows HTTP(S)_PROXY (those point at our own
 //! dependency proxy). AWS_ENDPOINT_URL is honoured, which is how tests reach moto server.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Duration;
 use thiserror::Error;
@@ -108,6 +109,8 @@ impl ConfigSource {
 pub struct ConfigFetcher {
     source: ConfigSource,
     aws: tokio::sync::OnceCell<aws_config::SdkConfig>,
+    /// For CloudWatch alarms, which live in the function's region (the secret may not).
+    alarms_aws: tokio::sync::OnceCell<aws_config::SdkConfig>,
 }
 
 impl ConfigFetcher {
@@ -115,6 +118,7 @@ impl ConfigFetcher {
         ConfigFetcher {
             source,
             aws: tokio::sync::OnceCell::new(),
+            alarms_aws: tokio::sync::OnceCell::new(),
         }
     }
 
@@ -181,17 +185,63 @@ impl ConfigFetcher {
         }
     }
 
-    async fn sdk_config(&self, region: &str) -> &aws_config::SdkConfig {
-        self.aws
-            .get_or_init(|| async {
-                aws_config::defaults(aws_config::BehaviorVersion::latest())
-                    .region(aws_config::Region::new(region.to_string()))
-                    .http_client(direct_https_client())
-                    .load()
-                    .await
-            })
-            .await
+    /// The state of each named CloudWatch alarm (`OK`, `ALARM`, `INSUFFICIENT_DATA`) in
+    /// `region`; an alarm that does not exist is absent from the map.
+    pub async fn alarm_states(
+        &self,
+        region: &str,
+        names: &[String],
+        timeout: Duration,
+    ) -> Result<HashMap<String, String>, FetchError> {
+        let what = format!("CloudWatch alarms {}", names.join(", "));
+        let read = async {
+            let sdk = self.alarms_aws.get_or_init(|| sdk_config(region)).await;
+            let client = aws_sdk_cloudwatch::Client::new(sdk);
+            let mut states = HashMap::new();
+            // DescribeAlarms takes at most 100 names a call.
+            for chunk in names.chunks(100) {
+                let mut pages = client
+                    .describe_alarms()
+                    .set_alarm_names(Some(chunk.to_vec()))
+                    .into_paginator()
+                    .send();
+                while let Some(page) = pages.next().await {
+                    let page =
+                        page.map_err(|err| aws_error("CloudWatch", "DescribeAlarms", &what, err))?;
+                    for alarm in page.metric_alarms() {
+                        if let (Some(name), Some(state)) = (alarm.alarm_name(), alarm.state_value())
+                        {
+                            states.insert(name.to_string(), state.as_str().to_string());
+                        }
+                    }
+                    for alarm in page.composite_alarms() {
+                        if let (Some(name), Some(state)) = (alarm.alarm_name(), alarm.state_value())
+                        {
+                            states.insert(name.to_string(), state.as_str().to_string());
+                        }
+                    }
+                }
+            }
+            Ok(states)
+        };
+        match tokio::time::timeout(timeout, read).await {
+            Ok(result) => result,
+            Err(_) => Err(FetchError::Timeout { what, timeout }),
+        }
     }
+
+    async fn sdk_config(&self, region: &str) -> &aws_config::SdkConfig {
+        self.aws.get_or_init(|| sdk_config(region)).await
+    }
+}
+
+/// An AWS SDK config for `region` with the direct (no proxy) HTTPS client.
+async fn sdk_config(region: &str) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new(region.to_string()))
+        .http_client(direct_https_client())
+        .load()
+        .await
 }
 
 /// An HTTPS client for AWS APIs that connects directly, ignoring HTTP(S)_PROXY.

@@ -31,15 +31,20 @@ pub struct ActiveConfig {
 
 impl ActiveConfig {
     pub fn new(config: Config, facts: &FunctionFacts) -> ActiveConfig {
-        ActiveConfig::without(config, facts, &BTreeMap::new())
+        ActiveConfig::without(config, facts, &Guards::default())
     }
 
-    /// The config with the `halted` experiments left out of matching.
-    fn without(config: Config, facts: &FunctionFacts, halted: &Halts) -> ActiveConfig {
+    /// The config with the experiments that may not run left out of matching: the halted ones,
+    /// and those with stop alarms not yet read as OK for their current definition.
+    fn without(config: Config, facts: &FunctionFacts, guards: &Guards) -> ActiveConfig {
         let running: Vec<Experiment> = config
             .experiments
             .iter()
-            .filter(|e| !halted.contains_key(&e.name))
+            .filter(|e| !guards.halted.contains_key(&e.name))
+            .filter(|e| {
+                (config.stop_on_alarms.is_empty() && e.stop_on_alarms.is_empty())
+                    || guards.cleared.get(&e.name) == Some(*e)
+            })
             .cloned()
             .collect();
         let experiments = ExperimentSet::compile(&running);
@@ -87,6 +92,9 @@ struct Guards {
     /// Wall-clock time of the last successful read (a frozen environment's time counts).
     last_success: Option<SystemTime>,
     halted: Halts,
+    /// Experiments with stop alarms whose alarms were read as OK, with the definition they were
+    /// read for: only these of the experiments with stop alarms run.
+    cleared: BTreeMap<String, Experiment>,
     /// The config in force was too stale to apply when last looked at.
     suspended: bool,
 }
@@ -147,13 +155,19 @@ impl ConfigState {
         let active = {
             let mut guards = self.guards();
             guards.last_success = Some(SystemTime::now());
-            guards.halted.retain(|name, (definition, _)| {
+            let unchanged = |name: &String, definition: &Experiment| {
                 config
                     .experiments
                     .iter()
                     .any(|e| &e.name == name && e == definition)
-            });
-            Arc::new(ActiveConfig::without(config, &self.facts, &guards.halted))
+            };
+            guards
+                .halted
+                .retain(|name, (definition, _)| unchanged(name, definition));
+            guards
+                .cleared
+                .retain(|name, definition| unchanged(name, definition));
+            Arc::new(ActiveConfig::without(config, &self.facts, &guards))
         };
         self.tx.send_modify(|s| {
             s.attempted = true;
@@ -187,16 +201,41 @@ impl ConfigState {
             guards
                 .halted
                 .insert(name.to_string(), (definition.clone(), reason.to_string()));
+            guards.cleared.remove(name);
             Arc::new(ActiveConfig::without(
                 current.config.clone(),
                 &self.facts,
-                &guards.halted,
+                &guards,
             ))
         };
         tracing::warn!("experiment {name} halted: {reason}; it stays halted until it is edited");
         audit::write_line(audit::halted_line(name, reason, self.function_name()));
         self.tx.send_modify(|s| s.config = Some(active));
         true
+    }
+
+    /// Lets experiment `name` run: its stop alarms were read, none in ALARM.
+    pub fn clear(&self, name: &str) {
+        let Some(current) = self.current() else {
+            return;
+        };
+        let Some(definition) = current.config.experiments.iter().find(|e| e.name == name) else {
+            return;
+        };
+        let active = {
+            let mut guards = self.guards();
+            if guards.halted.contains_key(name) || guards.cleared.get(name) == Some(definition) {
+                return;
+            }
+            guards.cleared.insert(name.to_string(), definition.clone());
+            Arc::new(ActiveConfig::without(
+                current.config.clone(),
+                &self.facts,
+                &guards,
+            ))
+        };
+        tracing::debug!("experiment {name}: stop alarms read, none in ALARM");
+        self.tx.send_modify(|s| s.config = Some(active));
     }
 
     /// The experiments halted here, with why.
@@ -299,6 +338,23 @@ mod tests {
         assert!(state.wait_first_attempt(Duration::from_millis(50)).await);
         state.mark_failed();
         assert!(state.current().is_some());
+    }
+
+    #[test]
+    fn an_open_ingress_experiment_needs_the_event() {
+        let state = ConfigState::for_function(FunctionFacts {
+            function_name: Some("test-fn".into()),
+            ..FunctionFacts::default()
+        });
+        state.set(
+            Config::parse(
+                "refresh_interval: 1s\nexperiments:\n  - {name: slow, flag: ingress, effect: {latency: 300}}\n",
+            )
+            .unwrap(),
+        );
+        let active = state.in_force().expect("in force");
+        assert_eq!(active.experiments.len(), 1);
+        assert!(active.needs_event(chrono::Utc::now()));
     }
 
     #[tokio::test(start_paused = true)]

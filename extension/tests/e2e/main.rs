@@ -16,6 +16,7 @@ mod proxy_python;
 mod proxy_rust;
 mod sdk_lookup;
 mod security;
+mod stop_conditions;
 mod support;
 
 pub(crate) use faultline_testkit::lambda_emulator as emulator;
