@@ -239,9 +239,16 @@ async fn cfn_setup_stack_deploys_to_moto() {
         .expect("document");
     let document: Value = serde_json::from_str(&document).expect("policy json");
     let statements = document["Statement"].as_array().expect("statements");
-    assert_eq!(statements.len(), 1, "no KMS key given: {document}");
+    assert_eq!(statements.len(), 2, "no KMS key given: {document}");
     assert_eq!(statements[0]["Action"], "secretsmanager:GetSecretValue");
     assert_eq!(statements[0]["Resource"], secret_arn.as_str());
+    // The stop conditions' statement, as `deployer init` writes it.
+    assert_eq!(statements[1]["Sid"], "ReadStopAlarms");
+    assert_eq!(statements[1]["Action"], "cloudwatch:DescribeAlarms");
+    assert_eq!(
+        statements[1]["Resource"],
+        "arn:aws:cloudwatch:us-east-1:123456789012:alarm:*"
+    );
 
     // moto names a stack's layers after the stack and ignores CompatibleArchitectures: find
     // each by its logical id and check the description that names the architecture.

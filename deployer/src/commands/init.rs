@@ -354,12 +354,25 @@ mod tests {
     fn the_policy_names_exactly_the_secret() {
         let arn = "arn:aws:secretsmanager:eu-west-1:123:secret:faultline-config-AbCdEf";
         let doc = policy_document(arn, None);
-        assert_eq!(doc["Statement"].as_array().map(Vec::len), Some(1));
+        assert_eq!(doc["Statement"].as_array().map(Vec::len), Some(2));
         assert_eq!(doc["Statement"][0]["Resource"], arn);
+        assert_eq!(doc["Statement"][1]["Action"], "cloudwatch:DescribeAlarms");
+        assert_eq!(
+            doc["Statement"][1]["Resource"],
+            "arn:aws:cloudwatch:eu-west-1:123:alarm:*"
+        );
         let with_key = policy_document(arn, Some("arn:aws:kms:eu-west-1:123:key/k1"));
-        assert_eq!(with_key["Statement"][1]["Action"], "kms:Decrypt");
+        assert_eq!(with_key["Statement"][2]["Action"], "kms:Decrypt");
         let aws_managed = policy_document(arn, Some("alias/aws/secretsmanager"));
-        assert_eq!(aws_managed["Statement"].as_array().map(Vec::len), Some(1));
+        assert_eq!(aws_managed["Statement"].as_array().map(Vec::len), Some(2));
+        let china = policy_document(
+            "arn:aws-cn:secretsmanager:cn-north-1:123:secret:faultline-config-AbCdEf",
+            None,
+        );
+        assert_eq!(
+            china["Statement"][1]["Resource"],
+            "arn:aws-cn:cloudwatch:cn-north-1:123:alarm:*"
+        );
     }
 
     #[test]

@@ -111,8 +111,23 @@ pub async fn detach(
     Ok(true)
 }
 
-/// The read policy: GetSecretValue on exactly this secret, kms:Decrypt when a customer key
-/// encrypts it.
+/// The alarms of the secret's partition, region and account: `arn:P:cloudwatch:R:A:alarm:*`.
+pub fn region_alarms(secret_arn: &str) -> Option<String> {
+    let mut parts = secret_arn.splitn(6, ':');
+    let (Some("arn"), Some(partition), Some(_service), Some(region), Some(account)) = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) else {
+        return None;
+    };
+    Some(format!("arn:{partition}:cloudwatch:{region}:{account}:alarm:*"))
+}
+
+/// The read policy: GetSecretValue on exactly this secret, DescribeAlarms on the region's alarms
+/// (the experiments' stop conditions), kms:Decrypt when a customer key encrypts the secret.
 pub fn policy_document(secret_arn: &str, kms_key: Option<&str>) -> serde_json::Value {
     let mut statements = vec![json!({
         "Sid": "ReadFaultlineConfig",
@@ -120,6 +135,14 @@ pub fn policy_document(secret_arn: &str, kms_key: Option<&str>) -> serde_json::V
         "Action": "secretsmanager:GetSecretValue",
         "Resource": secret_arn,
     })];
+    if let Some(alarms) = region_alarms(secret_arn) {
+        statements.push(json!({
+            "Sid": "ReadStopAlarms",
+            "Effect": "Allow",
+            "Action": "cloudwatch:DescribeAlarms",
+            "Resource": alarms,
+        }));
+    }
     if let Some(key) = kms_key.filter(|k| !k.is_empty() && !k.ends_with("alias/aws/secretsmanager"))
     {
         statements.push(json!({

@@ -5,6 +5,10 @@
 
 data "aws_region" "current" {}
 
+data "aws_partition" "current" {}
+
+data "aws_caller_identity" "current" {}
+
 resource "aws_secretsmanager_secret" "config" {
   #checkov:skip=CKV_AWS_149:The AWS managed key is the default; set var.kms_key_id for a customer managed key.
   #checkov:skip=CKV2_AWS_57:The secret holds faultline's config and experiments, not a credential: there is nothing to rotate.
@@ -28,7 +32,7 @@ resource "aws_secretsmanager_secret_version" "config" {
 resource "aws_iam_policy" "read_config" {
   # Managed policies are global: the region suffix keeps one per region.
   name        = "${var.name}-read-config-${data.aws_region.current.name}"
-  description = "Lets a function with faultline read exactly its config secret."
+  description = "Lets a function with faultline read exactly its config secret and the region's alarms (stop conditions)."
   tags        = var.tags
   policy = jsonencode({
     Version = "2012-10-17"
@@ -38,6 +42,12 @@ resource "aws_iam_policy" "read_config" {
         Effect   = "Allow"
         Action   = "secretsmanager:GetSecretValue"
         Resource = aws_secretsmanager_secret.config.arn
+        }, {
+        # The experiments' stop conditions: the alarms of this region and account.
+        Sid      = "ReadStopAlarms"
+        Effect   = "Allow"
+        Action   = "cloudwatch:DescribeAlarms"
+        Resource = "arn:${data.aws_partition.current.partition}:cloudwatch:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:alarm:*"
       }],
       var.kms_key_id == null ? [] : [{
         Sid      = "DecryptFaultlineConfig"
