@@ -11,6 +11,7 @@ pub struct Aws {
     pub iam: aws_sdk_iam::Client,
     pub secrets: aws_sdk_secretsmanager::Client,
     pub sts: aws_sdk_sts::Client,
+    pub cloudwatch: aws_sdk_cloudwatch::Client,
     pub region: String,
 }
 
@@ -43,6 +44,7 @@ impl Aws {
             iam: aws_sdk_iam::Client::new(&config),
             secrets: aws_sdk_secretsmanager::Client::new(&config),
             sts: aws_sdk_sts::Client::new(&config),
+            cloudwatch: aws_sdk_cloudwatch::Client::new(&config),
             region,
         })
     }

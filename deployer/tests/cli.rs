@@ -350,3 +350,118 @@ async fn selection_by_tag_regex_and_exclude() {
     let (code, _, err) = env.deployer(&["enable"]);
     assert_eq!(code, 2, "{err}");
 }
+
+/// An alarm in moto, in `state`.
+async fn alarm(env: &Env, name: &str, state: aws_sdk_cloudwatch::types::StateValue) {
+    use aws_sdk_cloudwatch::types::{ComparisonOperator, Statistic};
+    env.cloudwatch
+        .put_metric_alarm()
+        .alarm_name(name)
+        .namespace("orders")
+        .metric_name("Errors")
+        .statistic(Statistic::Sum)
+        .period(60)
+        .evaluation_periods(1)
+        .threshold(1.0)
+        .comparison_operator(ComparisonOperator::GreaterThanOrEqualToThreshold)
+        .send()
+        .await
+        .expect("put alarm");
+    env.cloudwatch
+        .set_alarm_state()
+        .alarm_name(name)
+        .state_value(state)
+        .state_reason("test")
+        .send()
+        .await
+        .expect("set alarm state");
+}
+
+#[tokio::test]
+async fn experiments_end_by_default_and_refuse_a_firing_stop_alarm() {
+    use aws_sdk_cloudwatch::types::StateValue;
+    let env = Env::start().await;
+    env.init();
+    let secret_text = || async {
+        env.secrets
+            .get_secret_value()
+            .secret_id("faultline-config")
+            .send()
+            .await
+            .expect("secret")
+            .secret_string()
+            .unwrap_or_default()
+            .to_string()
+    };
+
+    let (code, _, err) = env.deployer(&[
+        "experiment",
+        "start",
+        "--flag",
+        "ingress",
+        "--latency",
+        "100",
+        "--experiment",
+        "plain",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let (_, out, _) = env.deployer(&["--output", "json", "experiment", "list"]);
+    let listed: serde_json::Value = serde_json::from_str(&out).expect("json");
+    let plain = &listed["experiments"][0];
+    let start = chrono::DateTime::parse_from_rfc3339(plain["start"].as_str().expect("start"))
+        .expect("time");
+    let end =
+        chrono::DateTime::parse_from_rfc3339(plain["end"].as_str().expect("end")).expect("time");
+    assert_eq!(
+        (end - start).num_minutes(),
+        15,
+        "a 15-minute window by default"
+    );
+    assert_eq!(plain["state"], "active");
+
+    alarm(&env, "orders-5xx", StateValue::Alarm).await;
+    alarm(&env, "orders-p99", StateValue::Ok).await;
+    let before = secret_text().await;
+    for (alarm, why) in [
+        ("orders-5xx", "in ALARM"),
+        ("no-such-alarm", "no such alarm"),
+    ] {
+        let (code, _, err) = env.deployer(&[
+            "experiment",
+            "start",
+            "--flag",
+            "egress",
+            "--latency",
+            "100",
+            "--stop-on-alarm",
+            alarm,
+        ]);
+        assert_eq!(code, 2, "{alarm}: {err}");
+        assert!(err.contains(why), "{err}");
+        assert_eq!(secret_text().await, before, "nothing written");
+    }
+    let (code, _, err) = env.deployer(&[
+        "experiment",
+        "start",
+        "--flag",
+        "egress",
+        "--latency",
+        "100",
+        "--until-stopped",
+        "--experiment",
+        "guarded",
+        "--stop-on-alarm",
+        "orders-p99",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let (_, out, _) = env.deployer(&["experiment", "list"]);
+    assert!(out.contains("guarded  active"), "{out}");
+    assert!(out.contains("until stopped"), "{out}");
+    assert!(out.contains("stop alarms: orders-p99=OK"), "{out}");
+    alarm(&env, "orders-p99", StateValue::Alarm).await;
+    let (_, out, _) = env.deployer(&["experiment", "list"]);
+    assert!(
+        out.contains("guarded  halted (orders-p99 is ALARM)"),
+        "{out}"
+    );
+}

@@ -6,9 +6,9 @@ use crate::cli::{Global, Output};
 use crate::error::DeployError;
 use crate::install::names;
 use crate::install::secret;
-use faultline_schema::config::Config;
-use faultline_schema::matcher::is_active;
+use faultline_schema::config::{Config, Experiment, alarm_name};
 use serde_yaml_ng::{Mapping, Value};
+use std::collections::BTreeMap;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -50,10 +50,22 @@ pub struct StartArgs {
     /// Answer with this HTTP status
     #[arg(long)]
     pub http_status: Option<u16>,
-    /// Stop by itself after this long (e.g. 15m); starts now
-    #[arg(long)]
+    /// Stop by itself after this long, at most 24h (default 15m); starts now
+    #[arg(long, conflicts_with = "until_stopped")]
     pub duration: Option<String>,
+    /// Run with no end, until `experiment stop` (or a stop alarm, or the dead-man)
+    #[arg(long)]
+    pub until_stopped: bool,
+    /// Halt the experiment when this CloudWatch alarm (name or ARN) is in ALARM; repeatable.
+    /// Refused when the alarm does not exist or is in ALARM already
+    #[arg(long = "stop-on-alarm", value_name = "ALARM")]
+    pub stop_on_alarms: Vec<String>,
 }
+
+/// The window an experiment gets when `--duration` is not given.
+const DEFAULT_WINDOW: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+/// The longest `--duration`.
+const MAX_WINDOW: std::time::Duration = std::time::Duration::from_secs(24 * 60 * 60);
 
 #[derive(Debug, clap::Args)]
 pub struct StopArgs {
@@ -123,9 +135,36 @@ fn new_experiment(args: &StartArgs) -> Result<Value, DeployError> {
         experiment.insert("selector".into(), Value::Mapping(selector));
     }
     experiment.insert("rate".into(), args.rate.into());
-    if let Some(duration) = &args.duration {
+    if !args.until_stopped {
+        let window = match &args.duration {
+            None => DEFAULT_WINDOW,
+            Some(text) => {
+                let window = humantime::parse_duration(text.trim()).map_err(|err| {
+                    DeployError::Input(format!(
+                        "--duration {text}: not a duration like 15m or 2h ({err})"
+                    ))
+                })?;
+                if window.is_zero() || window > MAX_WINDOW {
+                    return Err(DeployError::Input(format!(
+                        "--duration {text}: give at most 24h (or --until-stopped for no end)"
+                    )));
+                }
+                window
+            }
+        };
         experiment.insert("start".into(), chrono::Utc::now().to_rfc3339().into());
-        experiment.insert("duration".into(), duration.clone().into());
+        experiment.insert(
+            "duration".into(),
+            humantime::format_duration(window).to_string().into(),
+        );
+    }
+    if !args.stop_on_alarms.is_empty() {
+        let alarms: Vec<Value> = args
+            .stop_on_alarms
+            .iter()
+            .map(|a| Value::from(a.trim()))
+            .collect();
+        experiment.insert("stop_on_alarms".into(), Value::Sequence(alarms));
     }
     let mut effect = Mapping::new();
     if let Some(ms) = args.latency {
@@ -150,6 +189,62 @@ fn new_experiment(args: &StartArgs) -> Result<Value, DeployError> {
 
 fn name_of(value: &Value) -> Option<&str> {
     value.get("name").and_then(Value::as_str)
+}
+
+/// The state of each named alarm (`OK`, `ALARM`, `INSUFFICIENT_DATA`); a missing one is absent.
+async fn alarm_states(
+    aws_: &Aws,
+    alarms: &[String],
+) -> Result<BTreeMap<String, String>, DeployError> {
+    let names: Vec<String> = alarms.iter().map(|a| alarm_name(a).to_string()).collect();
+    let mut states = BTreeMap::new();
+    for chunk in names.chunks(100) {
+        let page = aws_
+            .cloudwatch
+            .describe_alarms()
+            .set_alarm_names(Some(chunk.to_vec()))
+            .send()
+            .await
+            .map_err(|err| crate::error::aws("reading alarms (cloudwatch:DescribeAlarms)", err))?;
+        for alarm in page.metric_alarms() {
+            if let (Some(name), Some(state)) = (alarm.alarm_name(), alarm.state_value()) {
+                states.insert(name.to_string(), state.as_str().to_string());
+            }
+        }
+        for alarm in page.composite_alarms() {
+            if let (Some(name), Some(state)) = (alarm.alarm_name(), alarm.state_value()) {
+                states.insert(name.to_string(), state.as_str().to_string());
+            }
+        }
+    }
+    Ok(states)
+}
+
+/// Refuses stop alarms that do not exist or are in ALARM already: such an experiment would
+/// never run.
+async fn check_alarms(aws_: &Aws, alarms: &[String]) -> Result<(), DeployError> {
+    if alarms.is_empty() {
+        return Ok(());
+    }
+    let states = alarm_states(aws_, alarms).await?;
+    for alarm in alarms {
+        match states.get(alarm_name(alarm)).map(String::as_str) {
+            None => {
+                return Err(DeployError::Input(format!(
+                    "--stop-on-alarm {alarm}: no such alarm in {}",
+                    aws_.region
+                )));
+            }
+            Some("ALARM") => {
+                return Err(DeployError::Input(format!(
+                    "--stop-on-alarm {alarm}: the alarm is in ALARM now; the experiment would \
+                     never run"
+                )));
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(())
 }
 
 /// Removes the experiments whose window ended before `now` (they can never apply again, and
@@ -178,6 +273,7 @@ async fn start(
     args: &StartArgs,
 ) -> Result<(String, Vec<String>), DeployError> {
     let experiment = new_experiment(args)?;
+    check_alarms(aws_, &args.stop_on_alarms).await?;
     let name = name_of(&experiment).unwrap_or_default().to_string();
     let mut removed = Vec::new();
     secret::edit(aws_, secret, |text| {
@@ -239,17 +335,76 @@ fn removed_note(removed: &[String]) -> String {
     }
 }
 
+/// Where an experiment stands: scheduled, active, ended, or halted by one of its stop alarms
+/// (which every environment reading them sees in ALARM too).
+fn state_of(
+    experiment: &Experiment,
+    config: &Config,
+    alarms: &BTreeMap<String, String>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> String {
+    if experiment.start.is_some_and(|start| now < start) {
+        return "scheduled".into();
+    }
+    if experiment.end.is_some_and(|end| end <= now) {
+        return "ended".into();
+    }
+    let stopping: Vec<String> = config
+        .stop_on_alarms
+        .iter()
+        .chain(&experiment.stop_on_alarms)
+        .map(|a| alarm_name(a).to_string())
+        .filter_map(|name| match alarms.get(&name).map(String::as_str) {
+            Some("OK" | "INSUFFICIENT_DATA") => None,
+            Some(state) => Some(format!("{name} is {state}")),
+            None => Some(format!("{name} does not exist")),
+        })
+        .collect();
+    if stopping.is_empty() {
+        "active".into()
+    } else {
+        format!("halted ({})", stopping.join(", "))
+    }
+}
+
 async fn list(aws_: &Aws, secret: &str, format: Output) -> Result<(), DeployError> {
     let (text, _) = secret::read(aws_, secret).await?;
     let config = Config::parse(&text)
         .map_err(|err| DeployError::Failed(format!("secret {secret}: {err}")))?;
     let now = chrono::Utc::now();
+    let all_alarms: Vec<String> = config
+        .experiments
+        .iter()
+        .flat_map(|e| config.stop_on_alarms.iter().chain(&e.stop_on_alarms))
+        .cloned()
+        .collect();
+    let alarms = if all_alarms.is_empty() {
+        BTreeMap::new()
+    } else {
+        alarm_states(aws_, &all_alarms).await?
+    };
     let rows: Vec<serde_json::Value> = config
         .experiments
         .iter()
         .map(|e| {
             let mut view = faultline_schema::sdk_view::sdk_view(e);
-            view["active"] = is_active(e, now).into();
+            let state = state_of(e, &config, &alarms, now);
+            view["active"] = (state == "active").into();
+            view["state"] = state.into();
+            let stop_alarms: serde_json::Map<String, serde_json::Value> = config
+                .stop_on_alarms
+                .iter()
+                .chain(&e.stop_on_alarms)
+                .map(|a| {
+                    let name = alarm_name(a).to_string();
+                    let state = alarms
+                        .get(&name)
+                        .cloned()
+                        .unwrap_or_else(|| "missing".into());
+                    (name, state.into())
+                })
+                .collect();
+            view["stop_alarms"] = stop_alarms.into();
             view
         })
         .collect();
@@ -260,16 +415,28 @@ async fn list(aws_: &Aws, secret: &str, format: Output) -> Result<(), DeployErro
                 println!("no experiments");
             }
             for (e, row) in config.experiments.iter().zip(&rows) {
+                let until = e
+                    .end
+                    .map_or_else(|| "until stopped".to_string(), |end| format!("until {end}"));
+                let alarms = row["stop_alarms"]
+                    .as_object()
+                    .filter(|a| !a.is_empty())
+                    .map(|a| {
+                        let shown: Vec<String> = a
+                            .iter()
+                            .map(|(name, state)| {
+                                format!("{name}={}", state.as_str().unwrap_or("?"))
+                            })
+                            .collect();
+                        format!("  stop alarms: {}", shown.join(", "))
+                    })
+                    .unwrap_or_default();
                 println!(
-                    "{}  flag={}  rate={}  {}  effect={}",
+                    "{}  {}  flag={}  rate={}  {until}  effect={}{alarms}",
                     e.name,
+                    row["state"].as_str().unwrap_or("?"),
                     e.flag,
                     e.rate.value(),
-                    if row["active"] == true {
-                        "active"
-                    } else {
-                        "inactive"
-                    },
                     row["effect"]
                 );
             }
@@ -326,6 +493,8 @@ mod tests {
             exception: None,
             http_status: None,
             duration: Some("15m".into()),
+            until_stopped: false,
+            stop_on_alarms: vec!["orders-5xx".into()],
         }
     }
 
@@ -367,6 +536,61 @@ experiments:
         assert_eq!(
             removed_note(&["old".into()]),
             " (removed ended experiments: old)"
+        );
+    }
+
+    #[test]
+    fn windows_default_to_fifteen_minutes_and_are_bounded() {
+        let mut args = start_args("ingress");
+        args.duration = None;
+        let experiment = new_experiment(&args).expect("experiment");
+        assert_eq!(experiment["duration"].as_str(), Some("15m"));
+        assert!(experiment.get("start").is_some());
+        assert_eq!(experiment["stop_on_alarms"][0].as_str(), Some("orders-5xx"));
+        args.duration = Some("25h".into());
+        assert!(matches!(new_experiment(&args), Err(DeployError::Input(m)) if m.contains("24h")));
+        args.duration = Some("300000y".into());
+        assert!(new_experiment(&args).is_err());
+        args.duration = None;
+        args.until_stopped = true;
+        let open = new_experiment(&args).expect("experiment");
+        assert!(open.get("duration").is_none() && open.get("start").is_none());
+    }
+
+    #[test]
+    fn states_follow_window_and_alarms() {
+        let config = Config::parse_strict(
+            "stop_on_alarms: [global]
+experiments:
+  - {name: later, flag: ingress, start: '2030-01-01T00:00:00Z', effect: {latency: 1}}
+  - {name: old, flag: ingress, start: '2020-01-01T00:00:00Z', end: '2020-01-02T00:00:00Z', effect: {latency: 1}}
+  - {name: now, flag: ingress, stop_on_alarms: [mine], effect: {latency: 1}}
+",
+        )
+        .expect("valid");
+        let now = chrono::DateTime::parse_from_rfc3339("2026-06-01T00:00:00Z")
+            .expect("time")
+            .with_timezone(&chrono::Utc);
+        let mut alarms: BTreeMap<String, String> =
+            [("global".to_string(), "OK".to_string())].into();
+        let states: Vec<String> = config
+            .experiments
+            .iter()
+            .map(|e| state_of(e, &config, &alarms, now))
+            .collect();
+        assert_eq!(
+            states,
+            ["scheduled", "ended", "halted (mine does not exist)"]
+        );
+        alarms.insert("mine".into(), "OK".into());
+        assert_eq!(
+            state_of(&config.experiments[2], &config, &alarms, now),
+            "active"
+        );
+        alarms.insert("global".into(), "ALARM".into());
+        assert_eq!(
+            state_of(&config.experiments[2], &config, &alarms, now),
+            "halted (global is ALARM)"
         );
     }
 }

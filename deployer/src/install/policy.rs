@@ -123,7 +123,9 @@ pub fn region_alarms(secret_arn: &str) -> Option<String> {
     ) else {
         return None;
     };
-    Some(format!("arn:{partition}:cloudwatch:{region}:{account}:alarm:*"))
+    Some(format!(
+        "arn:{partition}:cloudwatch:{region}:{account}:alarm:*"
+    ))
 }
 
 /// The read policy: GetSecretValue on exactly this secret, DescribeAlarms on the region's alarms

@@ -20,6 +20,7 @@ pub struct Env {
     pub lambda: aws_sdk_lambda::Client,
     pub iam: aws_sdk_iam::Client,
     pub secrets: aws_sdk_secretsmanager::Client,
+    pub cloudwatch: aws_sdk_cloudwatch::Client,
 }
 
 impl Env {
@@ -38,6 +39,7 @@ impl Env {
             lambda: aws_sdk_lambda::Client::new(&config),
             iam: aws_sdk_iam::Client::new(&config),
             secrets: aws_sdk_secretsmanager::Client::new(&config),
+            cloudwatch: aws_sdk_cloudwatch::Client::new(&config),
             moto,
             dir,
         }
