@@ -141,6 +141,42 @@ async fn sdk_lookup(port: u16, flag: &str) -> Result<usize> {
 }
 
 /// Waits until the extension has re-read the secret and lists `count` experiments for `flag`.
+/// The demo's stop alarm.
+const ALARM: &str = "orders-errors";
+
+/// Creates (if needed) the alarm and sets it OK, or sets it to ALARM.
+async fn set_alarm(cloudwatch: &aws_sdk_cloudwatch::Client, name: &str, ok: bool) -> Result<()> {
+    use aws_sdk_cloudwatch::types::{ComparisonOperator, StateValue, Statistic};
+    if ok {
+        cloudwatch
+            .put_metric_alarm()
+            .alarm_name(name)
+            .namespace("demo")
+            .metric_name("OrderErrors")
+            .statistic(Statistic::Sum)
+            .period(60)
+            .evaluation_periods(1)
+            .threshold(1.0)
+            .comparison_operator(ComparisonOperator::GreaterThanOrEqualToThreshold)
+            .send()
+            .await
+            .context("create the alarm in moto")?;
+    }
+    cloudwatch
+        .set_alarm_state()
+        .alarm_name(name)
+        .state_value(if ok {
+            StateValue::Ok
+        } else {
+            StateValue::Alarm
+        })
+        .state_reason("demo")
+        .send()
+        .await
+        .context("set the alarm state in moto")?;
+    Ok(())
+}
+
 async fn wait_for_experiments(port: u16, flag: &str, count: usize) -> Result<Duration> {
     let start = Instant::now();
     while start.elapsed() < Duration::from_secs(15) {
@@ -411,6 +447,54 @@ async fn main() -> Result<()> {
             t.elapsed(),
         );
     }
+
+    // An experiment that stops itself: a CloudWatch alarm as its stop condition.
+    let cloudwatch = aws_sdk_cloudwatch::Client::new(&sdk);
+    set_alarm(&cloudwatch, ALARM, true).await?;
+    let t = Instant::now();
+    deployer
+        .run(&[
+            "experiment",
+            "start",
+            "--experiment",
+            "guarded-orders",
+            "--flag",
+            "ingress",
+            "--latency",
+            "500",
+            "--stop-on-alarm",
+            ALARM,
+        ])
+        .await?;
+    let picked = wait_for_experiments(sdk_port, "ingress", 1)
+        .await
+        .with_context(|| extension.log_text())?;
+    report.step(
+        &format!("deployer experiment start --flag ingress --latency 500 --stop-on-alarm {ALARM}"),
+        &format!(
+            "extension read the alarm (OK) and applied it {} after the edit",
+            ms(picked)
+        ),
+        t.elapsed(),
+    );
+    let (result, took) = invoke(&emulator).await?;
+    report.step("invoke under guarded-orders", &result, took);
+    let t = Instant::now();
+    set_alarm(&cloudwatch, ALARM, false).await?;
+    let halted = wait_for_experiments(sdk_port, "ingress", 0)
+        .await
+        .with_context(|| extension.log_text())?;
+    report.step(
+        &format!("SetAlarmState {ALARM} ALARM"),
+        &format!("experiment halted {} later", ms(halted)),
+        t.elapsed(),
+    );
+    let (result, took) = invoke(&emulator).await?;
+    report.step("invoke, halted by its stop alarm", &result, took);
+    deployer
+        .run(&["experiment", "stop", "guarded-orders"])
+        .await?;
+
     let (result, took) = invoke(&emulator).await?;
     report.step("invoke, no experiment", &result, took);
     let audits = extension
@@ -436,7 +520,7 @@ async fn main() -> Result<()> {
 
     emulator.shutdown_extensions();
     report.table();
-    if after != before || audits != 3 {
+    if after != before || audits != 4 {
         bail!("the demo did not go as expected (see above)");
     }
     Ok(())
