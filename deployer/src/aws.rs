@@ -3,6 +3,7 @@
 
 use crate::cli::Global;
 use crate::error::{DeployError, aws};
+use crate::install::names::Account;
 use aws_config::{BehaviorVersion, Region};
 use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
 
@@ -49,16 +50,20 @@ impl Aws {
         })
     }
 
-    /// The account the credentials belong to.
-    pub async fn account(&self) -> Result<String, DeployError> {
+    /// The partition and account the credentials belong to.
+    pub async fn account(&self) -> Result<Account, DeployError> {
         let identity = self
             .sts
             .get_caller_identity()
             .send()
             .await
             .map_err(|err| aws("reading the account id (sts:GetCallerIdentity)", err))?;
-        identity
-            .account
-            .ok_or_else(|| DeployError::Failed("sts:GetCallerIdentity returned no account".into()))
+        Account::from_identity(
+            identity.arn().unwrap_or_default(),
+            identity.account().unwrap_or_default(),
+        )
+        .ok_or_else(|| {
+            DeployError::Failed("sts:GetCallerIdentity returned no account or ARN".into())
+        })
     }
 }

@@ -40,7 +40,8 @@ pub struct Global {
         long = "name",
         id = "install_name",
         global = true,
-        default_value = "faultline"
+        default_value = "faultline",
+        value_parser = crate::install::names::parse_name
     )]
     pub name: String,
 }

@@ -6,7 +6,7 @@ use crate::cli::{Global, Output};
 use crate::error::DeployError;
 use crate::install::names;
 use crate::install::secret;
-use faultline_schema::config::{Config, Experiment, alarm_name};
+use faultline_schema::config::{Config, Experiment, Rate, alarm_name};
 use serde_yaml_ng::{Mapping, Value};
 use std::collections::BTreeMap;
 
@@ -38,9 +38,9 @@ pub struct StartArgs {
     /// Label selector, key=value (several values: a|b); repeatable or comma-separated
     #[arg(long, value_delimiter = ',')]
     pub selector: Vec<String>,
-    /// Share of matching requests affected, 0..1
-    #[arg(long, default_value_t = 1.0)]
-    pub rate: f64,
+    /// Share of matching requests affected: 0..1 (0.25) or a percentage with % (25%)
+    #[arg(long, default_value = "1")]
+    pub rate: String,
     /// Added latency in milliseconds
     #[arg(long)]
     pub latency: Option<u64>,
@@ -134,7 +134,9 @@ fn new_experiment(args: &StartArgs) -> Result<Value, DeployError> {
         }
         experiment.insert("selector".into(), Value::Mapping(selector));
     }
-    experiment.insert("rate".into(), args.rate.into());
+    let rate = Rate::parse(&args.rate)
+        .map_err(|reason| DeployError::Input(format!("--rate {}: {reason}", args.rate)))?;
+    experiment.insert("rate".into(), rate.value().into());
     if !args.until_stopped {
         let window = match &args.duration {
             None => DEFAULT_WINDOW,
@@ -488,7 +490,7 @@ mod tests {
             flag: flag.into(),
             name: Some("slow".into()),
             selector: vec!["function-name=checkout|payments".into()],
-            rate: 0.5,
+            rate: "50%".into(),
             latency: Some(200),
             exception: None,
             http_status: None,

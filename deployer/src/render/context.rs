@@ -48,18 +48,8 @@ fn quoted(text: &str) -> String {
 }
 
 fn check(params: &RenderParams) -> Result<(), RenderError> {
-    let name_ok = !params.name.is_empty()
-        && params.name.len() <= 40
-        && params
-            .name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    if !name_ok {
-        return Err(RenderError::Params(format!(
-            "--name {:?}: use 1 to 40 letters, digits, '-' or '_'",
-            params.name
-        )));
-    }
+    crate::install::names::parse_name(&params.name)
+        .map_err(|reason| RenderError::Params(format!("--name {reason}")))?;
     if params.archs.is_empty() {
         return Err(RenderError::Params("--arch: give at least one".into()));
     }

@@ -51,20 +51,34 @@ impl Rate {
     /// Every matching request.
     pub const ALWAYS: Rate = Rate(1.0);
 
-    /// `0.25` and `25` (a percentage) both mean one request in four.
+    /// A probability in 0..=1. A bare number above 1 is refused rather than guessed at: `25`
+    /// could mean 25 % or a typo for 0.25; a percentage is written with `%` (see [`Rate::parse`]).
     pub fn new(value: f64) -> Result<Rate, String> {
-        if !value.is_finite() || value < 0.0 {
+        if !value.is_finite() || !(0.0..=1.0).contains(&value) {
             return Err(format!(
-                "{value} is not a rate: use 0..1 or a percentage 0..100"
+                "{value} is not a rate: write 0..1 (0.25) or a percentage with % (\"25%\")"
             ));
         }
-        if value <= 1.0 {
-            Ok(Rate(value))
-        } else if value <= 100.0 {
-            Ok(Rate(value / 100.0))
-        } else {
-            Err(format!("{value} is above 100%"))
+        Ok(Rate(value))
+    }
+
+    /// `0.25` or `25%` (one request in four).
+    pub fn parse(text: &str) -> Result<Rate, String> {
+        let trimmed = text.trim();
+        let (number, percent) = match trimmed.strip_suffix('%') {
+            Some(n) => (n.trim(), true),
+            None => (trimmed, false),
+        };
+        let value: f64 = number
+            .parse()
+            .map_err(|_| format!("`{text}` is not a rate like 0.25 or 25%"))?;
+        if !percent {
+            return Rate::new(value);
         }
+        if !value.is_finite() || !(0.0..=100.0).contains(&value) {
+            return Err(format!("`{text}` is not a percentage from 0% to 100%"));
+        }
+        Rate::new(value / 100.0)
     }
 
     /// The probability in 0..=1.
@@ -217,28 +231,19 @@ impl<'de> Deserialize<'de> for OneOrMany {
     }
 }
 
-struct RawRate(f64);
+struct RawRate(Result<Rate, String>);
 
 impl<'de> Deserialize<'de> for RawRate {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let value = match Value::deserialize(deserializer)? {
-            Value::Number(n) => n
-                .as_f64()
-                .ok_or_else(|| serde::de::Error::custom("rate is not a number"))?,
-            Value::String(s) => {
-                let trimmed = s.trim();
-                let (number, percent) = match trimmed.strip_suffix('%') {
-                    Some(n) => (n.trim(), true),
-                    None => (trimmed, false),
-                };
-                let value: f64 = number.parse().map_err(|_| {
-                    serde::de::Error::custom(format!("`{s}` is not a rate like 0.25 or 25%"))
-                })?;
-                if percent { value / 100.0 } else { value }
-            }
+        let rate = match Value::deserialize(deserializer)? {
+            Value::Number(n) => match n.as_f64() {
+                Some(value) => Rate::new(value),
+                None => Err("rate is not a number".to_string()),
+            },
+            Value::String(s) => Rate::parse(&s),
             _ => return Err(serde::de::Error::custom("expected a rate like 0.25 or 25%")),
         };
-        Ok(RawRate(value))
+        Ok(RawRate(rate))
     }
 }
 
@@ -421,7 +426,7 @@ fn parse_one(value: Value) -> Result<Experiment, (String, String)> {
     }
 
     let rate = match raw.rate {
-        Some(RawRate(value)) => Rate::new(value).map_err(|r| fail("rate", r))?,
+        Some(RawRate(rate)) => rate.map_err(|r| fail("rate", r))?,
         None => Rate::ALWAYS,
     };
 

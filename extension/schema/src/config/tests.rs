@@ -21,7 +21,7 @@ experiments:
   - name: slow-orders-api
     flag: dependency-api.example.com
     selector: {function-name: [checkout], method: POST}
-    rate: 25
+    rate: 25%
     start: 2026-11-21T10:00:00Z
     duration: 15m
     effect:
@@ -139,7 +139,25 @@ fn errors_name_the_key_path() {
         "experiments:\n  - name: a\n    flag: ingress\n    rate: 250\n    effect: {latency: 10}\n",
     );
     assert_eq!(path, "experiments[0].rate");
-    assert!(reason.contains("100%"), "{reason}");
+    assert!(
+        reason.contains("\"25%\""),
+        "a bare number above 1 is refused: {reason}"
+    );
+    for (rate, ok) in [
+        ("0.25", true),
+        ("'25%'", true),
+        ("1", true),
+        ("2", false),
+        ("'250%'", false),
+        ("-0.1", false),
+        ("'x%'", false),
+    ] {
+        let yaml = format!(
+            "experiments: [{{name: a, flag: ingress, rate: {rate}, effect: {{latency: 1}}}}]\n"
+        );
+        assert_eq!(Config::parse_strict(&yaml).is_ok(), ok, "rate: {rate}");
+    }
+    assert_eq!(Rate::parse("25%").map(Rate::value), Ok(0.25));
 
     let (path, _) = invalid_path(
         "experiments:\n  - name: a\n    flag: ingress\n    effect: {latency: {ms: fast}}\n",
