@@ -386,6 +386,8 @@ async fn experiments_end_by_default_and_refuse_a_firing_stop_alarm() {
         env.secrets
             .get_secret_value()
             .secret_id("faultline-config")
+            // As the extension reads it (moto's default version lags a moved label).
+            .version_stage("AWSCURRENT")
             .send()
             .await
             .expect("secret")
@@ -464,4 +466,85 @@ async fn experiments_end_by_default_and_refuse_a_firing_stop_alarm() {
         out.contains("guarded  halted (orders-p99 is ALARM)"),
         "{out}"
     );
+}
+
+#[tokio::test]
+async fn init_never_loses_the_experiments_in_the_secret() {
+    let env = Env::start().await;
+    let dist = env.dist().to_string_lossy().into_owned();
+    let secret_text = || async {
+        env.secrets
+            .get_secret_value()
+            .secret_id("faultline-config")
+            // As the extension reads it (moto's default version lags a moved label).
+            .version_stage("AWSCURRENT")
+            .send()
+            .await
+            .expect("secret")
+            .secret_string()
+            .unwrap_or_default()
+            .to_string()
+    };
+    let two = env.write(
+        "two.yaml",
+        "https_proxy: http://corp:3128\nexperiments:\n  - {name: slow, flag: ingress, effect: {latency: 1}}\n  - {name: broken, flag: ingress, effect: {exception: down}}\n",
+    );
+    let (code, _, err) = env.deployer(&["init", "--config", &two, "--dist", &dist]);
+    assert_eq!(code, 0, "{err}");
+    let stored = secret_text().await;
+
+    // Run again without --config (say, to publish a new layer): the secret is left alone.
+    let (code, out, err) = env.deployer(&["init", "--dist", &dist]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("kept"), "{out}");
+    assert_eq!(secret_text().await, stored, "experiments and settings kept");
+
+    // --dry-run changes nothing and says what --config would remove.
+    let one = env.write(
+        "one.yaml",
+        "experiments:\n  - {name: broken, flag: ingress, effect: {exception: down}}\n",
+    );
+    let layers_before = env
+        .lambda
+        .list_layer_versions()
+        .layer_name("faultline-x86_64")
+        .send()
+        .await
+        .expect("versions")
+        .layer_versions()
+        .len();
+    std::fs::write(
+        env.dist().join("faultline-layer-x86_64.zip"),
+        b"PK\x05\x06 another zip",
+    )
+    .expect("zip");
+    let (code, out, err) = env.deployer(&["init", "--config", &one, "--dist", &dist, "--dry-run"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("dry run"), "{out}");
+    assert!(
+        out.contains("experiments removed by --config: slow"),
+        "{out}"
+    );
+    assert!(out.contains("would be published"), "{out}");
+    assert_eq!(secret_text().await, stored, "a dry run writes nothing");
+    let layers_after = env
+        .lambda
+        .list_layer_versions()
+        .layer_name("faultline-x86_64")
+        .send()
+        .await
+        .expect("versions")
+        .layer_versions()
+        .len();
+    assert_eq!(layers_after, layers_before, "a dry run publishes nothing");
+
+    // With --config the secret is replaced, and the experiment that goes is named.
+    let (code, out, err) = env.deployer(&["init", "--config", &one, "--dist", &dist]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("experiments removed by --config: slow"),
+        "{out}"
+    );
+    let now = secret_text().await;
+    assert!(!now.contains("slow"), "{out}\n{now}");
 }

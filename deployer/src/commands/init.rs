@@ -12,11 +12,13 @@ use crate::error::{DeployError, aws};
 use crate::install::layer::latest_layer_version;
 use crate::install::names;
 use crate::install::policy::policy_document;
+use crate::install::secret;
 use crate::output;
 use crate::plan::Arch;
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{Architecture, LayerVersionContentInput};
 use faultline_schema::config::Config;
+use percent_encoding::percent_decode_str;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
@@ -36,6 +38,9 @@ pub struct Args {
     /// Where `make layer` put the zips
     #[arg(long, default_value = "dist")]
     pub dist: PathBuf,
+    /// Show what would be created or changed, change nothing
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// The config stored when `init` is given none.
@@ -50,18 +55,39 @@ struct LayerZip {
     sha256: String,
 }
 
-/// The config text, refused with its key path and reason if the schema says no.
-fn read_config(path: Option<&Path>) -> Result<String, DeployError> {
+/// The config text of `--config`, refused with its key path and reason if the schema says no.
+fn read_config(path: Option<&Path>) -> Result<Option<String>, DeployError> {
     let Some(path) = path else {
-        // Secrets Manager keeps no value for an empty string: store a valid, empty config.
-        return Ok(DEFAULT_CONFIG.to_string());
+        return Ok(None);
     };
     let text = std::fs::read_to_string(path)
         .map_err(|err| DeployError::Input(format!("cannot read {}: {err}", path.display())))?;
     Config::parse_strict(&text).map_err(|err| {
         DeployError::Input(format!("{}: {err}; nothing was uploaded", path.display()))
     })?;
-    Ok(text)
+    Ok(Some(text))
+}
+
+/// The experiments of `before` that `after` no longer has, by name.
+fn removed_experiments(before: &str, after: &str) -> Vec<String> {
+    let names = |text: &str| -> Vec<String> {
+        Config::parse(text)
+            .map(|c| c.experiments.into_iter().map(|e| e.name).collect())
+            .unwrap_or_default()
+    };
+    let kept = names(after);
+    names(before)
+        .into_iter()
+        .filter(|name| !kept.contains(name))
+        .collect()
+}
+
+/// What `init` did (or, with --dry-run, would do) to the secret.
+struct SecretOutcome {
+    arn: String,
+    kms_key: Option<String>,
+    action: String,
+    removed: Vec<String>,
 }
 
 fn read_zips(args: &Args) -> Result<Vec<LayerZip>, DeployError> {
@@ -98,12 +124,15 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Creates the secret or updates its value when it differs. Returns (ARN, KMS key id).
+/// Creates the secret, or leaves an existing one's text alone unless `--config` gave another
+/// (then it is replaced through the same compare-and-swap edit as `experiment`, so a concurrent
+/// edit is never lost, and the experiments that go are named).
 async fn ensure_secret(
     aws_: &Aws,
     name: &str,
-    text: &str,
-) -> Result<(String, Option<String>, &'static str), DeployError> {
+    text: Option<&str>,
+    dry_run: bool,
+) -> Result<SecretOutcome, DeployError> {
     let context = format!("secret {name}");
     match aws_.secrets.describe_secret().secret_id(name).send().await {
         Ok(described) => {
@@ -129,38 +158,80 @@ async fn ensure_secret(
                 }
                 Err(err) => return Err(aws(format!("reading {context}"), err)),
             };
-            let action = if current.as_deref() == Some(text) {
-                "unchanged"
-            } else {
-                aws_.secrets
-                    .put_secret_value()
-                    .secret_id(&arn)
-                    .secret_string(text)
-                    .send()
-                    .await
-                    .map_err(|err| aws(format!("updating {context}"), err))?;
-                "updated"
+            let outcome = |action: &str, removed: Vec<String>| SecretOutcome {
+                arn: arn.clone(),
+                kms_key: described.kms_key_id.clone(),
+                action: action.to_string(),
+                removed,
             };
-            Ok((arn, described.kms_key_id, action))
+            match (current.as_deref(), text) {
+                (Some(_), None) => Ok(outcome(
+                    "kept: its experiments and settings are left as they are (--config replaces them)",
+                    Vec::new(),
+                )),
+                (Some(current), Some(text)) if current == text => {
+                    Ok(outcome("unchanged", Vec::new()))
+                }
+                (Some(current), Some(text)) => {
+                    let removed = removed_experiments(current, text);
+                    if dry_run {
+                        return Ok(outcome("would be replaced by --config", removed));
+                    }
+                    secret::edit(
+                        aws_,
+                        &arn,
+                        |now| Ok((now != text).then(|| text.to_string())),
+                    )
+                    .await?;
+                    Ok(outcome("replaced by --config", removed))
+                }
+                (None, text) => {
+                    if dry_run {
+                        return Ok(outcome("would get a value", Vec::new()));
+                    }
+                    aws_.secrets
+                        .put_secret_value()
+                        .secret_id(&arn)
+                        .secret_string(text.unwrap_or(DEFAULT_CONFIG))
+                        .send()
+                        .await
+                        .map_err(|err| aws(format!("updating {context}"), err))?;
+                    Ok(outcome("given a value", Vec::new()))
+                }
+            }
         }
         Err(err)
             if err
                 .as_service_error()
                 .is_some_and(|e| e.is_resource_not_found_exception()) =>
         {
+            if dry_run {
+                return Ok(SecretOutcome {
+                    arn: format!("(new secret {name})"),
+                    kms_key: None,
+                    action: "would be created".into(),
+                    removed: Vec::new(),
+                });
+            }
+            // Secrets Manager keeps no value for an empty string: store a valid, empty config.
             let created = aws_
                 .secrets
                 .create_secret()
                 .name(name)
                 .description("faultline config: experiments and settings (YAML)")
-                .secret_string(text)
+                .secret_string(text.unwrap_or(DEFAULT_CONFIG))
                 .send()
                 .await
                 .map_err(|err| aws(format!("creating {context}"), err))?;
             let arn = created
                 .arn
                 .ok_or_else(|| DeployError::Failed(format!("{context}: no ARN returned")))?;
-            Ok((arn, None, "created"))
+            Ok(SecretOutcome {
+                arn,
+                kms_key: None,
+                action: "created".into(),
+                removed: Vec::new(),
+            })
         }
         Err(err) => Err(aws(format!("reading {context}"), err)),
     }
@@ -171,6 +242,7 @@ async fn ensure_policy(
     policy_arn: &str,
     policy_name: &str,
     document: &serde_json::Value,
+    dry_run: bool,
 ) -> Result<&'static str, DeployError> {
     let text = document.to_string();
     let context = format!("policy {policy_name}");
@@ -191,10 +263,14 @@ async fn ensure_policy(
             let current = version
                 .policy_version
                 .and_then(|v| v.document)
-                .map(|d| percent_decode(&d))
+                // IAM returns policy documents URL-encoded.
+                .map(|d| percent_decode_str(&d).decode_utf8_lossy().into_owned())
                 .and_then(|d| serde_json::from_str::<serde_json::Value>(&d).ok());
             if current.as_ref() == Some(document) {
                 return Ok("unchanged");
+            }
+            if dry_run {
+                return Ok("would be updated");
             }
             // IAM keeps five versions: drop the oldest non-default one first.
             let versions = aws_
@@ -236,6 +312,9 @@ async fn ensure_policy(
                 .as_service_error()
                 .is_some_and(|e| e.is_no_such_entity_exception()) =>
         {
+            if dry_run {
+                return Ok("would be created");
+            }
             aws_.iam
                 .create_policy()
                 .policy_name(policy_name)
@@ -250,30 +329,11 @@ async fn ensure_policy(
     }
 }
 
-/// IAM returns policy documents URL-encoded.
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && i + 2 < bytes.len()
-            && let Ok(byte) = u8::from_str_radix(&text[i + 1..i + 3], 16)
-        {
-            out.push(byte);
-            i += 3;
-            continue;
-        }
-        out.push(if bytes[i] == b'+' { b' ' } else { bytes[i] });
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 async fn ensure_layer(
     aws_: &Aws,
     name: &str,
     zip: &LayerZip,
+    dry_run: bool,
 ) -> Result<(String, &'static str), DeployError> {
     let layer_name = names::layer(name, zip.arch);
     let marker = format!("sha256:{}", zip.sha256);
@@ -281,6 +341,12 @@ async fn ensure_layer(
         && description.contains(&marker)
     {
         return Ok((arn, "unchanged"));
+    }
+    if dry_run {
+        return Ok((
+            format!("(new version of {layer_name})"),
+            "would be published",
+        ));
     }
     let architecture = match zip.arch {
         Arch::X86_64 => Architecture::X8664,
@@ -319,26 +385,40 @@ pub async fn run(global: &Global, args: &Args) -> Result<(), DeployError> {
     let aws_ = Aws::connect(global).await?;
     let account = aws_.account().await?;
 
+    let dry_run = args.dry_run;
     let secret_name = names::secret(&global.name);
-    let (secret_arn, kms_key, secret_action) = ensure_secret(&aws_, &secret_name, &config).await?;
+    let secret = ensure_secret(&aws_, &secret_name, config.as_deref(), dry_run).await?;
     let policy_name = names::policy(&global.name, &aws_.region);
     let policy_arn = names::policy_arn(&account, &global.name, &aws_.region);
-    let document = policy_document(&secret_arn, kms_key.as_deref());
-    let policy_action = ensure_policy(&aws_, &policy_arn, &policy_name, &document).await?;
+    let document = policy_document(&secret.arn, secret.kms_key.as_deref());
+    let policy_action = ensure_policy(&aws_, &policy_arn, &policy_name, &document, dry_run).await?;
 
     let mut layers = Vec::new();
     for zip in &zips {
-        let (arn, action) = ensure_layer(&aws_, &global.name, zip).await?;
+        let (arn, action) = ensure_layer(&aws_, &global.name, zip, dry_run).await?;
         layers.push((zip.arch, arn, action));
     }
 
-    let mut text =
-        format!("secret  {secret_arn} ({secret_action})\npolicy  {policy_arn} ({policy_action})");
+    let (secret_arn, secret_action) = (&secret.arn, &secret.action);
+    let mut text = String::new();
+    if dry_run {
+        text.push_str("dry run: nothing was changed\n");
+    }
+    text.push_str(&format!(
+        "secret  {secret_arn} ({secret_action})\npolicy  {policy_arn} ({policy_action})"
+    ));
+    if !secret.removed.is_empty() {
+        text.push_str(&format!(
+            "\nexperiments removed by --config: {}",
+            secret.removed.join(", ")
+        ));
+    }
     for (arch, arn, action) in &layers {
         text.push_str(&format!("\nlayer   {arn} ({arch}, {action})"));
     }
     let json = json!({
-        "secret": {"arn": secret_arn, "action": secret_action},
+        "dry_run": dry_run,
+        "secret": {"arn": secret_arn, "action": secret_action, "removed_experiments": secret.removed},
         "policy": {"arn": policy_arn, "action": policy_action},
         "layers": layers.iter().map(|(arch, arn, action)| json!({"arch": arch.as_str(), "arn": arn, "action": action})).collect::<Vec<_>>(),
     });
@@ -376,7 +456,10 @@ mod tests {
     }
 
     #[test]
-    fn iam_documents_are_url_decoded() {
-        assert_eq!(percent_decode("%7B%22a%22%3A1%7D"), "{\"a\":1}");
+    fn removed_experiments_are_named() {
+        let before = "experiments: [{name: a, flag: x, effect: {latency: 1}}, {name: b, flag: x, effect: {latency: 1}}]";
+        let after = "experiments: [{name: b, flag: x, effect: {latency: 2}}]";
+        assert_eq!(removed_experiments(before, after), ["a"]);
+        assert!(removed_experiments(after, before).is_empty());
     }
 }
