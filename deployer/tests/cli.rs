@@ -201,9 +201,36 @@ async fn refusals_and_failures_leave_functions_as_they_were() {
         env.policy_attached("shared-role").await,
         "two still needs it"
     );
-    let (code, _, _) = env.deployer(&["disable", "two"]);
-    assert_eq!(code, 0);
-    assert!(!env.policy_attached("shared-role").await);
+    // A function wired by infrastructure as code (faultline's layer, no FAULTLINE_SAVED) on the
+    // same role keeps the policy attached too.
+    let (_, ours) = env
+        .lambda
+        .list_layer_versions()
+        .layer_name("faultline-x86_64")
+        .send()
+        .await
+        .expect("versions")
+        .layer_versions()
+        .first()
+        .and_then(|v| v.layer_version_arn())
+        .map(|arn| ((), arn.to_string()))
+        .expect("a faultline layer version");
+    env.function("iac", &role, &[ours], &[("GREMLIN_LAMBDA_ENABLED", "true")])
+        .await;
+    let (code, _, err) = env.deployer(&["disable", "two"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        env.policy_attached("shared-role").await,
+        "the IaC-wired function still needs it"
+    );
+    // Many functions: the same confirmation rule as enable (--yes accepted).
+    let (code, _, err) = env.deployer(&["disable", "--all"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--yes"), "{err}");
+    let (code, _, err) = env.deployer(&["disable", "--all", "--yes", "--dry-run"]);
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = env.deployer(&["disable", "--all", "--yes"]);
+    assert_eq!(code, 0, "{err}");
 }
 
 #[tokio::test]

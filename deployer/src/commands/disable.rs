@@ -24,6 +24,9 @@ pub struct Args {
     /// Show the plan, change nothing
     #[arg(long)]
     pub dry_run: bool,
+    /// Do not ask before changing more than one function
+    #[arg(long)]
+    pub yes: bool,
     /// Requests per second per region at most
     #[arg(long, default_value_t = 10)]
     pub rate: u32,
@@ -68,6 +71,11 @@ pub async fn run(global: &Global, args: &Args) -> Result<(), DeployError> {
     let limit = Arc::new(RateLimit::per_second(args.rate));
     let installed = Arc::new(Installed::read(&aws_, &global.name).await?);
     let selected = functions::select(&aws_, &limit, &args.selection).await?;
+    crate::confirm::confirm(
+        "disable faultline on",
+        &selected.names,
+        args.yes || args.dry_run,
+    )?;
     let listed = Arc::new(selected.listed);
     let dry_run = args.dry_run;
     let roles = Arc::new(std::sync::Mutex::new(HashSet::new()));
@@ -96,22 +104,41 @@ pub async fn run(global: &Global, args: &Args) -> Result<(), DeployError> {
         .unwrap_or_else(|p| p.into_inner())
         .drain()
         .collect();
+    // What was changed is reported whatever happens next.
+    report(global.output, "disable", dry_run, &outcomes, limit.calls());
     let mut detach_errors = 0;
     if !roles.is_empty() {
-        let still_enabled: HashSet<String> = functions::list_all(&aws_, &limit)
-            .await?
-            .into_iter()
-            .filter(|f| f.config.env.contains_key(SAVED))
-            .map(|f| f.role_name().to_string())
-            .collect();
-        for role in roles.iter().filter(|r| !still_enabled.contains(*r)) {
-            if let Err(err) = policy::detach(&aws_, &limit, role, &installed.policy_arn).await {
-                eprintln!("error: {err}");
+        // A role stays attached while any function using it still has faultline's layer,
+        // whether `enable` or infrastructure as code put it there.
+        match functions::list_all(&aws_, &limit).await {
+            Ok(all) => {
+                let still_used: HashSet<String> = all
+                    .into_iter()
+                    .filter(|f| {
+                        f.config.env.contains_key(SAVED)
+                            || f.config.layers.iter().any(|l| installed.owns(l))
+                    })
+                    .map(|f| f.role_name().to_string())
+                    .collect();
+                for role in roles.iter().filter(|r| !still_used.contains(*r)) {
+                    if let Err(err) =
+                        policy::detach(&aws_, &limit, role, &installed.policy_arn).await
+                    {
+                        eprintln!("error: {err}");
+                        detach_errors += 1;
+                    }
+                }
+            }
+            Err(err) => {
+                eprintln!(
+                    "error: {err}; the read policy stays attached to {} (run disable again to \
+                     detach it)",
+                    roles.join(", ")
+                );
                 detach_errors += 1;
             }
         }
     }
-    report(global.output, "disable", dry_run, &outcomes, limit.calls());
     let failed = outcomes.iter().filter(|(_, r)| r.is_err()).count() + detach_errors;
     if failed > 0 {
         return Err(DeployError::Failed(format!(

@@ -74,17 +74,8 @@ async fn enable_one(shared: &Shared, name: &str) -> Result<Outcome, DeployError>
     if *dry_run {
         return Ok(outcome);
     }
-    if outcome.changed {
-        functions::apply(aws_, limit, &function, &plan).await?;
-        limit.acquire().await;
-        aws_.lambda
-            .tag_resource()
-            .resource(&function.arn)
-            .tags(names::MANAGED_TAG, "true")
-            .send()
-            .await
-            .map_err(|err| aws(format!("tagging function {name}"), err))?;
-    }
+    // The read policy first: the function's first cold start after the update must be able to
+    // read the secret.
     if let Some(warning) = policy::attach(
         aws_,
         limit,
@@ -96,6 +87,18 @@ async fn enable_one(shared: &Shared, name: &str) -> Result<Outcome, DeployError>
     {
         outcome.warnings.push(warning);
     }
+    if outcome.changed {
+        functions::apply(aws_, limit, &function, &plan).await?;
+    }
+    // Tagged whether or not the configuration changed: a re-run repairs a missing tag.
+    limit.acquire().await;
+    aws_.lambda
+        .tag_resource()
+        .resource(&function.arn)
+        .tags(names::MANAGED_TAG, "true")
+        .send()
+        .await
+        .map_err(|err| aws(format!("tagging function {name}"), err))?;
     Ok(outcome)
 }
 

@@ -38,6 +38,13 @@ impl Function {
                     .map(|v| v.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
                     .unwrap_or_default(),
                 is_image: c.package_type() == Some(&PackageType::Image),
+                env_error: c.environment().and_then(|e| e.error()).map(|e| {
+                    format!(
+                        "{}: {}",
+                        e.error_code().unwrap_or("Error"),
+                        e.message().unwrap_or("no message")
+                    )
+                }),
             },
             arn: c.function_arn().unwrap_or_default().to_string(),
             revision_id: c.revision_id().map(str::to_string),

@@ -1,6 +1,6 @@
 //! The configuration `disable` wants for a function.
 
-use super::{FunctionConfig, Plan, PlanError, SAVED, Saved};
+use super::{FunctionConfig, Plan, PlanError, SAVED, Saved, readable};
 
 /// The configuration `disable` wants: every variable enabling set goes back to its previous
 /// value (or away), faultline's layer goes (or back to the version that was there), other
@@ -9,6 +9,7 @@ pub fn plan_disable(
     current: &FunctionConfig,
     is_ours: impl Fn(&str) -> bool,
 ) -> Result<Plan, PlanError> {
+    readable(current)?;
     let Some(saved) = Saved::of(current)? else {
         return Ok(Plan {
             layers: current.layers.clone(),

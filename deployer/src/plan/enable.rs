@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use super::{
     DEPENDENCY_PROXY, FunctionConfig, MAX_ENV_BYTES, MAX_LAYERS, NO_PROXY_HOSTS, Plan, PlanError,
-    Ports, SAVED, Saved, WRAPPER, WiringValue, supports_wrapper, wiring,
+    Ports, SAVED, Saved, WRAPPER, WiringValue, readable, supports_wrapper, wiring,
 };
 
 /// The lower-case spellings of the proxy variables, beside their upper-case ones.
@@ -66,6 +66,7 @@ pub fn plan_enable(current: &FunctionConfig, target: &EnableTarget) -> Result<Pl
             function: current.name.clone(),
         });
     }
+    readable(current)?;
     let mut saved = Saved::of(current)?.unwrap_or_default();
     let already_enabled = current.env.contains_key(SAVED);
 

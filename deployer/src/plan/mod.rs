@@ -45,6 +45,9 @@ pub struct FunctionConfig {
     pub env: BTreeMap<String, String>,
     /// `Image` functions cannot use layers.
     pub is_image: bool,
+    /// Why Lambda could not return the function's variables (`Environment.Error`, e.g. a
+    /// customer KMS key the caller cannot use): then they are unknown, not empty.
+    pub env_error: Option<String>,
 }
 
 /// What `enable` changed, kept in `FAULTLINE_SAVED`.
@@ -81,11 +84,27 @@ pub enum PlanError {
     EnvTooLarge { function: String, bytes: usize },
     #[error("{function}: {SAVED} is not valid ({reason}); restore the function by hand")]
     BadSaved { function: String, reason: String },
+    #[error(
+        "{function}: Lambda could not return its environment variables ({error}); nothing was \
+         changed (an update would replace variables that cannot be read)"
+    )]
+    EnvironmentUnreadable { function: String, error: String },
 }
 
 /// Whether the runtime honours AWS_LAMBDA_EXEC_WRAPPER (OS-only runtimes do not).
 pub fn supports_wrapper(runtime: Option<&str>) -> bool {
     !runtime.is_none_or(|r| r.starts_with("provided"))
+}
+
+/// Refuses a function whose variables Lambda could not return.
+pub(crate) fn readable(current: &FunctionConfig) -> Result<(), PlanError> {
+    match &current.env_error {
+        Some(error) => Err(PlanError::EnvironmentUnreadable {
+            function: current.name.clone(),
+            error: error.clone(),
+        }),
+        None => Ok(()),
+    }
 }
 
 impl Saved {

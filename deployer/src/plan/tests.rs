@@ -24,6 +24,7 @@ fn function(layers: &[&str], env: &[(&str, &str)]) -> FunctionConfig {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect(),
         is_image: false,
+        env_error: None,
     }
 }
 
@@ -181,4 +182,18 @@ fn lower_case_proxy_variables_are_handled_like_upper_case_ones() {
         restored, before,
         "disable gives back exactly what was there"
     );
+}
+
+#[test]
+fn an_unreadable_environment_is_refused_not_replaced() {
+    let mut before = function(&[], &[]);
+    before.env_error = Some("KMSAccessDeniedException: no access to key k1".into());
+    let err = plan_enable(&before, &target(1)).expect_err("refused");
+    assert!(matches!(err, PlanError::EnvironmentUnreadable { .. }));
+    assert!(
+        err.to_string().contains("KMSAccessDeniedException"),
+        "{err}"
+    );
+    assert!(err.to_string().contains("checkout"), "{err}");
+    assert!(plan_disable(&before, |_| false).is_err());
 }
