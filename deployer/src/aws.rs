@@ -19,11 +19,15 @@ pub struct Aws {
 impl Aws {
     pub async fn connect(global: &Global) -> Result<Aws, DeployError> {
         // rustls with ring, as the extension uses: no C toolchain needed to build the deployer.
-        let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(
-            aws_smithy_http_client::Builder::new()
-                .tls_provider(Provider::Rustls(CryptoMode::Ring))
-                .build_https(),
-        );
+        // Adaptive retry: throttling is retried with client-side rate limiting, on top of the
+        // deployer's own request rate.
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .retry_config(aws_config::retry::RetryConfig::adaptive())
+            .http_client(
+                aws_smithy_http_client::Builder::new()
+                    .tls_provider(Provider::Rustls(CryptoMode::Ring))
+                    .build_https(),
+            );
         if let Some(profile) = &global.profile {
             loader = loader.profile_name(profile);
         }

@@ -40,21 +40,32 @@ async fn disable_one(
     name: &str,
     dry_run: bool,
 ) -> Result<(Outcome, Option<String>), DeployError> {
-    let function: Function = match listed {
+    let mut function: Function = match listed {
         Some(function) => function,
         None => functions::get(aws_, limit, name).await?,
     };
-    let plan = plan_disable(&function.config, |l| installed.owns(l))
-        .map_err(|e| DeployError::Input(e.to_string()))?;
-    let outcome = Outcome {
-        changed: plan.changes(&function.config),
-        diff: diff::lines(&function.config, &plan),
-        warnings: Vec::new(),
+    let mut attempt = 0;
+    let outcome = loop {
+        attempt += 1;
+        let plan = plan_disable(&function.config, |l| installed.owns(l))
+            .map_err(|e| DeployError::Input(e.to_string()))?;
+        let outcome = Outcome {
+            changed: plan.changes(&function.config),
+            diff: diff::lines(&function.config, &plan),
+            warnings: Vec::new(),
+        };
+        if dry_run || !outcome.changed {
+            return Ok((outcome, None));
+        }
+        match functions::apply(aws_, limit, &function, &plan).await {
+            Ok(()) => break outcome,
+            // Changed since it was read: read it again and plan anew.
+            Err(err) if functions::is_conflict(&err) && attempt < functions::CONFLICT_ATTEMPTS => {
+                function = functions::get(aws_, limit, name).await?;
+            }
+            Err(err) => return Err(err),
+        }
     };
-    if dry_run || !outcome.changed {
-        return Ok((outcome, None));
-    }
-    functions::apply(aws_, limit, &function, &plan).await?;
     limit.acquire().await;
     aws_.lambda
         .untag_resource()

@@ -50,7 +50,7 @@ async fn enable_one(shared: &Shared, name: &str) -> Result<Outcome, DeployError>
         listed,
         dry_run,
     } = shared;
-    let function: Function = match listed.get(name) {
+    let mut function: Function = match listed.get(name) {
         Some(function) => function.clone(),
         None => functions::get(aws_, limit, name).await?,
     };
@@ -64,32 +64,46 @@ async fn enable_one(shared: &Shared, name: &str) -> Result<Outcome, DeployError>
         layer: layer.clone(),
         secret_arn: installed.secret_arn.clone(),
     };
-    let plan =
-        plan_enable(&function.config, &target).map_err(|e| DeployError::Input(e.to_string()))?;
-    let mut outcome = Outcome {
-        changed: plan.changes(&function.config),
-        diff: diff::lines(&function.config, &plan),
-        warnings: plan.warnings.clone(),
+    let mut attempt = 0;
+    let outcome = loop {
+        attempt += 1;
+        let plan = plan_enable(&function.config, &target)
+            .map_err(|e| DeployError::Input(e.to_string()))?;
+        let mut outcome = Outcome {
+            changed: plan.changes(&function.config),
+            diff: diff::lines(&function.config, &plan),
+            warnings: plan.warnings.clone(),
+        };
+        if *dry_run {
+            return Ok(outcome);
+        }
+        if attempt == 1 {
+            // The read policy first: the function's first cold start after the update must be
+            // able to read the secret.
+            if let Some(warning) = policy::attach(
+                aws_,
+                limit,
+                roles,
+                function.role_name(),
+                &installed.policy_arn,
+            )
+            .await?
+            {
+                outcome.warnings.push(warning);
+            }
+        }
+        if !outcome.changed {
+            break outcome;
+        }
+        match functions::apply(aws_, limit, &function, &plan).await {
+            Ok(()) => break outcome,
+            // Changed since it was read: read it again and plan anew.
+            Err(err) if functions::is_conflict(&err) && attempt < functions::CONFLICT_ATTEMPTS => {
+                function = functions::get(aws_, limit, name).await?;
+            }
+            Err(err) => return Err(err),
+        }
     };
-    if *dry_run {
-        return Ok(outcome);
-    }
-    // The read policy first: the function's first cold start after the update must be able to
-    // read the secret.
-    if let Some(warning) = policy::attach(
-        aws_,
-        limit,
-        roles,
-        function.role_name(),
-        &installed.policy_arn,
-    )
-    .await?
-    {
-        outcome.warnings.push(warning);
-    }
-    if outcome.changed {
-        functions::apply(aws_, limit, &function, &plan).await?;
-    }
     // Tagged whether or not the configuration changed: a re-run repairs a missing tag.
     limit.acquire().await;
     aws_.lambda

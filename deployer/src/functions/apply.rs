@@ -1,28 +1,34 @@
-//! Applying a plan to a function: guarded by its RevisionId, with back-off on conflicts and
-//! throttling, and a wait for LastUpdateStatus.
+//! Applying a plan to a function: guarded by its RevisionId, then the SDK's waiter for
+//! LastUpdateStatus. A conflict goes back to the caller, which reads the function again and
+//! re-plans ([`CONFLICT_ATTEMPTS`] times at most).
 
 use super::rate_limit::RateLimit;
 use super::read::Function;
 use crate::aws::Aws;
 use crate::error::{DeployError, aws};
 use crate::plan::Plan;
-use aws_sdk_lambda::types::{Environment, LastUpdateStatus};
+use aws_sdk_lambda::client::Waiters as _;
+use aws_sdk_lambda::error::DisplayErrorContext;
+use aws_sdk_lambda::types::Environment;
 use std::time::Duration;
 
-/// Attempts of one update before giving up on conflicts and throttling.
-const ATTEMPTS: u32 = 6;
+/// Plans made (and applied) for one function before giving up on conflicts.
+pub const CONFLICT_ATTEMPTS: u32 = 3;
 /// How long a function may take to finish an update.
 const UPDATE_WAIT: Duration = Duration::from_secs(120);
 
-fn retryable(code: Option<&str>) -> bool {
+/// Whether `err` says the function changed since it was read (its RevisionId moved on): the
+/// caller reads it again and plans anew rather than sending a stale plan again.
+pub fn is_conflict(err: &DeployError) -> bool {
     matches!(
-        code,
-        Some("ResourceConflictException" | "TooManyRequestsException" | "ThrottlingException")
+        err.aws_code(),
+        Some("ResourceConflictException" | "PreconditionFailedException")
     )
 }
 
-/// Applies `plan` to `function` (guarded by its RevisionId) and waits until Lambda reports the
-/// update Successful.
+/// Applies `plan` to `function`, guarded by the RevisionId it was read with, and waits (with the
+/// SDK's waiter) until Lambda reports the update Successful. Throttling is retried by the SDK
+/// (adaptive retry mode); a conflict is returned for the caller to re-plan.
 pub async fn apply(
     aws_: &Aws,
     limit: &RateLimit,
@@ -30,64 +36,47 @@ pub async fn apply(
     plan: &Plan,
 ) -> Result<(), DeployError> {
     let name = &function.config.name;
-    let mut attempt = 0;
-    let updated = loop {
-        attempt += 1;
-        limit.acquire().await;
-        let result = aws_
-            .lambda
-            .update_function_configuration()
-            .function_name(name)
-            .set_revision_id(function.revision_id.clone())
-            .set_layers(Some(plan.layers.clone()))
-            .environment(
-                Environment::builder()
-                    .set_variables(Some(plan.env.clone().into_iter().collect()))
-                    .build(),
-            )
-            .send()
-            .await;
-        match result {
-            Ok(updated) => break updated,
-            Err(err) => {
-                let err = aws(format!("updating function {name}"), err);
-                if attempt < ATTEMPTS && retryable(err.aws_code()) {
-                    tokio::time::sleep(Duration::from_millis(200 * 2u64.pow(attempt - 1))).await;
-                    continue;
-                }
-                return Err(err);
-            }
-        }
-    };
-    let mut status = updated.last_update_status().cloned();
-    let mut reason = updated.last_update_status_reason().map(str::to_string);
-    let deadline = tokio::time::Instant::now() + UPDATE_WAIT;
-    loop {
-        match status {
-            None | Some(LastUpdateStatus::Successful) => return Ok(()),
-            Some(LastUpdateStatus::Failed) => {
-                return Err(DeployError::Failed(format!(
-                    "function {name}: update failed: {}",
-                    reason.unwrap_or_default()
-                )));
-            }
-            _ if tokio::time::Instant::now() >= deadline => {
-                return Err(DeployError::Failed(format!(
-                    "function {name}: update still in progress after {UPDATE_WAIT:?}"
-                )));
-            }
-            _ => {}
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        limit.acquire().await;
-        let c = aws_
+    limit.acquire().await;
+    aws_.lambda
+        .update_function_configuration()
+        .function_name(name)
+        .set_revision_id(function.revision_id.clone())
+        .set_layers(Some(plan.layers.clone()))
+        .environment(
+            Environment::builder()
+                .set_variables(Some(plan.env.clone().into_iter().collect()))
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|err| aws(format!("updating function {name}"), err))?;
+    limit.acquire().await;
+    if let Err(err) = aws_
+        .lambda
+        .wait_until_function_updated_v2()
+        .function_name(name)
+        .wait(UPDATE_WAIT)
+        .await
+    {
+        // Say why, from the function's own status.
+        let reason = aws_
             .lambda
             .get_function_configuration()
             .function_name(name)
             .send()
             .await
-            .map_err(|err| aws(format!("function {name}"), err))?;
-        status = c.last_update_status().cloned();
-        reason = c.last_update_status_reason().map(str::to_string);
+            .ok()
+            .map(|c| {
+                format!(
+                    "{} {}",
+                    c.last_update_status().map_or("unknown", |s| s.as_str()),
+                    c.last_update_status_reason().unwrap_or_default()
+                )
+            })
+            .unwrap_or_else(|| DisplayErrorContext(&err).to_string());
+        return Err(DeployError::Failed(format!(
+            "function {name}: the update did not succeed within {UPDATE_WAIT:?}: {reason}"
+        )));
     }
+    Ok(())
 }
