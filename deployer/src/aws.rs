@@ -13,6 +13,7 @@ pub struct Aws {
     pub secrets: aws_sdk_secretsmanager::Client,
     pub sts: aws_sdk_sts::Client,
     pub cloudwatch: aws_sdk_cloudwatch::Client,
+    pub kms: aws_sdk_kms::Client,
     pub region: String,
 }
 
@@ -50,6 +51,7 @@ impl Aws {
             secrets: aws_sdk_secretsmanager::Client::new(&config),
             sts: aws_sdk_sts::Client::new(&config),
             cloudwatch: aws_sdk_cloudwatch::Client::new(&config),
+            kms: aws_sdk_kms::Client::new(&config),
             region,
         })
     }

@@ -575,3 +575,65 @@ async fn init_never_loses_the_experiments_in_the_secret() {
     let now = secret_text().await;
     assert!(!now.contains("slow"), "{out}\n{now}");
 }
+
+#[tokio::test]
+async fn a_customer_key_is_granted_by_its_arn_through_secrets_manager_only() {
+    let env = Env::start().await;
+    let config = faultline_testkit::aws_config(&env.moto.endpoint, "testing", "testing").await;
+    let kms = aws_sdk_kms::Client::new(&config);
+    let key = kms.create_key().send().await.expect("key");
+    let key_arn = key
+        .key_metadata()
+        .and_then(|m| m.arn())
+        .expect("key arn")
+        .to_string();
+    let key_id = key.key_metadata().map(|m| m.key_id()).expect("key id");
+    kms.create_alias()
+        .alias_name("alias/faultline-config")
+        .target_key_id(key_id)
+        .send()
+        .await
+        .expect("alias");
+    // The team's secret already exists, encrypted with the key named by its alias.
+    env.secrets
+        .create_secret()
+        .name("faultline-config")
+        .kms_key_id("alias/faultline-config")
+        .secret_string("experiments: []\n")
+        .send()
+        .await
+        .expect("secret");
+    let dist = env.dist().to_string_lossy().into_owned();
+    let (code, out, err) = env.deployer(&["init", "--dist", &dist, "--output", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let out: serde_json::Value = serde_json::from_str(&out).expect("json");
+    let policy_arn = out["policy"]["arn"].as_str().expect("policy arn");
+    let document = env
+        .iam
+        .get_policy_version()
+        .policy_arn(policy_arn)
+        .version_id("v1")
+        .send()
+        .await
+        .expect("version")
+        .policy_version
+        .and_then(|v| v.document)
+        .expect("document");
+    let document = percent_encoding::percent_decode_str(&document)
+        .decode_utf8_lossy()
+        .into_owned();
+    let document: serde_json::Value = serde_json::from_str(&document).expect("json");
+    let decrypt = document["Statement"]
+        .as_array()
+        .and_then(|s| s.iter().find(|s| s["Action"] == "kms:Decrypt"))
+        .unwrap_or_else(|| panic!("no kms:Decrypt: {document}"));
+    assert_eq!(
+        decrypt["Resource"],
+        key_arn.as_str(),
+        "the key's ARN, not its alias"
+    );
+    assert_eq!(
+        decrypt["Condition"]["StringEquals"]["kms:ViaService"],
+        "secretsmanager.us-east-1.amazonaws.com"
+    );
+}

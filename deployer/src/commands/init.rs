@@ -11,7 +11,7 @@ use crate::cli::Global;
 use crate::error::{DeployError, aws};
 use crate::install::layer::latest_layer_version;
 use crate::install::names;
-use crate::install::policy::policy_document;
+use crate::install::policy::{self, policy_document};
 use crate::install::secret;
 use crate::output;
 use crate::plan::Arch;
@@ -390,7 +390,8 @@ pub async fn run(global: &Global, args: &Args) -> Result<(), DeployError> {
     let secret = ensure_secret(&aws_, &secret_name, config.as_deref(), dry_run).await?;
     let policy_name = names::policy(&global.name, &aws_.region);
     let policy_arn = names::policy_arn(&account, &global.name, &aws_.region);
-    let document = policy_document(&secret.arn, secret.kms_key.as_deref());
+    let key_arn = policy::customer_key_arn(&aws_, secret.kms_key.as_deref()).await?;
+    let document = policy_document(&secret.arn, key_arn.as_deref());
     let policy_action = ensure_policy(&aws_, &policy_arn, &policy_name, &document, dry_run).await?;
 
     let mut layers = Vec::new();
@@ -443,8 +444,14 @@ mod tests {
         );
         let with_key = policy_document(arn, Some("arn:aws:kms:eu-west-1:123:key/k1"));
         assert_eq!(with_key["Statement"][2]["Action"], "kms:Decrypt");
-        let aws_managed = policy_document(arn, Some("alias/aws/secretsmanager"));
-        assert_eq!(aws_managed["Statement"].as_array().map(Vec::len), Some(2));
+        assert_eq!(
+            with_key["Statement"][2]["Resource"],
+            "arn:aws:kms:eu-west-1:123:key/k1"
+        );
+        assert_eq!(
+            with_key["Statement"][2]["Condition"]["StringEquals"]["kms:ViaService"],
+            "secretsmanager.eu-west-1.amazonaws.com"
+        );
         let china = policy_document(
             "arn:aws-cn:secretsmanager:cn-north-1:123:secret:faultline-config-AbCdEf",
             None,

@@ -129,8 +129,10 @@ pub fn region_alarms(secret_arn: &str) -> Option<String> {
 }
 
 /// The read policy: GetSecretValue on exactly this secret, DescribeAlarms on the region's alarms
-/// (the experiments' stop conditions), kms:Decrypt when a customer key encrypts the secret.
-pub fn policy_document(secret_arn: &str, kms_key: Option<&str>) -> serde_json::Value {
+/// (the experiments' stop conditions), and, when a customer key encrypts the secret, kms:Decrypt
+/// on that key's ARN (`kms_key_arn`, resolved from whatever alias or id the secret names) used
+/// through Secrets Manager in the secret's region only.
+pub fn policy_document(secret_arn: &str, kms_key_arn: Option<&str>) -> serde_json::Value {
     let mut statements = vec![json!({
         "Sid": "ReadFaultlineConfig",
         "Effect": "Allow",
@@ -145,14 +147,51 @@ pub fn policy_document(secret_arn: &str, kms_key: Option<&str>) -> serde_json::V
             "Resource": alarms,
         }));
     }
-    if let Some(key) = kms_key.filter(|k| !k.is_empty() && !k.ends_with("alias/aws/secretsmanager"))
-    {
+    if let Some(key) = kms_key_arn.filter(|k| !k.is_empty()) {
+        let region = secret_arn.split(':').nth(3).unwrap_or_default();
         statements.push(json!({
             "Sid": "DecryptFaultlineConfig",
             "Effect": "Allow",
             "Action": "kms:Decrypt",
             "Resource": key,
+            "Condition": {
+                "StringEquals": {"kms:ViaService": format!("secretsmanager.{region}.amazonaws.com")}
+            },
         }));
     }
     json!({"Version": "2012-10-17", "Statement": statements})
+}
+
+/// The ARN of the customer key that encrypts the secret (`kms_key` as DescribeSecret returns it:
+/// an alias, a key id or an ARN), or `None` for Secrets Manager's AWS managed key, which needs no
+/// statement.
+pub async fn customer_key_arn(
+    aws_: &Aws,
+    kms_key: Option<&str>,
+) -> Result<Option<String>, DeployError> {
+    let Some(key) = kms_key.filter(|k| !k.is_empty()) else {
+        return Ok(None);
+    };
+    if key.ends_with("alias/aws/secretsmanager") {
+        return Ok(None);
+    }
+    let described = aws_
+        .kms
+        .describe_key()
+        .key_id(key)
+        .send()
+        .await
+        .map_err(|err| {
+            aws(
+                format!("resolving the secret's KMS key {key} (kms:DescribeKey)"),
+                err,
+            )
+        })?;
+    let metadata = described
+        .key_metadata()
+        .ok_or_else(|| DeployError::Failed(format!("kms:DescribeKey {key}: no key metadata")))?;
+    if metadata.key_manager() == Some(&aws_sdk_kms::types::KeyManagerType::Aws) {
+        return Ok(None);
+    }
+    Ok(Some(metadata.arn().unwrap_or(key).to_string()))
 }
