@@ -5,6 +5,7 @@ use crate::cli::Global;
 use crate::error::{DeployError, aws};
 use crate::install::names::Account;
 use aws_config::{BehaviorVersion, Region};
+use aws_smithy_http_client::proxy::ProxyConfig;
 use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
 
 pub struct Aws {
@@ -24,11 +25,7 @@ impl Aws {
         // deployer's own request rate.
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .retry_config(aws_config::retry::RetryConfig::adaptive())
-            .http_client(
-                aws_smithy_http_client::Builder::new()
-                    .tls_provider(Provider::Rustls(CryptoMode::Ring))
-                    .build_https(),
-            );
+            .http_client(https_client());
         if let Some(profile) = &global.profile {
             loader = loader.profile_name(profile);
         }
@@ -72,4 +69,20 @@ impl Aws {
             DeployError::Failed("sts:GetCallerIdentity returned no account or ARN".into())
         })
     }
+}
+
+/// The HTTPS client for AWS: rustls with ring (no C toolchain needed to build the deployer), and
+/// the corporate proxy of the environment (HTTPS_PROXY, HTTP_PROXY, ALL_PROXY and NO_PROXY, in
+/// either case), as most AWS tools follow it.
+fn https_client() -> aws_sdk_lambda::config::SharedHttpClient {
+    aws_smithy_http_client::Builder::new().build_with_connector_fn(|settings, components| {
+        let mut builder = aws_smithy_http_client::Connector::builder()
+            .proxy_config(ProxyConfig::from_env())
+            .tls_provider(Provider::Rustls(CryptoMode::Ring));
+        builder.set_connector_settings(settings.cloned());
+        if let Some(components) = components {
+            builder.set_sleep_impl(components.sleep_impl());
+        }
+        builder.build()
+    })
 }

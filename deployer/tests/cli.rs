@@ -637,3 +637,40 @@ async fn a_customer_key_is_granted_by_its_arn_through_secrets_manager_only() {
         "secretsmanager.us-east-1.amazonaws.com"
     );
 }
+
+// The proxy runs on the runtime's other thread while the deployer process is waited for.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_deployer_works_behind_a_corporate_proxy() {
+    let env = Env::start().await;
+    let proxy = faultline_testkit::forward_proxy::ForwardProxy::start().await;
+    let dist = env.dist().to_string_lossy().into_owned();
+    let config = env.write("faultline.yaml", "experiments: []\n");
+    let role = env.role("proxied-role").await;
+    env.function("proxied", &role, &[], &[]).await;
+    let through = [
+        ("HTTPS_PROXY", proxy.url.as_str()),
+        ("HTTP_PROXY", proxy.url.as_str()),
+    ];
+    for args in [
+        vec!["init", "--config", &config, "--dist", &dist],
+        vec!["enable", "proxied"],
+        vec!["experiment", "start", "--flag", "egress", "--latency", "10"],
+    ] {
+        let before = proxy.carried();
+        let (code, out, err) = env.deployer_with(&args, &through);
+        assert_eq!(code, 0, "{args:?}: {out}\n{err}");
+        assert!(proxy.carried() > before, "{args:?} went through the proxy");
+    }
+    // NO_PROXY covering the endpoint bypasses it (lower case works too).
+    let before = proxy.carried();
+    let (code, _, err) = env.deployer_with(
+        &["experiment", "list"],
+        &[
+            ("https_proxy", proxy.url.as_str()),
+            ("http_proxy", proxy.url.as_str()),
+            ("no_proxy", "127.0.0.1"),
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(proxy.carried(), before, "NO_PROXY bypasses the proxy");
+}

@@ -3,6 +3,7 @@
 //! them and stopped when its handle is dropped.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failure is the report
 
+pub mod forward_proxy;
 pub mod lambda_emulator;
 pub mod process;
 

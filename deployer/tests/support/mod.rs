@@ -57,9 +57,15 @@ impl Env {
 
     /// Runs the deployer; returns (exit code, stdout, stderr).
     pub fn deployer(&self, args: &[&str]) -> (i32, String, String) {
+        self.deployer_with(args, &[])
+    }
+
+    /// Runs the deployer with extra environment variables (a proxy, say).
+    pub fn deployer_with(&self, args: &[&str], vars: &[(&str, &str)]) -> (i32, String, String) {
         let output: Output = std::process::Command::new(env!("CARGO_BIN_EXE_deployer"))
             .args(args)
             .env_clear()
+            .envs(vars.iter().copied())
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("AWS_ACCESS_KEY_ID", "testing")
             .env("AWS_SECRET_ACCESS_KEY", "testing")
