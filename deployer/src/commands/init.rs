@@ -10,9 +10,9 @@ use crate::aws::Aws;
 use crate::cli::Global;
 use crate::error::{DeployError, aws};
 use crate::install::layer::latest_layer_version;
-use crate::install::names;
 use crate::install::policy::{self, policy_document};
 use crate::install::secret;
+use crate::install::{layer, names};
 use crate::output;
 use crate::plan::Arch;
 use aws_sdk_lambda::primitives::Blob;
@@ -29,10 +29,11 @@ pub struct Args {
     /// The YAML config to store in the secret (default: an empty config)
     #[arg(long)]
     pub config: Option<PathBuf>,
-    /// Architectures to publish layers for
-    #[arg(long, value_delimiter = ',', default_values_t = [String::from("x86_64"), String::from("arm64")])]
+    /// Architectures to publish layers for (default: x86_64,arm64; with --layer-zip, the zip's
+    /// own, read from its extension binary)
+    #[arg(long, value_delimiter = ',')]
     pub arch: Vec<String>,
-    /// A layer zip built elsewhere (one architecture: give --arch with it)
+    /// A layer zip built elsewhere; its architecture is read from the binary inside
     #[arg(long)]
     pub layer_zip: Option<PathBuf>,
     /// Where `make layer` put the zips
@@ -91,18 +92,48 @@ struct SecretOutcome {
 }
 
 fn read_zips(args: &Args) -> Result<Vec<LayerZip>, DeployError> {
-    let arches = Arch::parse_list(&args.arch).map_err(DeployError::Input)?;
-    if args.layer_zip.is_some() && arches.len() != 1 {
-        return Err(DeployError::Input(
-            "--layer-zip is one architecture's zip: give exactly one --arch with it".into(),
-        ));
+    let given = Arch::parse_list(&args.arch).map_err(DeployError::Input)?;
+    if let Some(path) = &args.layer_zip {
+        let bytes = std::fs::read(path)
+            .map_err(|err| DeployError::Input(format!("--layer-zip {}: {err}", path.display())))?;
+        let found = layer::zip_arch(&bytes).map_err(|reason| {
+            DeployError::Input(format!("--layer-zip {}: {reason}", path.display()))
+        })?;
+        let arch = match (found, given.as_slice()) {
+            (Some(found), []) => found,
+            (Some(found), [arch]) if *arch == found => found,
+            (Some(found), _) => {
+                return Err(DeployError::Input(format!(
+                    "--layer-zip {}: its extension is built for {found}, not --arch {}",
+                    path.display(),
+                    args.arch.join(",")
+                )));
+            }
+            (None, [arch]) => *arch,
+            (None, _) => {
+                return Err(DeployError::Input(format!(
+                    "--layer-zip {}: no extension binary tells its architecture: give one --arch",
+                    path.display()
+                )));
+            }
+        };
+        let sha256 = hex(&Sha256::digest(&bytes));
+        return Ok(vec![LayerZip {
+            arch,
+            path: path.clone(),
+            bytes,
+            sha256,
+        }]);
     }
+    let arches = if given.is_empty() {
+        vec![Arch::X86_64, Arch::Arm64]
+    } else {
+        given
+    };
     arches
         .into_iter()
         .map(|arch| {
-            let path = args.layer_zip.clone().unwrap_or_else(|| {
-                args.dist.join(format!("faultline-layer-{arch}.zip"))
-            });
+            let path = args.dist.join(format!("faultline-layer-{arch}.zip"));
             let bytes = std::fs::read(&path).map_err(|err| {
                 DeployError::Input(format!(
                     "layer zip {} for {arch}: {err}; run `make layer` (or `deployer layer build`) or pass --layer-zip",
