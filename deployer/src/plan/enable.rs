@@ -118,6 +118,20 @@ pub fn plan_enable(current: &FunctionConfig, target: &EnableTarget) -> Result<Pl
             wanted.push((lower, value));
         }
     }
+    // Runtimes whose HTTP clients ignore HTTP(S)_PROXY unless told.
+    let runtime = current.runtime.as_deref().unwrap_or_default();
+    if runtime.starts_with("nodejs22") || runtime.starts_with("nodejs24") {
+        // Node's http, https and fetch follow the proxy variables with this set (22.21+, 24).
+        wanted.push(("NODE_USE_ENV_PROXY", "1".into()));
+    } else if runtime.starts_with("java") {
+        wanted.push((
+            "JAVA_TOOL_OPTIONS",
+            java_tool_options(
+                env.get("JAVA_TOOL_OPTIONS"),
+                Ports::default().dependency_proxy,
+            ),
+        ));
+    }
     if !already_enabled {
         if let Some(previous) = env.get("AWS_LAMBDA_EXEC_WRAPPER").filter(|w| *w != WRAPPER) {
             wanted.push(("FAULTLINE_NEXT_WRAPPER", previous.clone()));
@@ -164,4 +178,33 @@ pub fn plan_enable(current: &FunctionConfig, target: &EnableTarget) -> Result<Pl
 
 fn env_bytes(env: &BTreeMap<String, String>) -> usize {
     env.iter().map(|(k, v)| k.len() + v.len()).sum()
+}
+
+/// The JVM reads its proxy from system properties only: the function's JAVA_TOOL_OPTIONS with
+/// faultline's `-Dhttp(s).proxyHost/Port` and `-Dhttp.nonProxyHosts` (loopback and the metadata
+/// endpoint) in place of any it had.
+pub fn java_tool_options(existing: Option<&String>, port: u16) -> String {
+    const OURS: [&str; 5] = [
+        "-Dhttp.proxyHost=",
+        "-Dhttp.proxyPort=",
+        "-Dhttps.proxyHost=",
+        "-Dhttps.proxyPort=",
+        "-Dhttp.nonProxyHosts=",
+    ];
+    let mut options: Vec<String> = existing
+        .map(|text| {
+            text.split_whitespace()
+                .filter(|option| !OURS.iter().any(|ours| option.starts_with(ours)))
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
+    options.extend([
+        "-Dhttp.proxyHost=localhost".to_string(),
+        format!("-Dhttp.proxyPort={port}"),
+        "-Dhttps.proxyHost=localhost".to_string(),
+        format!("-Dhttps.proxyPort={port}"),
+        format!("-Dhttp.nonProxyHosts={}", NO_PROXY_HOSTS.join("|")),
+    ]);
+    options.join(" ")
 }

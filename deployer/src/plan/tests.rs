@@ -197,3 +197,43 @@ fn an_unreadable_environment_is_refused_not_replaced() {
     assert!(err.to_string().contains("checkout"), "{err}");
     assert!(plan_disable(&before, |_| false).is_err());
 }
+
+#[test]
+fn node_and_java_functions_are_told_to_use_the_proxy() {
+    let mut node = function(&[], &[("TABLE", "orders")]);
+    node.runtime = Some("nodejs22.x".into());
+    let plan = plan_enable(&node, &target(1)).expect("plan");
+    assert_eq!(plan.env["NODE_USE_ENV_PROXY"], "1");
+    let mut old_node = node.clone();
+    old_node.runtime = Some("nodejs20.x".into());
+    assert!(
+        !plan_enable(&old_node, &target(1))
+            .expect("plan")
+            .env
+            .contains_key("NODE_USE_ENV_PROXY")
+    );
+
+    let mut java = function(
+        &[],
+        &[("JAVA_TOOL_OPTIONS", "-XX:+UseSerialGC -Dhttp.proxyHost=old")],
+    );
+    java.runtime = Some("java21".into());
+    let plan = plan_enable(&java, &target(1)).expect("plan");
+    let options = &plan.env["JAVA_TOOL_OPTIONS"];
+    assert!(options.starts_with("-XX:+UseSerialGC "), "{options}");
+    assert!(!options.contains("=old"), "{options}");
+    assert!(options.contains("-Dhttps.proxyPort=5034"), "{options}");
+    assert!(
+        options.contains("-Dhttp.nonProxyHosts=localhost|127.0.0.1|169.254.169.254"),
+        "{options}"
+    );
+    let enabled = apply(&java, &plan);
+    // Enabling again changes nothing; disabling restores the function's own options exactly.
+    assert!(
+        !plan_enable(&enabled, &target(1))
+            .expect("plan")
+            .changes(&enabled)
+    );
+    let undo = plan_disable(&enabled, |l| target(1).layer.owns(l)).expect("plan");
+    assert_eq!(apply(&enabled, &undo), java);
+}
