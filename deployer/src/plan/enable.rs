@@ -183,7 +183,7 @@ fn env_bytes(env: &BTreeMap<String, String>) -> usize {
 /// The JVM reads its proxy from system properties only: the function's JAVA_TOOL_OPTIONS with
 /// faultline's `-Dhttp(s).proxyHost/Port` and `-Dhttp.nonProxyHosts` (loopback and the metadata
 /// endpoint) in place of any it had.
-pub fn java_tool_options(existing: Option<&String>, port: u16) -> String {
+fn java_tool_options(existing: Option<&String>, port: u16) -> String {
     const OURS: [&str; 5] = [
         "-Dhttp.proxyHost=",
         "-Dhttp.proxyPort=",

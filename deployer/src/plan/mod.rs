@@ -14,7 +14,7 @@ mod wiring;
 
 pub use arch::Arch;
 pub use disable::plan_disable;
-pub use enable::{EnableTarget, OurLayer, java_tool_options, merged_no_proxy, plan_enable};
+pub use enable::{EnableTarget, OurLayer, merged_no_proxy, plan_enable};
 pub use wiring::{Ports, WiringValue, dependency_proxy_url, wiring};
 
 use serde::{Deserialize, Serialize};
