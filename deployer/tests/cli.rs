@@ -380,28 +380,9 @@ async fn selection_by_tag_regex_and_exclude() {
 
 /// An alarm in moto, in `state`.
 async fn alarm(env: &Env, name: &str, state: aws_sdk_cloudwatch::types::StateValue) {
-    use aws_sdk_cloudwatch::types::{ComparisonOperator, Statistic};
-    env.cloudwatch
-        .put_metric_alarm()
-        .alarm_name(name)
-        .namespace("orders")
-        .metric_name("Errors")
-        .statistic(Statistic::Sum)
-        .period(60)
-        .evaluation_periods(1)
-        .threshold(1.0)
-        .comparison_operator(ComparisonOperator::GreaterThanOrEqualToThreshold)
-        .send()
+    faultline_testkit::put_alarm(&env.cloudwatch, name, state)
         .await
-        .expect("put alarm");
-    env.cloudwatch
-        .set_alarm_state()
-        .alarm_name(name)
-        .state_value(state)
-        .state_reason("test")
-        .send()
-        .await
-        .expect("set alarm state");
+        .expect("alarm in moto");
 }
 
 #[tokio::test]
@@ -409,19 +390,6 @@ async fn experiments_end_by_default_and_refuse_a_firing_stop_alarm() {
     use aws_sdk_cloudwatch::types::StateValue;
     let env = Env::start().await;
     env.init();
-    let secret_text = || async {
-        env.secrets
-            .get_secret_value()
-            .secret_id("faultline-config")
-            // As the extension reads it (moto's default version lags a moved label).
-            .version_stage("AWSCURRENT")
-            .send()
-            .await
-            .expect("secret")
-            .secret_string()
-            .unwrap_or_default()
-            .to_string()
-    };
 
     let (code, _, err) = env.deployer(&[
         "experiment",
@@ -450,7 +418,7 @@ async fn experiments_end_by_default_and_refuse_a_firing_stop_alarm() {
 
     alarm(&env, "orders-5xx", StateValue::Alarm).await;
     alarm(&env, "orders-p99", StateValue::Ok).await;
-    let before = secret_text().await;
+    let before = env.secret_text().await;
     for (alarm, why) in [
         ("orders-5xx", "in ALARM"),
         ("no-such-alarm", "no such alarm"),
@@ -467,7 +435,7 @@ async fn experiments_end_by_default_and_refuse_a_firing_stop_alarm() {
         ]);
         assert_eq!(code, 2, "{alarm}: {err}");
         assert!(err.contains(why), "{err}");
-        assert_eq!(secret_text().await, before, "nothing written");
+        assert_eq!(env.secret_text().await, before, "nothing written");
     }
     let (code, _, err) = env.deployer(&[
         "experiment",
@@ -499,32 +467,23 @@ async fn experiments_end_by_default_and_refuse_a_firing_stop_alarm() {
 async fn init_never_loses_the_experiments_in_the_secret() {
     let env = Env::start().await;
     let dist = env.dist().to_string_lossy().into_owned();
-    let secret_text = || async {
-        env.secrets
-            .get_secret_value()
-            .secret_id("faultline-config")
-            // As the extension reads it (moto's default version lags a moved label).
-            .version_stage("AWSCURRENT")
-            .send()
-            .await
-            .expect("secret")
-            .secret_string()
-            .unwrap_or_default()
-            .to_string()
-    };
     let two = env.write(
         "two.yaml",
         "https_proxy: http://corp:3128\nexperiments:\n  - {name: slow, flag: ingress, effect: {latency: 1}}\n  - {name: broken, flag: ingress, effect: {exception: down}}\n",
     );
     let (code, _, err) = env.deployer(&["init", "--config", &two, "--dist", &dist]);
     assert_eq!(code, 0, "{err}");
-    let stored = secret_text().await;
+    let stored = env.secret_text().await;
 
     // Run again without --config (say, to publish a new layer): the secret is left alone.
     let (code, out, err) = env.deployer(&["init", "--dist", &dist]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("kept"), "{out}");
-    assert_eq!(secret_text().await, stored, "experiments and settings kept");
+    assert_eq!(
+        env.secret_text().await,
+        stored,
+        "experiments and settings kept"
+    );
 
     // --dry-run changes nothing and says what --config would remove.
     let one = env.write(
@@ -553,7 +512,7 @@ async fn init_never_loses_the_experiments_in_the_secret() {
         "{out}"
     );
     assert!(out.contains("would be published"), "{out}");
-    assert_eq!(secret_text().await, stored, "a dry run writes nothing");
+    assert_eq!(env.secret_text().await, stored, "a dry run writes nothing");
     let layers_after = env
         .lambda
         .list_layer_versions()
@@ -572,7 +531,7 @@ async fn init_never_loses_the_experiments_in_the_secret() {
         out.contains("experiments removed by --config: slow"),
         "{out}"
     );
-    let now = secret_text().await;
+    let now = env.secret_text().await;
     assert!(!now.contains("slow"), "{out}\n{now}");
 }
 
@@ -608,21 +567,7 @@ async fn a_customer_key_is_granted_by_its_arn_through_secrets_manager_only() {
     assert_eq!(code, 0, "{err}");
     let out: serde_json::Value = serde_json::from_str(&out).expect("json");
     let policy_arn = out["policy"]["arn"].as_str().expect("policy arn");
-    let document = env
-        .iam
-        .get_policy_version()
-        .policy_arn(policy_arn)
-        .version_id("v1")
-        .send()
-        .await
-        .expect("version")
-        .policy_version
-        .and_then(|v| v.document)
-        .expect("document");
-    let document = percent_encoding::percent_decode_str(&document)
-        .decode_utf8_lossy()
-        .into_owned();
-    let document: serde_json::Value = serde_json::from_str(&document).expect("json");
+    let document = env.policy_document(policy_arn, "v1").await;
     let decrypt = document["Statement"]
         .as_array()
         .and_then(|s| s.iter().find(|s| s["Action"] == "kms:Decrypt"))

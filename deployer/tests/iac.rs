@@ -225,19 +225,7 @@ async fn cfn_setup_stack_deploys_to_moto() {
     assert_eq!(stack["outputs"]["ReadConfigPolicyArn"], policy_arn);
     assert_eq!(physical_id(&stack, "ReadConfigPolicy"), policy_arn);
 
-    let policy = env
-        .iam
-        .get_policy_version()
-        .policy_arn(policy_arn)
-        .version_id("v1")
-        .send()
-        .await
-        .expect("policy version");
-    let document = policy
-        .policy_version
-        .and_then(|v| v.document)
-        .expect("document");
-    let document: Value = serde_json::from_str(&document).expect("policy json");
+    let document = env.policy_document(policy_arn, "v1").await;
     let statements = document["Statement"].as_array().expect("statements");
     assert_eq!(statements.len(), 2, "no KMS key given: {document}");
     assert_eq!(statements[0]["Action"], "secretsmanager:GetSecretValue");

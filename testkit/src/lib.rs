@@ -169,3 +169,35 @@ pub async fn aws_config(endpoint: &str, key: &str, secret: &str) -> aws_config::
         .load()
         .await
 }
+
+/// A CloudWatch metric alarm `name` in moto (created if needed), set to `state`: a stop
+/// condition for the tests and the demo.
+pub async fn put_alarm(
+    cloudwatch: &aws_sdk_cloudwatch::Client,
+    name: &str,
+    state: aws_sdk_cloudwatch::types::StateValue,
+) -> anyhow::Result<()> {
+    use aws_sdk_cloudwatch::types::{ComparisonOperator, Statistic};
+    cloudwatch
+        .put_metric_alarm()
+        .alarm_name(name)
+        .namespace("faultline-tests")
+        .metric_name("Errors")
+        .statistic(Statistic::Sum)
+        .period(60)
+        .evaluation_periods(1)
+        .threshold(1.0)
+        .comparison_operator(ComparisonOperator::GreaterThanOrEqualToThreshold)
+        .send()
+        .await
+        .map_err(|err| anyhow::anyhow!("put alarm {name} in moto: {err:?}"))?;
+    cloudwatch
+        .set_alarm_state()
+        .alarm_name(name)
+        .state_value(state)
+        .state_reason("set by a test")
+        .send()
+        .await
+        .map_err(|err| anyhow::anyhow!("set alarm {name} in moto: {err:?}"))?;
+    Ok(())
+}

@@ -95,13 +95,9 @@ async fn enable_one(shared: &Shared, name: &str) -> Result<Outcome, DeployError>
         if !outcome.changed {
             break outcome;
         }
-        match functions::apply(aws_, limit, &function, &plan).await {
-            Ok(()) => break outcome,
-            // Changed since it was read: read it again and plan anew.
-            Err(err) if functions::is_conflict(&err) && attempt < functions::CONFLICT_ATTEMPTS => {
-                function = functions::get(aws_, limit, name).await?;
-            }
-            Err(err) => return Err(err),
+        // Applied; or it changed since it was read, was read again, and is planned anew.
+        if functions::apply_or_reread(aws_, limit, &mut function, &plan, attempt).await? {
+            break outcome;
         }
     };
     // Tagged whether or not the configuration changed: a re-run repairs a missing tag.

@@ -80,3 +80,22 @@ pub async fn apply(
     }
     Ok(())
 }
+
+/// Applies `plan` (made on `attempt` for `function`). A conflict with attempts left reads the
+/// function again into `function` and answers `Ok(false)`: plan anew. `Ok(true)`: applied.
+pub async fn apply_or_reread(
+    aws_: &Aws,
+    limit: &RateLimit,
+    function: &mut Function,
+    plan: &Plan,
+    attempt: u32,
+) -> Result<bool, DeployError> {
+    match apply(aws_, limit, function, plan).await {
+        Ok(()) => Ok(true),
+        Err(err) if is_conflict(&err) && attempt < CONFLICT_ATTEMPTS => {
+            *function = super::read::get(aws_, limit, &function.config.name).await?;
+            Ok(false)
+        }
+        Err(err) => Err(err),
+    }
+}

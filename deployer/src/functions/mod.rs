@@ -8,6 +8,6 @@ pub mod rate_limit;
 pub mod read;
 pub mod select;
 
-pub use apply::{CONFLICT_ATTEMPTS, apply, is_conflict};
+pub use apply::apply_or_reread;
 pub use read::{Function, get, list_all};
 pub use select::{Selection, select};

@@ -83,6 +83,38 @@ impl Env {
         (output.status.code().unwrap_or(-1), stdout, stderr)
     }
 
+    /// The config secret's text, as the extension reads it (AWSCURRENT: moto's default version
+    /// lags a moved label).
+    pub async fn secret_text(&self) -> String {
+        self.secrets
+            .get_secret_value()
+            .secret_id("faultline-config")
+            .version_stage("AWSCURRENT")
+            .send()
+            .await
+            .expect("secret")
+            .secret_string()
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    /// A version of a managed policy's document, decoded (IAM returns it URL-encoded).
+    pub async fn policy_document(&self, arn: &str, version: &str) -> serde_json::Value {
+        let document = self
+            .iam
+            .get_policy_version()
+            .policy_arn(arn)
+            .version_id(version)
+            .send()
+            .await
+            .expect("policy version")
+            .policy_version
+            .and_then(|v| v.document)
+            .expect("document");
+        let document = percent_encoding::percent_decode_str(&document).decode_utf8_lossy();
+        serde_json::from_str(&document).expect("policy json")
+    }
+
     pub fn init(&self) {
         let config = self.write(
             "faultline.yaml",

@@ -257,17 +257,7 @@ async fn create_user_without_rights(moto: &Moto) -> (String, String) {
 
 #[tokio::test]
 async fn slow_secrets_manager_delays_the_first_invocation_by_at_most_request_timeout() {
-    // An endpoint that accepts connections and never answers.
-    let black_hole = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let endpoint = format!("http://{}", black_hole.local_addr().expect("addr"));
-    let holder = tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((stream, _)) = black_hole.accept().await {
-            held.push(stream);
-        }
-    });
+    let (endpoint, holder) = black_hole().await;
     let mut env = LambdaEnv::new("127.0.0.1:1");
     env.set(
         "GREMLIN_CONFIG_ARN",
@@ -296,6 +286,21 @@ experiments:
     duration: 300000y
     effect: {latency: 2000}
 ";
+
+/// An endpoint that accepts connections and never answers: its URL, and the task holding them.
+async fn black_hole() -> (String, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let endpoint = format!("http://{}", listener.local_addr().expect("addr"));
+    let holder = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            held.push(stream);
+        }
+    });
+    (endpoint, holder)
+}
 
 fn waits_for_config(extension: &Proc) -> usize {
     extension
@@ -375,18 +380,8 @@ async fn a_huge_duration_in_a_secret_never_leaves_invocations_waiting() {
 
 #[tokio::test]
 async fn an_unreachable_secrets_manager_is_waited_for_once() {
-    // An endpoint that accepts connections and never answers: the first read takes the whole
-    // fetch timeout (10 s), far longer than the invocations below.
-    let black_hole = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let endpoint = format!("http://{}", black_hole.local_addr().expect("addr"));
-    let holder = tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((stream, _)) = black_hole.accept().await {
-            held.push(stream);
-        }
-    });
+    // The first read takes the whole fetch timeout (10 s), far longer than the invocations below.
+    let (endpoint, holder) = black_hole().await;
     let emulator = Emulator::start().await;
     let mut env = LambdaEnv::new(&emulator.runtime_api());
     env.set(

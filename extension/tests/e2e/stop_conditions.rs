@@ -7,7 +7,7 @@
 use crate::emulator::Emulator;
 use crate::start_extension;
 use crate::support::{LambdaEnv, Moto, Proc};
-use aws_sdk_cloudwatch::types::{ComparisonOperator, StateValue, Statistic};
+use aws_sdk_cloudwatch::types::StateValue;
 use std::time::{Duration, Instant};
 
 /// A running function (the Python handler through the wrapper) with its extension.
@@ -77,33 +77,13 @@ async fn cloudwatch(moto: &Moto) -> aws_sdk_cloudwatch::Client {
 }
 
 async fn create_alarm(moto: &Moto, name: &str) {
-    let client = cloudwatch(moto).await;
-    client
-        .put_metric_alarm()
-        .alarm_name(name)
-        .namespace("orders")
-        .metric_name("Errors")
-        .statistic(Statistic::Sum)
-        .period(60)
-        .evaluation_periods(1)
-        .threshold(1.0)
-        .comparison_operator(ComparisonOperator::GreaterThanOrEqualToThreshold)
-        .send()
-        .await
-        .expect("put metric alarm");
     set_alarm(moto, name, StateValue::Ok).await;
 }
 
 async fn set_alarm(moto: &Moto, name: &str, state: StateValue) {
-    cloudwatch(moto)
+    faultline_testkit::put_alarm(&cloudwatch(moto).await, name, state)
         .await
-        .set_alarm_state()
-        .alarm_name(name)
-        .state_value(state)
-        .state_reason("test")
-        .send()
-        .await
-        .expect("set alarm state");
+        .expect("alarm in moto");
 }
 
 const SLOW: &str = "refresh_interval: 1s

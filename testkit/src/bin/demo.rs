@@ -7,11 +7,14 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failure is the report
 
 use anyhow::{Context, Result, bail};
+use aws_sdk_cloudwatch::types::StateValue;
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{FunctionCode, Runtime};
 use faultline_testkit::lambda_emulator::{Emulator, Outcome};
 use faultline_testkit::process::Proc;
-use faultline_testkit::{MotoServer, aws_config, free_port, lambda_command, repo_root, venv_bin};
+use faultline_testkit::{
+    MotoServer, aws_config, free_port, lambda_command, put_alarm, repo_root, venv_bin,
+};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -143,39 +146,6 @@ async fn sdk_lookup(port: u16, flag: &str) -> Result<usize> {
 /// Waits until the extension has re-read the secret and lists `count` experiments for `flag`.
 /// The demo's stop alarm.
 const ALARM: &str = "orders-errors";
-
-/// Creates (if needed) the alarm and sets it OK, or sets it to ALARM.
-async fn set_alarm(cloudwatch: &aws_sdk_cloudwatch::Client, name: &str, ok: bool) -> Result<()> {
-    use aws_sdk_cloudwatch::types::{ComparisonOperator, StateValue, Statistic};
-    if ok {
-        cloudwatch
-            .put_metric_alarm()
-            .alarm_name(name)
-            .namespace("demo")
-            .metric_name("OrderErrors")
-            .statistic(Statistic::Sum)
-            .period(60)
-            .evaluation_periods(1)
-            .threshold(1.0)
-            .comparison_operator(ComparisonOperator::GreaterThanOrEqualToThreshold)
-            .send()
-            .await
-            .context("create the alarm in moto")?;
-    }
-    cloudwatch
-        .set_alarm_state()
-        .alarm_name(name)
-        .state_value(if ok {
-            StateValue::Ok
-        } else {
-            StateValue::Alarm
-        })
-        .state_reason("demo")
-        .send()
-        .await
-        .context("set the alarm state in moto")?;
-    Ok(())
-}
 
 async fn wait_for_experiments(port: u16, flag: &str, count: usize) -> Result<Duration> {
     let start = Instant::now();
@@ -450,7 +420,7 @@ async fn main() -> Result<()> {
 
     // An experiment that stops itself: a CloudWatch alarm as its stop condition.
     let cloudwatch = aws_sdk_cloudwatch::Client::new(&sdk);
-    set_alarm(&cloudwatch, ALARM, true).await?;
+    put_alarm(&cloudwatch, ALARM, StateValue::Ok).await?;
     let t = Instant::now();
     deployer
         .run(&[
@@ -480,7 +450,7 @@ async fn main() -> Result<()> {
     let (result, took) = invoke(&emulator).await?;
     report.step("invoke under guarded-orders", &result, took);
     let t = Instant::now();
-    set_alarm(&cloudwatch, ALARM, false).await?;
+    put_alarm(&cloudwatch, ALARM, StateValue::Alarm).await?;
     let halted = wait_for_experiments(sdk_port, "ingress", 0)
         .await
         .with_context(|| extension.log_text())?;
