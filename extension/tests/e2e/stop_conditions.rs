@@ -230,11 +230,12 @@ async fn a_stop_reaches_the_first_invocation_after_a_thaw() {
     // The environment is frozen between invocations (SIGSTOP, as Lambda's freezer stops every
     // process), the experiment is stopped meanwhile, and the environment thawed.
     let pid = function.extension.pid().to_string();
+    // The shell's own `kill`: no procps needed on a new machine.
     let signal = |sig: &str| {
-        std::process::Command::new("kill")
-            .args([sig, &pid])
+        std::process::Command::new("sh")
+            .args(["-c", &format!("kill {sig} {pid}")])
             .status()
-            .expect("kill")
+            .expect("sh")
     };
     assert!(signal("-STOP").success());
     moto.update_secret(&arn, "refresh_interval: 1s\nexperiments: []\n")
