@@ -87,7 +87,7 @@ fn main() {
         let (out, again_secs) = deployer(&moto.endpoint, &["enable", "--all", "--yes", "--output", "json"]);
         let again: serde_json::Value = serde_json::from_str(&out).expect("json report");
         let again_calls = again["aws_calls"].as_u64().unwrap_or(0);
-        let (out, disable_secs) = deployer(&moto.endpoint, &["disable", "--all", "--output", "json"]);
+        let (out, disable_secs) = deployer(&moto.endpoint, &["disable", "--all", "--yes", "--output", "json"]);
         let disabled: serde_json::Value = serde_json::from_str(&out).expect("json report");
         let disable_calls = disabled["aws_calls"].as_u64().unwrap_or(0);
 
