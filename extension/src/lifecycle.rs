@@ -108,7 +108,7 @@ pub async fn run(
 /// Idle: the dependency proxy as a pure pass-through (no config is ever loaded, so no experiment
 /// is consulted) and the SDK endpoint answering `[]`, each unless its port is taken.
 async fn start_idle(settings: &Settings) {
-    let state = ConfigState::new();
+    let state = ConfigState::for_function(settings.facts.clone());
     start_dependency_proxy(settings, None, &state, CurrentInvocation::default()).await;
     start_sdk_endpoint(settings, None, &state).await;
 }
@@ -195,7 +195,6 @@ async fn start_enabled(
                 settings.runtime_upstream.clone(),
                 state.clone(),
                 refresher.clone(),
-                settings.facts.clone(),
                 current.clone(),
             );
             listeners.runtime = listener.local_addr().ok();

@@ -52,19 +52,20 @@ impl FunctionFacts {
         );
         labels
     }
+}
 
-    /// Labels for one invocation: the base labels plus event-source, method and path.
-    pub fn invocation_labels(&self, config: &Config, facts: &EventFacts) -> Labels {
-        let mut labels = self.base_labels(config);
-        labels.insert("event-source".into(), facts.source.as_str().into());
-        if let Some(method) = &facts.method {
-            labels.insert("method".into(), method.clone());
-        }
-        if let Some(path) = &facts.path {
-            labels.insert("path".into(), path.clone());
-        }
-        labels
+/// Labels for one invocation: the function's base labels (see [`FunctionFacts::base_labels`])
+/// plus event-source, method and path.
+pub fn invocation_labels(base: &Labels, facts: &EventFacts) -> Labels {
+    let mut labels = base.clone();
+    labels.insert("event-source".into(), facts.source.as_str().into());
+    if let Some(method) = &facts.method {
+        labels.insert("method".into(), method.clone());
     }
+    if let Some(path) = &facts.path {
+        labels.insert("path".into(), path.clone());
+    }
+    labels
 }
 
 #[cfg(test)]
@@ -80,8 +81,8 @@ mod tests {
             function_version: Some("$LATEST".into()),
             region: Some("eu-west-1".into()),
         };
-        let labels = facts.invocation_labels(
-            &config,
+        let labels = invocation_labels(
+            &facts.base_labels(&config),
             &EventFacts {
                 source: EventSource::Direct,
                 method: None,

@@ -21,7 +21,6 @@ use crate::lambda::endpoint::ApiEndpoint;
 use crate::net::client::{HttpClient, ProxyBody, boxed};
 use crate::net::listener::accept_loop;
 use faultline_schema::flags::RESPONSE;
-use faultline_schema::labels::FunctionFacts;
 use http::{Request, Response};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
@@ -40,7 +39,6 @@ pub struct RuntimeProxy {
     upstream: Upstream,
     config: ConfigState,
     refresher: Option<Arc<ConfigRefresher>>,
-    facts: FunctionFacts,
     /// Labels of invocations in flight, for the `response` flag.
     invocations: Invocations,
     current: CurrentInvocation,
@@ -52,14 +50,12 @@ impl RuntimeProxy {
         upstream: ApiEndpoint,
         config: ConfigState,
         refresher: Option<Arc<ConfigRefresher>>,
-        facts: FunctionFacts,
         current: CurrentInvocation,
     ) -> Arc<Self> {
         Arc::new(RuntimeProxy {
             upstream: Upstream::new(client, upstream),
             config,
             refresher,
-            facts,
             invocations: Invocations::default(),
             current,
         })

@@ -16,6 +16,7 @@ use faultline_schema::event::{EventFacts, classify};
 use faultline_schema::fault::Terminal;
 use faultline_schema::flags::{HTTP_INGRESS, INGRESS, RESPONSE};
 use faultline_schema::labels::Labels;
+use faultline_schema::labels::invocation_labels;
 use http::{Request, Response};
 use hyper::body::Incoming;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -83,7 +84,7 @@ impl RuntimeProxy {
                 Err(err) => return bad_gateway(&format!("reading the event failed: {err}")),
             };
             let facts = classify(&event);
-            let labels = self.facts.invocation_labels(&active.config, &facts);
+            let labels = invocation_labels(&active.base_labels, &facts);
             if let Some(id) = &request_id
                 && self
                     .answered_for_handler(&active, parts.uri.path(), id, &facts, &labels)
