@@ -5,7 +5,6 @@
 use crate::aws::Aws;
 use crate::cli::{Global, Output};
 use crate::error::{DeployError, aws};
-use crate::functions::Selection;
 use crate::functions::batch::{Outcome, report, run_each};
 use crate::functions::rate_limit::RateLimit;
 use crate::functions::{self, Function};
@@ -17,20 +16,8 @@ use crate::plan::{SAVED, plan_disable};
 use std::collections::HashSet;
 use std::sync::Arc;
 
-#[derive(Debug, clap::Args)]
-pub struct Args {
-    #[command(flatten)]
-    pub selection: Selection,
-    /// Show the plan, change nothing
-    #[arg(long)]
-    pub dry_run: bool,
-    /// Do not ask before changing more than one function
-    #[arg(long)]
-    pub yes: bool,
-    /// Requests per second per region at most
-    #[arg(long, default_value_t = 10)]
-    pub rate: u32,
-}
+/// `deployer disable`: which functions, and how (see [`Batch`](crate::functions::Batch)).
+pub type Args = crate::functions::Batch;
 
 async fn disable_one(
     aws_: &Aws,

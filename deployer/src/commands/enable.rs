@@ -5,7 +5,6 @@
 use crate::aws::Aws;
 use crate::cli::{Global, Output};
 use crate::error::{DeployError, aws};
-use crate::functions::Selection;
 use crate::functions::batch::{Outcome, run_each};
 use crate::functions::rate_limit::RateLimit;
 use crate::functions::{self, Function};
@@ -16,20 +15,8 @@ use crate::plan::{EnableTarget, plan_enable};
 use std::collections::HashMap;
 use std::sync::Arc;
 
-#[derive(Debug, clap::Args)]
-pub struct Args {
-    #[command(flatten)]
-    pub selection: Selection,
-    /// Show the plan, change nothing
-    #[arg(long)]
-    pub dry_run: bool,
-    /// Do not ask before changing more than one function
-    #[arg(long)]
-    pub yes: bool,
-    /// Requests per second per region at most
-    #[arg(long, default_value_t = 10)]
-    pub rate: u32,
-}
+/// `deployer enable`: which functions, and how (see [`Batch`](crate::functions::Batch)).
+pub type Args = crate::functions::Batch;
 
 /// What every function's enabling shares.
 struct Shared {

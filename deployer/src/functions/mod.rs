@@ -10,4 +10,4 @@ pub mod select;
 
 pub use apply::apply_or_reread;
 pub use read::{Function, get, list_all};
-pub use select::{Selection, select};
+pub use select::{Batch, select};

@@ -25,6 +25,22 @@ pub struct Selection {
     pub exclude: Vec<String>,
 }
 
+/// A command that changes many functions: which ones, and how (`enable`, `disable`).
+#[derive(Debug, clap::Args)]
+pub struct Batch {
+    #[command(flatten)]
+    pub selection: Selection,
+    /// Show the plan, change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Do not ask before changing more than one function
+    #[arg(long)]
+    pub yes: bool,
+    /// Requests per second per region at most
+    #[arg(long, default_value_t = 10)]
+    pub rate: u32,
+}
+
 /// The functions a selection stands for.
 pub struct Selected {
     /// Names, in a stable order, without the excluded ones.
