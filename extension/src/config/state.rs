@@ -187,14 +187,7 @@ impl ConfigState {
     /// Halts experiment `name` in this environment (a stop alarm fired), until its definition
     /// changes in the config. Returns whether it was running.
     pub fn halt(&self, name: &str, reason: &str) -> bool {
-        let Some(current) = self.current() else {
-            return false;
-        };
-        let Some(definition) = current.config.experiments.iter().find(|e| e.name == name) else {
-            return false;
-        };
-        let active = {
-            let mut guards = self.guards();
+        let halted = self.change_guards(name, |guards, definition| {
             if guards.halted.contains_key(name) {
                 return false;
             }
@@ -202,40 +195,57 @@ impl ConfigState {
                 .halted
                 .insert(name.to_string(), (definition.clone(), reason.to_string()));
             guards.cleared.remove(name);
-            Arc::new(ActiveConfig::without(
-                current.config.clone(),
-                &self.facts,
-                &guards,
-            ))
-        };
-        tracing::warn!("experiment {name} halted: {reason}; it stays halted until it is edited");
-        audit::write_line(audit::halted_line(name, reason, self.function_name()));
-        self.tx.send_modify(|s| s.config = Some(active));
-        true
+            true
+        });
+        if halted {
+            tracing::warn!(
+                "experiment {name} halted: {reason}; it stays halted until it is edited"
+            );
+            audit::write_line(audit::halted_line(name, reason, self.function_name()));
+        }
+        halted
     }
 
     /// Lets experiment `name` run: its stop alarms were read, none in ALARM.
     pub fn clear(&self, name: &str) {
+        let cleared = self.change_guards(name, |guards, definition| {
+            if guards.halted.contains_key(name) || guards.cleared.get(name) == Some(definition) {
+                return false;
+            }
+            guards.cleared.insert(name.to_string(), definition.clone());
+            true
+        });
+        if cleared {
+            tracing::debug!("experiment {name}: stop alarms read, none in ALARM");
+        }
+    }
+
+    /// Applies `change` to the guards for experiment `name` of the config in force (with its
+    /// definition there) and, when it changed something, publishes the config compiled anew.
+    fn change_guards(
+        &self,
+        name: &str,
+        change: impl FnOnce(&mut Guards, &Experiment) -> bool,
+    ) -> bool {
         let Some(current) = self.current() else {
-            return;
+            return false;
         };
         let Some(definition) = current.config.experiments.iter().find(|e| e.name == name) else {
-            return;
+            return false;
         };
         let active = {
             let mut guards = self.guards();
-            if guards.halted.contains_key(name) || guards.cleared.get(name) == Some(definition) {
-                return;
+            if !change(&mut guards, definition) {
+                return false;
             }
-            guards.cleared.insert(name.to_string(), definition.clone());
             Arc::new(ActiveConfig::without(
                 current.config.clone(),
                 &self.facts,
                 &guards,
             ))
         };
-        tracing::debug!("experiment {name}: stop alarms read, none in ALARM");
         self.tx.send_modify(|s| s.config = Some(active));
+        true
     }
 
     /// The experiments halted here, with why.
