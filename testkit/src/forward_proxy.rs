@@ -1,6 +1,7 @@
-//! A plain HTTP forward proxy on loopback that counts what it carries: a stand-in for a
-//! corporate proxy in the deployer's tests. Requests come in absolute form
-//! (`GET http://host:port/path`) and are sent on as they are, with a direct client.
+//! An HTTP forward proxy on loopback that counts what it carries: a stand-in for a corporate
+//! proxy in the deployer's and the extension's tests. Plain requests come in absolute form
+//! (`GET http://host:port/path`) and are sent on as they are, with a direct client; a CONNECT
+//! opens a TCP tunnel. The `Proxy-Authorization` of every request is recorded.
 
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
@@ -10,8 +11,8 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use std::convert::Infallible;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use tokio::net::TcpListener;
 
 type Body = http_body_util::combinators::BoxBody<hyper::body::Bytes, hyper::Error>;
@@ -21,6 +22,7 @@ pub struct ForwardProxy {
     /// `http://127.0.0.1:PORT`, for HTTPS_PROXY.
     pub url: String,
     carried: Arc<AtomicUsize>,
+    authorizations: Arc<Mutex<Vec<String>>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -31,15 +33,28 @@ impl ForwardProxy {
         let carried = Arc::new(AtomicUsize::new(0));
         let client: Client<HttpConnector, Incoming> =
             Client::builder(TokioExecutor::new()).build_http();
-        let counter = Arc::clone(&carried);
+        let authorizations = Arc::new(Mutex::new(Vec::new()));
+        let (counter, seen) = (Arc::clone(&carried), Arc::clone(&authorizations));
         let task = tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
-                let (client, counter) = (client.clone(), Arc::clone(&counter));
+                let (client, counter, seen) =
+                    (client.clone(), Arc::clone(&counter), Arc::clone(&seen));
                 tokio::spawn(async move {
                     let service = service_fn(move |request: hyper::Request<Incoming>| {
-                        let (client, counter) = (client.clone(), Arc::clone(&counter));
+                        let (client, counter, seen) =
+                            (client.clone(), Arc::clone(&counter), Arc::clone(&seen));
                         async move {
                             counter.fetch_add(1, Ordering::SeqCst);
+                            if let Some(auth) = request
+                                .headers()
+                                .get(hyper::header::PROXY_AUTHORIZATION)
+                                .and_then(|v| v.to_str().ok())
+                            {
+                                seen.lock().expect("lock").push(auth.to_string());
+                            }
+                            if request.method() == hyper::Method::CONNECT {
+                                return Ok::<_, Infallible>(tunnel(request));
+                            }
                             let response: hyper::Response<Body> =
                                 match client.request(request).await {
                                     Ok(response) => response.map(|b| b.boxed()),
@@ -59,11 +74,22 @@ impl ForwardProxy {
                     });
                     let _ = http1::Builder::new()
                         .serve_connection(TokioIo::new(stream), service)
+                        .with_upgrades()
                         .await;
                 });
             }
         });
-        ForwardProxy { url, carried, task }
+        ForwardProxy {
+            url,
+            carried,
+            authorizations,
+            task,
+        }
+    }
+
+    /// The `Proxy-Authorization` values received so far, in order.
+    pub fn authorizations(&self) -> Vec<String> {
+        self.authorizations.lock().expect("lock").clone()
     }
 
     /// Requests carried so far.
@@ -76,4 +102,30 @@ impl Drop for ForwardProxy {
     fn drop(&mut self) {
         self.task.abort();
     }
+}
+
+/// Answers a CONNECT with 200 and copies bytes between the client and the target.
+fn tunnel(request: hyper::Request<Incoming>) -> hyper::Response<Body> {
+    let empty = || {
+        http_body_util::Empty::new()
+            .map_err(|never| match never {})
+            .boxed()
+    };
+    let Some(authority) = request.uri().authority().map(|a| a.to_string()) else {
+        return hyper::Response::builder()
+            .status(400)
+            .body(empty())
+            .expect("a 400");
+    };
+    tokio::spawn(async move {
+        let Ok(upgraded) = hyper::upgrade::on(request).await else {
+            return;
+        };
+        let Ok(mut target) = tokio::net::TcpStream::connect(authority).await else {
+            return;
+        };
+        let mut client = TokioIo::new(upgraded);
+        let _ = tokio::io::copy_bidirectional(&mut client, &mut target).await;
+    });
+    hyper::Response::new(empty())
 }

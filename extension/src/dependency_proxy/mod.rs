@@ -335,16 +335,7 @@ impl DependencyProxy {
         let (corporate, _) = self.corporate_proxy_and_client();
         let target = match open_tunnel(&host, port, corporate.as_ref()).await {
             Ok(target) => target,
-            Err(OpenError::Refused(code)) => {
-                let status = StatusCode::from_u16(code).unwrap_or(StatusCode::BAD_GATEWAY);
-                return Injected::Answer(text_response(
-                    status,
-                    &format!(
-                        "faultline dependency proxy: the corporate proxy refused {host}:{port}"
-                    ),
-                ));
-            }
-            Err(OpenError::Failed(reason)) => {
+            Err(OpenError(reason)) => {
                 tracing::debug!("tunnel to {host}:{port} failed: {reason}");
                 return Injected::Answer(text_response(
                     StatusCode::BAD_GATEWAY,

@@ -1,59 +1,68 @@
 //! How dependency traffic leaves: straight to the target, or through the corporate proxy named by
 //! `https_proxy` (plain HTTP requests in absolute form, HTTPS through a CONNECT of its own).
+//!
+//! The proxy URL is read by hyper-util's proxy matcher (user info percent-decoded into
+//! `Proxy-Authorization: Basic`) and the CONNECT is made by its tunnel connector.
 
 use crate::net::client::{BoxError, ProxyBody};
-use base64::Engine as _;
 use http::{HeaderValue, Uri};
 use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::proxy::Tunnel;
 use hyper_util::client::legacy::connect::{Connected, Connection, HttpConnector};
+use hyper_util::client::proxy::matcher::Matcher;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tower_service::Service as _;
 
-/// Longest wait for a TCP connection to a dependency or the corporate proxy.
+/// Longest wait for a TCP connection to a dependency or the corporate proxy (and for the proxy's
+/// answer to a CONNECT).
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
-/// Largest CONNECT answer head accepted from the corporate proxy.
-const MAX_PROXY_HEAD: usize = 16 * 1024;
+/// The port of a corporate proxy URL that names none (Squid's, the usual corporate proxy).
+const DEFAULT_PROXY_PORT: u16 = 3128;
 
 /// The corporate proxy, if any.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CorporateProxy {
-    host: String,
-    port: u16,
-    /// `Proxy-Authorization` from the URL's user info.
+    /// `http://host:port/`: where connections go (credentials removed).
+    dst: Uri,
+    /// `Proxy-Authorization` from the URL's user info, percent-decoded.
     authorization: Option<HeaderValue>,
 }
 
 impl CorporateProxy {
     pub fn from_uri(uri: &Uri) -> Option<CorporateProxy> {
-        let authority = uri.authority()?;
-        let authorization = authority
-            .as_str()
-            .rsplit_once('@')
-            .map(|(userinfo, _)| {
-                let token = base64::engine::general_purpose::STANDARD.encode(userinfo);
-                HeaderValue::from_str(&format!("Basic {token}"))
-            })
-            .and_then(Result::ok)
-            .map(|mut value| {
-                value.set_sensitive(true);
-                value
-            });
+        let matcher = Matcher::builder().all(uri.to_string()).build();
+        let intercept = matcher.intercept(&Uri::from_static("http://faultline.invalid/"))?;
+        let authority = intercept.uri().authority()?;
+        let port = authority.port_u16().unwrap_or(DEFAULT_PROXY_PORT);
+        let dst = Uri::builder()
+            .scheme("http")
+            .authority(format!("{}:{port}", authority.host()))
+            .path_and_query("/")
+            .build()
+            .ok()?;
         Some(CorporateProxy {
-            host: authority.host().to_string(),
-            port: authority.port_u16().unwrap_or(3128),
-            authorization,
+            dst,
+            authorization: intercept.basic_auth().cloned(),
         })
     }
 
     pub fn authorization(&self) -> Option<&HeaderValue> {
         self.authorization.as_ref()
     }
+}
+
+fn http_connector() -> HttpConnector {
+    let mut http = HttpConnector::new();
+    http.set_nodelay(true);
+    http.enforce_http(true);
+    http.set_connect_timeout(Some(CONNECT_TIMEOUT));
+    http
 }
 
 /// Connects where plain HTTP requests go: the target, or the corporate proxy (the client then
@@ -67,13 +76,12 @@ pub struct UpstreamConnector {
 pub type ForwardClient = Client<UpstreamConnector, ProxyBody>;
 
 pub fn forward_client(proxy: Option<CorporateProxy>) -> ForwardClient {
-    let mut http = HttpConnector::new();
-    http.set_nodelay(true);
-    http.enforce_http(true);
-    http.set_connect_timeout(Some(CONNECT_TIMEOUT));
     Client::builder(TokioExecutor::new())
         .pool_idle_timeout(Duration::from_secs(60))
-        .build(UpstreamConnector { http, proxy })
+        .build(UpstreamConnector {
+            http: http_connector(),
+            proxy,
+        })
 }
 
 /// A connection made by [`UpstreamConnector`].
@@ -127,10 +135,7 @@ impl tower_service::Service<Uri> for UpstreamConnector {
 
     fn call(&mut self, target: Uri) -> Self::Future {
         let (dst, proxied) = match &self.proxy {
-            Some(proxy) => match format!("http://{}:{}", proxy.host, proxy.port).parse::<Uri>() {
-                Ok(uri) => (uri, true),
-                Err(err) => return Box::pin(async move { Err(err.into()) }),
-            },
+            Some(proxy) => (proxy.dst.clone(), true),
             None => (target, false),
         };
         let connecting = self.http.call(dst);
@@ -141,13 +146,10 @@ impl tower_service::Service<Uri> for UpstreamConnector {
     }
 }
 
-/// Why a tunnel target could not be opened.
+/// Why a tunnel target could not be opened, for the 502 the client gets (a refusal by the corporate
+/// proxy included: its status is about faultline's credentials, not the function's).
 #[derive(Debug)]
-pub enum OpenError {
-    /// The corporate proxy refused the CONNECT with this status.
-    Refused(u16),
-    Failed(String),
-}
+pub struct OpenError(pub String);
 
 /// Opens a TCP stream to `host:port` for a CONNECT tunnel, through the corporate proxy if any.
 pub async fn open_tunnel(
@@ -155,113 +157,132 @@ pub async fn open_tunnel(
     port: u16,
     proxy: Option<&CorporateProxy>,
 ) -> Result<TcpStream, OpenError> {
-    let (dial_host, dial_port) = match proxy {
-        Some(p) => (p.host.as_str(), p.port),
-        None => (host, port),
-    };
-    let dial_host = dial_host.trim_start_matches('[').trim_end_matches(']');
-    let mut stream =
-        tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect((dial_host, dial_port)))
-            .await
-            .map_err(|_| {
-                OpenError::Failed(format!("connecting to {dial_host}:{dial_port} timed out"))
-            })?
-            .map_err(|err| {
-                OpenError::Failed(format!("cannot connect to {dial_host}:{dial_port}: {err}"))
-            })?;
-    let _ = stream.set_nodelay(true);
     let Some(proxy) = proxy else {
+        let dial_host = host.trim_start_matches('[').trim_end_matches(']');
+        let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect((dial_host, port)))
+            .await
+            .map_err(|_| OpenError(format!("connecting to {host}:{port} timed out")))?
+            .map_err(|err| OpenError(format!("cannot connect to {host}:{port}: {err}")))?;
+        let _ = stream.set_nodelay(true);
         return Ok(stream);
     };
-    let mut head = format!("CONNECT {host}:{port} HTTP/1.1\r\nHost: {host}:{port}\r\n");
-    if let Some(auth) = proxy.authorization.as_ref().and_then(|v| v.to_str().ok()) {
-        head.push_str(&format!("Proxy-Authorization: {auth}\r\n"));
+    let target = Uri::builder()
+        .scheme("http")
+        .authority(format!("{host}:{port}"))
+        .path_and_query("/")
+        .build()
+        .map_err(|err| OpenError(format!("bad tunnel target {host}:{port}: {err}")))?;
+    let mut tunnel = Tunnel::new(proxy.dst.clone(), http_connector());
+    if let Some(auth) = &proxy.authorization {
+        tunnel = tunnel.with_auth(auth.clone());
     }
-    head.push_str("\r\n");
-    stream
-        .write_all(head.as_bytes())
-        .await
-        .map_err(|err| OpenError::Failed(format!("corporate proxy: {err}")))?;
-    let status = read_connect_answer(&mut stream).await?;
-    if (200..300).contains(&status) {
-        Ok(stream)
-    } else {
-        Err(OpenError::Refused(status))
+    let opened = tokio::time::timeout(CONNECT_TIMEOUT, async {
+        std::future::poll_fn(|cx| tunnel.poll_ready(cx)).await?;
+        tunnel.call(target).await
+    })
+    .await
+    .map_err(|_| OpenError("the corporate proxy did not answer the CONNECT".into()))?;
+    match opened {
+        Ok(io) => Ok(io.into_inner()),
+        Err(err) => Err(OpenError(describe(&err, proxy))),
     }
 }
 
-/// Reads the corporate proxy's answer head byte by byte (nothing past it may be consumed: the
-/// tunnel starts right after) and returns its status.
-async fn read_connect_answer(stream: &mut TcpStream) -> Result<u16, OpenError> {
-    let mut head = Vec::with_capacity(256);
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        if head.len() >= MAX_PROXY_HEAD {
-            return Err(OpenError::Failed(
-                "corporate proxy answer head too large".into(),
-            ));
-        }
-        let read = tokio::time::timeout(CONNECT_TIMEOUT, stream.read(&mut byte))
-            .await
-            .map_err(|_| OpenError::Failed("corporate proxy did not answer the CONNECT".into()))?
-            .map_err(|err| OpenError::Failed(format!("corporate proxy: {err}")))?;
-        if read == 0 {
-            return Err(OpenError::Failed(
-                "corporate proxy closed the connection".into(),
-            ));
-        }
-        head.push(byte[0]);
+/// The tunnel error with its cause, naming the proxy by host and port (never its credentials).
+fn describe(err: &(dyn std::error::Error + 'static), proxy: &CorporateProxy) -> String {
+    let at = proxy.dst.authority().map_or("", |a| a.as_str());
+    let mut text = format!("corporate proxy {at}: {err}");
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(&format!(": {cause}"));
+        source = cause.source();
     }
-    let line = head.split(|b| *b == b'\n').next().unwrap_or_default();
-    let status = std::str::from_utf8(line)
-        .ok()
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|code| code.parse::<u16>().ok())
-        .ok_or_else(|| OpenError::Failed("corporate proxy sent no HTTP status".into()))?;
-    Ok(status)
+    text
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     #[test]
     fn credentials_in_the_proxy_url_become_proxy_authorization() {
         let uri: Uri = "http://user:secret@corp:3128".parse().unwrap();
         let proxy = CorporateProxy::from_uri(&uri).unwrap();
-        assert_eq!(proxy.host, "corp");
-        assert_eq!(proxy.port, 3128);
+        assert_eq!(proxy.dst, "http://corp:3128/");
         assert_eq!(
             proxy.authorization().unwrap().to_str().unwrap(),
             "Basic dXNlcjpzZWNyZXQ="
         );
         assert!(format!("{proxy:?}").contains("Sensitive"));
         let plain = CorporateProxy::from_uri(&"http://corp".parse().unwrap()).unwrap();
-        assert_eq!(plain.port, 3128);
+        assert_eq!(plain.dst, "http://corp:3128/");
         assert!(plain.authorization().is_none());
     }
 
-    #[tokio::test]
-    async fn connect_through_a_corporate_proxy() {
+    #[test]
+    fn percent_encoded_credentials_are_decoded() {
+        // svc / p@ss:w0rd — the '@' and ':' in the password must be written %40 and %3A.
+        let uri: Uri = "http://svc:p%40ss%3Aw0rd@corp:8080".parse().unwrap();
+        let proxy = CorporateProxy::from_uri(&uri).unwrap();
+        assert_eq!(proxy.dst, "http://corp:8080/");
+        let expected = format!(
+            "Basic {}",
+            base64::Engine::encode(&base64::engine::general_purpose::STANDARD, "svc:p@ss:w0rd")
+        );
+        assert_eq!(proxy.authorization().unwrap().to_str().unwrap(), expected);
+    }
+
+    /// A one-connection CONNECT proxy: answers `status`, then echoes "ping" with "pong".
+    async fn one_shot_proxy(status: &'static str) -> (Uri, tokio::task::JoinHandle<String>) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let proxy_task = tokio::spawn(async move {
+        let task = tokio::spawn(async move {
             let (mut socket, _) = listener.accept().await.unwrap();
             let mut buf = vec![0u8; 1024];
             let n = socket.read(&mut buf).await.unwrap();
             let request = String::from_utf8_lossy(&buf[..n]).to_string();
-            socket
-                .write_all(b"HTTP/1.1 200 Connection established\r\n\r\nhello")
-                .await
-                .unwrap();
+            socket.write_all(status.as_bytes()).await.unwrap();
+            let mut ping = [0u8; 4];
+            if socket.read_exact(&mut ping).await.is_ok() {
+                socket.write_all(b"pong").await.unwrap();
+            }
             request
         });
-        let proxy = CorporateProxy::from_uri(&format!("http://{addr}").parse().unwrap()).unwrap();
+        (format!("http://svc:p%40ss@{addr}").parse().unwrap(), task)
+    }
+
+    #[tokio::test]
+    async fn connect_through_a_corporate_proxy() {
+        let (uri, proxy_task) = one_shot_proxy("HTTP/1.1 200 Connection established\r\n\r\n").await;
+        let proxy = CorporateProxy::from_uri(&uri).unwrap();
         let mut stream = open_tunnel("example.com", 443, Some(&proxy)).await.unwrap();
-        let mut rest = [0u8; 5];
+        stream.write_all(b"ping").await.unwrap();
+        let mut rest = [0u8; 4];
         stream.read_exact(&mut rest).await.unwrap();
-        assert_eq!(&rest, b"hello", "bytes after the head belong to the tunnel");
+        assert_eq!(&rest, b"pong", "the stream is the tunnel");
         let request = proxy_task.await.unwrap();
         assert!(request.starts_with("CONNECT example.com:443 HTTP/1.1\r\n"));
+        assert!(
+            request.contains("Proxy-Authorization: Basic c3ZjOnBAc3M=\r\n"),
+            "{request}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_refused_connect_is_named() {
+        let (uri, _task) = one_shot_proxy("HTTP/1.1 407 Who are you\r\n\r\n").await;
+        let proxy = CorporateProxy::from_uri(&uri).unwrap();
+        let Err(OpenError(reason)) = open_tunnel("example.com", 443, Some(&proxy)).await else {
+            panic!("a 407 must fail the tunnel");
+        };
+        assert!(reason.contains("proxy authorization required"), "{reason}");
+        let (uri, _task) = one_shot_proxy("HTTP/1.1 403 Forbidden\r\n\r\n").await;
+        let proxy = CorporateProxy::from_uri(&uri).unwrap();
+        let Err(OpenError(reason)) = open_tunnel("example.com", 443, Some(&proxy)).await else {
+            panic!("a 403 must fail the tunnel");
+        };
+        assert!(reason.starts_with("corporate proxy 127.0.0.1:"), "{reason}");
+        assert!(!reason.contains("p@ss"), "{reason}");
     }
 }

@@ -279,3 +279,36 @@ async fn the_proxy_answers_unreachable_targets_and_bad_requests_clearly() {
     .await;
     assert!(text(&out).starts_with("HTTP/1.1 431"), "{out:?}");
 }
+
+/// The config's `https_proxy` (a corporate proxy) with a password holding `@` and `:`, written
+/// percent-encoded as URLs require: plain HTTP and CONNECT both go through it, each with the
+/// decoded credentials.
+#[tokio::test]
+async fn a_corporate_proxy_with_a_percent_encoded_password_carries_all_traffic() {
+    let http_port = http_upstream().await;
+    let tls_port = free_port();
+    let corporate = faultline_testkit::forward_proxy::ForwardProxy::start().await;
+    let emulator = Emulator::start().await;
+    let mut env = LambdaEnv::new(&emulator.runtime_api());
+    let (cert, key) = certificate(env.dir.path());
+    let _tls = https_upstream(tls_port, &cert, &key).await;
+    let corporate_at = corporate.url.trim_start_matches("http://");
+    env.config_file(&format!(
+        "https_proxy: http://svc:p%40ss%3Aw0rd@{corporate_at}\nexperiments: []\n"
+    ));
+    let _extension = start_extension(&env, &emulator).await;
+    let proxy = env.dependency_proxy_url();
+
+    let (out, _) = curl(&proxy, &[&format!("http://127.0.0.1:{http_port}/corp")]).await;
+    assert_eq!(text(&out), "hello from upstream /corp", "{out:?}");
+    let tls_url = format!("https://localhost:{tls_port}/secure");
+    let (out, _) = curl(&proxy, &["--cacert", &cert, &tls_url]).await;
+    assert_eq!(text(&out), "hello over tls /secure", "{out:?}");
+
+    assert_eq!(corporate.carried(), 2, "one plain request and one CONNECT");
+    // base64("svc:p@ss:w0rd")
+    assert_eq!(
+        corporate.authorizations(),
+        vec!["Basic c3ZjOnBAc3M6dzByZA=="; 2]
+    );
+}
