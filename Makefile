@@ -73,11 +73,13 @@ fuzz:
 	PROPTEST_CASES=$${PROPTEST_CASES:-20000} $(CARGO) test --locked -p faultline-schema --lib never_panics
 	PROPTEST_CASES=$${PROPTEST_CASES:-20000} $(CARGO) test --locked -p faultline-extension --lib any_body_is_answered_without_panic
 
-# Re-renders the committed cfn/, sam-templates/ and terraform/ from deployer/templates.
+# Re-renders the committed cfn/, sam-templates/ and terraform/ from deployer/templates, and
+# iam/deployer-policy.json from deployer/src/permissions.rs.
 render:
 	$(CARGO) run --quiet -p faultline-deployer --locked -- render cfn --out cfn
 	$(CARGO) run --quiet -p faultline-deployer --locked -- render sam --out sam-templates
 	$(CARGO) run --quiet -p faultline-deployer --locked -- render terraform --out terraform
+	$(CARGO) run --quiet -p faultline-deployer --locked -- iam-policy > iam/deployer-policy.json
 
 clean:
 	$(CARGO) clean

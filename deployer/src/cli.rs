@@ -71,6 +71,8 @@ pub enum Command {
     Layer(crate::commands::layer::Args),
     /// Write the CloudFormation, SAM or Terraform templates for teams that manage functions as code
     Render(crate::commands::render::Args),
+    /// Print the IAM policy the deployer itself needs, for every command or some
+    IamPolicy(crate::commands::iam_policy::Args),
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ mod error;
 mod functions;
 mod install;
 mod output;
+mod permissions;
 mod plan;
 mod render;
 
@@ -54,6 +55,7 @@ fn main() -> ExitCode {
             Command::Experiment(args) => commands::experiment::run(&cli.global, args).await,
             Command::Layer(args) => commands::layer::run(args),
             Command::Render(args) => commands::render::run(&cli.global, args).await,
+            Command::IamPolicy(args) => commands::iam_policy::run(&cli.global, args),
         }
     });
     match result {

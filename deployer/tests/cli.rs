@@ -619,3 +619,33 @@ async fn the_deployer_works_behind_a_corporate_proxy() {
     assert_eq!(code, 0, "{err}");
     assert_eq!(proxy.carried(), before, "NO_PROXY bypasses the proxy");
 }
+
+/// The committed iam/deployer-policy.json and the README's table are what `deployer iam-policy`
+/// prints (one source: deployer/src/permissions.rs; `make render` rewrites the JSON).
+#[test]
+fn the_committed_deployer_policy_and_the_readme_table_match_the_source() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let run = |args: &[&str]| {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_deployer"))
+            .args(args)
+            .output()
+            .expect("run deployer");
+        assert!(output.status.success());
+        String::from_utf8(output.stdout).expect("utf-8")
+    };
+    let committed = std::fs::read_to_string(root.join("iam/deployer-policy.json"))
+        .expect("iam/deployer-policy.json");
+    assert_eq!(
+        committed,
+        run(&["iam-policy"]),
+        "iam/deployer-policy.json is stale: run `make render`"
+    );
+    let readme = std::fs::read_to_string(root.join("README.md")).expect("README.md");
+    let table = run(&["iam-policy", "--table"]);
+    assert!(
+        readme.contains(&format!(
+            "<!-- iam-policy-table -->\n{table}<!-- /iam-policy-table -->"
+        )),
+        "the README's table differs from `deployer iam-policy --table`:\n{table}"
+    );
+}

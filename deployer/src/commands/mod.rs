@@ -3,6 +3,7 @@
 pub mod disable;
 pub mod enable;
 pub mod experiment;
+pub mod iam_policy;
 pub mod init;
 pub mod layer;
 pub mod render;

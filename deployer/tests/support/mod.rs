@@ -21,12 +21,100 @@ pub struct Env {
     pub iam: aws_sdk_iam::Client,
     pub secrets: aws_sdk_secretsmanager::Client,
     pub cloudwatch: aws_sdk_cloudwatch::Client,
+    /// The access key the deployer runs with unless a test says otherwise.
+    pub keys: Keys,
+}
+
+/// An access key id and its secret.
+#[derive(Debug, Clone)]
+pub struct Keys {
+    pub id: String,
+    pub secret: String,
+}
+
+impl Keys {
+    fn testing() -> Keys {
+        Keys {
+            id: "testing".into(),
+            secret: "testing".into(),
+        }
+    }
 }
 
 impl Env {
     pub async fn start() -> Env {
-        let moto = MotoServer::start().await;
+        Env::with(MotoServer::start().await, Keys::testing()).await
+    }
+
+    /// moto enforcing IAM from its fourth call on: the first three make an administrator
+    /// (`*` on `*`), whose key every later setup call and the deployer (unless told otherwise)
+    /// use.
+    pub async fn start_enforcing_iam() -> Env {
+        let moto = MotoServer::enforcing_iam_after(3).await;
         let config = faultline_testkit::aws_config(&moto.endpoint, "testing", "testing").await;
+        let iam = aws_sdk_iam::Client::new(&config);
+        iam.create_user()
+            .user_name("admin")
+            .send()
+            .await
+            .expect("create admin");
+        iam.put_user_policy()
+            .user_name("admin")
+            .policy_name("everything")
+            .policy_document(
+                r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#,
+            )
+            .send()
+            .await
+            .expect("admin policy");
+        let key = iam
+            .create_access_key()
+            .user_name("admin")
+            .send()
+            .await
+            .expect("admin key")
+            .access_key
+            .expect("a key");
+        let keys = Keys {
+            id: key.access_key_id,
+            secret: key.secret_access_key,
+        };
+        Env::with(moto, keys).await
+    }
+
+    /// A user holding exactly `policy` (inline), and its access key; made by the administrator.
+    pub async fn user(&self, name: &str, policy: &serde_json::Value) -> Keys {
+        self.iam
+            .create_user()
+            .user_name(name)
+            .send()
+            .await
+            .expect("create user");
+        self.iam
+            .put_user_policy()
+            .user_name(name)
+            .policy_name("deployer")
+            .policy_document(policy.to_string())
+            .send()
+            .await
+            .expect("user policy");
+        let key = self
+            .iam
+            .create_access_key()
+            .user_name(name)
+            .send()
+            .await
+            .expect("user key")
+            .access_key
+            .expect("a key");
+        Keys {
+            id: key.access_key_id,
+            secret: key.secret_access_key,
+        }
+    }
+
+    async fn with(moto: MotoServer, keys: Keys) -> Env {
+        let config = faultline_testkit::aws_config(&moto.endpoint, &keys.id, &keys.secret).await;
         let dir = tempfile::tempdir().expect("tempdir");
         for arch in ["x86_64", "arm64"] {
             std::fs::write(
@@ -42,6 +130,7 @@ impl Env {
             cloudwatch: aws_sdk_cloudwatch::Client::new(&config),
             moto,
             dir,
+            keys,
         }
     }
 
@@ -62,13 +151,23 @@ impl Env {
 
     /// Runs the deployer with extra environment variables (a proxy, say).
     pub fn deployer_with(&self, args: &[&str], vars: &[(&str, &str)]) -> (i32, String, String) {
+        self.deployer_as(&self.keys, args, vars)
+    }
+
+    /// Runs the deployer with another user's access key.
+    pub fn deployer_as(
+        &self,
+        keys: &Keys,
+        args: &[&str],
+        vars: &[(&str, &str)],
+    ) -> (i32, String, String) {
         let output: Output = std::process::Command::new(env!("CARGO_BIN_EXE_deployer"))
             .args(args)
             .env_clear()
             .envs(vars.iter().copied())
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_ACCESS_KEY_ID", &keys.id)
+            .env("AWS_SECRET_ACCESS_KEY", &keys.secret)
             .env("AWS_REGION", "us-east-1")
             .env("AWS_ENDPOINT_URL", &self.moto.endpoint)
             .env("AWS_EC2_METADATA_DISABLED", "true")

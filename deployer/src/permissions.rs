@@ -1,0 +1,268 @@
+//! What the deployer itself may do in AWS, command by command: the one source of the policy that
+//! `deployer iam-policy` prints, `iam/deployer-policy.json` commits and the README tabulates.
+//!
+//! Every action the deployer calls is listed under the commands that call it, on the narrowest
+//! resource IAM lets it be scoped to: the config secret, the read policy and the layers by their
+//! `--name`, functions and roles by type (which ones is the user's choice at run time), and the
+//! role attachments conditioned on `iam:PolicyARN` being faultline's read policy.
+//! `sts:GetCallerIdentity` is not listed: AWS answers it without any permission.
+
+use serde_json::{Value, json};
+
+/// A command that calls AWS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
+pub enum CommandName {
+    Init,
+    Enable,
+    Disable,
+    Status,
+    Experiment,
+    Render,
+}
+
+impl CommandName {
+    pub const ALL: [CommandName; 6] = [
+        CommandName::Init,
+        CommandName::Enable,
+        CommandName::Disable,
+        CommandName::Status,
+        CommandName::Experiment,
+        CommandName::Render,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CommandName::Init => "init",
+            CommandName::Enable => "enable",
+            CommandName::Disable => "disable",
+            CommandName::Status => "status",
+            CommandName::Experiment => "experiment",
+            CommandName::Render => "render",
+        }
+    }
+}
+
+use CommandName::{Disable, Enable, Experiment, Init, Render, Status};
+
+/// One statement: actions (each with the commands that call it) on one resource pattern.
+struct Grant {
+    sid: &'static str,
+    actions: &'static [(&'static str, &'static [CommandName])],
+    /// `{p}` is the partition, `{name}` the `--name`.
+    resource: &'static str,
+    /// Only when the policy being attached or detached is faultline's read policy.
+    only_the_read_policy: bool,
+}
+
+/// faultline's read policy, in any account and region (`names::policy_arn`).
+const READ_POLICY: &str = "arn:{p}:iam::*:policy/{name}-read-config-*";
+
+const GRANTS: &[Grant] = &[
+    Grant {
+        sid: "ConfigSecret",
+        actions: &[
+            ("secretsmanager:CreateSecret", &[Init]),
+            (
+                "secretsmanager:DescribeSecret",
+                &[Init, Enable, Disable, Status, Render],
+            ),
+            ("secretsmanager:GetSecretValue", &[Init, Experiment]),
+            ("secretsmanager:PutSecretValue", &[Init, Experiment]),
+            (
+                "secretsmanager:UpdateSecretVersionStage",
+                &[Init, Experiment],
+            ),
+        ],
+        resource: "arn:{p}:secretsmanager:*:*:secret:{name}-config-*",
+        only_the_read_policy: false,
+    },
+    Grant {
+        sid: "ReadPolicy",
+        actions: &[
+            ("iam:CreatePolicy", &[Init]),
+            ("iam:CreatePolicyVersion", &[Init]),
+            ("iam:DeletePolicyVersion", &[Init]),
+            ("iam:GetPolicy", &[Init]),
+            ("iam:GetPolicyVersion", &[Init]),
+            ("iam:ListPolicyVersions", &[Init]),
+        ],
+        resource: READ_POLICY,
+        only_the_read_policy: false,
+    },
+    Grant {
+        sid: "SecretKey",
+        actions: &[("kms:DescribeKey", &[Init])],
+        resource: "arn:{p}:kms:*:*:key/*",
+        only_the_read_policy: false,
+    },
+    Grant {
+        sid: "Layers",
+        actions: &[("lambda:PublishLayerVersion", &[Init])],
+        resource: "arn:{p}:lambda:*:*:layer:{name}-*",
+        only_the_read_policy: false,
+    },
+    Grant {
+        sid: "LayerVersions",
+        actions: &[("lambda:GetLayerVersion", &[Enable])],
+        resource: "arn:{p}:lambda:*:*:layer:{name}-*:*",
+        only_the_read_policy: false,
+    },
+    Grant {
+        sid: "Functions",
+        actions: &[
+            ("lambda:GetFunction", &[Enable, Disable, Status]),
+            ("lambda:GetFunctionConfiguration", &[Enable, Disable]),
+            ("lambda:ListTags", &[Enable, Disable]),
+            ("lambda:TagResource", &[Enable]),
+            ("lambda:UntagResource", &[Disable]),
+            ("lambda:UpdateFunctionConfiguration", &[Enable, Disable]),
+        ],
+        resource: "arn:{p}:lambda:*:*:function:*",
+        only_the_read_policy: false,
+    },
+    Grant {
+        sid: "FunctionRoles",
+        actions: &[("iam:ListAttachedRolePolicies", &[Enable, Disable, Status])],
+        resource: "arn:{p}:iam::*:role/*",
+        only_the_read_policy: false,
+    },
+    Grant {
+        sid: "AttachTheReadPolicyOnly",
+        actions: &[
+            ("iam:AttachRolePolicy", &[Enable]),
+            ("iam:DetachRolePolicy", &[Disable]),
+        ],
+        resource: "arn:{p}:iam::*:role/*",
+        only_the_read_policy: true,
+    },
+    Grant {
+        sid: "Listings",
+        actions: &[
+            ("cloudwatch:DescribeAlarms", &[Experiment]),
+            ("lambda:ListFunctions", &[Enable, Disable, Status]),
+            (
+                "lambda:ListLayerVersions",
+                &[Init, Enable, Disable, Status, Render],
+            ),
+        ],
+        resource: "*",
+        only_the_read_policy: false,
+    },
+];
+
+fn fill(template: &str, partition: &str, name: &str) -> String {
+    template.replace("{p}", partition).replace("{name}", name)
+}
+
+fn wanted(calls: &[CommandName], commands: &[CommandName]) -> bool {
+    calls.iter().any(|c| commands.contains(c))
+}
+
+/// The policy document for `commands`, with `name` (`--name`) and `partition` filled in.
+pub fn policy(commands: &[CommandName], name: &str, partition: &str) -> Value {
+    let statements: Vec<Value> = GRANTS
+        .iter()
+        .filter_map(|grant| {
+            let actions: Vec<&str> = grant
+                .actions
+                .iter()
+                .filter(|(_, calls)| wanted(calls, commands))
+                .map(|(action, _)| *action)
+                .collect();
+            if actions.is_empty() {
+                return None;
+            }
+            let mut statement = json!({
+                "Sid": grant.sid,
+                "Effect": "Allow",
+                "Action": actions,
+                "Resource": fill(grant.resource, partition, name),
+            });
+            if grant.only_the_read_policy {
+                statement["Condition"] =
+                    json!({"ArnLike": {"iam:PolicyARN": fill(READ_POLICY, partition, name)}});
+            }
+            Some(statement)
+        })
+        .collect();
+    json!({"Version": "2012-10-17", "Statement": statements})
+}
+
+/// The README's table: each command and the actions it needs.
+pub fn markdown_table() -> String {
+    let mut table = String::from("| command | actions |\n|---|---|\n");
+    for command in CommandName::ALL {
+        let actions: Vec<String> = GRANTS
+            .iter()
+            .flat_map(|grant| grant.actions.iter())
+            .filter(|(_, calls)| calls.contains(&command))
+            .map(|(action, _)| format!("`{action}`"))
+            .collect();
+        let label = match command {
+            CommandName::Render => "render --from-aws",
+            other => other.as_str(),
+        };
+        table.push_str(&format!("| `{label}` | {} |\n", actions.join(", ")));
+    }
+    table.push_str("| `layer`, `render` without `--from-aws`, `iam-policy` | none |\n");
+    table
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn actions(policy: &Value) -> Vec<String> {
+        policy["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|s| s["Action"].as_array().unwrap().clone())
+            .map(|a| a.as_str().unwrap().to_string())
+            .collect()
+    }
+
+    #[test]
+    fn each_command_gets_only_what_it_calls() {
+        let status = policy(&[Status], "faultline", "aws");
+        let got = actions(&status);
+        assert!(got.contains(&"lambda:GetFunction".to_string()));
+        assert!(
+            !got.iter()
+                .any(|a| a.contains("Update") || a.contains("Put"))
+        );
+        let experiment = actions(&policy(&[Experiment], "faultline", "aws"));
+        assert!(
+            experiment
+                .iter()
+                .all(|a| a.starts_with("secretsmanager:") || a == "cloudwatch:DescribeAlarms")
+        );
+    }
+
+    #[test]
+    fn attaching_is_limited_to_the_read_policy_in_the_partition() {
+        let all = policy(&CommandName::ALL, "team-a", "aws-cn");
+        let attach = all["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["Sid"] == "AttachTheReadPolicyOnly")
+            .unwrap();
+        assert_eq!(
+            attach["Condition"]["ArnLike"]["iam:PolicyARN"],
+            "arn:aws-cn:iam::*:policy/team-a-read-config-*"
+        );
+        let text = all.to_string();
+        assert!(!text.contains("arn:aws:"), "{text}");
+        assert!(text.contains("secret:team-a-config-*"), "{text}");
+    }
+
+    #[test]
+    fn no_action_is_listed_twice() {
+        let all = actions(&policy(&CommandName::ALL, "faultline", "aws"));
+        let mut unique = all.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(all.len(), unique.len());
+    }
+}
