@@ -649,3 +649,64 @@ fn the_committed_deployer_policy_and_the_readme_table_match_the_source() {
         "the README's table differs from `deployer iam-policy --table`:\n{table}"
     );
 }
+
+/// Lambda answers an update racing another with ResourceConflictException. `enable` then reads
+/// the function again and plans anew: the other change survives (a stale plan sent again would
+/// have dropped it), and `disable` restores the function as the other change left it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_function_changed_during_enable_is_read_again_and_planned_anew() {
+    use aws_sdk_lambda::types::Environment;
+    use faultline_testkit::forward_proxy::{ForwardProxy, Meanwhile};
+    let env = Env::start().await;
+    env.init();
+    let role = env.role("racing-role").await;
+    env.function("racing", &role, &[], &[("TABLE", "orders")])
+        .await;
+    let lambda = env.lambda.clone();
+    let meanwhile: Meanwhile = std::sync::Arc::new(move || {
+        let lambda = lambda.clone();
+        Box::pin(async move {
+            lambda
+                .update_function_configuration()
+                .function_name("racing")
+                .environment(
+                    Environment::builder()
+                        .variables("TABLE", "orders")
+                        .variables("ADDED_MEANWHILE", "yes")
+                        .build(),
+                )
+                .send()
+                .await
+                .expect("the concurrent change");
+        })
+    });
+    let proxy = ForwardProxy::start_with_conflict(
+        "PUT",
+        "/2015-03-31/functions/racing/configuration",
+        meanwhile,
+    )
+    .await;
+    let through = [
+        ("HTTP_PROXY", proxy.url.as_str()),
+        ("HTTPS_PROXY", proxy.url.as_str()),
+    ];
+    let (code, out, err) = env.deployer_with(&["enable", "racing"], &through);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let (_, vars) = env.state("racing").await;
+    assert_eq!(
+        vars.get("ADDED_MEANWHILE").map(String::as_str),
+        Some("yes"),
+        "the concurrent change was lost: {vars:?}"
+    );
+    assert!(vars.contains_key("AWS_LAMBDA_EXEC_WRAPPER"), "{vars:?}");
+
+    let (code, out, err) = env.deployer(&["disable", "racing", "--yes"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let (_, vars) = env.state("racing").await;
+    let expected: std::collections::BTreeMap<String, String> = [
+        ("ADDED_MEANWHILE".to_string(), "yes".to_string()),
+        ("TABLE".to_string(), "orders".to_string()),
+    ]
+    .into();
+    assert_eq!(vars, expected);
+}

@@ -439,3 +439,86 @@ async fn iac_wiring_equals_deployer_enable() {
         }
     }
 }
+
+/// Node.js 22/24 and Java functions: the Terraform module sets what `enable` sets
+/// (NODE_USE_ENV_PROXY, faultline's options in JAVA_TOOL_OPTIONS), and the CloudFormation and
+/// SAM templates give the same values to copy.
+#[tokio::test]
+async fn per_runtime_variables_in_the_templates_equal_deployer_enable() {
+    use aws_sdk_lambda::types::Runtime;
+    let env = Env::start().await;
+    env.init();
+    let role = env.role("runtimes-role").await;
+    env.function_on(Runtime::Nodejs22x, "orders-node", &role, &[], &[])
+        .await;
+    env.function_on(Runtime::Java21, "orders-java", &role, &[], &[])
+        .await;
+    env.function_on(
+        Runtime::Java21,
+        "orders-java-own",
+        &role,
+        &[],
+        &[(
+            "JAVA_TOOL_OPTIONS",
+            "-Xshare:off -Dhttps.proxyHost=old.corp",
+        )],
+    )
+    .await;
+    let (code, out, err) = env.deployer(&[
+        "enable",
+        "orders-node",
+        "orders-java",
+        "orders-java-own",
+        "--yes",
+    ]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let (_, node) = env.state("orders-node").await;
+    assert_eq!(node["NODE_USE_ENV_PROXY"], "1");
+    let (_, java) = env.state("orders-java").await;
+    let java_options = java["JAVA_TOOL_OPTIONS"].clone();
+    let (_, java_own) = env.state("orders-java-own").await;
+    assert_eq!(
+        java_own["JAVA_TOOL_OPTIONS"],
+        format!("-Xshare:off {java_options}"),
+        "the function's own options first, its proxy option replaced"
+    );
+
+    // CloudFormation and SAM: the value to copy is the one enable sets.
+    for template in [
+        "cfn/faultline-function.yaml",
+        "sam-templates/faultline-function-snippet.yaml",
+    ] {
+        let text = std::fs::read_to_string(repo_root().join(template)).expect("template");
+        assert!(
+            text.contains(&format!("JAVA_TOOL_OPTIONS: \"{java_options}\"")),
+            "{template} gives another JAVA_TOOL_OPTIONS than enable's {java_options}"
+        );
+        assert!(
+            text.contains("nodejs22.x, nodejs24.x") && text.contains("NODE_USE_ENV_PROXY: \"1\"")
+        );
+    }
+
+    // Terraform: the module's runtime_environment has enable's options, in enable's order, and
+    // drops the function's own options with the same prefixes.
+    let parsed: Value = serde_json::from_str(&run(
+        helper("check_terraform.py").arg(repo_root().join("terraform"))
+    ))
+    .expect("json");
+    let locals = &parsed["modules/function/main.tf"]["locals"];
+    let runtime_environment = locals["runtime_environment"].as_str().expect("expression");
+    let quoted: Vec<String> = java_options
+        .split(' ')
+        .map(|option| format!("\"{option}\""))
+        .collect();
+    assert!(
+        runtime_environment.contains(&quoted.join(", ")),
+        "{runtime_environment}"
+    );
+    assert!(
+        runtime_environment.contains("[\"nodejs22.x\", \"nodejs24.x\"]")
+            && runtime_environment.contains("NODE_USE_ENV_PROXY = \"1\""),
+        "{runtime_environment}"
+    );
+    let own = locals["own_java_options"].as_str().expect("expression");
+    assert!(own.contains("\"-Dhttps.proxyHost=\""), "{own}");
+}

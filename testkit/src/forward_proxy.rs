@@ -17,6 +17,41 @@ use tokio::net::TcpListener;
 
 type Body = http_body_util::combinators::BoxBody<hyper::body::Bytes, hyper::Error>;
 
+/// What a test runs while the proxy holds back the request it answers with a conflict.
+pub type Meanwhile =
+    Arc<dyn Fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> + Send + Sync>;
+
+/// One request answered with Lambda's 409 `ResourceConflictException` instead of being sent on:
+/// the first whose method and path match, after `meanwhile` ran (the concurrent change).
+struct Conflict {
+    method: String,
+    path: String,
+    meanwhile: Meanwhile,
+    fired: std::sync::atomic::AtomicBool,
+}
+
+impl Conflict {
+    fn matches(&self, request: &hyper::Request<Incoming>) -> bool {
+        request.method().as_str() == self.method
+            && request.uri().path() == self.path
+            && !self.fired.swap(true, Ordering::SeqCst)
+    }
+}
+
+fn conflict_answer() -> hyper::Response<Body> {
+    let body = r#"{"Type":"User","message":"The operation cannot be performed at this time. An update is in progress for resource"}"#;
+    hyper::Response::builder()
+        .status(409)
+        .header("x-amzn-errortype", "ResourceConflictException")
+        .header("content-type", "application/json")
+        .body(
+            http_body_util::Full::new(hyper::body::Bytes::from(body))
+                .map_err(|never| match never {})
+                .boxed(),
+        )
+        .expect("a 409")
+}
+
 /// The proxy, running until dropped.
 pub struct ForwardProxy {
     /// `http://127.0.0.1:PORT`, for HTTPS_PROXY.
@@ -28,6 +63,27 @@ pub struct ForwardProxy {
 
 impl ForwardProxy {
     pub async fn start() -> ForwardProxy {
+        ForwardProxy::run(None).await
+    }
+
+    /// Like [`ForwardProxy::start`], but the first `method` request for `path` runs `meanwhile`
+    /// and is then answered 409 `ResourceConflictException`, as Lambda answers an update that
+    /// races another.
+    pub async fn start_with_conflict(
+        method: &str,
+        path: &str,
+        meanwhile: Meanwhile,
+    ) -> ForwardProxy {
+        ForwardProxy::run(Some(Arc::new(Conflict {
+            method: method.to_string(),
+            path: path.to_string(),
+            meanwhile,
+            fired: std::sync::atomic::AtomicBool::new(false),
+        })))
+        .await
+    }
+
+    async fn run(conflict: Option<Arc<Conflict>>) -> ForwardProxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
         let url = format!("http://{}", listener.local_addr().expect("proxy address"));
         let carried = Arc::new(AtomicUsize::new(0));
@@ -37,14 +93,26 @@ impl ForwardProxy {
         let (counter, seen) = (Arc::clone(&carried), Arc::clone(&authorizations));
         let task = tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
-                let (client, counter, seen) =
-                    (client.clone(), Arc::clone(&counter), Arc::clone(&seen));
+                let (client, counter, seen, conflict) = (
+                    client.clone(),
+                    Arc::clone(&counter),
+                    Arc::clone(&seen),
+                    conflict.clone(),
+                );
                 tokio::spawn(async move {
                     let service = service_fn(move |request: hyper::Request<Incoming>| {
-                        let (client, counter, seen) =
-                            (client.clone(), Arc::clone(&counter), Arc::clone(&seen));
+                        let (client, counter, seen, conflict) = (
+                            client.clone(),
+                            Arc::clone(&counter),
+                            Arc::clone(&seen),
+                            conflict.clone(),
+                        );
                         async move {
                             counter.fetch_add(1, Ordering::SeqCst);
+                            if let Some(conflict) = conflict.filter(|c| c.matches(&request)) {
+                                (conflict.meanwhile)().await;
+                                return Ok::<_, Infallible>(conflict_answer());
+                            }
                             if let Some(auth) = request
                                 .headers()
                                 .get(hyper::header::PROXY_AUTHORIZATION)

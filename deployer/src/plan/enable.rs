@@ -4,7 +4,8 @@ use std::collections::BTreeMap;
 
 use super::{
     DEPENDENCY_PROXY, FunctionConfig, MAX_ENV_BYTES, MAX_LAYERS, NO_PROXY_HOSTS, Plan, PlanError,
-    Ports, SAVED, Saved, WRAPPER, WiringValue, readable, supports_wrapper, wiring,
+    Ports, RuntimeProxyNeed, SAVED, Saved, WRAPPER, WiringValue, java_tool_options, readable,
+    runtime_proxy_need, supports_wrapper, wiring,
 };
 
 /// The lower-case spellings of the proxy variables, beside their upper-case ones.
@@ -119,18 +120,16 @@ pub fn plan_enable(current: &FunctionConfig, target: &EnableTarget) -> Result<Pl
         }
     }
     // Runtimes whose HTTP clients ignore HTTP(S)_PROXY unless told.
-    let runtime = current.runtime.as_deref().unwrap_or_default();
-    if runtime.starts_with("nodejs22") || runtime.starts_with("nodejs24") {
-        // Node's http, https and fetch follow the proxy variables with this set (22.21+, 24).
-        wanted.push(("NODE_USE_ENV_PROXY", "1".into()));
-    } else if runtime.starts_with("java") {
-        wanted.push((
+    match runtime_proxy_need(current.runtime.as_deref().unwrap_or_default()) {
+        RuntimeProxyNeed::Nothing => {}
+        RuntimeProxyNeed::NodeEnvProxy => wanted.push(("NODE_USE_ENV_PROXY", "1".into())),
+        RuntimeProxyNeed::JavaSystemProperties => wanted.push((
             "JAVA_TOOL_OPTIONS",
             java_tool_options(
-                env.get("JAVA_TOOL_OPTIONS"),
+                env.get("JAVA_TOOL_OPTIONS").map(String::as_str),
                 Ports::default().dependency_proxy,
             ),
-        ));
+        )),
     }
     if !already_enabled {
         if let Some(previous) = env.get("AWS_LAMBDA_EXEC_WRAPPER").filter(|w| *w != WRAPPER) {
@@ -178,33 +177,4 @@ pub fn plan_enable(current: &FunctionConfig, target: &EnableTarget) -> Result<Pl
 
 fn env_bytes(env: &BTreeMap<String, String>) -> usize {
     env.iter().map(|(k, v)| k.len() + v.len()).sum()
-}
-
-/// The JVM reads its proxy from system properties only: the function's JAVA_TOOL_OPTIONS with
-/// faultline's `-Dhttp(s).proxyHost/Port` and `-Dhttp.nonProxyHosts` (loopback and the metadata
-/// endpoint) in place of any it had.
-fn java_tool_options(existing: Option<&String>, port: u16) -> String {
-    const OURS: [&str; 5] = [
-        "-Dhttp.proxyHost=",
-        "-Dhttp.proxyPort=",
-        "-Dhttps.proxyHost=",
-        "-Dhttps.proxyPort=",
-        "-Dhttp.nonProxyHosts=",
-    ];
-    let mut options: Vec<String> = existing
-        .map(|text| {
-            text.split_whitespace()
-                .filter(|option| !OURS.iter().any(|ours| option.starts_with(ours)))
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default();
-    options.extend([
-        "-Dhttp.proxyHost=localhost".to_string(),
-        format!("-Dhttp.proxyPort={port}"),
-        "-Dhttps.proxyHost=localhost".to_string(),
-        format!("-Dhttps.proxyPort={port}"),
-        format!("-Dhttp.nonProxyHosts={}", NO_PROXY_HOSTS.join("|")),
-    ]);
-    options.join(" ")
 }

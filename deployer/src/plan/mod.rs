@@ -15,7 +15,10 @@ mod wiring;
 pub use arch::Arch;
 pub use disable::plan_disable;
 pub use enable::{EnableTarget, OurLayer, merged_no_proxy, plan_enable};
-pub use wiring::{Ports, WiringValue, dependency_proxy_url, wiring};
+pub use wiring::{
+    JAVA_PROXY_OPTION_PREFIXES, NODE_ENV_PROXY_RUNTIMES, Ports, RuntimeProxyNeed, WiringValue,
+    dependency_proxy_url, java_proxy_options, java_tool_options, runtime_proxy_need, wiring,
+};
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

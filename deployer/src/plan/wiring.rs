@@ -1,7 +1,7 @@
 //! The variables faultline sets on a function: one list, which `enable` and the IaC templates
 //! both take.
 
-use super::{DEPENDENCY_PROXY, WRAPPER};
+use super::{DEPENDENCY_PROXY, NO_PROXY_HOSTS, WRAPPER};
 
 /// The ports of faultline's listeners inside the function.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,4 +76,68 @@ pub fn wiring(ports: &Ports) -> Vec<(&'static str, WiringValue)> {
         ));
     }
     vars
+}
+
+/// Runtimes whose Node.js `http`, `https` and `fetch` follow the proxy variables only with
+/// `NODE_USE_ENV_PROXY=1` (Node 22.21+ and 24).
+pub const NODE_ENV_PROXY_RUNTIMES: [&str; 2] = ["nodejs22.x", "nodejs24.x"];
+
+/// The JVM options faultline owns in `JAVA_TOOL_OPTIONS`, by prefix: any of the function's own
+/// are replaced by faultline's.
+pub const JAVA_PROXY_OPTION_PREFIXES: [&str; 5] = [
+    "-Dhttp.proxyHost=",
+    "-Dhttp.proxyPort=",
+    "-Dhttps.proxyHost=",
+    "-Dhttps.proxyPort=",
+    "-Dhttp.nonProxyHosts=",
+];
+
+/// What a runtime needs beyond HTTP(S)_PROXY for its HTTP clients to use the dependency proxy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RuntimeProxyNeed {
+    Nothing,
+    /// `NODE_USE_ENV_PROXY=1`.
+    NodeEnvProxy,
+    /// The JVM reads its proxy from system properties only: [`java_proxy_options`].
+    JavaSystemProperties,
+}
+
+pub fn runtime_proxy_need(runtime: &str) -> RuntimeProxyNeed {
+    if NODE_ENV_PROXY_RUNTIMES.contains(&runtime) {
+        RuntimeProxyNeed::NodeEnvProxy
+    } else if runtime.starts_with("java") {
+        RuntimeProxyNeed::JavaSystemProperties
+    } else {
+        RuntimeProxyNeed::Nothing
+    }
+}
+
+/// faultline's JVM proxy options for the dependency proxy on `port` (one value per
+/// [`JAVA_PROXY_OPTION_PREFIXES`] entry, in that order).
+pub fn java_proxy_options(port: u16) -> [String; 5] {
+    [
+        "-Dhttp.proxyHost=localhost".to_string(),
+        format!("-Dhttp.proxyPort={port}"),
+        "-Dhttps.proxyHost=localhost".to_string(),
+        format!("-Dhttps.proxyPort={port}"),
+        format!("-Dhttp.nonProxyHosts={}", NO_PROXY_HOSTS.join("|")),
+    ]
+}
+
+/// The function's JAVA_TOOL_OPTIONS with faultline's proxy options in place of any it had.
+pub fn java_tool_options(existing: Option<&str>, port: u16) -> String {
+    let mut options: Vec<String> = existing
+        .map(|text| {
+            text.split_whitespace()
+                .filter(|option| {
+                    !JAVA_PROXY_OPTION_PREFIXES
+                        .iter()
+                        .any(|ours| option.starts_with(ours))
+                })
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
+    options.extend(java_proxy_options(port));
+    options.join(" ")
 }

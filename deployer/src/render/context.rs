@@ -167,6 +167,7 @@ pub fn build(params: &RenderParams) -> Result<Value, RenderError> {
             .join(", ")
     };
     let arch_names: Vec<&str> = params.archs.iter().map(|a| a.as_str()).collect();
+    let java_options = plan::java_proxy_options(params.ports.dependency_proxy);
     Ok(json!({
         "name": name,
         "secret_name": names::secret(name),
@@ -177,6 +178,11 @@ pub fn build(params: &RenderParams) -> Result<Value, RenderError> {
         "enabled": if params.enabled { "true" } else { "false" },
         "wrapper": plan::WRAPPER,
         "no_proxy_hosts_hcl": hcl_list(&plan::NO_PROXY_HOSTS),
+        "node_runtimes": plan::NODE_ENV_PROXY_RUNTIMES.join(", "),
+        "node_runtimes_hcl": hcl_list(&plan::NODE_ENV_PROXY_RUNTIMES),
+        "java_prefixes_hcl": hcl_list(&plan::JAVA_PROXY_OPTION_PREFIXES),
+        "java_options_hcl": hcl_list(&java_options.iter().map(String::as_str).collect::<Vec<_>>()),
+        "java_tool_options": plan::java_tool_options(None, params.ports.dependency_proxy),
         "dependency_proxy": quoted(&plan::dependency_proxy_url(&params.ports)),
         "max_layers": plan::MAX_LAYERS,
         "max_env_bytes": plan::MAX_ENV_BYTES,

@@ -256,10 +256,23 @@ impl Env {
     }
 
     pub async fn function(&self, name: &str, role: &str, layers: &[String], env: &[(&str, &str)]) {
+        self.function_on(Runtime::Python312, name, role, layers, env)
+            .await;
+    }
+
+    /// A function on `runtime` (the code is an empty zip: the deployer never runs it).
+    pub async fn function_on(
+        &self,
+        runtime: Runtime,
+        name: &str,
+        role: &str,
+        layers: &[String],
+        env: &[(&str, &str)],
+    ) {
         self.lambda
             .create_function()
             .function_name(name)
-            .runtime(Runtime::Python312)
+            .runtime(runtime)
             .role(role)
             .handler("handler.handler")
             .code(

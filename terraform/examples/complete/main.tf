@@ -40,6 +40,7 @@ module "orders_faultline" {
   policy_arn           = module.faultline.policy_arn
   role_name            = aws_iam_role.orders.name
   architecture         = var.architecture
+  runtime              = "python3.13"
   layers               = [var.shared_layer_arn]
   environment = {
     LOG_LEVEL = "INFO"

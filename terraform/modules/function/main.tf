@@ -42,7 +42,19 @@ locals {
     NO_PROXY                = local.no_proxy
   }
 
-  environment       = merge(var.environment, local.chained, local.faultline_environment)
+  # Runtimes whose HTTP clients ignore HTTP(S)_PROXY unless told: Node.js 22/24 read them with
+  # NODE_USE_ENV_PROXY=1; the JVM reads system properties only, so faultline's proxy options
+  # take the place of any the function's JAVA_TOOL_OPTIONS had.
+  own_java_options = [
+    for option in split(" ", lookup(var.environment, "JAVA_TOOL_OPTIONS", "")) : option
+    if option != "" && length([for prefix in ["-Dhttp.proxyHost=", "-Dhttp.proxyPort=", "-Dhttps.proxyHost=", "-Dhttps.proxyPort=", "-Dhttp.nonProxyHosts="] : prefix if startswith(option, prefix)]) == 0
+  ]
+  runtime_environment = merge(
+    contains(["nodejs22.x", "nodejs24.x"], var.runtime) ? { NODE_USE_ENV_PROXY = "1" } : {},
+    startswith(var.runtime, "java") ? { JAVA_TOOL_OPTIONS = join(" ", concat(local.own_java_options, ["-Dhttp.proxyHost=localhost", "-Dhttp.proxyPort=5034", "-Dhttps.proxyHost=localhost", "-Dhttps.proxyPort=5034", "-Dhttp.nonProxyHosts=localhost|127.0.0.1|169.254.169.254"])) } : {},
+  )
+
+  environment       = merge(var.environment, local.chained, local.faultline_environment, local.runtime_environment)
   environment_bytes = length(join("", [for key, value in local.environment : "${key}${value}"]))
 }
 

@@ -27,6 +27,7 @@ module "faultline" {
   policy_arn           = var.policy_arn
   role_name            = aws_iam_role.function.name
   architecture         = var.architecture
+  runtime              = "python3.13"
   environment          = { LOG_LEVEL = "INFO" }
 }
 

@@ -30,6 +30,12 @@ variable "architecture" {
   }
 }
 
+variable "runtime" {
+  description = "The function's runtime (nodejs22.x, java21, python3.13, ...): Node.js 22/24 functions get NODE_USE_ENV_PROXY=1 and Java functions faultline's proxy options in JAVA_TOOL_OPTIONS, which their HTTP clients need to use the dependency proxy."
+  type        = string
+  default     = ""
+}
+
 variable "layers" {
   description = "The function's own layer version ARNs, in order; faultline's goes last (an older faultline version is replaced where it stands)."
   type        = list(string)
