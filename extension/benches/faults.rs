@@ -30,9 +30,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
 use std::time::{Duration, Instant};
+use support::floor::start_floor;
 use support::{
-    Upstream, cpu_time, micros, percentile, repo_root, rss_kib, serve_on_thread, start_extension,
-    start_upstream,
+    Upstream, cpu_time_ns, micros, percentile, repo_root, rss_kib, serve_on_thread,
+    start_extension, start_upstream,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -232,6 +233,7 @@ fn row(out: &mut String, label: &str, direct: &mut [Duration], proxied: &mut [Du
 }
 
 fn main() {
+    support::floor::run_if_floor();
     let full = std::env::args().any(|a| a == "--bench");
     let (matcher_n, requests, lookups, tunnel_bytes) = if full {
         (200_000, 5_000, 5_000, 512 * 1024 * 1024)
@@ -340,30 +342,58 @@ fn main() {
         );
         row(&mut report, "GET, 2-byte answer", &mut direct, &mut proxied);
 
-        // CONNECT throughput, alternating, three rounds each.
+        // CONNECT throughput: direct TCP, through the floor's copy relay and through faultline,
+        // three rounds, the order rotated each round; CPU of each relay process per GB.
         let sink = start_sink();
-        let (mut direct_mbs, mut tunnel_mbs) = (Vec::new(), Vec::new());
-        let mut proxy_cpu = Duration::ZERO;
-        for _ in 0..3 {
-            direct_mbs.push(throughput(sink, None, tunnel_bytes).await);
-            let before = cpu_time(pid).unwrap_or_default();
-            tunnel_mbs.push(throughput(sink, Some(proxy_addr), tunnel_bytes).await);
-            proxy_cpu += cpu_time(pid).unwrap_or_default().saturating_sub(before);
+        let floor = start_floor(sink);
+        let floor_addr: SocketAddr = floor.addr.parse().expect("floor address");
+        let floor_pid = floor.child.id();
+        let paths: [(Option<SocketAddr>, Option<u32>); 3] = [
+            (None, None),
+            (Some(floor_addr), Some(floor_pid)),
+            (Some(proxy_addr), Some(pid)),
+        ];
+        let mut mbs: [Vec<f64>; 3] = Default::default();
+        let mut cpu = [Duration::ZERO; 3];
+        for round in 0..3 {
+            for k in 0..3 {
+                let i = (k + round) % 3;
+                let (via, relay) = paths[i];
+                let before = relay.and_then(cpu_time_ns).unwrap_or_default();
+                mbs[i].push(throughput(sink, via, tunnel_bytes).await);
+                cpu[i] += relay
+                    .and_then(cpu_time_ns)
+                    .unwrap_or_default()
+                    .saturating_sub(before);
+            }
         }
-        let cpu_ms_per_gb =
-            proxy_cpu.as_secs_f64() * 1e3 / (3.0 * tunnel_bytes as f64 / 1e9);
-        direct_mbs.sort_by(f64::total_cmp);
-        tunnel_mbs.sort_by(f64::total_cmp);
-        let (direct_median, tunnel_median) = (direct_mbs[1], tunnel_mbs[1]);
+        drop(floor);
+        let gb = 3.0 * tunnel_bytes as f64 / 1e9;
+        let median = |v: &mut Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            v[1]
+        };
+        let [direct_mbs, floor_mbs, tunnel_mbs] = &mut mbs;
+        let (direct_median, floor_median, tunnel_median) =
+            (median(direct_mbs), median(floor_mbs), median(tunnel_mbs));
+        let (floor_ms_gb, ours_ms_gb) = (
+            cpu[1].as_secs_f64() * 1e3 / gb,
+            cpu[2].as_secs_f64() * 1e3 / gb,
+        );
         let _ = writeln!(
             report,
-            "\n## CONNECT throughput ({} MiB upload, median of 3)\n\n\
-             | path | MB/s |\n|---|---|\n| direct TCP | {direct_median:.0} |\n| through the CONNECT tunnel | {tunnel_median:.0} |\n| **ratio (goal ≥ 0.9)** | **{:.2}** |\n\n\
-             faultline CPU while tunnelling: {cpu_ms_per_gb:.0} ms per GB \
-             (at 1 Gbit/s that is {:.1} % of one core).\n",
+            "\n## CONNECT throughput ({} MiB upload, median of 3, order rotated)\n\n\
+             | path | MB/s | relay CPU ms per GB |\n|---|---|---|\n\
+             | direct TCP | {direct_median:.0} | |\n\
+             | floor copy relay | {floor_median:.0} | {floor_ms_gb:.0} |\n\
+             | faultline CONNECT tunnel | {tunnel_median:.0} | {ours_ms_gb:.0} |\n\n\
+             faultline / floor throughput: **{:.2}** (goal ≥ 0.95); faultline / direct: {:.2}. \
+             faultline CPU per GB: {:.2} × the floor's (at 1 Gbit/s, {:.1} % of one core).\n",
             tunnel_bytes / (1024 * 1024),
+            tunnel_median / floor_median,
             tunnel_median / direct_median,
-            cpu_ms_per_gb * 0.125 / 10.0
+            ours_ms_gb / floor_ms_gb.max(0.001),
+            ours_ms_gb * 0.125 / 10.0
         );
 
         // SDK lookups with a new connection each, vs a minimal server answering the same JSON.

@@ -12,8 +12,9 @@
 
 mod support;
 
+use support::floor::start_floor;
 use support::{
-    Upstream, cpu_time, micros, percentile, repo_root, rss_kib, start_extension, start_upstream,
+    Upstream, cpu_time_ns, micros, percentile, repo_root, rss_kib, start_extension, start_upstream,
 };
 
 use bytes::Bytes;
@@ -50,55 +51,109 @@ async fn invocation(client: &HttpClient, api: &str, payload: &Bytes) -> Duration
     started.elapsed()
 }
 
-struct Comparison {
-    label: String,
-    direct_p50: Duration,
-    direct_p99: Duration,
-    proxy_p50: Duration,
-    proxy_p99: Duration,
+/// One way to the Runtime API: direct, through the floor relay, or through faultline.
+struct Side {
+    label: &'static str,
+    addr: String,
+    /// The relay process, whose CPU is counted (none for direct).
+    pid: Option<u32>,
 }
 
+/// One payload size: per side, the sorted round-trip times and the relay's CPU per invocation.
+struct Comparison {
+    label: String,
+    times: Vec<Vec<Duration>>,
+    cpu_per_invocation: Vec<Option<Duration>>,
+}
+
+/// Runs `iterations` invocations on every side, in blocks of 50, the order of the sides rotated
+/// each round so none always follows another (a fixed order favours whoever comes first after
+/// a pause); after a warm-up of 200 a side. The relays' CPU is read (to the nanosecond) before
+/// and after the measured rounds.
 async fn compare(
     upstream: &Upstream,
-    upstream_addr: &str,
-    proxy_addr: &str,
+    sides: &[Side],
     size: usize,
     iterations: usize,
 ) -> Comparison {
     upstream.payload.store(size, Ordering::Relaxed);
     let payload = Bytes::from(vec![b'y'; size]);
     let client = new_client();
-    let (mut direct, mut proxied) = (Vec::new(), Vec::new());
     for _ in 0..iterations.min(200) {
-        invocation(&client, upstream_addr, &payload).await;
-        invocation(&client, proxy_addr, &payload).await;
+        for side in sides {
+            invocation(&client, &side.addr, &payload).await;
+        }
     }
-    // Interleaved blocks, so both sides see the same machine noise.
+    let cpu_before: Vec<Option<Duration>> =
+        sides.iter().map(|s| s.pid.and_then(cpu_time_ns)).collect();
+    let mut times: Vec<Vec<Duration>> = vec![Vec::with_capacity(iterations); sides.len()];
     let block = 50;
-    let mut done = 0;
+    let (mut done, mut round) = (0, 0);
     while done < iterations {
         let n = block.min(iterations - done);
-        for _ in 0..n {
-            direct.push(invocation(&client, upstream_addr, &payload).await);
-        }
-        for _ in 0..n {
-            proxied.push(invocation(&client, proxy_addr, &payload).await);
+        for k in 0..sides.len() {
+            let i = (k + round) % sides.len();
+            for _ in 0..n {
+                times[i].push(invocation(&client, &sides[i].addr, &payload).await);
+            }
         }
         done += n;
+        round += 1;
     }
-    direct.sort();
-    proxied.sort();
+    let cpu_per_invocation = sides
+        .iter()
+        .zip(cpu_before)
+        .map(|(side, before)| {
+            let after = side.pid.and_then(cpu_time_ns)?;
+            Some(after.saturating_sub(before?) / iterations as u32)
+        })
+        .collect();
+    for t in &mut times {
+        t.sort();
+    }
     Comparison {
         label: if size >= 1024 * 1024 {
             format!("{} MiB", size / (1024 * 1024))
         } else {
             format!("{} KiB", size / 1024)
         },
-        direct_p50: percentile(&direct, 0.5),
-        direct_p99: percentile(&direct, 0.99),
-        proxy_p50: percentile(&proxied, 0.5),
-        proxy_p99: percentile(&proxied, 0.99),
+        times,
+        cpu_per_invocation,
     }
+}
+
+/// The report's table for one comparison: direct, then each relay's added latency and CPU.
+fn comparison_rows(report: &mut String, c: &Comparison, sides: &[Side]) {
+    let direct = &c.times[0];
+    let (d50, d99) = (percentile(direct, 0.5), percentile(direct, 0.99));
+    report.push_str(&format!(
+        "| {} | direct | {:.0} | {:.0} | | | |\n",
+        c.label,
+        micros(d50),
+        micros(d99)
+    ));
+    for (i, side) in sides.iter().enumerate().skip(1) {
+        let (p50, p99) = (percentile(&c.times[i], 0.5), percentile(&c.times[i], 0.99));
+        report.push_str(&format!(
+            "| {} | {} | {:.0} | {:.0} | {:+.0} | {:+.0} | {} |\n",
+            c.label,
+            side.label,
+            micros(p50),
+            micros(p99),
+            micros(p50) - micros(d50),
+            micros(p99) - micros(d99),
+            c.cpu_per_invocation[i].map_or("?".into(), |cpu| format!("{:.1}", micros(cpu)))
+        ));
+    }
+}
+
+/// faultline against the floor for one comparison: (added p50 over the floor's in µs, CPU ratio).
+fn against_floor(c: &Comparison) -> (f64, Option<f64>) {
+    let added = micros(percentile(&c.times[2], 0.5)) - micros(percentile(&c.times[1], 0.5));
+    let ratio = c.cpu_per_invocation[2]
+        .zip(c.cpu_per_invocation[1])
+        .map(|(ours, floor)| micros(ours) / micros(floor).max(0.001));
+    (added, ratio)
 }
 
 fn file_size(path: &Path) -> Option<u64> {
@@ -106,9 +161,12 @@ fn file_size(path: &Path) -> Option<u64> {
 }
 
 fn main() {
+    support::floor::run_if_floor();
     let full = std::env::args().any(|a| a == "--bench");
+    // Run under `taskset -c N` by scripts/bench-report.sh: every process on one CPU.
+    let pinned = std::env::args().any(|a| a == "--pinned");
     let (small_iterations, large_iterations, rss_iterations, spawns) = if full {
-        (5000, 400, 10_000, 30)
+        (6000, 400, 10_000, 30)
     } else {
         (20, 4, 50, 2)
     };
@@ -143,29 +201,32 @@ fn main() {
         .build()
         .expect("bench runtime");
     let (extension, _) = start_extension(upstream_addr, &[]);
-    let upstream_str = upstream_addr.to_string();
+    let floor = start_floor(upstream_addr);
+    let sides = [
+        Side {
+            label: "direct",
+            addr: upstream_addr.to_string(),
+            pid: None,
+        },
+        Side {
+            label: "floor relay",
+            addr: floor.addr.clone(),
+            pid: Some(floor.child.id()),
+        },
+        Side {
+            label: "faultline",
+            addr: extension.proxy.clone(),
+            pid: Some(extension.child.id()),
+        },
+    ];
     let (small, large, rss_before, rss_after, proxy_cpu, loop_wall, connections) = runtime
         .block_on(async {
-            let small = compare(
-                &upstream,
-                &upstream_str,
-                &extension.proxy,
-                1024,
-                small_iterations,
-            )
-            .await;
-            let large = compare(
-                &upstream,
-                &upstream_str,
-                &extension.proxy,
-                1024 * 1024,
-                large_iterations,
-            )
-            .await;
+            let small = compare(&upstream, &sides, 1024, small_iterations).await;
+            let large = compare(&upstream, &sides, 1024 * 1024, large_iterations).await;
             upstream.payload.store(1024, Ordering::Relaxed);
             let connections_before = upstream.connections.load(Ordering::Relaxed);
             let rss_before = rss_kib(extension.child.id());
-            let cpu_before = cpu_time(extension.child.id());
+            let cpu_before = cpu_time_ns(extension.child.id());
             let client = new_client();
             let payload = Bytes::from(vec![b'y'; 1024]);
             let started = Instant::now();
@@ -174,7 +235,7 @@ fn main() {
             }
             let wall = started.elapsed();
             let connections = upstream.connections.load(Ordering::Relaxed) - connections_before;
-            let cpu = cpu_time(extension.child.id())
+            let cpu = cpu_time_ns(extension.child.id())
                 .zip(cpu_before)
                 .map(|(after, before)| after.saturating_sub(before));
             (
@@ -187,29 +248,44 @@ fn main() {
                 connections,
             )
         });
+    drop(floor);
     drop(extension);
 
     let root = repo_root();
     let mut report = String::new();
     report.push_str(&format!(
-        "# Runtime API proxy benchmark\n\nmode: {}, {} cores\n\n",
+        "# Runtime API proxy benchmark{}\n\nmode: {}, {} cores{}\n\n",
+        if pinned { ", pinned to one CPU" } else { "" },
         if full { "full" } else { "smoke (cargo test)" },
-        std::thread::available_parallelism().map_or(0, |n| n.get())
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        if pinned {
+            " (client, upstream, floor and faultline all on the CPU `taskset` gave)"
+        } else {
+            ""
+        }
     ));
-    report.push_str("| payload | direct p50 µs | direct p99 µs | proxied p50 µs | proxied p99 µs | p50 ratio | p50 added µs | p99 ratio |\n|---|---|---|---|---|---|---|---|\n");
+    report.push_str(
+        "One invocation = `GET /next` + `POST /response` by a pooled hyper client. Sides \
+         interleaved in blocks of 50, their order rotated each round, after 200 warm-up \
+         invocations a side. CPU: the relay process's, from /proc/PID/task/*/schedstat, over the \
+         measured rounds, per invocation.\n\n\
+         | payload | path | p50 µs | p99 µs | added p50 µs | added p99 µs | relay CPU µs per invocation |\n\
+         |---|---|---|---|---|---|---|\n",
+    );
     for c in [&small, &large] {
-        report.push_str(&format!(
-            "| {} | {:.0} | {:.0} | {:.0} | {:.0} | {:.2} | {:.0} | {:.2} |\n",
-            c.label,
-            micros(c.direct_p50),
-            micros(c.direct_p99),
-            micros(c.proxy_p50),
-            micros(c.proxy_p99),
-            micros(c.proxy_p50) / micros(c.direct_p50).max(0.001),
-            micros(c.proxy_p50) - micros(c.direct_p50),
-            micros(c.proxy_p99) / micros(c.direct_p99).max(0.001),
-        ));
+        comparison_rows(&mut report, c, &sides);
     }
+    let (small_added, small_ratio) = against_floor(&small);
+    let (large_added, large_ratio) = against_floor(&large);
+    let ratio = |r: Option<f64>| r.map_or("?".into(), |r| format!("{r:.2}"));
+    report.push_str(&format!(
+        "\nfaultline against the floor: 1 KiB {small_added:+.0} µs p50, CPU ratio {} \
+         (goals: ≤ +15 µs, ≤ 1.10); 1 MiB {large_added:+.0} µs p50, CPU ratio {}, faultline CPU \
+         {} µs per invocation (goal: ≤ 870)\n",
+        ratio(small_ratio),
+        ratio(large_ratio),
+        large.cpu_per_invocation[2].map_or("?".into(), |c| format!("{:.0}", micros(c)))
+    ));
     report.push_str(&format!(
         "\nexec → register: p50 {:.1} ms, p99 {:.1} ms ({} spawns)\n",
         micros(percentile(&registration, 0.5)) / 1000.0,
@@ -247,7 +323,11 @@ fn main() {
     }
     print!("{report}");
     if full {
-        let out = root.join("target/bench-report.md");
+        let out = root.join(if pinned {
+            "target/bench-report-pinned.md"
+        } else {
+            "target/bench-report.md"
+        });
         if let Err(err) = std::fs::write(&out, &report) {
             eprintln!("cannot write {}: {err}", out.display());
         } else {

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod floor;
+
 use faultline_extension::net::client::full_body;
 pub use faultline_testkit::{repo_root, rss_kib};
 use http_body_util::BodyExt;
@@ -163,4 +165,16 @@ pub fn cpu_time(pid: u32) -> Option<Duration> {
     let utime: u64 = fields.get(11)?.parse().ok()?;
     let stime: u64 = fields.get(12)?.parse().ok()?;
     Some(Duration::from_millis((utime + stime) * 10))
+}
+
+/// CPU time of every thread of a process, in nanoseconds, from /proc/PID/task/*/schedstat (its
+/// first field: time spent on a CPU), far finer than the 10 ms ticks of /proc/PID/stat.
+pub fn cpu_time_ns(pid: u32) -> Option<Duration> {
+    let mut total = 0u64;
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).ok()? {
+        let path = task.ok()?.path().join("schedstat");
+        let text = std::fs::read_to_string(path).ok()?;
+        total += text.split_whitespace().next()?.parse::<u64>().ok()?;
+    }
+    Some(Duration::from_nanos(total))
 }
