@@ -52,7 +52,7 @@ pub async fn run(
         tracing::info!("GREMLIN_LAMBDA_ENABLED is not true: faultline stays idle");
         start_idle(&settings).await;
     } else {
-        let listeners = start_enabled(&settings, &log_level, &client, &state).await;
+        let listeners = start_enabled(&settings, &log_level, &state).await;
         match ready_file::write(&settings.ready_file, &listeners) {
             Ok(()) => tracing::debug!("ready: {}", listeners.line(std::process::id()).trim()),
             Err(err) => tracing::error!(
@@ -155,7 +155,6 @@ async fn start_sdk_endpoint(
 async fn start_enabled(
     settings: &Settings,
     log_level: &LogLevel,
-    client: &crate::net::client::HttpClient,
     state: &ConfigState,
 ) -> Listeners {
     let refresher = settings.config_source.clone().map(|source| {
@@ -191,7 +190,6 @@ async fn start_enabled(
         let listen = settings.proxy_listen_or(config.map(|c| &c.lambda_proxy_port));
         if let Some(listener) = bind("Runtime API proxy", &listen).await {
             let proxy = RuntimeProxy::new(
-                client.clone(),
                 settings.runtime_upstream.clone(),
                 state.clone(),
                 refresher.clone(),

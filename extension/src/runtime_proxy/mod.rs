@@ -18,7 +18,7 @@ mod upstream;
 use crate::config::refresh::ConfigRefresher;
 use crate::config::state::ConfigState;
 use crate::lambda::endpoint::ApiEndpoint;
-use crate::net::client::{HttpClient, ProxyBody, boxed};
+use crate::net::client::{ProxyBody, boxed};
 use crate::net::listener::accept_loop;
 use faultline_schema::flags::RESPONSE;
 use http::{Request, Response};
@@ -46,14 +46,13 @@ pub struct RuntimeProxy {
 
 impl RuntimeProxy {
     pub fn new(
-        client: HttpClient,
         upstream: ApiEndpoint,
         config: ConfigState,
         refresher: Option<Arc<ConfigRefresher>>,
         current: CurrentInvocation,
     ) -> Arc<Self> {
         Arc::new(RuntimeProxy {
-            upstream: Upstream::new(client, upstream),
+            upstream: Upstream::new(upstream),
             config,
             refresher,
             invocations: Invocations::default(),

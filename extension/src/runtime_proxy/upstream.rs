@@ -1,11 +1,20 @@
-//! The Runtime API upstream: one pooled connection to Lambda's Runtime API, and the names of
+//! The Runtime API upstream: HTTP/1 connections to Lambda's Runtime API driven directly with
+//! hyper's client connection (no pool machinery on the path of every message), and the names of
 //! the calls and headers faultline reads there.
+//!
+//! A request takes an idle connection that is ready for it, or opens one; the connection goes
+//! back to the idle list as soon as the answer's head arrives (hyper holds the next request on it
+//! until the answer's body has been read). The runtime keeps one connection alive, so in steady
+//! state every message reuses the same upstream connection.
 
 use super::answers::bad_gateway;
 use crate::lambda::endpoint::ApiEndpoint;
-use crate::net::client::{HttpClient, ProxyBody, boxed, end_to_end, full_body};
+use crate::net::client::{ProxyBody, boxed, end_to_end, full_body};
 use http::header::{self, HeaderName};
 use http::{Request, Response};
+use hyper::client::conn::http1::{self, SendRequest};
+use hyper_util::rt::TokioIo;
+use std::sync::Mutex;
 
 /// Path suffix of the call that fetches the next invocation.
 pub(super) const NEXT_SUFFIX: &str = "/runtime/invocation/next";
@@ -17,16 +26,74 @@ const ERROR_TYPE: &str = "lambda-runtime-function-error-type";
 /// How often a failed GET is sent again, and the pause before each new attempt.
 const GET_RETRIES: usize = 2;
 const GET_RETRY_PAUSE: std::time::Duration = std::time::Duration::from_millis(20);
+/// Idle upstream connections kept at most (one per concurrent runtime connection is the need).
+const MAX_IDLE: usize = 64;
 
 /// Lambda's Runtime API, as the proxy reaches it.
 pub(super) struct Upstream {
-    client: HttpClient,
     endpoint: ApiEndpoint,
+    idle: Mutex<Vec<SendRequest<ProxyBody>>>,
 }
 
 impl Upstream {
-    pub(super) fn new(client: HttpClient, endpoint: ApiEndpoint) -> Upstream {
-        Upstream { client, endpoint }
+    pub(super) fn new(endpoint: ApiEndpoint) -> Upstream {
+        Upstream {
+            endpoint,
+            idle: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// An idle connection ready for a request, or a new one (always a new one when `fresh`).
+    async fn connection(&self, fresh: bool) -> Result<SendRequest<ProxyBody>, String> {
+        if !fresh {
+            let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+            idle.retain(|sender| !sender.is_closed());
+            if let Some(at) = idle.iter().position(SendRequest::is_ready) {
+                return Ok(idle.swap_remove(at));
+            }
+        }
+        let authority = self.endpoint.authority().as_str();
+        let stream = tokio::net::TcpStream::connect(authority)
+            .await
+            .map_err(|err| format!("cannot connect to {authority}: {err}"))?;
+        let _ = stream.set_nodelay(true);
+        let (sender, connection) = http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(|err| format!("HTTP handshake with {authority}: {err}"))?;
+        tokio::spawn(async move {
+            if let Err(err) = connection.await {
+                tracing::debug!("Runtime API upstream connection ended: {err}");
+            }
+        });
+        Ok(sender)
+    }
+
+    /// Puts a connection back for the next request (hyper sends that one once this answer's
+    /// body has been read).
+    fn release(&self, sender: SendRequest<ProxyBody>) {
+        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        if idle.len() < MAX_IDLE && !sender.is_closed() {
+            idle.push(sender);
+        }
+    }
+
+    /// Sends one request on an idle connection, or on a new one when `fresh` (a retry: the
+    /// idle ones may have gone stale together, after a freeze).
+    async fn round_trip(
+        &self,
+        request: Request<ProxyBody>,
+        fresh: bool,
+    ) -> Result<Response<hyper::body::Incoming>, String> {
+        let mut sender = self.connection(fresh).await?;
+        sender
+            .ready()
+            .await
+            .map_err(|err| format!("connection not ready: {err}"))?;
+        let answer = sender.send_request(request).await;
+        if answer.is_ok() {
+            self.release(sender);
+        }
+        answer.map_err(|err| err.to_string())
     }
 
     /// Sends `request` upstream as it is (its URI is a path; the upstream is added here) and
@@ -79,14 +146,14 @@ impl Upstream {
             let mut upstream_request =
                 Request::new(body.take().unwrap_or_else(|| full_body(Vec::new())));
             *upstream_request.method_mut() = parts.method.clone();
-            *upstream_request.uri_mut() = self.endpoint.uri(parts.uri.path_and_query());
+            *upstream_request.uri_mut() = self.endpoint.origin_form(parts.uri.path_and_query());
             // The head is kept only while another attempt may need it.
             *upstream_request.headers_mut() = if attempt < retries {
                 headers.clone()
             } else {
                 std::mem::take(&mut headers)
             };
-            match self.client.request(upstream_request).await {
+            match self.round_trip(upstream_request, attempt > 0).await {
                 Ok(response) => {
                     let (mut parts, body) = response.into_parts();
                     parts.headers = end_to_end(parts.headers);
@@ -109,7 +176,7 @@ impl Upstream {
                         parts.method,
                         parts.uri.path()
                     );
-                    return Err(err.to_string());
+                    return Err(err);
                 }
             }
         }
