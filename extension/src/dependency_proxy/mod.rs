@@ -34,7 +34,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-use upstream::{CorporateProxy, ForwardClient, OpenError, forward_client, open_tunnel};
+use upstream::{CorporateProxy, ForwardClient, OpenError, Opened, forward_client, open_tunnel};
 
 pub use tunnel::{TunnelEnd, pump};
 
@@ -335,7 +335,16 @@ impl DependencyProxy {
         let (corporate, _) = self.corporate_proxy_and_client();
         let target = match open_tunnel(&host, port, corporate.as_ref()).await {
             Ok(target) => target,
-            Err(OpenError(reason)) => {
+            Err(OpenError::Refused(code)) => {
+                let status = StatusCode::from_u16(code).unwrap_or(StatusCode::BAD_GATEWAY);
+                return Injected::Answer(text_response(
+                    status,
+                    &format!(
+                        "faultline dependency proxy: the corporate proxy refused {host}:{port}"
+                    ),
+                ));
+            }
+            Err(OpenError::Failed(reason)) => {
                 tracing::debug!("tunnel to {host}:{port} failed: {reason}");
                 return Injected::Answer(text_response(
                     StatusCode::BAD_GATEWAY,
@@ -358,7 +367,16 @@ impl DependencyProxy {
             let end = match upgraded.downcast::<TokioIo<Resettable>>() {
                 Ok(parts) => {
                     let mut client = parts.io.into_inner();
-                    let mut target = target;
+                    let Opened {
+                        stream: mut target,
+                        early,
+                    } = target;
+                    if !early.is_empty()
+                        && let Err(err) = client.write_all(&early).await
+                    {
+                        tracing::debug!("tunnel to {host}:{port} ended: {err}");
+                        return;
+                    }
                     if !parts.read_buf.is_empty()
                         && let Err(err) = target.write_all(&parts.read_buf).await
                     {
@@ -367,7 +385,16 @@ impl DependencyProxy {
                     }
                     pump(&mut client, &mut target, IDLE_TIMEOUT).await
                 }
-                Err(upgraded) => pump(TokioIo::new(upgraded), target, IDLE_TIMEOUT).await,
+                Err(upgraded) => {
+                    let mut client = TokioIo::new(upgraded);
+                    if !target.early.is_empty()
+                        && let Err(err) = client.write_all(&target.early).await
+                    {
+                        tracing::debug!("tunnel to {host}:{port} ended: {err}");
+                        return;
+                    }
+                    pump(client, target.stream, IDLE_TIMEOUT).await
+                }
             };
             match end {
                 TunnelEnd::Closed(..) => {}

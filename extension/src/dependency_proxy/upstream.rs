@@ -2,12 +2,13 @@
 //! `https_proxy` (plain HTTP requests in absolute form, HTTPS through a CONNECT of its own).
 //!
 //! The proxy URL is read by hyper-util's proxy matcher (user info percent-decoded into
-//! `Proxy-Authorization: Basic`) and the CONNECT is made by its tunnel connector.
+//! `Proxy-Authorization: Basic`). The CONNECT is sent with hyper's client connection rather than
+//! hyper-util's tunnel connector, which reports a refusal only as "unsuccessful": the client must
+//! get the corporate proxy's own status (403, 407, ...), as it would without faultline.
 
 use crate::net::client::{BoxError, ProxyBody};
 use http::{HeaderValue, Uri};
 use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::proxy::Tunnel;
 use hyper_util::client::legacy::connect::{Connected, Connection, HttpConnector};
 use hyper_util::client::proxy::matcher::Matcher;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -17,7 +18,6 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::net::TcpStream;
-use tower_service::Service as _;
 
 /// Longest wait for a TCP connection to a dependency or the corporate proxy (and for the proxy's
 /// answer to a CONNECT).
@@ -146,58 +146,101 @@ impl tower_service::Service<Uri> for UpstreamConnector {
     }
 }
 
-/// Why a tunnel target could not be opened, for the 502 the client gets (a refusal by the corporate
-/// proxy included: its status is about faultline's credentials, not the function's).
+/// Why a tunnel target could not be opened.
 #[derive(Debug)]
-pub struct OpenError(pub String);
+pub enum OpenError {
+    /// The corporate proxy refused the CONNECT with this status: passed on to the client, which
+    /// would have had it from the corporate proxy without faultline.
+    Refused(u16),
+    Failed(String),
+}
 
-/// Opens a TCP stream to `host:port` for a CONNECT tunnel, through the corporate proxy if any.
+/// An open tunnel target, and any bytes the corporate proxy sent past its answer's head.
+pub struct Opened {
+    pub stream: TcpStream,
+    pub early: bytes::Bytes,
+}
+
+/// Opens a TCP stream to `host:port` for a CONNECT tunnel, through the corporate proxy if any:
+/// a CONNECT sent with hyper's client connection, its answer's status kept, the connection taken
+/// back from hyper once upgraded.
 pub async fn open_tunnel(
     host: &str,
     port: u16,
     proxy: Option<&CorporateProxy>,
-) -> Result<TcpStream, OpenError> {
-    let Some(proxy) = proxy else {
-        let dial_host = host.trim_start_matches('[').trim_end_matches(']');
-        let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect((dial_host, port)))
-            .await
-            .map_err(|_| OpenError(format!("connecting to {host}:{port} timed out")))?
-            .map_err(|err| OpenError(format!("cannot connect to {host}:{port}: {err}")))?;
-        let _ = stream.set_nodelay(true);
-        return Ok(stream);
+) -> Result<Opened, OpenError> {
+    let (dial, proxied) = match proxy {
+        Some(proxy) => (
+            proxy
+                .dst
+                .authority()
+                .map_or_else(String::new, |a| a.to_string()),
+            true,
+        ),
+        None => (format!("{host}:{port}"), false),
     };
-    let target = Uri::builder()
-        .scheme("http")
-        .authority(format!("{host}:{port}"))
-        .path_and_query("/")
-        .build()
-        .map_err(|err| OpenError(format!("bad tunnel target {host}:{port}: {err}")))?;
-    let mut tunnel = Tunnel::new(proxy.dst.clone(), http_connector());
-    if let Some(auth) = &proxy.authorization {
-        tunnel = tunnel.with_auth(auth.clone());
-    }
-    let opened = tokio::time::timeout(CONNECT_TIMEOUT, async {
-        std::future::poll_fn(|cx| tunnel.poll_ready(cx)).await?;
-        tunnel.call(target).await
-    })
-    .await
-    .map_err(|_| OpenError("the corporate proxy did not answer the CONNECT".into()))?;
-    match opened {
-        Ok(io) => Ok(io.into_inner()),
-        Err(err) => Err(OpenError(describe(&err, proxy))),
-    }
-}
-
-/// The tunnel error with its cause, naming the proxy by host and port (never its credentials).
-fn describe(err: &(dyn std::error::Error + 'static), proxy: &CorporateProxy) -> String {
-    let at = proxy.dst.authority().map_or("", |a| a.as_str());
-    let mut text = format!("corporate proxy {at}: {err}");
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(&format!(": {cause}"));
-        source = cause.source();
-    }
-    text
+    let dial_host = dial
+        .rsplit_once(':')
+        .map_or(dial.as_str(), |(h, _)| h)
+        .trim_start_matches('[')
+        .trim_end_matches(']');
+    let dial_port = dial
+        .rsplit_once(':')
+        .and_then(|(_, p)| p.parse::<u16>().ok())
+        .unwrap_or(port);
+    let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect((dial_host, dial_port)))
+        .await
+        .map_err(|_| OpenError::Failed(format!("connecting to {dial} timed out")))?
+        .map_err(|err| OpenError::Failed(format!("cannot connect to {dial}: {err}")))?;
+    let _ = stream.set_nodelay(true);
+    let Some(proxy) = proxy.filter(|_| proxied) else {
+        return Ok(Opened {
+            stream,
+            early: bytes::Bytes::new(),
+        });
+    };
+    let failed = |what: &str, err: &dyn std::fmt::Display| {
+        OpenError::Failed(format!("corporate proxy {dial}: {what}: {err}"))
+    };
+    let connect = async {
+        let (mut sender, connection) =
+            hyper::client::conn::http1::handshake::<_, ProxyBody>(TokioIo::new(stream))
+                .await
+                .map_err(|err| failed("handshake", &err))?;
+        tokio::spawn(connection.with_upgrades());
+        let target = format!("{host}:{port}");
+        let mut request = http::Request::connect(target.as_str())
+            .header(http::header::HOST, target.as_str())
+            .body(crate::net::client::full_body(Vec::new()))
+            .map_err(|err| failed("CONNECT request", &err))?;
+        if let Some(auth) = &proxy.authorization {
+            request
+                .headers_mut()
+                .insert(http::header::PROXY_AUTHORIZATION, auth.clone());
+        }
+        let answer = sender
+            .send_request(request)
+            .await
+            .map_err(|err| failed("CONNECT", &err))?;
+        if !answer.status().is_success() {
+            return Err(OpenError::Refused(answer.status().as_u16()));
+        }
+        let upgraded = hyper::upgrade::on(answer)
+            .await
+            .map_err(|err| failed("CONNECT upgrade", &err))?;
+        let parts = upgraded
+            .downcast::<TokioIo<TcpStream>>()
+            .map_err(|_| OpenError::Failed(format!("corporate proxy {dial}: not a TCP stream")))?;
+        Ok(Opened {
+            stream: parts.io.into_inner(),
+            early: parts.read_buf,
+        })
+    };
+    tokio::time::timeout(CONNECT_TIMEOUT, connect)
+        .await
+        .map_err(|_| {
+            OpenError::Failed(format!("corporate proxy {dial} did not answer the CONNECT"))
+        })?
 }
 
 #[cfg(test)]
@@ -256,7 +299,10 @@ mod tests {
     async fn connect_through_a_corporate_proxy() {
         let (uri, proxy_task) = one_shot_proxy("HTTP/1.1 200 Connection established\r\n\r\n").await;
         let proxy = CorporateProxy::from_uri(&uri).unwrap();
-        let mut stream = open_tunnel("example.com", 443, Some(&proxy)).await.unwrap();
+        let mut stream = open_tunnel("example.com", 443, Some(&proxy))
+            .await
+            .unwrap()
+            .stream;
         stream.write_all(b"ping").await.unwrap();
         let mut rest = [0u8; 4];
         stream.read_exact(&mut rest).await.unwrap();
@@ -264,25 +310,35 @@ mod tests {
         let request = proxy_task.await.unwrap();
         assert!(request.starts_with("CONNECT example.com:443 HTTP/1.1\r\n"));
         assert!(
-            request.contains("Proxy-Authorization: Basic c3ZjOnBAc3M=\r\n"),
+            request
+                .to_ascii_lowercase()
+                .contains("proxy-authorization: basic c3zjonbac3m=\r\n"),
             "{request}"
         );
     }
 
     #[tokio::test]
-    async fn a_refused_connect_is_named() {
-        let (uri, _task) = one_shot_proxy("HTTP/1.1 407 Who are you\r\n\r\n").await;
-        let proxy = CorporateProxy::from_uri(&uri).unwrap();
-        let Err(OpenError(reason)) = open_tunnel("example.com", 443, Some(&proxy)).await else {
-            panic!("a 407 must fail the tunnel");
+    async fn a_refused_connect_keeps_the_corporate_proxy_status() {
+        for (answer, status) in [
+            ("HTTP/1.1 407 Who are you\r\ncontent-length: 0\r\n\r\n", 407),
+            ("HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\n\r\n", 403),
+        ] {
+            let (uri, _task) = one_shot_proxy(answer).await;
+            let proxy = CorporateProxy::from_uri(&uri).unwrap();
+            let refused = open_tunnel("example.com", 443, Some(&proxy)).await;
+            assert!(
+                matches!(refused, Err(OpenError::Refused(code)) if code == status),
+                "{:?}",
+                refused.err()
+            );
+        }
+        let dead =
+            CorporateProxy::from_uri(&"http://svc:p%40ss@127.0.0.1:1".parse().unwrap()).unwrap();
+        let Err(OpenError::Failed(reason)) = open_tunnel("example.com", 443, Some(&dead)).await
+        else {
+            panic!("a dead corporate proxy fails the tunnel");
         };
-        assert!(reason.contains("proxy authorization required"), "{reason}");
-        let (uri, _task) = one_shot_proxy("HTTP/1.1 403 Forbidden\r\n\r\n").await;
-        let proxy = CorporateProxy::from_uri(&uri).unwrap();
-        let Err(OpenError(reason)) = open_tunnel("example.com", 443, Some(&proxy)).await else {
-            panic!("a 403 must fail the tunnel");
-        };
-        assert!(reason.starts_with("corporate proxy 127.0.0.1:"), "{reason}");
+        assert!(reason.contains("127.0.0.1:1"), "{reason}");
         assert!(!reason.contains("p@ss"), "{reason}");
     }
 }
