@@ -9,7 +9,7 @@ export FAULTLINE_CHECKOV_VENV := $(CHECKOV_VENV)
 
 HOST_ARCH := $(shell uname -m | sed -e 's/aarch64/arm64/')
 
-.PHONY: all venv build fmt-check clippy test unit-test layer layer-check demo demo-run bench fuzz render clean
+.PHONY: all venv build fmt-check clippy test unit-test layer layer-check wheel wheel-check demo demo-run bench fuzz render clean
 
 all: build
 
@@ -42,7 +42,7 @@ unit-test: venv
 	$(CARGO) build --workspace --examples --locked
 	$(CARGO) test --workspace --all-targets --locked
 
-test: fmt-check clippy unit-test layer-check demo-run
+test: fmt-check clippy unit-test layer-check wheel-check demo-run
 
 layer: venv
 	scripts/build-layer.sh $(ARCH)
@@ -51,14 +51,26 @@ layer: venv
 layer-check: layer
 	scripts/check-layer.sh
 
+# The pip-installable wheel (deployer + both layer zips) for this machine's architecture;
+# `make wheel ARCH=arm64` cross-builds the other (checked under qemu by wheel-check).
+wheel: layer
+	scripts/build-wheel.sh $(or $(ARCH),$(HOST_ARCH))
+
+# Each built wheel's deployer runs (arm64 under qemu) and this machine's wheel installs with no
+# Rust on PATH and publishes exactly make layer's zips to moto (deployer/tests/wheel.rs).
+wheel-check: wheel
+	CARGO=$(CARGO) scripts/check-wheel.sh
+
 # The local demo: moto server as AWS, the project's Lambda emulator as Lambda, the deployer
-# wiring a Python function and starting experiments (see the README). Builds this machine's layer.
+# wiring a Python function and starting experiments (see the README). Builds this machine's layer
+# and only the two programs the demo runs (the deployer and the demo), not every test target.
 demo: venv
 	scripts/build-layer.sh $(HOST_ARCH)
-	$(MAKE) --no-print-directory demo-run
+	$(CARGO) build --locked -p faultline-deployer --bin deployer -p faultline-testkit --bin demo
+	$(CURDIR)/target/debug/demo
 
-# Built like `make unit-test` builds (all targets, so the same features): after the tests this
-# is no work; `cargo run -p` alone would rebuild the tree with other features.
+# The demo as `make test` runs it: built like `make unit-test` builds (all targets, so the same
+# features), so after the tests this is no work.
 demo-run: venv
 	$(CARGO) build --quiet --locked --workspace --all-targets
 	$(CURDIR)/target/debug/demo

@@ -6,7 +6,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[derive(Debug, Parser)]
 #[command(
     name = "deployer",
-    version,
+    version = crate::install::embedded::VERSION,
     about = "Install faultline on AWS Lambda functions"
 )]
 pub struct Cli {

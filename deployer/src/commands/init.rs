@@ -12,7 +12,7 @@ use crate::error::{DeployError, aws};
 use crate::install::layer::latest_layer_version;
 use crate::install::policy::{self, policy_document};
 use crate::install::secret;
-use crate::install::{layer, names};
+use crate::install::{embedded, layer, names};
 use crate::output;
 use crate::plan::Arch;
 use aws_sdk_lambda::primitives::Blob;
@@ -36,9 +36,10 @@ pub struct Args {
     /// A layer zip built elsewhere; its architecture is read from the binary inside
     #[arg(long)]
     pub layer_zip: Option<PathBuf>,
-    /// Where `make layer` put the zips
-    #[arg(long, default_value = "dist")]
-    pub dist: PathBuf,
+    /// Where `make layer` put the zips (default: ./dist when it holds them, else the zips
+    /// embedded in this deployer when installed from the wheel)
+    #[arg(long)]
+    pub dist: Option<PathBuf>,
     /// Show what would be created or changed, change nothing
     #[arg(long)]
     pub dry_run: bool,
@@ -51,7 +52,8 @@ const DEFAULT_CONFIG: &str =
 /// A validated layer zip for one architecture.
 struct LayerZip {
     arch: Arch,
-    path: PathBuf,
+    /// Where it came from: a path, or this deployer.
+    origin: String,
     bytes: Vec<u8>,
     sha256: String,
 }
@@ -120,7 +122,7 @@ fn read_zips(args: &Args) -> Result<Vec<LayerZip>, DeployError> {
         let sha256 = hex(&Sha256::digest(&bytes));
         return Ok(vec![LayerZip {
             arch,
-            path: path.clone(),
+            origin: path.display().to_string(),
             bytes,
             sha256,
         }]);
@@ -130,22 +132,49 @@ fn read_zips(args: &Args) -> Result<Vec<LayerZip>, DeployError> {
     } else {
         given
     };
+    let zip_in = |dir: &Path, arch: Arch| dir.join(format!("faultline-layer-{arch}.zip"));
+    // A source checkout's dist/ wins over the embedded zips; an explicit --dist must hold them.
+    let dist = match &args.dist {
+        Some(dir) => Some(dir.clone()),
+        None => {
+            let default = PathBuf::from("dist");
+            arches
+                .iter()
+                .all(|&arch| zip_in(&default, arch).is_file())
+                .then_some(default)
+        }
+    };
     arches
         .into_iter()
         .map(|arch| {
-            let path = args.dist.join(format!("faultline-layer-{arch}.zip"));
-            let bytes = std::fs::read(&path).map_err(|err| {
+            if let Some(dir) = &dist {
+                let path = zip_in(dir, arch);
+                let bytes = std::fs::read(&path).map_err(|err| {
+                    DeployError::Input(format!(
+                        "layer zip {} for {arch}: {err}; run `make layer` (or `deployer layer build`) or pass --layer-zip",
+                        path.display()
+                    ))
+                })?;
+                let sha256 = hex(&Sha256::digest(&bytes));
+                return Ok(LayerZip {
+                    arch,
+                    origin: path.display().to_string(),
+                    bytes,
+                    sha256,
+                });
+            }
+            let layer = embedded::layer(arch).ok_or_else(|| {
                 DeployError::Input(format!(
-                    "layer zip {} for {arch}: {err}; run `make layer` (or `deployer layer build`) or pass --layer-zip",
-                    path.display()
+                    "no layer zip for {arch}: this deployer embeds none (installed from source) \
+                     and there is no dist/faultline-layer-{arch}.zip; run `make layer` or pass \
+                     --layer-zip or --dist"
                 ))
             })?;
-            let sha256 = hex(&Sha256::digest(&bytes));
             Ok(LayerZip {
                 arch,
-                path,
-                bytes,
-                sha256,
+                origin: format!("embedded in this deployer {}", env!("CARGO_PKG_VERSION")),
+                bytes: layer.zip.to_vec(),
+                sha256: layer.sha256.to_string(),
             })
         })
         .collect()
@@ -399,7 +428,7 @@ async fn ensure_layer(
         .await
         .map_err(|err| {
             aws(
-                format!("publishing layer {layer_name} from {}", zip.path.display()),
+                format!("publishing layer {layer_name} from {}", zip.origin),
                 err,
             )
         })?;
@@ -428,7 +457,7 @@ pub async fn run(global: &Global, args: &Args) -> Result<(), DeployError> {
     let mut layers = Vec::new();
     for zip in &zips {
         let (arn, action) = ensure_layer(&aws_, &global.name, zip, dry_run).await?;
-        layers.push((zip.arch, arn, action));
+        layers.push((zip, arn, action));
     }
 
     let (secret_arn, secret_action) = (&secret.arn, &secret.action);
@@ -445,14 +474,17 @@ pub async fn run(global: &Global, args: &Args) -> Result<(), DeployError> {
             secret.removed.join(", ")
         ));
     }
-    for (arch, arn, action) in &layers {
-        text.push_str(&format!("\nlayer   {arn} ({arch}, {action})"));
+    for (zip, arn, action) in &layers {
+        text.push_str(&format!(
+            "\nlayer   {arn} ({}, {action}; zip {}, SHA-256 {})",
+            zip.arch, zip.origin, zip.sha256
+        ));
     }
     let json = json!({
         "dry_run": dry_run,
         "secret": {"arn": secret_arn, "action": secret_action, "removed_experiments": secret.removed},
         "policy": {"arn": policy_arn, "action": policy_action},
-        "layers": layers.iter().map(|(arch, arn, action)| json!({"arch": arch.as_str(), "arn": arn, "action": action})).collect::<Vec<_>>(),
+        "layers": layers.iter().map(|(zip, arn, action)| json!({"arch": zip.arch.as_str(), "arn": arn, "action": action, "zip": zip.origin, "sha256": zip.sha256})).collect::<Vec<_>>(),
     });
     output::print(global.output, &text, &json);
     Ok(())

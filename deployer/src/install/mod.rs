@@ -2,6 +2,7 @@
 //! ([`names`]), the config secret ([`secret`]), the read policy ([`policy`]) and the layer
 //! versions ([`layer`]).
 
+pub mod embedded;
 pub mod layer;
 pub mod names;
 pub mod policy;
