@@ -202,6 +202,22 @@ fn main() {
         .expect("bench runtime");
     let (extension, _) = start_extension(upstream_addr, &[]);
     let floor = start_floor(upstream_addr);
+    // A second faultline with an experiment that applies to every event (ingress, no delay):
+    // each `/next` answer takes the hyper path (read in full, the fault decided, delivered).
+    let experiment_dir = tempfile::tempdir().expect("tempdir");
+    let experiment_config = experiment_dir.path().join("faultline.yaml");
+    std::fs::write(
+        &experiment_config,
+        "experiments:\n  - {name: bench-ingress, flag: ingress, effect: {latency: 0}}\n",
+    )
+    .expect("config file");
+    let (with_experiment, _) = start_extension(
+        upstream_addr,
+        &[(
+            "GREMLIN_CONFIG_FILE",
+            experiment_config.to_string_lossy().into_owned(),
+        )],
+    );
     let sides = [
         Side {
             label: "direct",
@@ -217,6 +233,11 @@ fn main() {
             label: "faultline",
             addr: extension.proxy.clone(),
             pid: Some(extension.child.id()),
+        },
+        Side {
+            label: "faultline, an ingress experiment applying (hyper path)",
+            addr: with_experiment.proxy.clone(),
+            pid: Some(with_experiment.child.id()),
         },
     ];
     let (small, large, rss_before, rss_after, proxy_cpu, loop_wall, connections) = runtime
@@ -249,6 +270,7 @@ fn main() {
             )
         });
     drop(floor);
+    drop(with_experiment);
     drop(extension);
 
     let root = repo_root();
@@ -265,7 +287,9 @@ fn main() {
         }
     ));
     report.push_str(
-        "One invocation = `GET /next` + `POST /response` by a pooled hyper client. Sides \
+        "One invocation = `GET /next` + `POST /response` by a pooled hyper client. Paths \
+         (direct; the floor relay; faultline with no experiment; faultline with an ingress \
+         experiment of no delay applying to every event, so each event takes the hyper path) \
          interleaved in blocks of 50, their order rotated each round, after 200 warm-up \
          invocations a side. CPU: the relay process's, from /proc/PID/task/*/schedstat, over the \
          measured rounds, per invocation.\n\n\
