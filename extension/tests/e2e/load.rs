@@ -121,6 +121,10 @@ async fn a_thousand_concurrent_dependency_connections_with_flat_memory() {
     // mapped (fragmentation, not a leak). Buffers of that size are mmapped and unmapped on free
     // here, so the RSS shows what the extension really keeps. (The layer is built with musl.)
     env.set("MALLOC_MMAP_THRESHOLD_", "65536");
+    // One arena, trimmed at every free: the RSS then follows what is allocated rather than
+    // how glibc's per-thread arenas happen to fragment (seen: steps of 1-2 MiB late in a run).
+    env.set("MALLOC_ARENA_MAX", "1");
+    env.set("MALLOC_TRIM_THRESHOLD_", "0");
     env.set("FAULTLINE_MAX_CONNECTIONS", CONNECTIONS.to_string());
     let extension = start_extension(&env, &emulator).await;
     let pid = extension.pid();
