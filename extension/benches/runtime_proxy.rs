@@ -231,12 +231,12 @@ fn main() {
         },
         Side {
             label: "faultline",
-            addr: extension.proxy.clone(),
+            addr: extension.addr.clone(),
             pid: Some(extension.child.id()),
         },
         Side {
             label: "faultline, an ingress experiment applying (hyper path)",
-            addr: with_experiment.proxy.clone(),
+            addr: with_experiment.addr.clone(),
             pid: Some(with_experiment.child.id()),
         },
     ];
@@ -252,7 +252,7 @@ fn main() {
             let payload = Bytes::from(vec![b'y'; 1024]);
             let started = Instant::now();
             for _ in 0..rss_iterations {
-                invocation(&client, &extension.proxy, &payload).await;
+                invocation(&client, &extension.addr, &payload).await;
             }
             let wall = started.elapsed();
             let connections = upstream.connections.load(Ordering::Relaxed) - connections_before;

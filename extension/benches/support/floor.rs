@@ -11,8 +11,8 @@
 //! It handles only what the bench sends (Content-Length framing, no chunked bodies): it is a
 //! yardstick, not a proxy.
 
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use super::{Spawned, spawn_ready};
+use std::process::{Command, Stdio};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -22,46 +22,17 @@ pub const FLOOR_ENV: &str = "FAULTLINE_BENCH_FLOOR_UPSTREAM";
 const READY_ENV: &str = "FAULTLINE_BENCH_FLOOR_READY";
 const BUFFER: usize = 64 * 1024;
 
-/// The floor process, killed when dropped.
-pub struct Floor {
-    pub child: Child,
-    pub addr: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Floor {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// Starts the floor relay (this bench binary in floor mode) in front of `upstream`.
-pub fn start_floor(upstream: std::net::SocketAddr) -> Floor {
+pub fn start_floor(upstream: std::net::SocketAddr) -> Spawned {
     let dir = tempfile::tempdir().expect("tempdir");
     let ready = dir.path().join("ready");
-    let child = Command::new(std::env::current_exe().expect("bench binary"))
+    let mut command = Command::new(std::env::current_exe().expect("bench binary"));
+    command
         .env(FLOOR_ENV, upstream.to_string())
         .env(READY_ENV, &ready)
         .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn the floor relay");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let addr = loop {
-        if let Ok(text) = std::fs::read_to_string(&ready)
-            && text.ends_with('\n')
-        {
-            break text.trim().to_string();
-        }
-        assert!(Instant::now() < deadline, "the floor relay did not start");
-        std::thread::sleep(Duration::from_millis(1));
-    };
-    Floor {
-        child,
-        addr,
-        _dir: dir,
-    }
+        .stderr(Stdio::inherit());
+    spawn_ready(command, dir, &ready, "the floor relay")
 }
 
 /// In floor mode (see [`FLOOR_ENV`]) runs the floor relay and never returns; otherwise returns.
@@ -80,7 +51,10 @@ pub fn run_if_floor() {
         std::fs::write(&ready, format!("{addr}\n")).expect("ready file");
         while let Ok((stream, _)) = listener.accept().await {
             let _ = stream.set_nodelay(true);
-            tokio::spawn(connection(stream, upstream.clone()));
+            let upstream = upstream.clone();
+            tokio::spawn(async move {
+                let _ = connection(stream, upstream).await;
+            });
         }
     });
     std::process::exit(0);
@@ -111,6 +85,35 @@ fn content_length(headers: &[httparse::Header<'_>]) -> usize {
         .unwrap_or(0)
 }
 
+/// The body length of a request head (None: not a request head).
+fn request_length(head: &[u8]) -> Option<usize> {
+    let mut headers = [httparse::EMPTY_HEADER; 64];
+    let mut request = httparse::Request::new(&mut headers);
+    request.parse(head).ok()?;
+    Some(content_length(request.headers))
+}
+
+/// The body length of a response head (None: not a response head).
+fn response_length(head: &[u8]) -> Option<usize> {
+    let mut headers = [httparse::EMPTY_HEADER; 64];
+    let mut response = httparse::Response::new(&mut headers);
+    response.parse(head).ok()?;
+    Some(content_length(response.headers))
+}
+
+/// Reads one message head from `from` (or finds it already in `buf`), and writes it and its
+/// body on to `to`.
+async fn relay_one(
+    from: &mut TcpStream,
+    to: &mut TcpStream,
+    buf: &mut Vec<u8>,
+    length_of: fn(&[u8]) -> Option<usize>,
+) -> Option<()> {
+    let head = read_head(from, buf).await?;
+    let length = length_of(&buf[..head])?;
+    relay_message(from, to, buf, head, length).await
+}
+
 /// Writes the head and `length` body bytes (some already in `buf` after the head) to `to`.
 async fn relay_message(
     from: &mut TcpStream,
@@ -137,71 +140,27 @@ async fn relay_message(
     Some(())
 }
 
-async fn connection(mut client: TcpStream, upstream: String) {
+/// One runtime connection: a CONNECT becomes a tunnel; anything else is relayed message by
+/// message on one upstream connection, a request then its answer.
+async fn connection(mut client: TcpStream, upstream: String) -> Option<()> {
     let mut buf = Vec::with_capacity(8192);
-    let Some(head) = read_head(&mut client, &mut buf).await else {
-        return;
-    };
+    let head = read_head(&mut client, &mut buf).await?;
     let mut headers = [httparse::EMPTY_HEADER; 64];
     let mut request = httparse::Request::new(&mut headers);
-    if !matches!(
-        request.parse(&buf[..head]),
-        Ok(httparse::Status::Complete(_))
-    ) {
-        return;
-    }
-    if request.method == Some("CONNECT") {
-        let Some(target) = request.path.map(str::to_string) else {
-            return;
-        };
-        tunnel(client, &target, buf.split_off(head)).await;
-        return;
-    }
-    let Ok(mut server) = TcpStream::connect(&upstream).await else {
-        return;
+    let httparse::Status::Complete(_) = request.parse(&buf[..head]).ok()? else {
+        return None;
     };
+    if request.method == Some("CONNECT") {
+        let target = request.path?.to_string();
+        tunnel(client, &target, buf.split_off(head)).await;
+        return Some(());
+    }
+    let mut server = TcpStream::connect(&upstream).await.ok()?;
     let _ = server.set_nodelay(true);
     let mut answer = Vec::with_capacity(8192);
-    let mut head = Some(head);
     loop {
-        let request_head = match head.take() {
-            Some(head) => head,
-            None => match read_head(&mut client, &mut buf).await {
-                Some(head) => head,
-                None => return,
-            },
-        };
-        let length = {
-            let mut headers = [httparse::EMPTY_HEADER; 64];
-            let mut request = httparse::Request::new(&mut headers);
-            if request.parse(&buf[..request_head]).is_err() {
-                return;
-            }
-            content_length(request.headers)
-        };
-        if relay_message(&mut client, &mut server, &mut buf, request_head, length)
-            .await
-            .is_none()
-        {
-            return;
-        }
-        let Some(answer_head) = read_head(&mut server, &mut answer).await else {
-            return;
-        };
-        let length = {
-            let mut headers = [httparse::EMPTY_HEADER; 64];
-            let mut response = httparse::Response::new(&mut headers);
-            if response.parse(&answer[..answer_head]).is_err() {
-                return;
-            }
-            content_length(response.headers)
-        };
-        if relay_message(&mut server, &mut client, &mut answer, answer_head, length)
-            .await
-            .is_none()
-        {
-            return;
-        }
+        relay_one(&mut client, &mut server, &mut buf, request_length).await?;
+        relay_one(&mut server, &mut client, &mut answer, response_length).await?;
     }
 }
 

@@ -92,16 +92,50 @@ pub fn start_upstream(upstream: Arc<Upstream>) -> std::net::SocketAddr {
     })
 }
 
-pub struct Extension {
+/// A process a bench started (faultline, the floor relay), killed when dropped.
+pub struct Spawned {
     pub child: Child,
-    pub proxy: String,
+    /// The address it listens on: the first word of the line it wrote to its ready file.
+    pub addr: String,
     _dir: tempfile::TempDir,
 }
 
-impl Drop for Extension {
+impl Drop for Spawned {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// Spawns `command`, which writes a line starting with its listening address to `ready` (a file
+/// in `dir`), and waits for that line.
+pub fn spawn_ready(
+    mut command: Command,
+    dir: tempfile::TempDir,
+    ready: &std::path::Path,
+    what: &str,
+) -> Spawned {
+    let mut child = command
+        .spawn()
+        .unwrap_or_else(|err| panic!("spawn {what}: {err}"));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let addr = loop {
+        if let Ok(text) = std::fs::read_to_string(ready)
+            && text.ends_with('\n')
+            && let Some(addr) = text.split_whitespace().next()
+        {
+            break addr.to_string();
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            panic!("{what} did not become ready");
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    };
+    Spawned {
+        child,
+        addr,
+        _dir: dir,
     }
 }
 
@@ -109,11 +143,12 @@ impl Drop for Extension {
 pub fn start_extension(
     upstream: std::net::SocketAddr,
     env: &[(&str, String)],
-) -> (Extension, Instant) {
+) -> (Spawned, Instant) {
     let dir = tempfile::tempdir().expect("tempdir");
     let ready = dir.path().join("ready");
     let started = Instant::now();
-    let child = Command::new(env!("CARGO_BIN_EXE_faultline"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_faultline"));
+    command
         .env_clear()
         .env("AWS_LAMBDA_RUNTIME_API", upstream.to_string())
         .env("GREMLIN_LAMBDA_ENABLED", "true")
@@ -121,27 +156,8 @@ pub fn start_extension(
         .env("FAULTLINE_READY_FILE", &ready)
         .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn faultline");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let proxy = loop {
-        if let Ok(text) = std::fs::read_to_string(&ready)
-            && let Some(addr) = text.split_whitespace().next()
-        {
-            break addr.to_string();
-        }
-        assert!(Instant::now() < deadline, "faultline did not become ready");
-        std::thread::sleep(Duration::from_millis(1));
-    };
-    (
-        Extension {
-            child,
-            proxy,
-            _dir: dir,
-        },
-        started,
-    )
+        .stderr(Stdio::null());
+    (spawn_ready(command, dir, &ready, "faultline"), started)
 }
 
 pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
