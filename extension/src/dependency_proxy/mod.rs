@@ -362,21 +362,23 @@ impl DependencyProxy {
                     return;
                 }
             };
+            // Bytes the corporate proxy sent past its answer go to the client first.
+            let Opened {
+                stream: mut target,
+                early,
+            } = target;
+            let mut upgraded = TokioIo::new(upgraded);
+            if !early.is_empty()
+                && let Err(err) = upgraded.write_all(&early).await
+            {
+                tracing::debug!("tunnel to {host}:{port} ended: {err}");
+                return;
+            }
             // Back to the plain socket (and any bytes hyper read past the CONNECT head), so the
             // tunnel copies between two TCP streams without hyper's layers in between.
-            let end = match upgraded.downcast::<TokioIo<Resettable>>() {
+            let end = match upgraded.into_inner().downcast::<TokioIo<Resettable>>() {
                 Ok(parts) => {
                     let mut client = parts.io.into_inner();
-                    let Opened {
-                        stream: mut target,
-                        early,
-                    } = target;
-                    if !early.is_empty()
-                        && let Err(err) = client.write_all(&early).await
-                    {
-                        tracing::debug!("tunnel to {host}:{port} ended: {err}");
-                        return;
-                    }
                     if !parts.read_buf.is_empty()
                         && let Err(err) = target.write_all(&parts.read_buf).await
                     {
@@ -385,16 +387,7 @@ impl DependencyProxy {
                     }
                     pump(&mut client, &mut target, IDLE_TIMEOUT).await
                 }
-                Err(upgraded) => {
-                    let mut client = TokioIo::new(upgraded);
-                    if !target.early.is_empty()
-                        && let Err(err) = client.write_all(&target.early).await
-                    {
-                        tracing::debug!("tunnel to {host}:{port} ended: {err}");
-                        return;
-                    }
-                    pump(client, target.stream, IDLE_TIMEOUT).await
-                }
+                Err(upgraded) => pump(TokioIo::new(upgraded), target, IDLE_TIMEOUT).await,
             };
             match end {
                 TunnelEnd::Closed(..) => {}

@@ -169,31 +169,21 @@ pub async fn open_tunnel(
     port: u16,
     proxy: Option<&CorporateProxy>,
 ) -> Result<Opened, OpenError> {
-    let (dial, proxied) = match proxy {
+    let (shown_host, dial_port) = match proxy {
         Some(proxy) => (
-            proxy
-                .dst
-                .authority()
-                .map_or_else(String::new, |a| a.to_string()),
-            true,
+            proxy.dst.host().unwrap_or_default(),
+            proxy.dst.port_u16().unwrap_or(DEFAULT_PROXY_PORT),
         ),
-        None => (format!("{host}:{port}"), false),
+        None => (host, port),
     };
-    let dial_host = dial
-        .rsplit_once(':')
-        .map_or(dial.as_str(), |(h, _)| h)
-        .trim_start_matches('[')
-        .trim_end_matches(']');
-    let dial_port = dial
-        .rsplit_once(':')
-        .and_then(|(_, p)| p.parse::<u16>().ok())
-        .unwrap_or(port);
+    let dial = format!("{shown_host}:{dial_port}");
+    let dial_host = shown_host.trim_start_matches('[').trim_end_matches(']');
     let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect((dial_host, dial_port)))
         .await
         .map_err(|_| OpenError::Failed(format!("connecting to {dial} timed out")))?
         .map_err(|err| OpenError::Failed(format!("cannot connect to {dial}: {err}")))?;
     let _ = stream.set_nodelay(true);
-    let Some(proxy) = proxy.filter(|_| proxied) else {
+    let Some(proxy) = proxy else {
         return Ok(Opened {
             stream,
             early: bytes::Bytes::new(),
