@@ -7,6 +7,7 @@
 //! role attachments conditioned on `iam:PolicyARN` being faultline's read policy.
 //! `sts:GetCallerIdentity` is not listed: AWS answers it without any permission.
 
+use crate::install::names;
 use serde_json::{Value, json};
 
 /// A command that calls AWS.
@@ -48,14 +49,15 @@ use CommandName::{Disable, Enable, Experiment, Init, Render, Status};
 struct Grant {
     sid: &'static str,
     actions: &'static [(&'static str, &'static [CommandName])],
-    /// `{p}` is the partition, `{name}` the `--name`.
+    /// `{p}` is the partition, `{name}` the `--name`, `{secret}` the config secret's name and
+    /// `{policy}` the read policy's name in any region (both from `install::names`).
     resource: &'static str,
     /// Only when the policy being attached or detached is faultline's read policy.
     only_the_read_policy: bool,
 }
 
 /// faultline's read policy, in any account and region (`names::policy_arn`).
-const READ_POLICY: &str = "arn:{p}:iam::*:policy/{name}-read-config-*";
+const READ_POLICY: &str = "arn:{p}:iam::*:policy/{policy}";
 
 const GRANTS: &[Grant] = &[
     Grant {
@@ -73,7 +75,7 @@ const GRANTS: &[Grant] = &[
                 &[Init, Experiment],
             ),
         ],
-        resource: "arn:{p}:secretsmanager:*:*:secret:{name}-config-*",
+        resource: "arn:{p}:secretsmanager:*:*:secret:{secret}-*",
         only_the_read_policy: false,
     },
     Grant {
@@ -151,7 +153,11 @@ const GRANTS: &[Grant] = &[
 ];
 
 fn fill(template: &str, partition: &str, name: &str) -> String {
-    template.replace("{p}", partition).replace("{name}", name)
+    template
+        .replace("{p}", partition)
+        .replace("{secret}", &names::secret(name))
+        .replace("{policy}", &names::policy(name, "*"))
+        .replace("{name}", name)
 }
 
 fn wanted(calls: &[CommandName], commands: &[CommandName]) -> bool {
