@@ -62,17 +62,7 @@ async fn init_refuses_a_bad_config_and_is_idempotent() {
         .policy()
         .and_then(|p| p.default_version_id())
         .expect("version");
-    let document = env
-        .iam
-        .get_policy_version()
-        .policy_arn(policy_arn)
-        .version_id(version)
-        .send()
-        .await
-        .expect("version")
-        .policy_version
-        .and_then(|v| v.document)
-        .expect("document");
+    let document = env.policy_document(policy_arn, version).await.to_string();
     assert!(document.contains(first["secret"]["arn"].as_str().expect("secret arn")));
     assert!(
         document.contains("cloudwatch:DescribeAlarms"),

@@ -65,13 +65,17 @@ async fn the_wheel_installs_without_rust_and_publishes_exactly_the_built_layer()
 
     // Size: at most twice the two zips plus the deployer, compressed (as it sits in the wheel).
     let mut archive = zip::ZipArchive::new(std::fs::File::open(&wheel).unwrap()).unwrap();
-    let mut binary_compressed = 0;
-    for i in 0..archive.len() {
-        let entry = archive.by_index(i).unwrap();
-        if entry.name().unwrap().ends_with("/scripts/deployer") {
-            binary_compressed = entry.compressed_size();
-        }
-    }
+    let name = archive
+        .file_names()
+        .filter_map(Result::ok)
+        .find(|name| name.ends_with("/scripts/deployer"))
+        .map(|name| name.into_owned())
+        .expect("no deployer script in the wheel");
+    let mut entry = archive.by_name(&name).unwrap();
+    let binary_compressed = entry.compressed_size();
+    let mut elf = Vec::new();
+    entry.read_to_end(&mut elf).unwrap();
+    drop(entry);
     assert!(binary_compressed > 0, "no deployer script in the wheel");
     let wheel_size = std::fs::metadata(&wheel).unwrap().len();
     let zips_size: u64 = zips.iter().map(|(_, z)| z.len() as u64).sum();
@@ -80,13 +84,6 @@ async fn the_wheel_installs_without_rust_and_publishes_exactly_the_built_layer()
         "wheel {wheel_size} bytes, zips {zips_size}, deployer compressed {binary_compressed}"
     );
     // The binary inside is static: it names no interpreter (runs on glibc and musl systems).
-    let mut elf = Vec::new();
-    for i in 0..archive.len() {
-        let mut entry = archive.by_index(i).unwrap();
-        if entry.name().unwrap().ends_with("/scripts/deployer") {
-            entry.read_to_end(&mut elf).unwrap();
-        }
-    }
     assert!(
         !elf.windows(14).any(|w| w == b"/lib64/ld-linu"),
         "the deployer in the wheel is dynamically linked"
