@@ -9,6 +9,8 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 venv="${FAULTLINE_VENV:-$root/.venv}"
 export PATH="$venv/bin:$PATH"
+# shellcheck source=scripts/musl-target.sh
+source "$root/scripts/musl-target.sh"
 dist="$root/dist"
 arches=("$@")
 [ ${#arches[@]} -gt 0 ] || arches=("$(uname -m)")
@@ -20,14 +22,7 @@ done
 
 mkdir -p "$dist/wheels"
 for arch in "${arches[@]}"; do
-  case "$arch" in
-    x86_64 | amd64) arch=x86_64; target=x86_64-unknown-linux-musl ;;
-    arm64 | aarch64) arch=arm64; target=aarch64-unknown-linux-musl ;;
-    *) echo "unknown architecture '$arch' (x86_64 or arm64)" >&2; exit 2 ;;
-  esac
-  if command -v rustup >/dev/null && ! rustup target list --installed | grep -qx "$target"; then
-    rustup target add "$target"
-  fi
+  musl_target "$arch"
   rm -f "$dist"/wheels/faultline-*_"${target%%-*}".whl
   # pyproject.toml (at the root) names the crate, the bindings and the build profile.
   (cd "$root" && FAULTLINE_EMBED_LAYERS="$dist" maturin build --locked --quiet --zig \
