@@ -74,6 +74,11 @@ impl ApiEndpoint {
         &self.host
     }
 
+    /// The path prefix requests get on this endpoint (`/.rt`), empty for none.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
     /// The URI of `path_and_query` on this endpoint, prefix included.
     pub fn uri(&self, path_and_query: Option<&PathAndQuery>) -> Uri {
         let path = path_and_query.map_or("/", PathAndQuery::as_str);
@@ -92,20 +97,6 @@ impl ApiEndpoint {
                     .build()
                     .unwrap_or_default()
             })
-    }
-
-    /// The origin-form request target of `path_and_query` (prefix included), for a request sent
-    /// on a connection to this endpoint.
-    pub fn origin_form(&self, path_and_query: Option<&PathAndQuery>) -> Uri {
-        let path = path_and_query.map_or("/", PathAndQuery::as_str);
-        if self.prefix.is_empty()
-            && let Some(pq) = path_and_query
-        {
-            return Uri::from(pq.clone());
-        }
-        format!("{}{}", self.prefix, path)
-            .parse()
-            .unwrap_or_else(|_| Uri::from_static("/"))
     }
 
     /// The URI of a fixed API path (`/2020-01-01/extension/register`).

@@ -1,7 +1,5 @@
-//! Plumbing shared by the listeners and proxies: the HTTP client and body types ([`client`]),
-//! reading a body only as far as needed ([`body`]), and
+//! Plumbing shared by the listeners and proxies: the HTTP client and body types ([`client`]) and
 //! the accept loop ([`listener`]).
 
-pub mod body;
 pub mod client;
 pub mod listener;

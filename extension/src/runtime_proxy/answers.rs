@@ -1,12 +1,12 @@
 //! The answers faultline writes itself: HTTP-shaped Lambda answers (API Gateway, ALB and
 //! function URL proxy integrations: `{statusCode, headers, body, isBase64Encoded}`), the error
-//! body of a failed invocation, and the 502 the runtime gets when the Runtime API is unreachable.
+//! body of a failed invocation, the 502 the runtime gets when the Runtime API is unreachable, and
+//! the refusal of a request that is not HTTP/1.
 
-use crate::net::client::{ProxyBody, full_body};
 use base64::Engine as _;
 use faultline_schema::config::{ExceptionEffect, HttpResponseEffect};
 use faultline_schema::event::EventSource;
-use http::{Response, StatusCode, header};
+use http::StatusCode;
 use serde_json::{Map, Value, json};
 
 /// The body as the integrations expect it: text when it is UTF-8, else base64 with
@@ -86,21 +86,35 @@ pub(super) fn error_body(exception: &ExceptionEffect) -> Vec<u8> {
     .into_bytes()
 }
 
-/// The runtime's answer when the Runtime API cannot be reached.
-pub(super) fn bad_gateway(reason: &str) -> Response<ProxyBody> {
+/// The runtime's answer when the Runtime API cannot be reached: a 502 with a JSON error, after
+/// which the connection closes (the request may have been half sent).
+pub(super) fn bad_gateway(reason: &str) -> Vec<u8> {
     let body = serde_json::json!({
         "errorMessage": format!("faultline: Runtime API upstream unreachable: {reason}"),
         "errorType": "Faultline.UpstreamUnavailable",
     })
     .to_string();
-    let mut response = Response::new(full_body(body));
-    *response.status_mut() = StatusCode::BAD_GATEWAY;
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        http::HeaderValue::from_static("application/json"),
-    );
-    response
+    let mut answer = format!(
+        "HTTP/1.1 502 Bad Gateway\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    answer.extend_from_slice(body.as_bytes());
+    answer
 }
+
+/// The answer to a request the relay cannot read (`status`: 400 or 431), before it closes.
+pub(super) fn refusal(status: u16) -> Vec<u8> {
+    let reason = StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .unwrap_or("Bad Request");
+    format!("HTTP/1.1 {status} {reason}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        .into_bytes()
+}
+
+/// The interim answer faultline gives a runtime waiting to send a body it is going to read.
+pub(super) const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
 
 #[cfg(test)]
 mod tests {

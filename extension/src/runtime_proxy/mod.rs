@@ -1,36 +1,37 @@
 //! The Runtime API proxy: the runtime talks to it instead of Lambda's Runtime API.
 //!
-//! Every request is forwarded as it came (method, path, query, headers, body streamed, trailers)
-//! and every answer is returned as it came. Nothing here times out: `/next` waits for as long as
-//! Lambda takes to deliver an event, and environments are frozen in between. Only hop-by-hop
-//! framing headers are re-created by hyper on each leg.
+//! Every message is relayed byte for byte as it came ([`relay`]): heads are parsed only to route
+//! them and find where bodies end, bodies are copied, never parsed or re-framed, and each runtime
+//! connection has its own Runtime API connection. Nothing here times out: `/next` waits for as
+//! long as Lambda takes to deliver an event, and environments are frozen in between.
 //!
 //! When experiments target `ingress`, `http-ingress` or `response`, the event or the response is
-//! read in full so the effect can act on it ([`next`], [`response`]); otherwise
-//! bodies stream straight through.
+//! read whole so the effect can act on it ([`next`], [`response`]); the decision is taken per
+//! message, with the config of that moment.
 
 mod answers;
 mod in_flight;
 mod next;
+mod relay;
 mod response;
 mod upstream;
+mod wire;
 
 use crate::config::refresh::ConfigRefresher;
 use crate::config::state::ConfigState;
 use crate::lambda::endpoint::ApiEndpoint;
-use crate::net::client::{ProxyBody, boxed};
 use crate::net::listener::accept_loop;
 use faultline_schema::flags::RESPONSE;
-use http::{Request, Response};
-use hyper::body::Incoming;
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
 use in_flight::Invocations;
+use relay::{Failure, Flow, Relay};
 use upstream::{NEXT_SUFFIX, Upstream};
+use wire::head::RequestHead;
 
 pub use in_flight::CurrentInvocation;
-use std::convert::Infallible;
+
+/// The most of an event or a response read into memory for an experiment (Lambda takes payloads
+/// of at most 6 MB; the bound leaves room for framing). A longer one is relayed untouched.
+const MAX_BUFFERED: usize = 6 * 1024 * 1024 + 64 * 1024;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 
@@ -64,26 +65,15 @@ impl RuntimeProxy {
     pub async fn serve(self: Arc<Self>, listener: TcpListener) {
         accept_loop(listener, "runtime proxy", |stream| {
             let proxy = Arc::clone(&self);
-            async move {
-                let service = service_fn(move |request| {
-                    let proxy = Arc::clone(&proxy);
-                    async move { Ok::<_, Infallible>(proxy.forward(request).await) }
-                });
-                if let Err(err) = http1::Builder::new()
-                    .keep_alive(true)
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await
-                {
-                    tracing::debug!("runtime proxy connection ended: {err}");
-                }
-            }
+            async move { proxy.serve_connection(stream).await }
         })
         .await;
     }
 
-    /// Handles one request from the runtime: forwarded as is, unless an experiment targets it.
-    pub async fn forward(&self, request: Request<Incoming>) -> Response<ProxyBody> {
-        let path = request.uri().path();
+    /// Handles one request from the runtime: relayed as it came, unless an experiment targets
+    /// it.
+    async fn exchange(&self, relay: &mut Relay<'_>, head: RequestHead) -> Result<Flow, Failure> {
+        let path = head.target.split('?').next().unwrap_or_default();
         if path.ends_with(NEXT_SUFFIX) {
             if self.config.first_wait_pending() {
                 // The first /next may wait for the config, never longer than the request timeout;
@@ -96,21 +86,21 @@ impl RuntimeProxy {
                 }
             }
             self.poke_refresh();
-            return self.next_invocation(request).await;
+            return self.next_invocation(relay, &head).await;
         } else if let Some(request_id) = response::invocation_of_response(path) {
-            let request_id = request_id.to_string();
-            let labels = self.invocations.take(&request_id);
+            let labels = self.invocations.take(request_id);
             if let Some(active) = self.config.in_force()
                 && active.could_apply(RESPONSE, chrono::Utc::now())
             {
+                let request_id = request_id.to_string();
                 return self
-                    .response_with_faults(request, active, request_id, labels)
+                    .response_with_faults(relay, &head, active, request_id, labels)
                     .await;
             }
         } else if let Some(request_id) = response::invocation_of_error(path) {
             self.invocations.take(request_id);
         }
-        self.upstream.pass_through(request.map(boxed)).await
+        relay.pass(&head).await
     }
 
     /// Whether a re-read of the config is under way.

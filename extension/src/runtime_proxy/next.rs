@@ -5,53 +5,51 @@
 //! which keeps waiting on its `/next`. On an HTTP event, an `http-ingress` httpResponse answers
 //! with an HTTP-shaped response the same way. If posting fails, the event is delivered as usual.
 
-use super::RuntimeProxy;
-use super::answers::{bad_gateway, error_body, forged_answer};
-use super::upstream::REQUEST_ID;
+use super::answers::{error_body, forged_answer};
+use super::relay::{Failure, Flow, Read, Relay, payload};
+use super::wire::framing::Framing;
+use super::wire::head::RequestHead;
+use super::{MAX_BUFFERED, RuntimeProxy};
 use crate::config::state::ActiveConfig;
 use crate::inject;
-use crate::net::body::{Bounded, MAX_BUFFERED, drain, read_bounded};
-use crate::net::client::{ProxyBody, full_body};
 use faultline_schema::event::{EventFacts, classify};
 use faultline_schema::fault::Terminal;
 use faultline_schema::flags::{HTTP_INGRESS, INGRESS, RESPONSE};
 use faultline_schema::labels::Labels;
 use faultline_schema::labels::invocation_labels;
-use http::{Request, Response};
-use hyper::body::Incoming;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// An oversized event is logged once per environment.
 static TOO_LARGE_LOGGED: AtomicBool = AtomicBool::new(false);
 
+fn log_too_large() {
+    if !TOO_LARGE_LOGGED.swap(true, Ordering::Relaxed) {
+        tracing::warn!(
+            "an event over {MAX_BUFFERED} bytes is delivered untouched: \
+             ingress and response experiments do not apply to it"
+        );
+    }
+}
+
 impl RuntimeProxy {
     /// The runtime's `/next`. Whether an experiment applies is decided when the event arrives,
     /// with the config of that moment: the request may have waited upstream for minutes
     /// (a frozen environment) while experiments changed. With no experiment on the Runtime API
-    /// the event streams through untouched; otherwise it is read, the ingress flags are
-    /// applied, and it is delivered, or answered for the handler and the next one fetched.
-    pub(super) async fn next_invocation(&self, request: Request<Incoming>) -> Response<ProxyBody> {
-        let (parts, _) = request.into_parts();
+    /// the event is relayed untouched; otherwise it is read, the ingress flags are applied, and
+    /// it is delivered as it came, or answered for the handler and the next one fetched.
+    pub(super) async fn next_invocation(
+        &self,
+        relay: &mut Relay<'_>,
+        head: &RequestHead,
+    ) -> Result<Flow, Failure> {
         loop {
-            let mut upstream_request = Request::new(full_body(Vec::new()));
-            *upstream_request.method_mut() = parts.method.clone();
-            *upstream_request.uri_mut() = parts.uri.clone();
-            *upstream_request.headers_mut() = parts.headers.clone();
-            let response = match self.upstream.send(upstream_request).await {
-                Ok(response) => response,
-                Err(reason) => return bad_gateway(&reason),
-            };
+            let answer = relay.send(head).await?;
             // The environment may just have been thawed: a stale config is re-read now, in
             // the background, for the events after this one.
             self.poke_refresh();
-            if !response.status().is_success() {
-                return response;
+            if !answer.is_success() {
+                return relay.answer(head, answer).await;
             }
-            let request_id = response
-                .headers()
-                .get(REQUEST_ID)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string);
             let mut now = chrono::Utc::now();
             let mut in_force = self.config.in_force().filter(|a| a.needs_event(now));
             if in_force.is_some() && self.refreshing() {
@@ -64,41 +62,43 @@ impl RuntimeProxy {
                 now = chrono::Utc::now();
                 in_force = self.config.in_force().filter(|a| a.needs_event(now));
             }
+            let request_id = answer.request_id.as_deref();
             let Some(active) = in_force else {
-                self.current.set(request_id.as_deref());
-                return response;
+                self.current.set(request_id);
+                return relay.answer(head, answer).await;
             };
-            let (response_parts, body) = response.into_parts();
-            let event = match read_bounded(body, MAX_BUFFERED).await {
-                Ok(Bounded::Whole(event)) => event,
-                Ok(Bounded::TooLarge(body)) => {
-                    if !TOO_LARGE_LOGGED.swap(true, Ordering::Relaxed) {
-                        tracing::warn!(
-                            "an event over {MAX_BUFFERED} bytes is delivered untouched: \
-                             ingress and response experiments do not apply to it"
-                        );
-                    }
-                    self.current.set(request_id.as_deref());
-                    return Response::from_parts(response_parts, body);
+            if matches!(answer.framing, Framing::Length(n) if n > MAX_BUFFERED as u64) {
+                log_too_large();
+                self.current.set(request_id);
+                return relay.answer(head, answer).await;
+            }
+            let raw = match relay.read_answer(&answer, MAX_BUFFERED).await? {
+                Read::Whole(raw) => raw,
+                Read::Relayed => {
+                    log_too_large();
+                    self.current.set(request_id);
+                    return Ok(relay.after(head, &answer));
                 }
-                Err(err) => return bad_gateway(&format!("reading the event failed: {err}")),
             };
+            let event = payload(&raw[answer.len..], answer.framing)?;
             let facts = classify(&event);
             let labels = invocation_labels(&active.base_labels, &facts);
-            if let Some(id) = &request_id
+            let path = head.target.split('?').next().unwrap_or_default();
+            if let Some(id) = request_id
                 && self
-                    .answered_for_handler(&active, parts.uri.path(), id, &facts, &labels)
+                    .answered_for_handler(relay, &active, path, id, &facts, &labels)
                     .await
             {
                 continue;
             }
-            self.current.set(request_id.as_deref());
+            self.current.set(request_id);
             if active.could_apply(RESPONSE, now)
-                && let Some(id) = request_id
+                && let Some(id) = &answer.request_id
             {
-                self.invocations.insert(id, labels);
+                self.invocations.insert(id.clone(), labels);
             }
-            return Response::from_parts(response_parts, full_body(event));
+            relay.deliver(&raw).await?;
+            return Ok(relay.after(head, &answer));
         }
     }
 
@@ -106,6 +106,7 @@ impl RuntimeProxy {
     /// answered here (so the handler must not see it).
     async fn answered_for_handler(
         &self,
+        relay: &mut Relay<'_>,
         active: &ActiveConfig,
         next_path: &str,
         request_id: &str,
@@ -137,22 +138,23 @@ impl RuntimeProxy {
                         None,
                     ),
                 };
-            match self
-                .upstream
-                .post_for_runtime(&path, body, error_type)
-                .await
-            {
-                Ok(answer) if answer.status().is_success() => {
-                    // Drain the answer so the pooled connection can be reused.
-                    drain(answer.into_body()).await;
+            let post = self.upstream.post(&path, &body, error_type);
+            match relay.send_own(&post).await {
+                Ok(answer) if answer.is_success() => {
+                    // Read the answer so the connection can carry the next /next (one that
+                    // breaks off is dropped: the invocation is answered all the same).
+                    let _ = relay.drop_answer(&answer).await;
                     return true;
                 }
-                Ok(answer) => tracing::error!(
-                    "Runtime API refused the injected {flag} answer for {request_id} ({}); delivering the event",
-                    answer.status()
-                ),
-                Err(reason) => tracing::error!(
-                    "cannot post the injected {flag} answer for {request_id}: {reason}; delivering the event"
+                Ok(answer) => {
+                    let _ = relay.drop_answer(&answer).await;
+                    tracing::error!(
+                        "Runtime API refused the injected {flag} answer for {request_id} ({}); delivering the event",
+                        answer.status
+                    );
+                }
+                Err(failure) => tracing::error!(
+                    "cannot post the injected {flag} answer for {request_id}: {failure}; delivering the event"
                 ),
             }
             return false;

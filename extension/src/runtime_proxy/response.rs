@@ -5,17 +5,16 @@
 //! statusCode and body of a buffered answer; a streamed answer (`Lambda-Runtime-Function-
 //! Response-Mode: streaming`) cannot be rewritten, so there only latency and exception apply.
 
-use super::RuntimeProxy;
-use super::answers::{bad_gateway, error_body, replace_status_and_body};
+use super::answers::{error_body, replace_status_and_body};
+use super::relay::{Failure, Flow, Relay, payload};
+use super::wire::Relayed;
+use super::wire::head::RequestHead;
+use super::{MAX_BUFFERED, RuntimeProxy};
 use crate::config::state::ActiveConfig;
 use crate::inject;
-use crate::net::body::{Bounded, MAX_BUFFERED, drain, read_bounded};
-use crate::net::client::{ProxyBody, boxed, full_body};
 use faultline_schema::fault::Terminal;
 use faultline_schema::flags::RESPONSE;
 use faultline_schema::labels::Labels;
-use http::{Request, Response, header};
-use hyper::body::Incoming;
 use std::sync::Arc;
 
 const INVOCATION: &str = "/runtime/invocation/";
@@ -37,72 +36,55 @@ pub(super) fn invocation_of_error(path: &str) -> Option<&str> {
     invocation_id(path, "error")
 }
 
-fn is_streaming(request: &Request<Incoming>) -> bool {
-    request
-        .headers()
-        .get("lambda-runtime-function-response-mode")
-        .is_some_and(|mode| mode.as_bytes().eq_ignore_ascii_case(b"streaming"))
-}
-
 impl RuntimeProxy {
     pub(super) async fn response_with_faults(
         &self,
-        request: Request<Incoming>,
+        relay: &mut Relay<'_>,
+        head: &RequestHead,
         active: Arc<ActiveConfig>,
         request_id: String,
         labels: Option<Labels>,
-    ) -> Response<ProxyBody> {
+    ) -> Result<Flow, Failure> {
         let labels = labels.unwrap_or_else(|| active.base_labels.clone());
         let Some(fault) = inject::decide(&active.experiments, RESPONSE, &labels) else {
-            return self.upstream.pass_through(request.map(boxed)).await;
+            return relay.pass(head).await;
         };
         inject::delay(&fault, Some(&request_id), &labels).await;
-        let allow_http = !is_streaming(&request);
-        match inject::terminal(&fault, allow_http, Some(&request_id), &labels) {
-            None => self.upstream.pass_through(request.map(boxed)).await,
+        match inject::terminal(&fault, !head.streaming, Some(&request_id), &labels) {
+            None => relay.pass(head).await,
             Some(Terminal::Exception(exception)) => {
-                let path = request.uri().path().to_string();
-                let base = path.strip_suffix("response").unwrap_or(&path);
                 // The runtime's answer is dropped; read it (keeping nothing) so its connection
                 // stays usable. A streamed answer may be hundreds of MB.
-                drain(boxed(request.into_body())).await;
-                match self
-                    .upstream
-                    .post_for_runtime(
-                        &format!("{base}error"),
-                        error_body(exception),
-                        Some(&exception.error_type),
-                    )
-                    .await
-                {
-                    Ok(answer) => answer,
-                    Err(reason) => bad_gateway(&reason),
-                }
+                relay.continue_runtime(head).await?;
+                relay.drop_request(head).await?;
+                let path = head.target.split('?').next().unwrap_or_default();
+                let base = path.strip_suffix("response").unwrap_or(path);
+                let post = self.upstream.post(
+                    &format!("{base}error"),
+                    &error_body(exception),
+                    Some(&exception.error_type),
+                );
+                let answer = relay.send_own(&post).await?;
+                relay.answer(head, answer).await
             }
             Some(Terminal::HttpResponse(effect)) => {
-                let (mut parts, body) = request.into_parts();
-                let original = match read_bounded(boxed(body), MAX_BUFFERED).await {
-                    Ok(Bounded::Whole(original)) => original,
-                    Ok(Bounded::TooLarge(body)) => {
-                        tracing::warn!(
-                            "a response over {MAX_BUFFERED} bytes cannot be replaced: relayed untouched"
-                        );
-                        return self
-                            .upstream
-                            .pass_through(Request::from_parts(parts, body))
-                            .await;
-                    }
-                    Err(err) => {
-                        return bad_gateway(&format!(
-                            "reading the function's response failed: {err}"
-                        ));
-                    }
-                };
-                parts.headers.remove(header::CONTENT_LENGTH);
+                relay.continue_runtime(head).await?;
+                let (raw, read, delimiter) = relay.read_request(head, MAX_BUFFERED).await?;
+                if read == Relayed::Paused {
+                    tracing::warn!(
+                        "a response over {MAX_BUFFERED} bytes cannot be replaced: relayed untouched"
+                    );
+                    let answer = relay.send_rest(head, &raw, delimiter).await?;
+                    return relay.answer(head, answer).await;
+                }
+                let original = payload(&raw[head.len..], head.framing)?;
                 let replaced = replace_status_and_body(&original, effect);
-                self.upstream
-                    .pass_through(Request::from_parts(parts, full_body(replaced)))
-                    .await
+                let mut request =
+                    self.upstream
+                        .head_for_new_body(head, &raw[..head.len], replaced.len());
+                request.extend_from_slice(&replaced);
+                let answer = relay.send_own(&request).await?;
+                relay.answer(head, answer).await
             }
         }
     }

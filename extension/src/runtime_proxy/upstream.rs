@@ -1,184 +1,176 @@
-//! The Runtime API upstream: HTTP/1 connections to Lambda's Runtime API driven directly with
-//! hyper's client connection (no pool machinery on the path of every message), and the names of
-//! the calls and headers faultline reads there.
-//!
-//! A request takes an idle connection that is ready for it, or opens one; the connection goes
-//! back to the idle list as soon as the answer's head arrives (hyper holds the next request on it
-//! until the answer's body has been read). The runtime keeps one connection alive, so in steady
-//! state every message reuses the same upstream connection.
+//! Lambda's Runtime API as the relay reaches it: one connection per runtime connection, opened
+//! when first needed, the request line rewritten only when the endpoint has a path prefix, and
+//! the requests faultline sends itself (an injected `/error` or `/response`).
 
-use super::answers::bad_gateway;
+use super::wire::Wire;
+use super::wire::head::RequestHead;
 use crate::lambda::endpoint::ApiEndpoint;
-use crate::net::client::{ProxyBody, boxed, end_to_end, full_body};
-use http::header::{self, HeaderName};
-use http::{Request, Response};
-use hyper::client::conn::http1::{self, SendRequest};
-use hyper_util::rt::TokioIo;
-use std::sync::Mutex;
+use http::HeaderValue;
+use std::io::Write as _;
 
 /// Path suffix of the call that fetches the next invocation.
 pub(super) const NEXT_SUFFIX: &str = "/runtime/invocation/next";
-/// Header carrying the invocation's request id on `/next` answers.
-pub(super) const REQUEST_ID: &str = "lambda-runtime-aws-request-id";
 /// Header naming the error type on `/error` calls.
-const ERROR_TYPE: &str = "lambda-runtime-function-error-type";
+const ERROR_TYPE: &str = "Lambda-Runtime-Function-Error-Type";
 
-/// How often a failed GET is sent again, and the pause before each new attempt.
-const GET_RETRIES: usize = 2;
-const GET_RETRY_PAUSE: std::time::Duration = std::time::Duration::from_millis(20);
-/// Idle upstream connections kept at most (one per concurrent runtime connection is the need).
-const MAX_IDLE: usize = 64;
+/// Header fields of the runtime's request that describe a body faultline replaced.
+const REPLACED_BODY_FIELDS: [&str; 4] =
+    ["content-length", "transfer-encoding", "expect", "trailer"];
 
-/// Lambda's Runtime API, as the proxy reaches it.
 pub(super) struct Upstream {
     endpoint: ApiEndpoint,
-    idle: Mutex<Vec<SendRequest<ProxyBody>>>,
 }
 
 impl Upstream {
     pub(super) fn new(endpoint: ApiEndpoint) -> Upstream {
-        Upstream {
-            endpoint,
-            idle: Mutex::new(Vec::new()),
-        }
+        Upstream { endpoint }
     }
 
-    /// An idle connection ready for a request, or a new one (always a new one when `fresh`).
-    async fn connection(&self, fresh: bool) -> Result<SendRequest<ProxyBody>, String> {
-        if !fresh {
-            let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-            idle.retain(|sender| !sender.is_closed());
-            if let Some(at) = idle.iter().position(SendRequest::is_ready) {
-                return Ok(idle.swap_remove(at));
-            }
-        }
+    pub(super) fn endpoint(&self) -> &ApiEndpoint {
+        &self.endpoint
+    }
+
+    /// A new connection to the Runtime API.
+    pub(super) async fn connect(&self) -> Result<Wire, String> {
         let authority = self.endpoint.authority().as_str();
         let stream = tokio::net::TcpStream::connect(authority)
             .await
             .map_err(|err| format!("cannot connect to {authority}: {err}"))?;
         let _ = stream.set_nodelay(true);
-        let (sender, connection) = http1::handshake(TokioIo::new(stream))
-            .await
-            .map_err(|err| format!("HTTP handshake with {authority}: {err}"))?;
-        tokio::spawn(async move {
-            if let Err(err) = connection.await {
-                tracing::debug!("Runtime API upstream connection ended: {err}");
-            }
-        });
-        Ok(sender)
+        Ok(Wire::new(stream))
     }
 
-    /// Puts a connection back for the next request (hyper sends that one once this answer's
-    /// body has been read).
-    fn release(&self, sender: SendRequest<ProxyBody>) {
-        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-        if idle.len() < MAX_IDLE && !sender.is_closed() {
-            idle.push(sender);
-        }
+    /// Whether the runtime's request head can go upstream byte for byte (no path prefix to add).
+    pub(super) fn verbatim(&self) -> bool {
+        self.endpoint.prefix().is_empty()
     }
 
-    /// Sends one request on an idle connection, or on a new one when `fresh` (a retry: the
-    /// idle ones may have gone stale together, after a freeze).
-    async fn round_trip(
+    /// The request line of `head` with the endpoint's prefix added, then its fields as they came
+    /// (`raw`: the head's bytes).
+    pub(super) fn prefixed_head(&self, head: &RequestHead, raw: &[u8]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(raw.len() + self.endpoint.prefix().len());
+        let _ = write!(
+            out,
+            "{} {}{} HTTP/1.{}\r\n",
+            method_of(raw),
+            self.endpoint.prefix(),
+            head.target,
+            head.version
+        );
+        out.extend_from_slice(&raw[head.fields_at.min(raw.len())..]);
+        out
+    }
+
+    /// The runtime's request head with its body replaced by `length` bytes: the request line
+    /// (prefixed), its fields but those framing the old body, and the new `Content-Length`.
+    pub(super) fn head_for_new_body(
         &self,
-        request: Request<ProxyBody>,
-        fresh: bool,
-    ) -> Result<Response<hyper::body::Incoming>, String> {
-        let mut sender = self.connection(fresh).await?;
-        sender
-            .ready()
-            .await
-            .map_err(|err| format!("connection not ready: {err}"))?;
-        let answer = sender.send_request(request).await;
-        if answer.is_ok() {
-            self.release(sender);
-        }
-        answer.map_err(|err| err.to_string())
-    }
-
-    /// Sends `request` upstream as it is (its URI is a path; the upstream is added here) and
-    /// relays the answer.
-    pub(super) async fn pass_through(&self, request: Request<ProxyBody>) -> Response<ProxyBody> {
-        match self.send(request).await {
-            Ok(response) => response,
-            Err(reason) => bad_gateway(&reason),
-        }
-    }
-
-    /// POSTs `body` to `path` upstream (an invocation's `/response` or `/error`), on behalf of
-    /// the runtime. `error_type` sets the `Lambda-Runtime-Function-Error-Type` header.
-    pub(super) async fn post_for_runtime(
-        &self,
-        path: &str,
-        body: Vec<u8>,
-        error_type: Option<&str>,
-    ) -> Result<Response<ProxyBody>, String> {
-        let mut request = Request::post(path)
-            .header(header::CONTENT_TYPE, "application/json")
-            .body(full_body(body))
-            .map_err(|err| format!("cannot build a request for {path}: {err}"))?;
-        if let Some(value) = error_type.and_then(|t| http::HeaderValue::from_str(t).ok()) {
-            request
-                .headers_mut()
-                .insert(HeaderName::from_static(ERROR_TYPE), value);
-        }
-        self.send(request).await
-    }
-
-    /// Sends one request upstream; the answer's hop-by-hop headers are dropped. A GET (`/next`)
-    /// that fails on the upstream connection (reset, closed while pooled) is sent again on a new
-    /// one: that hop is faultline's, and without faultline the runtime would not have seen it.
-    pub(super) async fn send(
-        &self,
-        request: Request<ProxyBody>,
-    ) -> Result<Response<ProxyBody>, String> {
-        let (parts, body) = request.into_parts();
-        let retries = if parts.method == http::Method::GET {
-            GET_RETRIES
-        } else {
-            0
-        };
-        let mut headers = end_to_end(parts.headers);
-        headers.insert(header::HOST, self.endpoint.host_header().clone());
-        let mut body = Some(body);
-        let mut attempt = 0;
-        loop {
-            let mut upstream_request =
-                Request::new(body.take().unwrap_or_else(|| full_body(Vec::new())));
-            *upstream_request.method_mut() = parts.method.clone();
-            *upstream_request.uri_mut() = self.endpoint.origin_form(parts.uri.path_and_query());
-            // The head is kept only while another attempt may need it.
-            *upstream_request.headers_mut() = if attempt < retries {
-                headers.clone()
-            } else {
-                std::mem::take(&mut headers)
-            };
-            match self.round_trip(upstream_request, attempt > 0).await {
-                Ok(response) => {
-                    let (mut parts, body) = response.into_parts();
-                    parts.headers = end_to_end(parts.headers);
-                    return Ok(Response::from_parts(parts, boxed(body)));
+        head: &RequestHead,
+        raw: &[u8],
+        length: usize,
+    ) -> Vec<u8> {
+        let mut out = Vec::with_capacity(raw.len() + 32);
+        let _ = write!(
+            out,
+            "{} {}{} HTTP/1.1\r\n",
+            method_of(raw),
+            self.endpoint.prefix(),
+            head.target
+        );
+        let mut fields = [httparse::EMPTY_HEADER; 100];
+        if let Ok(httparse::Status::Complete(_)) = httparse::Request::new(&mut fields).parse(raw) {
+            for field in fields.iter().take_while(|f| !f.name.is_empty()) {
+                if REPLACED_BODY_FIELDS
+                    .iter()
+                    .any(|n| field.name.eq_ignore_ascii_case(n))
+                {
+                    continue;
                 }
-                Err(err) if attempt < retries => {
-                    attempt += 1;
-                    tracing::warn!(
-                        "Runtime API upstream {} failed {} {}: {err}; retrying on a new connection",
-                        self.endpoint,
-                        parts.method,
-                        parts.uri.path()
-                    );
-                    tokio::time::sleep(GET_RETRY_PAUSE).await;
-                }
-                Err(err) => {
-                    tracing::error!(
-                        "Runtime API upstream {} unreachable for {} {}: {err}",
-                        self.endpoint,
-                        parts.method,
-                        parts.uri.path()
-                    );
-                    return Err(err);
-                }
+                out.extend_from_slice(field.name.as_bytes());
+                out.extend_from_slice(b": ");
+                out.extend_from_slice(field.value);
+                out.extend_from_slice(b"\r\n");
             }
         }
+        let _ = write!(out, "Content-Length: {length}\r\n\r\n");
+        out
+    }
+
+    /// A POST of `body` (JSON) to `path` (without the prefix), as the runtime would send it:
+    /// an injected `/error` (with its error type) or `/response`.
+    pub(super) fn post(&self, path: &str, body: &[u8], error_type: Option<&str>) -> Vec<u8> {
+        let mut out = Vec::with_capacity(256 + body.len());
+        let _ = write!(
+            out,
+            "POST {}{path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
+            self.endpoint.prefix(),
+            self.endpoint.authority(),
+            body.len()
+        );
+        // A value that cannot be a header field is left out, as the runtime clients do.
+        if let Some(value) = error_type.filter(|t| HeaderValue::from_str(t).is_ok()) {
+            let _ = write!(out, "{ERROR_TYPE}: {value}\r\n");
+        }
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(body);
+        out
+    }
+}
+
+/// The method token at the start of a request head.
+fn method_of(raw: &[u8]) -> &str {
+    let end = raw.iter().position(|&b| b == b' ').unwrap_or(0);
+    std::str::from_utf8(&raw[..end]).unwrap_or("GET")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime_proxy::wire::head::parse_request;
+
+    fn upstream(text: &str) -> Upstream {
+        Upstream::new(ApiEndpoint::parse(text).unwrap())
+    }
+
+    #[test]
+    fn a_prefix_is_added_to_the_request_line_only() {
+        let raw = b"POST /2018-06-01/runtime/invocation/a/response?x=1 HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\n";
+        let head = parse_request(raw).unwrap().unwrap();
+        assert!(upstream("127.0.0.1:9001").verbatim());
+        let prefixed = upstream("http://127.0.0.1:9001/.rt").prefixed_head(&head, raw);
+        assert_eq!(
+            String::from_utf8(prefixed).unwrap(),
+            "POST /.rt/2018-06-01/runtime/invocation/a/response?x=1 HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\n"
+        );
+    }
+
+    #[test]
+    fn a_replaced_body_is_framed_anew() {
+        let raw = b"POST /r HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nExpect: 100-continue\r\nX-Keep: 1\r\n\r\n";
+        let head = parse_request(raw).unwrap().unwrap();
+        let new = upstream("127.0.0.1:9001").head_for_new_body(&head, raw, 7);
+        assert_eq!(
+            String::from_utf8(new).unwrap(),
+            "POST /r HTTP/1.1\r\nHost: h\r\nX-Keep: 1\r\nContent-Length: 7\r\n\r\n"
+        );
+    }
+
+    #[test]
+    fn injected_posts_carry_their_error_type_when_it_is_a_valid_value() {
+        let up = upstream("http://127.0.0.1:9001/p");
+        let post = String::from_utf8(up.post(
+            "/2018-06-01/runtime/invocation/a/error",
+            b"{}",
+            Some("Runtime.X"),
+        ))
+        .unwrap();
+        assert_eq!(
+            post,
+            "POST /p/2018-06-01/runtime/invocation/a/error HTTP/1.1\r\nHost: 127.0.0.1:9001\r\n\
+             Content-Type: application/json\r\nContent-Length: 2\r\n\
+             Lambda-Runtime-Function-Error-Type: Runtime.X\r\n\r\n{}"
+        );
+        let bad = String::from_utf8(up.post("/e", b"", Some("a\r\nb"))).unwrap();
+        assert!(!bad.contains("Error-Type"));
     }
 }

@@ -1,0 +1,551 @@
+//! One runtime connection, relayed to the Runtime API an exchange at a time on a Runtime API
+//! connection of its own. Heads are parsed (httparse) only to route and frame them; heads and
+//! bodies leave byte for byte as they came, unless an experiment needs the message
+//! ([`super::next`], [`super::response`]).
+
+use super::RuntimeProxy;
+use super::answers::{CONTINUE, bad_gateway, refusal};
+use super::wire::framing::{Delimiter, Framing, dechunk};
+use super::wire::head::{Method, RequestHead, ResponseHead, parse_request, parse_response};
+use super::wire::{Relayed, Wire, WireError};
+use std::borrow::Cow;
+use std::time::Duration;
+use tokio::net::TcpStream;
+
+/// How often a failed GET is sent again, and the pause before each new attempt.
+const GET_RETRIES: usize = 2;
+const GET_RETRY_PAUSE: Duration = Duration::from_millis(20);
+
+/// What follows an exchange.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Flow {
+    KeepAlive,
+    Close,
+}
+
+/// Why an exchange could not complete.
+#[derive(Debug)]
+pub(super) enum Failure {
+    /// The Runtime API could not be reached, or broke before its answer was relayed: the
+    /// runtime gets a 502 with a JSON error.
+    Upstream(String),
+    /// A connection broke after the runtime's answer had begun: it is closed.
+    Broken(String),
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Upstream(reason) | Failure::Broken(reason) => f.write_str(reason),
+        }
+    }
+}
+
+/// Why one attempt at an exchange failed.
+enum Attempt {
+    /// Nothing of an answer arrived: a GET may be sent again on a new connection.
+    Retryable(String),
+    Failed(Failure),
+}
+
+/// A message read whole into memory, or relayed on because it was too long to keep.
+pub(super) enum Read {
+    /// The head and body as they came.
+    Whole(Vec<u8>),
+    /// Over the bound: what was read and the rest have gone on as they came.
+    Relayed,
+}
+
+/// One runtime connection and its Runtime API connection.
+pub(super) struct Relay<'p> {
+    proxy: &'p RuntimeProxy,
+    pub(super) runtime: Wire,
+    lambda: Option<Wire>,
+    /// Bytes of the current request's head still buffered on the runtime side (a GET keeps its
+    /// head until answered, so a retry can send it again).
+    pending_head: usize,
+    /// faultline answered `100 Continue` itself: the Runtime API's interim answers are dropped.
+    continued: bool,
+}
+
+/// The payload of a message body as it came (`raw`), framing removed.
+pub(super) fn payload(raw: &[u8], framing: Framing) -> Result<Cow<'_, [u8]>, Failure> {
+    match framing {
+        Framing::Chunked => dechunk(raw)
+            .map(Cow::Owned)
+            .map_err(|err| Failure::Upstream(format!("reading a chunked body failed: {err}"))),
+        Framing::Length(_) | Framing::UntilClose => Ok(Cow::Borrowed(raw)),
+    }
+}
+
+impl RuntimeProxy {
+    /// Relays one runtime connection until either side closes it.
+    pub(super) async fn serve_connection(&self, stream: TcpStream) {
+        let mut relay = Relay {
+            proxy: self,
+            runtime: Wire::new(stream),
+            lambda: None,
+            pending_head: 0,
+            continued: false,
+        };
+        loop {
+            let head = match relay.runtime.read_head(parse_request).await {
+                Ok(Some(head)) => head,
+                Ok(None) => return,
+                Err(err) => {
+                    let status = match err {
+                        WireError::Head(_) | WireError::Framing(_) => 400,
+                        WireError::HeadTooLarge => 431,
+                        WireError::Io(_) | WireError::Closed => return,
+                    };
+                    tracing::warn!("runtime sent a request faultline cannot read: {err}");
+                    let _ = relay.runtime.write_all(&refusal(status)).await;
+                    return;
+                }
+            };
+            relay.pending_head = head.len;
+            relay.continued = false;
+            let flow = self.exchange(&mut relay, head).await;
+            relay.finish_request();
+            match flow {
+                Ok(Flow::KeepAlive) => {}
+                Ok(Flow::Close) => return,
+                Err(Failure::Upstream(reason)) => {
+                    tracing::error!(
+                        "Runtime API upstream {} unreachable: {reason}",
+                        self.upstream.endpoint()
+                    );
+                    let _ = relay.runtime.write_all(&bad_gateway(&reason)).await;
+                    return;
+                }
+                Err(Failure::Broken(reason)) => {
+                    tracing::debug!("runtime proxy connection ended: {reason}");
+                    return;
+                }
+            }
+        }
+    }
+}
+
+impl<'p> Relay<'p> {
+    /// Forwards the request and relays its answer, both as they came.
+    pub(super) async fn pass(&mut self, head: &RequestHead) -> Result<Flow, Failure> {
+        let answer = self.send(head).await?;
+        self.answer(head, answer).await
+    }
+
+    /// Drops the current request's head from the runtime buffer once the exchange is over.
+    fn finish_request(&mut self) {
+        let pending = std::mem::take(&mut self.pending_head);
+        self.runtime.consume(pending);
+    }
+
+    /// The Runtime API connection in `slot`: the idle one while it is usable, else a new one.
+    async fn open<'s>(
+        slot: &'s mut Option<Wire>,
+        proxy: &RuntimeProxy,
+        fresh: bool,
+    ) -> Result<&'s mut Wire, String> {
+        let reuse = !fresh && slot.as_mut().is_some_and(Wire::idle_and_open);
+        if !reuse {
+            *slot = Some(proxy.upstream.connect().await?);
+        }
+        slot.as_mut()
+            .ok_or_else(|| "no Runtime API connection".to_string())
+    }
+
+    /// Sends the runtime's request upstream, head and body as they came, and reads the head of
+    /// the answer (interim answers are relayed). A GET without a body that fails before any
+    /// answer arrives is sent again on a new connection: that hop is faultline's, and without
+    /// faultline the runtime would not have seen it fail.
+    pub(super) async fn send(&mut self, head: &RequestHead) -> Result<ResponseHead, Failure> {
+        let retries = if head.method == Method::Get && head.framing == Framing::Length(0) {
+            GET_RETRIES
+        } else {
+            0
+        };
+        let mut attempt = 0;
+        loop {
+            match self.try_send(head, attempt > 0).await {
+                Ok(answer) => return Ok(answer),
+                Err(Attempt::Retryable(reason)) if attempt < retries => {
+                    self.lambda = None;
+                    attempt += 1;
+                    tracing::warn!(
+                        "Runtime API upstream {} failed {}: {reason}; retrying on a new connection",
+                        self.proxy.upstream.endpoint(),
+                        head.target
+                    );
+                    tokio::time::sleep(GET_RETRY_PAUSE).await;
+                }
+                Err(Attempt::Retryable(reason)) => {
+                    self.lambda = None;
+                    return Err(Failure::Upstream(format!("{}: {reason}", head.target)));
+                }
+                Err(Attempt::Failed(failure)) => {
+                    self.lambda = None;
+                    return Err(failure);
+                }
+            }
+        }
+    }
+
+    async fn try_send(&mut self, head: &RequestHead, fresh: bool) -> Result<ResponseHead, Attempt> {
+        let proxy: &'p RuntimeProxy = self.proxy;
+        let upstream = &proxy.upstream;
+        let prefixed = (!upstream.verbatim())
+            .then(|| upstream.prefixed_head(head, &self.runtime.buffered()[..self.pending_head]));
+        let continued = self.continued;
+        let pending = self.pending_head;
+        let lambda = Self::open(&mut self.lambda, proxy, fresh)
+            .await
+            .map_err(Attempt::Retryable)?;
+        let runtime = &mut self.runtime;
+        let unsent = |err: std::io::Error| Attempt::Retryable(err.to_string());
+        if head.framing == Framing::Length(0) {
+            // The head stays buffered until the exchange is over: a retry sends it again.
+            let bytes = prefixed
+                .as_deref()
+                .unwrap_or(&runtime.buffered()[..pending]);
+            lambda.write_all(bytes).await.map_err(unsent)?;
+            return Self::answer_head(lambda, runtime, head.method, continued).await;
+        }
+        let mut delimiter = Delimiter::new(head.framing);
+        self.pending_head = 0;
+        let mut head_bytes = pending;
+        if let Some(prefixed) = &prefixed {
+            runtime.consume(head_bytes);
+            head_bytes = 0;
+            lambda.write_all(prefixed).await.map_err(unsent)?;
+        }
+        let broke = |err: WireError| {
+            Attempt::Failed(Failure::Upstream(format!("sending the request: {err}")))
+        };
+        if head.expect_continue && !continued {
+            // The runtime sends the body once told to continue: the Runtime API says when.
+            if head_bytes > 0 {
+                lambda
+                    .write_all(&runtime.buffered()[..head_bytes])
+                    .await
+                    .map_err(unsent)?;
+                runtime.consume(head_bytes);
+            }
+            loop {
+                let first = Self::read_answer_head(lambda, head.method).await?;
+                if !first.is_interim() {
+                    // Refused before the body: the runtime may still send it, so the
+                    // connection cannot carry another request.
+                    return Ok(ResponseHead {
+                        close: true,
+                        ..first
+                    });
+                }
+                Self::relay_interim(lambda, runtime, &first).await?;
+                if first.status == 100 {
+                    break;
+                }
+            }
+            runtime
+                .relay(&mut lambda.stream, 0, &mut delimiter, usize::MAX)
+                .await
+                .map_err(broke)?;
+        } else {
+            runtime
+                .relay(&mut lambda.stream, head_bytes, &mut delimiter, usize::MAX)
+                .await
+                .map_err(broke)?;
+        }
+        Self::answer_head(lambda, runtime, head.method, continued).await
+    }
+
+    /// Reads the head of the Runtime API's next answer, interim or final.
+    async fn read_answer_head(lambda: &mut Wire, method: Method) -> Result<ResponseHead, Attempt> {
+        match lambda
+            .read_head(|bytes| parse_response(bytes, method))
+            .await
+        {
+            Ok(Some(answer)) => Ok(answer),
+            Ok(None) => Err(Attempt::Retryable("closed before answering".into())),
+            Err(WireError::Io(err)) => Err(Attempt::Retryable(err.to_string())),
+            Err(WireError::Closed) => Err(Attempt::Retryable(
+                "closed in the middle of an answer".into(),
+            )),
+            Err(err) => Err(Attempt::Failed(Failure::Upstream(format!(
+                "bad answer: {err}"
+            )))),
+        }
+    }
+
+    /// Relays an interim answer just read to the runtime.
+    async fn relay_interim(
+        lambda: &mut Wire,
+        runtime: &mut Wire,
+        interim: &ResponseHead,
+    ) -> Result<(), Attempt> {
+        runtime
+            .write_all(&lambda.buffered()[..interim.len])
+            .await
+            .map_err(|err| Attempt::Failed(Failure::Broken(err.to_string())))?;
+        lambda.consume(interim.len);
+        Ok(())
+    }
+
+    /// Reads the head of the Runtime API's final answer; interim (1xx) answers before it are
+    /// relayed to the runtime, or dropped when `quiet`.
+    async fn answer_head(
+        lambda: &mut Wire,
+        runtime: &mut Wire,
+        method: Method,
+        quiet: bool,
+    ) -> Result<ResponseHead, Attempt> {
+        loop {
+            let answer = Self::read_answer_head(lambda, method).await?;
+            if !answer.is_interim() {
+                return Ok(answer);
+            }
+            if quiet {
+                lambda.consume(answer.len);
+            } else {
+                Self::relay_interim(lambda, runtime, &answer).await?;
+            }
+        }
+    }
+
+    /// Relays the answer whose head was just read to the runtime, as it came.
+    pub(super) async fn answer(
+        &mut self,
+        request: &RequestHead,
+        answer: ResponseHead,
+    ) -> Result<Flow, Failure> {
+        self.finish_request();
+        let Some(lambda) = self.lambda.as_mut() else {
+            return Err(Failure::Broken("no Runtime API connection".into()));
+        };
+        let mut delimiter = Delimiter::new(answer.framing);
+        lambda
+            .relay(
+                &mut self.runtime.stream,
+                answer.len,
+                &mut delimiter,
+                usize::MAX,
+            )
+            .await
+            .map_err(|err| Failure::Broken(format!("relaying the answer: {err}")))?;
+        if answer.status == 101 {
+            self.tunnel().await;
+            return Ok(Flow::Close);
+        }
+        Ok(self.after(request, &answer))
+    }
+
+    /// Whether the connections stay open after an exchange; a Runtime API connection that
+    /// closes is dropped.
+    pub(super) fn after(&mut self, request: &RequestHead, answer: &ResponseHead) -> Flow {
+        if answer.close {
+            self.lambda = None;
+        }
+        if request.close || answer.close {
+            Flow::Close
+        } else {
+            Flow::KeepAlive
+        }
+    }
+
+    /// After `101 Switching Protocols`: bytes both ways until either side closes.
+    async fn tunnel(&mut self) {
+        let Some(lambda) = self.lambda.as_mut() else {
+            return;
+        };
+        let early = self.runtime.buffered().len();
+        if lambda.write_all(self.runtime.buffered()).await.is_err() {
+            return;
+        }
+        self.runtime.consume(early);
+        let late = lambda.buffered().len();
+        if self.runtime.write_all(lambda.buffered()).await.is_err() {
+            return;
+        }
+        lambda.consume(late);
+        let _ = tokio::io::copy_bidirectional(&mut self.runtime.stream, &mut lambda.stream).await;
+        self.lambda = None;
+    }
+
+    /// Reads the answer whose head was just read, up to `limit` bytes; a longer one goes on to
+    /// the runtime as it came.
+    pub(super) async fn read_answer(
+        &mut self,
+        answer: &ResponseHead,
+        limit: usize,
+    ) -> Result<Read, Failure> {
+        let Some(lambda) = self.lambda.as_mut() else {
+            return Err(Failure::Upstream("no Runtime API connection".into()));
+        };
+        let mut raw = Vec::new();
+        let mut delimiter = Delimiter::new(answer.framing);
+        match lambda
+            .relay(&mut raw, answer.len, &mut delimiter, limit)
+            .await
+        {
+            Ok(Relayed::Whole) => Ok(Read::Whole(raw)),
+            Ok(Relayed::Paused) => {
+                let pending = std::mem::take(&mut self.pending_head);
+                let runtime = &mut self.runtime;
+                runtime.consume(pending);
+                runtime
+                    .write_all(&raw)
+                    .await
+                    .map_err(|err| Failure::Broken(err.to_string()))?;
+                lambda
+                    .relay(&mut runtime.stream, 0, &mut delimiter, usize::MAX)
+                    .await
+                    .map_err(|err| Failure::Broken(format!("relaying the answer: {err}")))?;
+                Ok(Read::Relayed)
+            }
+            Err(err) => Err(Failure::Upstream(format!(
+                "reading the answer failed: {err}"
+            ))),
+        }
+    }
+
+    /// Writes a message faultline read whole (`raw`) to the runtime.
+    pub(super) async fn deliver(&mut self, raw: &[u8]) -> Result<(), Failure> {
+        self.finish_request();
+        self.runtime
+            .write_all(raw)
+            .await
+            .map_err(|err| Failure::Broken(err.to_string()))
+    }
+
+    /// Tells a runtime waiting with `Expect: 100-continue` to send its body, which faultline is
+    /// about to read itself; the Runtime API's own interim answers are then dropped.
+    pub(super) async fn continue_runtime(&mut self, head: &RequestHead) -> Result<(), Failure> {
+        if head.expect_continue && head.framing != Framing::Length(0) && !self.continued {
+            self.continued = true;
+            self.runtime
+                .write_all(CONTINUE)
+                .await
+                .map_err(|err| Failure::Broken(err.to_string()))?;
+        }
+        Ok(())
+    }
+
+    /// Reads the runtime's request body up to `limit` bytes (its head first): the message as it
+    /// came, or [`Relayed`] when it was longer, with the part read in `raw` and `delimiter`
+    /// positioned for the rest.
+    pub(super) async fn read_request(
+        &mut self,
+        head: &RequestHead,
+        limit: usize,
+    ) -> Result<(Vec<u8>, Relayed, Delimiter), Failure> {
+        let mut raw = Vec::new();
+        let mut delimiter = Delimiter::new(head.framing);
+        let head_bytes = std::mem::take(&mut self.pending_head);
+        let relayed = self
+            .runtime
+            .relay(&mut raw, head_bytes, &mut delimiter, limit)
+            .await
+            .map_err(|err| Failure::Broken(format!("reading the function's request: {err}")))?;
+        Ok((raw, relayed, delimiter))
+    }
+
+    /// Sends the start of a runtime request that was read in part (`raw`, with `head` rewritten
+    /// when needed), then the rest as it comes, and reads the answer's head.
+    pub(super) async fn send_rest(
+        &mut self,
+        head: &RequestHead,
+        raw: &[u8],
+        mut delimiter: Delimiter,
+    ) -> Result<ResponseHead, Failure> {
+        let proxy: &'p RuntimeProxy = self.proxy;
+        let upstream = &proxy.upstream;
+        let prefixed =
+            (!upstream.verbatim()).then(|| upstream.prefixed_head(head, &raw[..head.len]));
+        let continued = self.continued;
+        let lambda = Self::open(&mut self.lambda, proxy, false)
+            .await
+            .map_err(Failure::Upstream)?;
+        let runtime = &mut self.runtime;
+        let start = match &prefixed {
+            Some(prefixed) => lambda
+                .write_all(prefixed)
+                .await
+                .and(lambda.write_all(&raw[head.len..]).await),
+            None => lambda.write_all(raw).await,
+        };
+        start.map_err(|err| Failure::Upstream(format!("sending the request: {err}")))?;
+        runtime
+            .relay(&mut lambda.stream, 0, &mut delimiter, usize::MAX)
+            .await
+            .map_err(|err| Failure::Upstream(format!("sending the request: {err}")))?;
+        Self::answer_head(lambda, runtime, head.method, continued)
+            .await
+            .map_err(Attempt::into_failure)
+    }
+
+    /// Sends a request faultline wrote itself (`request`: head and body) and reads the answer's
+    /// head; interim answers are dropped.
+    pub(super) async fn send_own(&mut self, request: &[u8]) -> Result<ResponseHead, Failure> {
+        let proxy: &'p RuntimeProxy = self.proxy;
+        let lambda = match Self::open(&mut self.lambda, proxy, false).await {
+            Ok(lambda) => lambda,
+            Err(reason) => return Err(Failure::Upstream(reason)),
+        };
+        let sent = match lambda.write_all(request).await {
+            Ok(()) => Self::answer_head(lambda, &mut self.runtime, Method::Other, true)
+                .await
+                .map_err(Attempt::into_failure),
+            Err(err) => Err(Failure::Upstream(err.to_string())),
+        };
+        if sent.is_err() {
+            self.lambda = None;
+        }
+        sent
+    }
+
+    /// Reads and drops the answer whose head was just read, keeping the connection usable.
+    pub(super) async fn drop_answer(&mut self, answer: &ResponseHead) -> Result<(), Failure> {
+        let Some(lambda) = self.lambda.as_mut() else {
+            return Ok(());
+        };
+        let mut delimiter = Delimiter::new(answer.framing);
+        let drained = lambda
+            .relay(
+                &mut tokio::io::sink(),
+                answer.len,
+                &mut delimiter,
+                usize::MAX,
+            )
+            .await;
+        if drained.is_err() || answer.close {
+            self.lambda = None;
+        }
+        drained
+            .map(|_| ())
+            .map_err(|err| Failure::Upstream(err.to_string()))
+    }
+
+    /// Reads and drops the runtime's request body (its head first).
+    pub(super) async fn drop_request(&mut self, head: &RequestHead) -> Result<(), Failure> {
+        let mut delimiter = Delimiter::new(head.framing);
+        let head_bytes = std::mem::take(&mut self.pending_head);
+        self.runtime
+            .relay(
+                &mut tokio::io::sink(),
+                head_bytes,
+                &mut delimiter,
+                usize::MAX,
+            )
+            .await
+            .map(|_| ())
+            .map_err(|err| Failure::Broken(format!("reading the function's request: {err}")))
+    }
+}
+
+impl Attempt {
+    fn into_failure(self) -> Failure {
+        match self {
+            Attempt::Retryable(reason) => Failure::Upstream(reason),
+            Attempt::Failed(failure) => failure,
+        }
+    }
+}

@@ -1,0 +1,330 @@
+//! Message heads, parsed with httparse for what the relay needs to know and nothing more: the
+//! route of a request, the status of an answer, how the body is framed, and whether the
+//! connection stays open. The bytes themselves are relayed as they came.
+
+use super::framing::Framing;
+use std::fmt;
+
+/// Header fields in one head at most (hyper's default is 100).
+const MAX_HEADERS: usize = 100;
+
+/// A head that is not valid HTTP/1, or not one the relay can frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(in crate::runtime_proxy) struct HeadError(pub(in crate::runtime_proxy) String);
+
+impl fmt::Display for HeadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for HeadError {}
+
+/// The request methods the relay treats apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(in crate::runtime_proxy) enum Method {
+    Get,
+    Head,
+    Other,
+}
+
+/// A parsed request head; `len` bytes at the start of the buffer it was parsed from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(in crate::runtime_proxy) struct RequestHead {
+    pub len: usize,
+    pub method: Method,
+    /// The request target (origin form: a path and query), as sent.
+    pub target: String,
+    /// Where the header fields start (just past the request line).
+    pub fields_at: usize,
+    /// 0 for HTTP/1.0, 1 for HTTP/1.1.
+    pub version: u8,
+    pub framing: Framing,
+    /// The connection closes after this exchange.
+    pub close: bool,
+    /// `Expect: 100-continue`: the client waits for an interim answer before sending the body.
+    pub expect_continue: bool,
+    /// `Lambda-Runtime-Function-Response-Mode: streaming`.
+    pub streaming: bool,
+}
+
+/// A parsed response head; `len` bytes at the start of the buffer it was parsed from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(in crate::runtime_proxy) struct ResponseHead {
+    pub len: usize,
+    pub status: u16,
+    pub framing: Framing,
+    pub close: bool,
+    /// `Lambda-Runtime-Aws-Request-Id`, on `/next` answers.
+    pub request_id: Option<String>,
+}
+
+impl ResponseHead {
+    /// A 1xx answer other than 101: another head follows it.
+    pub(in crate::runtime_proxy) fn is_interim(&self) -> bool {
+        (100..200).contains(&self.status) && self.status != 101
+    }
+
+    pub(in crate::runtime_proxy) fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+}
+
+/// Whether a comma-separated header value lists `token` (case-insensitive).
+fn lists(value: &[u8], token: &str) -> bool {
+    value
+        .split(|&b| b == b',')
+        .any(|item| item.trim_ascii().eq_ignore_ascii_case(token.as_bytes()))
+}
+
+/// What the fields say about framing and the connection.
+#[derive(Default)]
+struct Fields {
+    content_length: Option<u64>,
+    chunked: Option<bool>,
+    close: bool,
+    keep_alive: bool,
+    expect_continue: bool,
+    streaming: bool,
+    request_id: Option<String>,
+}
+
+fn read_fields(headers: &[httparse::Header<'_>]) -> Result<Fields, HeadError> {
+    let mut fields = Fields::default();
+    for header in headers {
+        let name = header.name;
+        let value = header.value;
+        if name.eq_ignore_ascii_case("content-length") {
+            let length = std::str::from_utf8(value)
+                .ok()
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .ok_or_else(|| {
+                    HeadError(format!(
+                        "invalid Content-Length {:?}",
+                        String::from_utf8_lossy(value)
+                    ))
+                })?;
+            if fields.content_length.is_some_and(|seen| seen != length) {
+                return Err(HeadError("conflicting Content-Length fields".into()));
+            }
+            fields.content_length = Some(length);
+        } else if name.eq_ignore_ascii_case("transfer-encoding") {
+            // Only the last coding says whether the body is chunked.
+            let last = value.rsplit(|&b| b == b',').next().unwrap_or_default();
+            fields.chunked = Some(last.trim_ascii().eq_ignore_ascii_case(b"chunked"));
+        } else if name.eq_ignore_ascii_case("connection") {
+            fields.close |= lists(value, "close");
+            fields.keep_alive |= lists(value, "keep-alive");
+        } else if name.eq_ignore_ascii_case("expect") {
+            fields.expect_continue = value.trim_ascii().eq_ignore_ascii_case(b"100-continue");
+        } else if name.eq_ignore_ascii_case("lambda-runtime-function-response-mode") {
+            fields.streaming = value.trim_ascii().eq_ignore_ascii_case(b"streaming");
+        } else if name.eq_ignore_ascii_case("lambda-runtime-aws-request-id") {
+            fields.request_id = std::str::from_utf8(value).ok().map(str::to_string);
+        }
+    }
+    Ok(fields)
+}
+
+impl Fields {
+    /// Whether the connection closes after this message (RFC 9112 §9.3).
+    fn closes(&self, version: u8) -> bool {
+        self.close || (version == 0 && !self.keep_alive)
+    }
+}
+
+/// Parses a request head at the start of `buf`; None while it is incomplete.
+pub(in crate::runtime_proxy) fn parse_request(
+    buf: &[u8],
+) -> Result<Option<RequestHead>, HeadError> {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut request = httparse::Request::new(&mut headers);
+    let len = match request.parse(buf) {
+        Ok(httparse::Status::Complete(len)) => len,
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(err) => return Err(HeadError(format!("invalid request head: {err}"))),
+    };
+    let version = request.version.unwrap_or(1);
+    let method = match request.method.unwrap_or_default() {
+        "GET" => Method::Get,
+        "HEAD" => Method::Head,
+        _ => Method::Other,
+    };
+    let target = request.path.unwrap_or("/").to_string();
+    if !target.starts_with('/') {
+        return Err(HeadError(format!(
+            "request target {target:?} is not a path"
+        )));
+    }
+    let fields = read_fields(request.headers)?;
+    let mut close = fields.closes(version);
+    let framing = match (fields.chunked, fields.content_length) {
+        (Some(true), length) => {
+            // Both framings: chunked wins, and the connection cannot be trusted after it.
+            close |= length.is_some();
+            Framing::Chunked
+        }
+        (Some(false), _) => {
+            return Err(HeadError(
+                "a request body must end with the chunked coding".into(),
+            ));
+        }
+        (None, length) => Framing::Length(length.unwrap_or(0)),
+    };
+    let fields_at = buf
+        .iter()
+        .position(|&b| b == b'\n')
+        .map_or(len, |at| at + 1);
+    Ok(Some(RequestHead {
+        len,
+        method,
+        target,
+        fields_at,
+        version,
+        framing,
+        close,
+        expect_continue: fields.expect_continue && version == 1,
+        streaming: fields.streaming,
+    }))
+}
+
+/// Parses a response head at the start of `buf`, the answer to a `method` request; None while
+/// it is incomplete.
+pub(in crate::runtime_proxy) fn parse_response(
+    buf: &[u8],
+    method: Method,
+) -> Result<Option<ResponseHead>, HeadError> {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut response = httparse::Response::new(&mut headers);
+    let len = match response.parse(buf) {
+        Ok(httparse::Status::Complete(len)) => len,
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(err) => return Err(HeadError(format!("invalid response head: {err}"))),
+    };
+    let version = response.version.unwrap_or(1);
+    let status = response.code.unwrap_or_default();
+    let fields = read_fields(response.headers)?;
+    let mut close = fields.closes(version);
+    let bodiless =
+        method == Method::Head || (100..200).contains(&status) || status == 204 || status == 304;
+    let framing = if bodiless {
+        Framing::Length(0)
+    } else {
+        match (fields.chunked, fields.content_length) {
+            (Some(true), length) => {
+                close |= length.is_some();
+                Framing::Chunked
+            }
+            (Some(false), _) | (None, None) => Framing::UntilClose,
+            (None, Some(length)) => Framing::Length(length),
+        }
+    };
+    close |= framing == Framing::UntilClose;
+    Ok(Some(ResponseHead {
+        len,
+        status,
+        framing,
+        close,
+        request_id: fields.request_id,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(text: &str) -> RequestHead {
+        parse_request(text.as_bytes()).unwrap().unwrap()
+    }
+
+    fn response(text: &str, method: Method) -> ResponseHead {
+        parse_response(text.as_bytes(), method).unwrap().unwrap()
+    }
+
+    #[test]
+    fn a_request_head_gives_its_route_framing_and_connection() {
+        let head =
+            request("GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: x\r\n\r\nrest");
+        assert_eq!(
+            head.len,
+            "GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: x\r\n\r\n".len()
+        );
+        assert_eq!(head.method, Method::Get);
+        assert_eq!(head.target, "/2018-06-01/runtime/invocation/next");
+        assert_eq!(
+            head.fields_at,
+            "GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\n".len()
+        );
+        assert_eq!(head.framing, Framing::Length(0));
+        assert!(!head.close);
+        let post = request(
+            "POST /r HTTP/1.1\r\nContent-Length: 12\r\nExpect: 100-continue\r\n\
+             Lambda-Runtime-Function-Response-Mode: streaming\r\nConnection: close\r\n\r\n",
+        );
+        assert_eq!(post.framing, Framing::Length(12));
+        assert!(post.expect_continue && post.streaming && post.close);
+        let chunked = request("POST /r HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n");
+        assert_eq!(chunked.framing, Framing::Chunked);
+        assert!(!chunked.close);
+        assert!(request("GET / HTTP/1.0\r\n\r\n").close);
+        assert!(!request("GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n").close);
+        assert!(
+            parse_request(b"GET / HTTP/1.1\r\nHost: x\r\n")
+                .unwrap()
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn requests_the_relay_cannot_frame_are_refused() {
+        for bad in [
+            "POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+            "POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n",
+            "POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n",
+            "GET http://elsewhere/ HTTP/1.1\r\n\r\n",
+            "NOT HTTP\r\n\r\n",
+        ] {
+            assert!(parse_request(bad.as_bytes()).is_err(), "{bad}");
+        }
+        let both =
+            request("POST / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n");
+        assert_eq!(both.framing, Framing::Chunked);
+        assert!(both.close);
+    }
+
+    #[test]
+    fn a_response_head_gives_its_framing_by_the_rules() {
+        let next = response(
+            "HTTP/1.1 200 OK\r\nLambda-Runtime-Aws-Request-Id: abc\r\nContent-Length: 5\r\n\r\n",
+            Method::Get,
+        );
+        assert_eq!((next.status, next.framing), (200, Framing::Length(5)));
+        assert_eq!(next.request_id.as_deref(), Some("abc"));
+        assert!(next.is_success() && !next.close);
+        let head = response("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", Method::Head);
+        assert_eq!(head.framing, Framing::Length(0));
+        for bodiless in [
+            "HTTP/1.1 204 No Content\r\n\r\n",
+            "HTTP/1.1 304 Not Modified\r\n\r\n",
+        ] {
+            assert_eq!(response(bodiless, Method::Get).framing, Framing::Length(0));
+        }
+        let interim = response("HTTP/1.1 100 Continue\r\n\r\n", Method::Other);
+        assert!(interim.is_interim() && !interim.close);
+        let open = response("HTTP/1.1 200 OK\r\n\r\n", Method::Get);
+        assert_eq!(open.framing, Framing::UntilClose);
+        assert!(open.close);
+        let chunked = response(
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+            Method::Get,
+        );
+        assert_eq!(chunked.framing, Framing::Chunked);
+        assert!(
+            response(
+                "HTTP/1.0 202 Accepted\r\nContent-Length: 0\r\n\r\n",
+                Method::Other
+            )
+            .close
+        );
+    }
+}

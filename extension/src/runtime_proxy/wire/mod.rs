@@ -1,0 +1,152 @@
+//! HTTP/1 at the level of bytes, for the Runtime API relay: a buffered connection, heads parsed
+//! with httparse, and bodies copied verbatim by their framing. Nothing here re-encodes a
+//! message: what is relayed leaves as it came.
+
+pub(super) mod framing;
+pub(super) mod head;
+
+use bytes::{Buf, BytesMut};
+use framing::{Delimiter, FramingError};
+use head::HeadError;
+use thiserror::Error;
+use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// Bytes asked of the socket per read: bodies of megabytes move in few large copies.
+const READ_SIZE: usize = 64 * 1024;
+/// A head longer than this is refused (hyper's default limit is about 400 KiB; Runtime API heads
+/// are a few hundred bytes).
+const MAX_HEAD: usize = 64 * 1024;
+
+#[derive(Debug, Error)]
+pub(super) enum WireError {
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("{0}")]
+    Head(#[from] HeadError),
+    #[error("{0}")]
+    Framing(#[from] FramingError),
+    #[error("head longer than {MAX_HEAD} bytes")]
+    HeadTooLarge,
+    #[error("connection closed in the middle of a message")]
+    Closed,
+}
+
+/// How far [`Wire::relay`] went.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Relayed {
+    /// The whole message.
+    Whole,
+    /// More than the limit was written and the body goes on: relay again to finish it.
+    Paused,
+}
+
+/// One side of the relay: a TCP connection and the bytes read from it but not yet relayed.
+pub(super) struct Wire {
+    pub(super) stream: TcpStream,
+    buf: BytesMut,
+}
+
+impl Wire {
+    pub(super) fn new(stream: TcpStream) -> Wire {
+        Wire {
+            stream,
+            buf: BytesMut::with_capacity(READ_SIZE),
+        }
+    }
+
+    /// The bytes read and not yet consumed.
+    pub(super) fn buffered(&self) -> &[u8] {
+        &self.buf
+    }
+
+    /// Drops the first `n` buffered bytes.
+    pub(super) fn consume(&mut self, n: usize) {
+        self.buf.advance(n.min(self.buf.len()));
+    }
+
+    /// Reads more bytes into the buffer; 0 at end of stream.
+    async fn fill(&mut self) -> std::io::Result<usize> {
+        if self.buf.capacity() - self.buf.len() < READ_SIZE / 4 {
+            self.buf.reserve(READ_SIZE);
+        }
+        self.stream.read_buf(&mut self.buf).await
+    }
+
+    /// Reads until `parse` finds a whole head at the start of the buffer (the head stays
+    /// buffered). None: the stream ended cleanly, before any byte of a head.
+    pub(super) async fn read_head<T>(
+        &mut self,
+        parse: impl Fn(&[u8]) -> Result<Option<T>, HeadError>,
+    ) -> Result<Option<T>, WireError> {
+        loop {
+            if !self.buf.is_empty() {
+                if let Some(head) = parse(&self.buf)? {
+                    return Ok(Some(head));
+                }
+                if self.buf.len() > MAX_HEAD {
+                    return Err(WireError::HeadTooLarge);
+                }
+            }
+            if self.fill().await? == 0 {
+                return if self.buf.is_empty() {
+                    Ok(None)
+                } else {
+                    Err(WireError::Closed)
+                };
+            }
+        }
+    }
+
+    /// Writes the first `head` buffered bytes (0 when the head was sent already), then the body
+    /// `delimiter` follows, to `to` as they came, and consumes them. Several pieces go out in one
+    /// write whenever they were read together. Stops once more than `limit` bytes were written
+    /// ([`Relayed::Paused`]), so a body can be read into memory only up to a bound.
+    pub(super) async fn relay<W: AsyncWrite + Unpin>(
+        &mut self,
+        to: &mut W,
+        head: usize,
+        delimiter: &mut Delimiter,
+        limit: usize,
+    ) -> Result<Relayed, WireError> {
+        let mut head = head.min(self.buf.len());
+        let mut written = 0usize;
+        loop {
+            let body = delimiter.advance(&self.buf[head..])?;
+            let n = head + body;
+            if n > 0 {
+                to.write_all(&self.buf[..n]).await?;
+                self.buf.advance(n);
+                written = written.saturating_add(n);
+                head = 0;
+            }
+            if delimiter.is_done() {
+                return Ok(Relayed::Whole);
+            }
+            if written > limit {
+                return Ok(Relayed::Paused);
+            }
+            if self.fill().await? == 0 {
+                return if delimiter.until_close() {
+                    Ok(Relayed::Whole)
+                } else {
+                    Err(WireError::Closed)
+                };
+            }
+        }
+    }
+
+    /// Whether an idle connection is still usable: nothing unread, and no end of stream or
+    /// error pending. Costs a system call only when the socket was reported readable.
+    pub(super) fn idle_and_open(&mut self) -> bool {
+        if !self.buf.is_empty() {
+            return false;
+        }
+        let mut probe = [0u8; 1];
+        matches!(self.stream.try_read(&mut probe), Err(err) if err.kind() == std::io::ErrorKind::WouldBlock)
+    }
+
+    pub(super) async fn write_all(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.stream.write_all(bytes).await
+    }
+}
