@@ -203,7 +203,7 @@ fn main() {
     let (extension, _) = start_extension(upstream_addr, &[]);
     let floor = start_floor(upstream_addr);
     // A second faultline with an experiment that applies to every event (ingress, no delay):
-    // each `/next` answer takes the hyper path (read in full, the fault decided, delivered).
+    // each `/next` answer is read whole, the fault decided, and delivered as it came.
     let experiment_dir = tempfile::tempdir().expect("tempdir");
     let experiment_config = experiment_dir.path().join("faultline.yaml");
     std::fs::write(
@@ -235,7 +235,7 @@ fn main() {
             pid: Some(extension.child.id()),
         },
         Side {
-            label: "faultline, an ingress experiment applying (hyper path)",
+            label: "faultline, an ingress experiment applying (event read whole)",
             addr: with_experiment.addr.clone(),
             pid: Some(with_experiment.child.id()),
         },
@@ -289,7 +289,7 @@ fn main() {
     report.push_str(
         "One invocation = `GET /next` + `POST /response` by a pooled hyper client. Paths \
          (direct; the floor relay; faultline with no experiment; faultline with an ingress \
-         experiment of no delay applying to every event, so each event takes the hyper path) \
+         experiment of no delay applying to every event, so each event is read whole and judged) \
          interleaved in blocks of 50, their order rotated each round, after 200 warm-up \
          invocations a side. CPU: the relay process's, from /proc/PID/task/*/schedstat, over the \
          measured rounds, per invocation.\n\n\

@@ -14,6 +14,8 @@ mod in_flight;
 mod next;
 mod relay;
 mod response;
+#[cfg(test)]
+mod tests;
 mod upstream;
 mod wire;
 

@@ -16,6 +16,10 @@ use tokio::net::TcpStream;
 const GET_RETRIES: usize = 2;
 const GET_RETRY_PAUSE: Duration = Duration::from_millis(20);
 
+/// How long the Runtime API is given to answer `Expect: 100-continue` before the body is
+/// relayed regardless (as curl does).
+const EXPECT_WAIT: Duration = Duration::from_secs(1);
+
 /// What follows an exchange.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Flow {
@@ -96,7 +100,7 @@ impl RuntimeProxy {
                     let status = match err {
                         WireError::Head(_) | WireError::Framing(_) => 400,
                         WireError::HeadTooLarge => 431,
-                        WireError::Io(_) | WireError::Closed => return,
+                        WireError::Io(_) | WireError::Write(_) | WireError::Closed => return,
                     };
                     tracing::warn!("runtime sent a request faultline cannot read: {err}");
                     let _ = relay.runtime.write_all(&refusal(status)).await;
@@ -218,9 +222,6 @@ impl<'p> Relay<'p> {
             head_bytes = 0;
             lambda.write_all(prefixed).await.map_err(unsent)?;
         }
-        let broke = |err: WireError| {
-            Attempt::Failed(Failure::Upstream(format!("sending the request: {err}")))
-        };
         if head.expect_continue && !continued {
             // The runtime sends the body once told to continue: the Runtime API says when.
             if head_bytes > 0 {
@@ -231,7 +232,15 @@ impl<'p> Relay<'p> {
                 runtime.consume(head_bytes);
             }
             loop {
-                let first = Self::read_answer_head(lambda, head.method).await?;
+                // A Runtime API that ignores the expectation waits for the body; the runtime
+                // then sends it after its own wait (curl's is a second).
+                let Ok(first) =
+                    tokio::time::timeout(EXPECT_WAIT, Self::read_answer_head(lambda, head.method))
+                        .await
+                else {
+                    break;
+                };
+                let first = first?;
                 if !first.is_interim() {
                     // Refused before the body: the runtime may still send it, so the
                     // connection cannot carry another request.
@@ -245,17 +254,41 @@ impl<'p> Relay<'p> {
                     break;
                 }
             }
-            runtime
-                .relay(&mut lambda.stream, 0, &mut delimiter, usize::MAX)
-                .await
-                .map_err(broke)?;
-        } else {
-            runtime
-                .relay(&mut lambda.stream, head_bytes, &mut delimiter, usize::MAX)
-                .await
-                .map_err(broke)?;
+            head_bytes = 0;
         }
-        Self::answer_head(lambda, runtime, head.method, continued).await
+        let sent = runtime
+            .relay(&mut lambda.stream, head_bytes, &mut delimiter, usize::MAX)
+            .await;
+        Self::answer_to_body(lambda, runtime, head.method, continued, sent).await
+    }
+
+    /// The head of the answer to a request whose body was just relayed (`sent`). When the
+    /// Runtime API stopped reading the body (one over its limit, say) it may have answered
+    /// already: that answer is the runtime's, and the connection closes after it.
+    async fn answer_to_body(
+        lambda: &mut Wire,
+        runtime: &mut Wire,
+        method: Method,
+        quiet: bool,
+        sent: Result<Relayed, WireError>,
+    ) -> Result<ResponseHead, Attempt> {
+        match sent {
+            Ok(_) => Self::answer_head(lambda, runtime, method, quiet).await,
+            Err(WireError::Write(err)) => {
+                match Self::answer_head(lambda, runtime, method, quiet).await {
+                    Ok(answer) => Ok(ResponseHead {
+                        close: true,
+                        ..answer
+                    }),
+                    Err(_) => Err(Attempt::Failed(Failure::Upstream(format!(
+                        "sending the request: {err}"
+                    )))),
+                }
+            }
+            Err(err) => Err(Attempt::Failed(Failure::Broken(format!(
+                "reading the function's request: {err}"
+            )))),
+        }
     }
 
     /// Reads the head of the Runtime API's next answer, interim or final.
@@ -473,11 +506,10 @@ impl<'p> Relay<'p> {
             None => lambda.write_all(raw).await,
         };
         start.map_err(|err| Failure::Upstream(format!("sending the request: {err}")))?;
-        runtime
+        let sent = runtime
             .relay(&mut lambda.stream, 0, &mut delimiter, usize::MAX)
-            .await
-            .map_err(|err| Failure::Upstream(format!("sending the request: {err}")))?;
-        Self::answer_head(lambda, runtime, head.method, continued)
+            .await;
+        Self::answer_to_body(lambda, runtime, head.method, continued, sent)
             .await
             .map_err(Attempt::into_failure)
     }

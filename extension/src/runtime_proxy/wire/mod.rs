@@ -20,8 +20,12 @@ const MAX_HEAD: usize = 64 * 1024;
 
 #[derive(Debug, Error)]
 pub(super) enum WireError {
+    /// Reading from this side failed.
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    /// Writing to the other side failed.
+    #[error("{0}")]
+    Write(std::io::Error),
     #[error("{0}")]
     Head(#[from] HeadError),
     #[error("{0}")]
@@ -115,7 +119,9 @@ impl Wire {
             let body = delimiter.advance(&self.buf[head..])?;
             let n = head + body;
             if n > 0 {
-                to.write_all(&self.buf[..n]).await?;
+                to.write_all(&self.buf[..n])
+                    .await
+                    .map_err(WireError::Write)?;
                 self.buf.advance(n);
                 written = written.saturating_add(n);
                 head = 0;
