@@ -29,6 +29,13 @@ async fn proxy(upstream: &str) -> std::net::SocketAddr {
     addr
 }
 
+/// A listener for a Runtime API the test scripts itself, and its port.
+async fn scripted_upstream() -> (TcpListener, u16) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    (listener, port)
+}
+
 async fn read_exactly(stream: &mut TcpStream, n: usize) -> Vec<u8> {
     let mut buf = vec![0u8; n];
     tokio::time::timeout(WAIT, stream.read_exact(&mut buf))
@@ -66,8 +73,7 @@ async fn messages_cross_byte_for_byte_on_one_upstream_connection() {
     let event = b"HTTP/1.1 200 OK\r\nLambda-Runtime-Aws-Request-Id: def\r\n\
         Lambda-Runtime-Deadline-Ms: 1\r\nContent-Length: 7\r\n\r\n{\"a\":1}";
 
-    let upstream = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = upstream.local_addr().unwrap().port();
+    let (upstream, port) = scripted_upstream().await;
     let lambda = tokio::spawn(async move {
         let (mut conn, _) = upstream.accept().await.unwrap();
         let first = read_exactly(&mut conn, request.len()).await;
@@ -104,8 +110,7 @@ const ACCEPTED: &[u8] = b"HTTP/1.1 202 Accepted\r\nContent-Length: 2\r\n\r\nok";
 async fn a_runtime_expecting_100_continue_is_told_to_continue_by_the_runtime_api() {
     let head = b"POST /2018-06-01/runtime/invocation/abc/response HTTP/1.1\r\n\
         Host: x\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n";
-    let upstream = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = upstream.local_addr().unwrap().port();
+    let (upstream, port) = scripted_upstream().await;
     let lambda = tokio::spawn(async move {
         let (mut conn, _) = upstream.accept().await.unwrap();
         let seen = read_exactly(&mut conn, head.len()).await;
@@ -134,8 +139,7 @@ async fn a_runtime_expecting_100_continue_is_told_to_continue_by_the_runtime_api
 #[tokio::test]
 async fn an_endpoint_prefix_changes_the_request_line_and_nothing_else() {
     let next = b"GET /2018-06-01/runtime/invocation/next?x=1 HTTP/1.1\r\nHost: x\r\nX-A: b\r\n\r\n";
-    let upstream = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = upstream.local_addr().unwrap().port();
+    let (upstream, port) = scripted_upstream().await;
     let expected =
         b"GET /.rt/2018-06-01/runtime/invocation/next?x=1 HTTP/1.1\r\nHost: x\r\nX-A: b\r\n\r\n";
     let lambda = tokio::spawn(async move {
@@ -157,8 +161,7 @@ async fn an_endpoint_prefix_changes_the_request_line_and_nothing_else() {
 
 #[tokio::test]
 async fn an_answer_delimited_by_the_close_is_relayed_whole_then_closed() {
-    let upstream = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = upstream.local_addr().unwrap().port();
+    let (upstream, port) = scripted_upstream().await;
     tokio::spawn(async move {
         let (mut conn, _) = upstream.accept().await.unwrap();
         let mut head = [0u8; 512];
@@ -231,8 +234,7 @@ async fn an_answer_given_before_the_body_was_read_reaches_the_runtime() {
         body.len()
     );
     let refusal = b"HTTP/1.1 413 Request Entity Too Large\r\nContent-Length: 2\r\n\r\n{}";
-    let upstream = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = upstream.local_addr().unwrap().port();
+    let (upstream, port) = scripted_upstream().await;
     tokio::spawn(async move {
         let (mut conn, _) = upstream.accept().await.unwrap();
         read_exactly(&mut conn, 256 * 1024).await;
