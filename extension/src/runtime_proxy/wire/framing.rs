@@ -70,6 +70,16 @@ impl Delimiter {
         self.state == State::Done
     }
 
+    /// How many more bytes the body is known to take (a chunk's rest, or a length's); a body
+    /// delimited by the close takes as many as come.
+    pub(in crate::runtime_proxy) fn remaining(&self) -> usize {
+        match self.state {
+            State::Bytes(left) => usize::try_from(left).unwrap_or(usize::MAX),
+            State::UntilClose => usize::MAX,
+            State::ChunkSize | State::Trailers | State::Done => 0,
+        }
+    }
+
     /// Whether the body lasts until the connection closes.
     pub(in crate::runtime_proxy) fn until_close(&self) -> bool {
         self.state == State::UntilClose

@@ -12,8 +12,12 @@ use thiserror::Error;
 use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-/// Bytes asked of the socket per read: bodies of megabytes move in few large copies.
+/// Bytes asked of the socket per read.
 const READ_SIZE: usize = 64 * 1024;
+/// Bytes asked per read while a long body is being copied: megabytes move in few large copies
+/// (each read and write is a system call). A connection that has carried such a body keeps the
+/// larger buffer.
+const LONG_READ_SIZE: usize = 256 * 1024;
 /// A head longer than this is refused (hyper's default limit is about 400 KiB; Runtime API heads
 /// are a few hundred bytes).
 const MAX_HEAD: usize = 64 * 1024;
@@ -69,10 +73,11 @@ impl Wire {
         self.buf.advance(n.min(self.buf.len()));
     }
 
-    /// Reads more bytes into the buffer; 0 at end of stream.
-    async fn fill(&mut self) -> std::io::Result<usize> {
-        if self.buf.capacity() - self.buf.len() < READ_SIZE / 4 {
-            self.buf.reserve(READ_SIZE);
+    /// Reads more bytes into the buffer, up to about `want`; 0 at end of stream.
+    async fn fill(&mut self, want: usize) -> std::io::Result<usize> {
+        let want = want.clamp(READ_SIZE, LONG_READ_SIZE);
+        if self.buf.capacity() - self.buf.len() < want / 4 {
+            self.buf.reserve(want);
         }
         self.stream.read_buf(&mut self.buf).await
     }
@@ -92,7 +97,7 @@ impl Wire {
                     return Err(WireError::HeadTooLarge);
                 }
             }
-            if self.fill().await? == 0 {
+            if self.fill(READ_SIZE).await? == 0 {
                 return if self.buf.is_empty() {
                     Ok(None)
                 } else {
@@ -132,7 +137,7 @@ impl Wire {
             if written > limit {
                 return Ok(Relayed::Paused);
             }
-            if self.fill().await? == 0 {
+            if self.fill(delimiter.remaining()).await? == 0 {
                 return if delimiter.until_close() {
                     Ok(Relayed::Whole)
                 } else {
