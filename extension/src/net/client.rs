@@ -1,4 +1,5 @@
-//! The extension's one HTTP client for loopback APIs (Runtime API upstream, Extensions API).
+//! The extension's HTTP client for the Extensions API (the Runtime API relay speaks HTTP/1 at the
+//! byte level, see `runtime_proxy`), and the body types the dependency proxy and SDK endpoint use.
 //!
 //! It never uses HTTP(S)_PROXY: the function's environment points those at our own dependency
 //! proxy, and following them would loop. Connections are pooled and use TCP_NODELAY; there is no

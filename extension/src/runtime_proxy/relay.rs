@@ -196,9 +196,9 @@ impl<'p> Relay<'p> {
 
     async fn try_send(&mut self, head: &RequestHead, fresh: bool) -> Result<ResponseHead, Attempt> {
         let proxy: &'p RuntimeProxy = self.proxy;
-        let upstream = &proxy.upstream;
-        let prefixed = (!upstream.verbatim())
-            .then(|| upstream.prefixed_head(head, &self.runtime.buffered()[..self.pending_head]));
+        let prefixed = proxy
+            .upstream
+            .prefixed_head(head, &self.runtime.buffered()[..self.pending_head]);
         let continued = self.continued;
         let pending = self.pending_head;
         let lambda = Self::open(&mut self.lambda, proxy, fresh)
@@ -490,9 +490,7 @@ impl<'p> Relay<'p> {
         mut delimiter: Delimiter,
     ) -> Result<ResponseHead, Failure> {
         let proxy: &'p RuntimeProxy = self.proxy;
-        let upstream = &proxy.upstream;
-        let prefixed =
-            (!upstream.verbatim()).then(|| upstream.prefixed_head(head, &raw[..head.len]));
+        let prefixed = proxy.upstream.prefixed_head(head, &raw[..head.len]);
         let continued = self.continued;
         let lambda = Self::open(&mut self.lambda, proxy, false)
             .await

@@ -40,14 +40,12 @@ impl Upstream {
         Ok(Wire::new(stream))
     }
 
-    /// Whether the runtime's request head can go upstream byte for byte (no path prefix to add).
-    pub(super) fn verbatim(&self) -> bool {
-        self.endpoint.prefix().is_empty()
-    }
-
     /// The request line of `head` with the endpoint's prefix added, then its fields as they came
-    /// (`raw`: the head's bytes).
-    pub(super) fn prefixed_head(&self, head: &RequestHead, raw: &[u8]) -> Vec<u8> {
+    /// (`raw`: the head's bytes); None when there is no prefix and the head goes on byte for byte.
+    pub(super) fn prefixed_head(&self, head: &RequestHead, raw: &[u8]) -> Option<Vec<u8>> {
+        if self.endpoint.prefix().is_empty() {
+            return None;
+        }
         let mut out = Vec::with_capacity(raw.len() + self.endpoint.prefix().len());
         let _ = write!(
             out,
@@ -58,7 +56,7 @@ impl Upstream {
             head.version
         );
         out.extend_from_slice(&raw[head.fields_at.min(raw.len())..]);
-        out
+        Some(out)
     }
 
     /// The runtime's request head with its body replaced by `length` bytes: the request line
@@ -136,8 +134,14 @@ mod tests {
     fn a_prefix_is_added_to_the_request_line_only() {
         let raw = b"POST /2018-06-01/runtime/invocation/a/response?x=1 HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\n";
         let head = parse_request(raw).unwrap().unwrap();
-        assert!(upstream("127.0.0.1:9001").verbatim());
-        let prefixed = upstream("http://127.0.0.1:9001/.rt").prefixed_head(&head, raw);
+        assert!(
+            upstream("127.0.0.1:9001")
+                .prefixed_head(&head, raw)
+                .is_none()
+        );
+        let prefixed = upstream("http://127.0.0.1:9001/.rt")
+            .prefixed_head(&head, raw)
+            .unwrap();
         assert_eq!(
             String::from_utf8(prefixed).unwrap(),
             "POST /.rt/2018-06-01/runtime/invocation/a/response?x=1 HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\n"
