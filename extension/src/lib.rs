@@ -8,6 +8,7 @@ pub mod audit;
 pub mod config;
 pub mod dependency_proxy;
 pub mod inject;
+pub mod invocation;
 pub mod lambda;
 pub mod lifecycle;
 pub mod logging;

@@ -1,7 +1,6 @@
 //! What the function's environment tells the extension (GREMLIN_* and FAULTLINE_* variables).
 
 use crate::config::source::{ConfigSource, SourceError};
-use crate::dependency_proxy::DEFAULT_MAX_CONNECTIONS;
 use crate::lambda::endpoint::{ApiEndpoint, EndpointError};
 use faultline_schema::config::{
     DEFAULT_DEPENDENCY_PROXY_PORT, DEFAULT_LAMBDA_PROXY_PORT, DEFAULT_SDK_ENDPOINT_PORT, ListenAddr,
@@ -12,6 +11,9 @@ use thiserror::Error;
 
 /// Default location of the ready file the wrapper reads (`host:port pid`).
 pub const DEFAULT_READY_FILE: &str = "/tmp/faultline/ready";
+
+/// Default of FAULTLINE_MAX_CONNECTIONS: 800 of Lambda's 1,024 descriptors at two per tunnel.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 400;
 
 #[derive(Debug, Error)]
 pub enum SettingsError {

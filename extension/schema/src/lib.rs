@@ -1,7 +1,8 @@
 //! faultline's one schema, shared by the extension and the deployer: the YAML config and its
 //! validation ([`config`]), the flag names ([`flags`]), what an event says about itself
 //! ([`event`]), the labels a request carries ([`labels`]), which experiments apply to a request ([`matcher`]), the fault they add up to
-//! ([`fault`]) and the experiment as the Failure Flags SDKs read it ([`sdk_view`]).
+//! ([`fault`]) the experiment as the Failure Flags SDKs read it ([`sdk_view`]) and the rule of
+//! which stop-alarm states halt an experiment ([`stop_alarms`]).
 //!
 //! Everything here is pure: no I/O, no clock read, no random draw, no async runtime. Callers pass
 //! the time and the draw in.
@@ -15,3 +16,4 @@ pub mod flags;
 pub mod labels;
 pub mod matcher;
 pub mod sdk_view;
+pub mod stop_alarms;

@@ -4,11 +4,10 @@
 //! denied, throttled) counts as ALARM: when in doubt, stop. Only an experiment whose alarms were
 //! all read as OK (or INSUFFICIENT_DATA) runs.
 
-use super::loader::FETCH_TIMEOUT;
-use super::source::ConfigFetcher;
+use super::source::{ConfigFetcher, FETCH_TIMEOUT};
 use super::state::ConfigState;
-use faultline_schema::config::alarm_name;
 use faultline_schema::matcher::is_active;
+use faultline_schema::stop_alarms;
 use std::collections::BTreeMap;
 
 /// Reads the stop alarms of the active experiments and halts or clears each of them.
@@ -25,19 +24,14 @@ pub async fn check(fetcher: &ConfigFetcher, state: &ConfigState, region: Option<
         if halted.contains(&experiment.name) || !is_active(experiment, now) {
             continue;
         }
-        let alarms: Vec<&String> = active
-            .config
-            .stop_on_alarms
-            .iter()
-            .chain(&experiment.stop_on_alarms)
-            .collect();
+        let alarms = stop_alarms::guarding(&active.config, experiment);
         if alarms.is_empty() {
             continue;
         }
         guarded.push(experiment.name.clone());
         for alarm in alarms {
             watched
-                .entry(alarm_name(alarm).to_string())
+                .entry(alarm.to_string())
                 .or_default()
                 .push(experiment.name.clone());
         }
@@ -56,12 +50,12 @@ pub async fn check(fetcher: &ConfigFetcher, state: &ConfigState, region: Option<
     let mut stopped: BTreeMap<&str, String> = BTreeMap::new();
     for (alarm, experiments) in &watched {
         let reason = match &states {
-            Ok(states) => match states.get(alarm).map(String::as_str) {
-                Some("OK" | "INSUFFICIENT_DATA") => continue,
-                Some(alarm_state) => format!("stop alarm {alarm} is {alarm_state}"),
-                None => format!(
-                    "stop alarm {alarm} does not exist (an alarm that cannot be read counts as ALARM)"
+            Ok(states) => match stop_alarms::halts(states.get(alarm).map(String::as_str)) {
+                None => continue,
+                Some(halt @ stop_alarms::Halt::Missing) => format!(
+                    "stop alarm {alarm} {halt} (an alarm that cannot be read counts as ALARM)"
                 ),
+                Some(halt) => format!("stop alarm {alarm} {halt}"),
             },
             Err(err) => {
                 format!("stop alarm {alarm} cannot be read ({err}): counted as ALARM")

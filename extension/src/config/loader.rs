@@ -3,15 +3,10 @@
 //! Failures never stop anything: the last good config (or none) stays in force and traffic is
 //! passed through untouched. Messages name the source and the reason, never the config text.
 
-use crate::config::source::ConfigFetcher;
+use crate::config::source::{ConfigFetcher, FETCH_TIMEOUT};
 use crate::config::state::ConfigState;
 use crate::logging::LogLevel;
 use faultline_schema::config::Config;
-use std::time::Duration;
-
-/// How long one read of a remote source may take before it counts as failed. The function never
-/// waits this long: `/next` waits at most the request timeout.
-pub const FETCH_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub struct ConfigLoader {
     fetcher: ConfigFetcher,

@@ -3,10 +3,14 @@
 //! AWS calls use the SDK with a client that never follows HTTP(S)_PROXY (those point at our own
 //! dependency proxy). AWS_ENDPOINT_URL is honoured, which is how tests reach moto server.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 use thiserror::Error;
+
+/// How long one read of a remote source may take before it counts as failed. The function never
+/// waits this long: `/next` waits at most the request timeout.
+pub const FETCH_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum SourceError {
@@ -192,37 +196,14 @@ impl ConfigFetcher {
         region: &str,
         names: &[String],
         timeout: Duration,
-    ) -> Result<HashMap<String, String>, FetchError> {
+    ) -> Result<BTreeMap<String, String>, FetchError> {
         let what = format!("CloudWatch alarms {}", names.join(", "));
         let read = async {
             let sdk = self.alarms_aws.get_or_init(|| sdk_config(region)).await;
             let client = aws_sdk_cloudwatch::Client::new(sdk);
-            let mut states = HashMap::new();
-            // DescribeAlarms takes at most 100 names a call.
-            for chunk in names.chunks(100) {
-                let mut pages = client
-                    .describe_alarms()
-                    .set_alarm_names(Some(chunk.to_vec()))
-                    .into_paginator()
-                    .send();
-                while let Some(page) = pages.next().await {
-                    let page =
-                        page.map_err(|err| aws_error("CloudWatch", "DescribeAlarms", &what, err))?;
-                    for alarm in page.metric_alarms() {
-                        if let (Some(name), Some(state)) = (alarm.alarm_name(), alarm.state_value())
-                        {
-                            states.insert(name.to_string(), state.as_str().to_string());
-                        }
-                    }
-                    for alarm in page.composite_alarms() {
-                        if let (Some(name), Some(state)) = (alarm.alarm_name(), alarm.state_value())
-                        {
-                            states.insert(name.to_string(), state.as_str().to_string());
-                        }
-                    }
-                }
-            }
-            Ok(states)
+            faultline_alarms::states(&client, names)
+                .await
+                .map_err(|err| aws_error("CloudWatch", "DescribeAlarms", &what, err))
         };
         match tokio::time::timeout(timeout, read).await {
             Ok(result) => result,

@@ -13,9 +13,9 @@ mod upstream;
 
 use crate::config::state::ConfigState;
 use crate::inject;
+use crate::invocation::CurrentInvocation;
 use crate::net::client::{ProxyBody, boxed, end_to_end, full_body};
 use crate::net::listener::accept_loop;
-use crate::runtime_proxy::CurrentInvocation;
 use faultline_schema::config::Config;
 use faultline_schema::fault::Terminal;
 use faultline_schema::flags::{CONNECTION_RESET, DEPENDENCY_PREFIX, EGRESS};
@@ -44,8 +44,6 @@ const MAX_HEAD: usize = 64 * 1024;
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(10 * 60);
 /// How long a connection over the limit may take to send its request, and to close after the 503.
 const REFUSE_READ: Duration = Duration::from_secs(1);
-/// Default of FAULTLINE_MAX_CONNECTIONS: 800 of Lambda's 1,024 descriptors at two per tunnel.
-pub const DEFAULT_MAX_CONNECTIONS: usize = 400;
 /// Header naming the injected errorType on a 502 answer.
 const ERROR_TYPE_HEADER: &str = "x-faultline-error-type";
 
@@ -467,7 +465,7 @@ mod tests {
         );
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
-        tokio::spawn(proxy.serve(listener, DEFAULT_MAX_CONNECTIONS));
+        tokio::spawn(proxy.serve(listener, crate::settings::DEFAULT_MAX_CONNECTIONS));
         addr
     }
 

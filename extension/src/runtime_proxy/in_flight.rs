@@ -1,36 +1,9 @@
 //! The invocations in flight: their labels, kept from `/next` until the runtime answers so that
-//! the `response` flag selects on the same labels as `ingress`, and the request id of the latest
-//! one, which dependency faults carry in their audit lines.
+//! the `response` flag selects on the same labels as `ingress`.
 
 use faultline_schema::labels::Labels;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, RwLock};
-
-/// The request id of the invocation last handed to the runtime. Dependency faults carry it in
-/// their audit lines; with more than one invocation in flight it names the latest.
-#[derive(Debug, Clone, Default)]
-pub struct CurrentInvocation(Arc<RwLock<Option<Arc<str>>>>);
-
-impl CurrentInvocation {
-    /// Records the invocation just handed to the runtime.
-    pub fn set(&self, request_id: Option<&str>) {
-        let mut current = self
-            .0
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if current.as_deref() != request_id {
-            *current = request_id.map(Arc::from);
-        }
-    }
-
-    /// The request id of the latest invocation, if any.
-    pub fn get(&self) -> Option<Arc<str>> {
-        self.0
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clone()
-    }
-}
+use std::sync::Mutex;
 
 /// More invocations than this in flight means answers were lost (a runtime that crashed without
 /// answering); the oldest entries are then of no use and the map is cleared.

@@ -21,6 +21,7 @@ mod wire;
 
 use crate::config::refresh::ConfigRefresher;
 use crate::config::state::ConfigState;
+use crate::invocation::CurrentInvocation;
 use crate::lambda::endpoint::ApiEndpoint;
 use crate::net::listener::accept_loop;
 use faultline_schema::flags::RESPONSE;
@@ -28,8 +29,6 @@ use in_flight::Invocations;
 use relay::{Failure, Flow, Relay};
 use upstream::{NEXT_SUFFIX, Upstream};
 use wire::head::RequestHead;
-
-pub use in_flight::CurrentInvocation;
 
 /// The most of an event or a response read into memory for an experiment (Lambda takes payloads
 /// of at most 6 MB; the bound leaves room for framing). A longer one is relayed untouched.

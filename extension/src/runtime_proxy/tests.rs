@@ -2,8 +2,9 @@
 //! Runtime API exactly as sent, and what the Runtime API answers reaches the runtime exactly as
 //! answered, with framings and connection states a library would normalise.
 
-use super::{CurrentInvocation, RuntimeProxy};
+use super::RuntimeProxy;
 use crate::config::state::ConfigState;
+use crate::invocation::CurrentInvocation;
 use crate::lambda::endpoint::ApiEndpoint;
 use faultline_schema::config::Config;
 use faultline_schema::labels::FunctionFacts;

@@ -3,10 +3,14 @@
 //! This is the one schema of faultline: the extension parses it at run time and the deployer
 //! validates it before anything is uploaded. Every error names the key path and the reason.
 
+mod document;
 mod error;
 mod experiment;
 mod values;
 
+pub use document::{
+    Document, DocumentError, EffectSpec, ExperimentSpec, HttpResponseSpec, removed_experiments,
+};
 pub use error::ConfigError;
 pub use experiment::{
     Effect, ExceptionEffect, Experiment, ExperimentError, HttpResponseEffect, LatencyEffect, Rate,
