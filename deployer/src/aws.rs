@@ -1,12 +1,25 @@
-//! AWS clients from the global options: profile, region, endpoint (AWS_ENDPOINT_URL is honoured
-//! by aws-config itself).
+//! AWS clients from the global AWS options: profile, region, endpoint (AWS_ENDPOINT_URL is
+//! honoured by aws-config itself).
 
-use crate::cli::Global;
 use crate::error::{DeployError, aws};
 use crate::install::names::Account;
 use aws_config::{BehaviorVersion, Region};
 use aws_smithy_http_client::proxy::ProxyConfig;
 use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+
+/// Where and as whom to reach AWS: the global `--profile`, `--region` and `--endpoint-url`.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct AwsOptions {
+    /// AWS profile (default: AWS_PROFILE or the default profile)
+    #[arg(long, global = true)]
+    pub profile: Option<String>,
+    /// AWS region (default: AWS_REGION or the profile's region)
+    #[arg(long, global = true)]
+    pub region: Option<String>,
+    /// Endpoint for every AWS service (e.g. a local emulator); AWS_ENDPOINT_URL also works
+    #[arg(long, global = true)]
+    pub endpoint_url: Option<String>,
+}
 
 pub struct Aws {
     pub lambda: aws_sdk_lambda::Client,
@@ -19,20 +32,20 @@ pub struct Aws {
 }
 
 impl Aws {
-    pub async fn connect(global: &Global) -> Result<Aws, DeployError> {
+    pub async fn connect(options: &AwsOptions) -> Result<Aws, DeployError> {
         // rustls with ring, as the extension uses: no C toolchain needed to build the deployer.
         // Adaptive retry: throttling is retried with client-side rate limiting, on top of the
         // deployer's own request rate.
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .retry_config(aws_config::retry::RetryConfig::adaptive())
             .http_client(https_client());
-        if let Some(profile) = &global.profile {
+        if let Some(profile) = &options.profile {
             loader = loader.profile_name(profile);
         }
-        if let Some(region) = &global.region {
+        if let Some(region) = &options.region {
             loader = loader.region(Region::new(region.clone()));
         }
-        if let Some(endpoint) = &global.endpoint_url {
+        if let Some(endpoint) = &options.endpoint_url {
             loader = loader.endpoint_url(endpoint);
         }
         let config = loader.load().await;

@@ -1,7 +1,8 @@
 //! The command line: `deployer [global options] <command>`. Each command's own arguments sit
 //! beside its `run`, in `commands/`.
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use crate::global::Global;
+use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -14,45 +15,6 @@ pub struct Cli {
     pub global: Global,
     #[command(subcommand)]
     pub command: Command,
-}
-
-/// Options every command takes.
-#[derive(Debug, Clone, Args)]
-#[command(next_help_heading = "Global options")]
-pub struct Global {
-    /// AWS profile (default: AWS_PROFILE or the default profile)
-    #[arg(long, global = true)]
-    pub profile: Option<String>,
-    /// AWS region (default: AWS_REGION or the profile's region)
-    #[arg(long, global = true)]
-    pub region: Option<String>,
-    /// Endpoint for every AWS service (e.g. a local emulator); AWS_ENDPOINT_URL also works
-    #[arg(long, global = true)]
-    pub endpoint_url: Option<String>,
-    /// Output format
-    #[arg(long, global = true, value_enum, default_value_t = Output::Text)]
-    pub output: Output,
-    /// Log what is done, request by request
-    #[arg(short, long, global = true)]
-    pub verbose: bool,
-    /// Name prefix of what faultline creates (secret `<name>-config`, layers `<name>-<arch>`)
-    #[arg(
-        long = "name",
-        id = "install_name",
-        global = true,
-        default_value = "faultline",
-        value_parser = crate::install::names::parse_name
-    )]
-    pub name: String,
-}
-
-/// How results are printed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Output {
-    /// Lines for people
-    Text,
-    /// One JSON document, for scripts
-    Json,
 }
 
 #[derive(Debug, Subcommand)]

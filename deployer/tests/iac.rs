@@ -261,6 +261,75 @@ async fn cfn_setup_stack_deploys_to_moto() {
     }
 }
 
+/// The read policy is defined once: the setup stack given a customer managed key grants exactly
+/// what `deployer init` grants for the same secret and key, `kms:ViaService` included (the
+/// template once granted kms:Decrypt through any service).
+#[tokio::test]
+async fn cfn_setup_policy_with_a_customer_key_equals_inits() {
+    let env = Env::start().await;
+    let config = faultline_testkit::aws_config(&env.moto.endpoint, "testing", "testing").await;
+    let kms = aws_sdk_kms::Client::new(&config);
+    let key_arn = kms
+        .create_key()
+        .send()
+        .await
+        .expect("key")
+        .key_metadata()
+        .and_then(|m| m.arn())
+        .expect("key arn")
+        .to_string();
+    let secret_arn = env
+        .secrets
+        .create_secret()
+        .name("inittest-config")
+        .kms_key_id(&key_arn)
+        .secret_string("experiments: []\n")
+        .send()
+        .await
+        .expect("create secret")
+        .arn
+        .expect("arn");
+    let dist = env.dist().to_string_lossy().into_owned();
+    let (code, out, err) = env.deployer(&["init", "--name", "inittest", "--dist", &dist]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let by_init = env
+        .policy_document(
+            "arn:aws:iam::123456789012:policy/inittest-read-config-us-east-1",
+            "v1",
+        )
+        .await;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    render("cfn", dir.path(), &["--name", "kmstest"], None);
+    let zip = env.dist().join("faultline-layer-x86_64.zip");
+    let zip = zip.to_string_lossy();
+    deploy_stack(
+        &env,
+        "faultline-setup-kms",
+        &dir.path().join("faultline-setup.yaml"),
+        &[
+            format!("ExistingSecretArn={secret_arn}"),
+            format!("KmsKeyArn={key_arn}"),
+            "LayerCodeBucket=layers".into(),
+            "--upload".into(),
+            format!("layers/faultline-layer-x86_64.zip={zip}"),
+            "--upload".into(),
+            format!("layers/faultline-layer-arm64.zip={zip}"),
+        ],
+    );
+    let by_stack = env
+        .policy_document(
+            "arn:aws:iam::123456789012:policy/kmstest-read-config-us-east-1",
+            "v1",
+        )
+        .await;
+    assert_eq!(by_stack, by_init);
+    assert_eq!(
+        by_stack["Statement"][2]["Condition"]["StringEquals"]["kms:ViaService"],
+        "secretsmanager.us-east-1.amazonaws.com"
+    );
+}
+
 /// A template as JSON (`--transform`: a SAM template transformed to CloudFormation).
 fn template_json(template: &Path, out: &Path, transform: bool) -> Value {
     let mut command = helper("cfn_json.py");

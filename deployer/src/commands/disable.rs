@@ -3,14 +3,15 @@
 //! that role.
 
 use crate::aws::Aws;
-use crate::cli::{Global, Output};
 use crate::error::{DeployError, aws};
-use crate::functions::batch::{Outcome, report, run_each};
+use crate::functions::batch::{BatchReport, Outcome, run_each};
 use crate::functions::rate_limit::RateLimit;
 use crate::functions::{self, Function};
+use crate::global::Global;
 use crate::install::Installed;
 use crate::install::names;
 use crate::install::policy;
+use crate::output::Output;
 use crate::plan::diff;
 use crate::plan::{SAVED, plan_disable};
 use std::collections::HashSet;
@@ -61,7 +62,7 @@ async fn disable_one(
 }
 
 pub async fn run(global: &Global, args: &Args) -> Result<(), DeployError> {
-    let aws_ = Arc::new(Aws::connect(global).await?);
+    let aws_ = Arc::new(Aws::connect(&global.aws).await?);
     let limit = Arc::new(RateLimit::per_second(args.rate));
     let installed = Arc::new(Installed::read(&aws_, &global.name).await?);
     let selected = functions::select(&aws_, &limit, &args.selection).await?;
@@ -99,7 +100,8 @@ pub async fn run(global: &Global, args: &Args) -> Result<(), DeployError> {
         .drain()
         .collect();
     // What was changed is reported whatever happens next.
-    report(global.output, "disable", dry_run, &outcomes, limit.calls());
+    let report = BatchReport::new("disable", dry_run, &outcomes, limit.calls());
+    crate::output::print(global.output, &report);
     let mut detach_errors = 0;
     if !roles.is_empty() {
         // A role stays attached while any function using it still has faultline's layer,
@@ -133,7 +135,7 @@ pub async fn run(global: &Global, args: &Args) -> Result<(), DeployError> {
             }
         }
     }
-    let failed = outcomes.iter().filter(|(_, r)| r.is_err()).count() + detach_errors;
+    let failed = report.failed() + detach_errors;
     if failed > 0 {
         return Err(DeployError::Failed(format!(
             "{failed} failure(s) while disabling"

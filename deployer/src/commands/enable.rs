@@ -3,13 +3,14 @@
 //! code reports it.
 
 use crate::aws::Aws;
-use crate::cli::{Global, Output};
 use crate::error::{DeployError, aws};
-use crate::functions::batch::{Outcome, run_each};
+use crate::functions::batch::{BatchReport, Outcome, run_each};
 use crate::functions::rate_limit::RateLimit;
 use crate::functions::{self, Function};
+use crate::global::Global;
 use crate::install::policy::{self, AttachedRoles};
 use crate::install::{Installed, names};
+use crate::output::Output;
 use crate::plan::diff;
 use crate::plan::{EnableTarget, plan_enable};
 use std::collections::HashMap;
@@ -100,7 +101,7 @@ async fn enable_one(shared: &Shared, name: &str) -> Result<Outcome, DeployError>
 }
 
 pub async fn run(global: &Global, args: &Args) -> Result<(), DeployError> {
-    let aws_ = Aws::connect(global).await?;
+    let aws_ = Aws::connect(&global.aws).await?;
     let limit = RateLimit::per_second(args.rate);
     let installed = Installed::read(&aws_, &global.name).await?;
     let selected = functions::select(&aws_, &limit, &args.selection).await?;
@@ -122,14 +123,9 @@ pub async fn run(global: &Global, args: &Args) -> Result<(), DeployError> {
         async move { enable_one(&shared, &name).await }
     })
     .await;
-    crate::functions::batch::report(
-        global.output,
-        "enable",
-        args.dry_run,
-        &outcomes,
-        shared.limit.calls(),
-    );
-    let failed = outcomes.iter().filter(|(_, r)| r.is_err()).count();
+    let report = BatchReport::new("enable", args.dry_run, &outcomes, shared.limit.calls());
+    crate::output::print(global.output, &report);
+    let failed = report.failed();
     if failed > 0 {
         return Err(DeployError::Failed(format!(
             "{failed} of {} function(s) failed",

@@ -1,8 +1,8 @@
 //! `deployer iam-policy`: prints the IAM policy the deployer itself needs (for the person or CI
 //! role that runs it), for every command or only some. Calls no AWS API.
 
-use crate::cli::Global;
 use crate::error::DeployError;
+use crate::global::Global;
 use crate::output;
 use crate::permissions::{self, CommandName};
 
@@ -43,7 +43,7 @@ pub fn run(global: &Global, args: &Args) -> Result<(), DeployError> {
     } else {
         args.command.clone()
     };
-    output::print_json(&permissions::policy(
+    output::print_document(&permissions::policy(
         &commands,
         &global.name,
         &args.partition,

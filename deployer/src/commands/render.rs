@@ -2,13 +2,12 @@
 //! with `--from-aws`, the ARNs of what `deployer init` created filled in as defaults.
 
 use crate::aws::Aws;
-use crate::cli::Global;
 use crate::error::DeployError;
+use crate::global::Global;
 use crate::install::Installed;
 use crate::output;
 use crate::plan::{Arch, Ports};
 use crate::render::{self, Defaults, RenderParams};
-use serde_json::json;
 use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
@@ -40,7 +39,7 @@ pub struct Args {
 }
 
 async fn defaults_from_aws(global: &Global, archs: &[Arch]) -> Result<Defaults, DeployError> {
-    let aws_ = Aws::connect(global).await?;
+    let aws_ = Aws::connect(&global.aws).await?;
     let installed = Installed::read(&aws_, &global.name).await?;
     let mut layer_arns = std::collections::BTreeMap::new();
     for arch in archs {
@@ -91,12 +90,24 @@ pub async fn run(global: &Global, args: &Args) -> Result<(), DeployError> {
         .unwrap_or_else(|| PathBuf::from(args.kind.folder()));
     let written = render::write(&out, &files)
         .map_err(|err| DeployError::Failed(format!("writing {}: {err}", out.display())))?;
-    let text = written
-        .iter()
-        .map(|p| format!("wrote {}", p.display()))
-        .collect::<Vec<_>>()
-        .join("\n");
-    let paths: Vec<String> = written.iter().map(|p| p.display().to_string()).collect();
-    output::print(global.output, &text, &json!({ "written": paths }));
+    let report = Written {
+        written: written.iter().map(|p| p.display().to_string()).collect(),
+    };
+    output::print(global.output, &report);
     Ok(())
 }
+
+/// The files `render` wrote.
+#[derive(Debug, serde::Serialize)]
+struct Written {
+    written: Vec<String>,
+}
+
+impl std::fmt::Display for Written {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let lines: Vec<String> = self.written.iter().map(|p| format!("wrote {p}")).collect();
+        write!(f, "{}", lines.join("\n"))
+    }
+}
+
+impl output::Report for Written {}

@@ -2,15 +2,17 @@
 //! current version, the architecture and runtime, wrapper support, and the role policy.
 
 use crate::aws::Aws;
-use crate::cli::{Global, Output};
 use crate::error::DeployError;
 use crate::functions::rate_limit::RateLimit;
 use crate::functions::{self, Function};
+use crate::global::Global;
 use crate::install::Installed;
 use crate::install::policy;
+use crate::output::Report;
 use crate::plan::{SAVED, supports_wrapper};
-use serde_json::json;
+use serde::Serialize;
 use std::collections::HashMap;
+use std::fmt;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -19,7 +21,7 @@ pub struct Args {
 }
 
 pub async fn run(global: &Global, args: &Args) -> Result<(), DeployError> {
-    let aws_ = Aws::connect(global).await?;
+    let aws_ = Aws::connect(&global.aws).await?;
     let limit = RateLimit::per_second(20);
     let installed = Installed::read(&aws_, &global.name).await?;
     let functions: Vec<Function> = if args.functions.is_empty() {
@@ -53,42 +55,61 @@ pub async fn run(global: &Global, args: &Args) -> Result<(), DeployError> {
                 attached
             }
         };
-        rows.push(json!({
-            "function": config.name,
-            "enabled": config.env.contains_key(SAVED),
-            "layer": layer,
-            "arch": config.arch.as_str(),
-            "runtime": config.runtime,
-            "wrapper_supported": supports_wrapper(config.runtime.as_deref()),
-            "policy_attached": attached,
-        }));
+        rows.push(FunctionStatus {
+            function: config.name.clone(),
+            enabled: config.env.contains_key(SAVED),
+            layer,
+            arch: config.arch.as_str(),
+            runtime: config.runtime.clone(),
+            wrapper_supported: supports_wrapper(config.runtime.as_deref()),
+            policy_attached: attached,
+        });
     }
-    match global.output {
-        Output::Json => crate::output::print_json(&json!({"functions": rows})),
-        Output::Text => {
-            println!(
-                "{:<32} {:<8} {:<14} {:<7} {:<16} {:<8} policy",
-                "FUNCTION", "ENABLED", "LAYER", "ARCH", "RUNTIME", "WRAPPER"
-            );
-            for row in &rows {
-                let text = |k: &str| row[k].as_str().unwrap_or("-").to_string();
-                let yes = |k: &str| if row[k] == true { "yes" } else { "no" };
-                println!(
-                    "{:<32} {:<8} {:<14} {:<7} {:<16} {:<8} {}",
-                    text("function"),
-                    yes("enabled"),
-                    text("layer"),
-                    text("arch"),
-                    text("runtime"),
-                    yes("wrapper_supported"),
-                    if row["policy_attached"] == true {
-                        "attached"
-                    } else {
-                        "-"
-                    }
-                );
-            }
-        }
-    }
+    crate::output::print(global.output, &Status { functions: rows });
     Ok(())
 }
+
+/// What `status` shows: one row per function.
+#[derive(Debug, Serialize)]
+struct Status {
+    functions: Vec<FunctionStatus>,
+}
+
+#[derive(Debug, Serialize)]
+struct FunctionStatus {
+    function: String,
+    enabled: bool,
+    /// `none`, `current`, or `outdated (VERSION)`.
+    layer: String,
+    arch: &'static str,
+    runtime: Option<String>,
+    wrapper_supported: bool,
+    policy_attached: bool,
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let yes = |b: bool| if b { "yes" } else { "no" };
+        write!(
+            f,
+            "{:<32} {:<8} {:<14} {:<7} {:<16} {:<8} policy",
+            "FUNCTION", "ENABLED", "LAYER", "ARCH", "RUNTIME", "WRAPPER"
+        )?;
+        for row in &self.functions {
+            write!(
+                f,
+                "\n{:<32} {:<8} {:<14} {:<7} {:<16} {:<8} {}",
+                row.function,
+                yes(row.enabled),
+                row.layer,
+                row.arch,
+                row.runtime.as_deref().unwrap_or("-"),
+                yes(row.wrapper_supported),
+                if row.policy_attached { "attached" } else { "-" }
+            )?;
+        }
+        Ok(())
+    }
+}
+
+impl Report for Status {}

@@ -1,11 +1,12 @@
 //! Runs one command over many functions: at most ten at a time (the rate limit paces the calls),
 //! a progress bar for more than a few, and a report with one line (or JSON object) per function.
 
-use crate::cli::Output;
 use crate::error::DeployError;
+use crate::output::Report;
 use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
-use serde_json::json;
+use serde::Serialize;
+use std::fmt;
 use std::future::Future;
 
 /// Functions handled at the same time.
@@ -57,56 +58,120 @@ where
     results
 }
 
-/// Prints what happened: the diff per function, warnings, errors (with the AWS code), a summary.
-pub fn report(
-    format: Output,
-    verb: &str,
-    dry_run: bool,
-    outcomes: &[(String, Result<Outcome, DeployError>)],
-    calls: u64,
-) {
-    match format {
-        Output::Text => {
-            for (name, result) in outcomes {
-                match result {
-                    Ok(outcome) => {
-                        let state = match (outcome.changed, dry_run) {
-                            (false, _) => "no change",
-                            (true, true) => "would change",
-                            (true, false) => "changed",
-                        };
-                        println!("{name}: {state}");
-                        for line in &outcome.diff {
-                            println!("{line}");
-                        }
-                        for warning in &outcome.warnings {
-                            eprintln!("warning: {warning}");
-                        }
-                    }
-                    Err(err) => eprintln!("error: {err}"),
-                }
+/// What one command did to every function: the diff per function, warnings, errors (with the
+/// AWS code), and the number of AWS calls.
+#[derive(Debug, Serialize)]
+pub struct BatchReport {
+    pub command: &'static str,
+    pub dry_run: bool,
+    pub functions: Vec<FunctionReport>,
+    pub aws_calls: u64,
+}
+
+/// One function's line of a [`BatchReport`].
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum FunctionReport {
+    Done {
+        function: String,
+        changed: bool,
+        diff: Vec<String>,
+        warnings: Vec<String>,
+    },
+    Failed {
+        function: String,
+        error: String,
+        code: Option<String>,
+    },
+}
+
+impl BatchReport {
+    pub fn new(
+        command: &'static str,
+        dry_run: bool,
+        outcomes: &[(String, Result<Outcome, DeployError>)],
+        aws_calls: u64,
+    ) -> BatchReport {
+        let functions = outcomes
+            .iter()
+            .map(|(name, result)| match result {
+                Ok(o) => FunctionReport::Done {
+                    function: name.clone(),
+                    changed: o.changed,
+                    diff: o.diff.clone(),
+                    warnings: o.warnings.clone(),
+                },
+                Err(err) => FunctionReport::Failed {
+                    function: name.clone(),
+                    error: err.to_string(),
+                    code: err.aws_code().map(str::to_string),
+                },
+            })
+            .collect();
+        BatchReport {
+            command,
+            dry_run,
+            functions,
+            aws_calls,
+        }
+    }
+
+    /// How many functions failed.
+    pub fn failed(&self) -> usize {
+        self.functions
+            .iter()
+            .filter(|f| matches!(f, FunctionReport::Failed { .. }))
+            .count()
+    }
+}
+
+impl fmt::Display for BatchReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut lines = Vec::new();
+        for function in &self.functions {
+            if let FunctionReport::Done {
+                function,
+                changed,
+                diff,
+                ..
+            } = function
+            {
+                let state = match (changed, self.dry_run) {
+                    (false, _) => "no change",
+                    (true, true) => "would change",
+                    (true, false) => "changed",
+                };
+                lines.push(format!("{function}: {state}"));
+                lines.extend(diff.iter().cloned());
             }
-            let failed = outcomes.iter().filter(|(_, r)| r.is_err()).count();
-            eprintln!(
-                "{verb}: {} function(s), {failed} failed, {calls} AWS call(s){}",
-                outcomes.len(),
-                if dry_run {
-                    " (dry run: nothing changed)"
-                } else {
-                    ""
+        }
+        write!(f, "{}", lines.join("\n"))
+    }
+}
+
+impl Report for BatchReport {
+    fn diagnostics(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        for function in &self.functions {
+            match function {
+                FunctionReport::Done { warnings, .. } => {
+                    lines.extend(warnings.iter().map(|w| format!("warning: {w}")));
                 }
-            );
+                FunctionReport::Failed { error, .. } => lines.push(format!("error: {error}")),
+            }
         }
-        Output::Json => {
-            let functions: Vec<_> = outcomes
-                .iter()
-                .map(|(name, result)| match result {
-                    Ok(o) => json!({"function": name, "changed": o.changed, "diff": o.diff, "warnings": o.warnings}),
-                    Err(err) => json!({"function": name, "error": err.to_string(), "code": err.aws_code()}),
-                })
-                .collect();
-            let value = json!({"command": verb, "dry_run": dry_run, "functions": functions, "aws_calls": calls});
-            crate::output::print_json(&value);
-        }
+        lines.push(format!(
+            "{}: {} function(s), {} failed, {} AWS call(s){}",
+            self.command,
+            self.functions.len(),
+            self.failed(),
+            self.aws_calls,
+            if self.dry_run {
+                " (dry run: nothing changed)"
+            } else {
+                ""
+            }
+        ));
+        lines
     }
 }

@@ -1,12 +1,14 @@
 //! What `deployer init` creates and how the other commands find it: the names of everything
-//! ([`names`]), the config secret ([`secret`]), the read policy ([`policy`]) and the layer
+//! ([`names`]), the config secret ([`secret`]), the read policy ([`read_policy`] its one definition, [`policy`] creating and attaching it) and the layer
 //! versions ([`layer`]).
 
 pub mod embedded;
 pub mod layer;
 pub mod names;
 pub mod policy;
+pub mod read_policy;
 pub mod secret;
+pub mod zips;
 
 use crate::aws::Aws;
 use crate::error::DeployError;

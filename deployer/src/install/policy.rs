@@ -1,11 +1,12 @@
-//! The read policy: its document (written by `init`), and its attachment to functions'
+//! The read policy in IAM: created or updated by `init` (its document is
+//! [`super::read_policy`]), and its attachment to functions'
 //! execution roles (by `enable`; detached by `disable` only when no other enabled function uses
 //! the role).
 
 use crate::aws::Aws;
 use crate::error::{DeployError, aws};
 use crate::functions::rate_limit::RateLimit;
-use serde_json::json;
+use percent_encoding::percent_decode_str;
 use std::collections::HashSet;
 use std::sync::Mutex;
 
@@ -111,57 +112,6 @@ pub async fn detach(
     Ok(true)
 }
 
-/// The alarms of the secret's partition, region and account: `arn:P:cloudwatch:R:A:alarm:*`.
-pub fn region_alarms(secret_arn: &str) -> Option<String> {
-    let mut parts = secret_arn.splitn(6, ':');
-    let (Some("arn"), Some(partition), Some(_service), Some(region), Some(account)) = (
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-    ) else {
-        return None;
-    };
-    Some(format!(
-        "arn:{partition}:cloudwatch:{region}:{account}:alarm:*"
-    ))
-}
-
-/// The read policy: GetSecretValue on exactly this secret, DescribeAlarms on the region's alarms
-/// (the experiments' stop conditions), and, when a customer key encrypts the secret, kms:Decrypt
-/// on that key's ARN (`kms_key_arn`, resolved from whatever alias or id the secret names) used
-/// through Secrets Manager in the secret's region only.
-pub fn policy_document(secret_arn: &str, kms_key_arn: Option<&str>) -> serde_json::Value {
-    let mut statements = vec![json!({
-        "Sid": "ReadFaultlineConfig",
-        "Effect": "Allow",
-        "Action": "secretsmanager:GetSecretValue",
-        "Resource": secret_arn,
-    })];
-    if let Some(alarms) = region_alarms(secret_arn) {
-        statements.push(json!({
-            "Sid": "ReadStopAlarms",
-            "Effect": "Allow",
-            "Action": "cloudwatch:DescribeAlarms",
-            "Resource": alarms,
-        }));
-    }
-    if let Some(key) = kms_key_arn.filter(|k| !k.is_empty()) {
-        let region = secret_arn.split(':').nth(3).unwrap_or_default();
-        statements.push(json!({
-            "Sid": "DecryptFaultlineConfig",
-            "Effect": "Allow",
-            "Action": "kms:Decrypt",
-            "Resource": key,
-            "Condition": {
-                "StringEquals": {"kms:ViaService": format!("secretsmanager.{region}.amazonaws.com")}
-            },
-        }));
-    }
-    json!({"Version": "2012-10-17", "Statement": statements})
-}
-
 /// The ARN of the customer key that encrypts the secret (`kms_key` as DescribeSecret returns it:
 /// an alias, a key id or an ARN), or `None` for Secrets Manager's AWS managed key, which needs no
 /// statement.
@@ -194,4 +144,98 @@ pub async fn customer_key_arn(
         return Ok(None);
     }
     Ok(Some(metadata.arn().unwrap_or(key).to_string()))
+}
+
+/// Creates the read policy, or gives it a new default version when its document differs (IAM
+/// keeps five: the oldest other one is dropped first).
+pub async fn ensure(
+    aws_: &Aws,
+    policy_arn: &str,
+    policy_name: &str,
+    document: &serde_json::Value,
+    dry_run: bool,
+) -> Result<&'static str, DeployError> {
+    let text = document.to_string();
+    let context = format!("policy {policy_name}");
+    match aws_.iam.get_policy().policy_arn(policy_arn).send().await {
+        Ok(found) => {
+            let default_version = found
+                .policy
+                .and_then(|p| p.default_version_id)
+                .unwrap_or_default();
+            let version = aws_
+                .iam
+                .get_policy_version()
+                .policy_arn(policy_arn)
+                .version_id(&default_version)
+                .send()
+                .await
+                .map_err(|err| aws(format!("reading {context}"), err))?;
+            let current = version
+                .policy_version
+                .and_then(|v| v.document)
+                // IAM returns policy documents URL-encoded.
+                .map(|d| percent_decode_str(&d).decode_utf8_lossy().into_owned())
+                .and_then(|d| serde_json::from_str::<serde_json::Value>(&d).ok());
+            if current.as_ref() == Some(document) {
+                return Ok("unchanged");
+            }
+            if dry_run {
+                return Ok("would be updated");
+            }
+            // IAM keeps five versions: drop the oldest non-default one first.
+            let versions = aws_
+                .iam
+                .list_policy_versions()
+                .policy_arn(policy_arn)
+                .send()
+                .await
+                .map_err(|err| aws(format!("listing versions of {context}"), err))?;
+            let versions = versions.versions.unwrap_or_default();
+            if versions.len() >= 5
+                && let Some(oldest) = versions
+                    .iter()
+                    .filter(|v| !v.is_default_version)
+                    .filter_map(|v| v.version_id.clone())
+                    // Version ids are v1, v2, ...: the lowest number is the oldest.
+                    .min_by_key(|id| id.trim_start_matches('v').parse::<u64>().unwrap_or(0))
+            {
+                aws_.iam
+                    .delete_policy_version()
+                    .policy_arn(policy_arn)
+                    .version_id(oldest)
+                    .send()
+                    .await
+                    .map_err(|err| aws(format!("pruning {context}"), err))?;
+            }
+            aws_.iam
+                .create_policy_version()
+                .policy_arn(policy_arn)
+                .policy_document(text)
+                .set_as_default(true)
+                .send()
+                .await
+                .map_err(|err| aws(format!("updating {context}"), err))?;
+            Ok("updated")
+        }
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_no_such_entity_exception()) =>
+        {
+            if dry_run {
+                return Ok("would be created");
+            }
+            aws_.iam
+                .create_policy()
+                .policy_name(policy_name)
+                .description("Lets faultline read its config secret")
+                .policy_document(text)
+                .send()
+                .await
+                .map_err(|err| aws(format!("creating {context}"), err))?;
+            Ok("created")
+        }
+        Err(err) => Err(aws(format!("reading {context}"), err)),
+    }
 }

@@ -1,4 +1,5 @@
-//! Editing the config secret without losing a concurrent edit.
+//! The config secret: created or given a value by `init` ([`ensure`]), read, and edited without
+//! losing a concurrent edit ([`edit`]).
 //!
 //! Secrets Manager has no conditional write, but moving the AWSCURRENT label is one:
 //! `UpdateSecretVersionStage` with `RemoveFromVersionId` fails when that version is no longer
@@ -12,6 +13,10 @@ use crate::error::{DeployError, aws};
 use aws_sdk_secretsmanager::error::ProvideErrorMetadata as _;
 use faultline_schema::config::Config;
 use std::time::Duration;
+
+/// The config stored when `init` is given none.
+pub const DEFAULT_CONFIG: &str =
+    "# faultline config: see the README's configuration reference\nexperiments: []\n";
 
 /// Label of a version written but not yet made current.
 const PENDING: &str = "FAULTLINE_PENDING";
@@ -111,4 +116,125 @@ where
     Err(DeployError::Failed(format!(
         "secret {secret} kept changing during {ATTEMPTS} attempts; try again"
     )))
+}
+
+/// What `init` did (or, with --dry-run, would do) to the secret.
+pub struct SecretOutcome {
+    pub arn: String,
+    pub kms_key: Option<String>,
+    pub action: String,
+    pub removed: Vec<String>,
+}
+
+/// Creates the secret, or leaves an existing one's text alone unless `--config` gave another
+/// (then it is replaced through the same compare-and-swap edit as `experiment`, so a concurrent
+/// edit is never lost, and the experiments that go are named).
+pub async fn ensure(
+    aws_: &Aws,
+    name: &str,
+    text: Option<&str>,
+    dry_run: bool,
+) -> Result<SecretOutcome, DeployError> {
+    let context = format!("secret {name}");
+    match aws_.secrets.describe_secret().secret_id(name).send().await {
+        Ok(described) => {
+            let arn = described
+                .arn
+                .ok_or_else(|| DeployError::Failed(format!("{context}: no ARN returned")))?;
+            // A secret without a current value (created empty elsewhere) gets one.
+            let current = match aws_
+                .secrets
+                .get_secret_value()
+                .secret_id(&arn)
+                .version_stage("AWSCURRENT")
+                .send()
+                .await
+            {
+                Ok(value) => value.secret_string,
+                Err(err)
+                    if err
+                        .as_service_error()
+                        .is_some_and(|e| e.is_resource_not_found_exception()) =>
+                {
+                    None
+                }
+                Err(err) => return Err(aws(format!("reading {context}"), err)),
+            };
+            let outcome = |action: &str, removed: Vec<String>| SecretOutcome {
+                arn: arn.clone(),
+                kms_key: described.kms_key_id.clone(),
+                action: action.to_string(),
+                removed,
+            };
+            match (current.as_deref(), text) {
+                (Some(_), None) => Ok(outcome(
+                    "kept: its experiments and settings are left as they are (--config replaces them)",
+                    Vec::new(),
+                )),
+                (Some(current), Some(text)) if current == text => {
+                    Ok(outcome("unchanged", Vec::new()))
+                }
+                (Some(current), Some(text)) => {
+                    let removed = faultline_schema::config::removed_experiments(current, text);
+                    if dry_run {
+                        return Ok(outcome("would be replaced by --config", removed));
+                    }
+                    edit(
+                        aws_,
+                        &arn,
+                        |now| Ok((now != text).then(|| text.to_string())),
+                    )
+                    .await?;
+                    Ok(outcome("replaced by --config", removed))
+                }
+                (None, text) => {
+                    if dry_run {
+                        return Ok(outcome("would get a value", Vec::new()));
+                    }
+                    aws_.secrets
+                        .put_secret_value()
+                        .secret_id(&arn)
+                        .secret_string(text.unwrap_or(DEFAULT_CONFIG))
+                        .send()
+                        .await
+                        .map_err(|err| aws(format!("updating {context}"), err))?;
+                    Ok(outcome("given a value", Vec::new()))
+                }
+            }
+        }
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_resource_not_found_exception()) =>
+        {
+            if dry_run {
+                return Ok(SecretOutcome {
+                    arn: format!("(new secret {name})"),
+                    kms_key: None,
+                    action: "would be created".into(),
+                    removed: Vec::new(),
+                });
+            }
+            // Secrets Manager keeps no value for an empty string: store a valid, empty config.
+            let created = aws_
+                .secrets
+                .create_secret()
+                .name(name)
+                .description("faultline config: experiments and settings (YAML)")
+                .secret_string(text.unwrap_or(DEFAULT_CONFIG))
+                .send()
+                .await
+                .map_err(|err| aws(format!("creating {context}"), err))?;
+            let arn = created
+                .arn
+                .ok_or_else(|| DeployError::Failed(format!("{context}: no ARN returned")))?;
+            Ok(SecretOutcome {
+                arn,
+                kms_key: None,
+                action: "created".into(),
+                removed: Vec::new(),
+            })
+        }
+        Err(err) => Err(aws(format!("reading {context}"), err)),
+    }
 }

@@ -172,6 +172,7 @@ pub fn build(params: &RenderParams) -> Result<Value, RenderError> {
         "name": name,
         "secret_name": names::secret(name),
         "policy_prefix": format!("{name}-read-config-"),
+        "read_policy": crate::install::read_policy::template_context(),
         "archs": archs,
         "archs_hcl": hcl_list(&arch_names),
         "first_arch": first_arch.as_str(),

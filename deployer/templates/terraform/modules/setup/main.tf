@@ -36,25 +36,26 @@ resource "aws_iam_policy" "read_config" {
   tags        = var.tags
   policy = jsonencode({
     Version = "2012-10-17"
+    # The experiments' stop conditions are the alarms of this region and account.
     Statement = concat(
-      [{
-        Sid      = "ReadFaultlineConfig"
-        Effect   = "Allow"
-        Action   = "secretsmanager:GetSecretValue"
-        Resource = aws_secretsmanager_secret.config.arn
-        }, {
-        # The experiments' stop conditions: the alarms of this region and account.
-        Sid      = "ReadStopAlarms"
-        Effect   = "Allow"
-        Action   = "cloudwatch:DescribeAlarms"
-        Resource = "arn:${data.aws_partition.current.partition}:cloudwatch:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:alarm:*"
-      }],
-      var.kms_key_id == null ? [] : [{
-        Sid      = "DecryptFaultlineConfig"
-        Effect   = "Allow"
-        Action   = "kms:Decrypt"
-        Resource = var.kms_key_id
-      }],
+      [
+{{#each read_policy.always}}
+        {
+{{#each hcl_attributes}}
+          {{{this}}}
+{{/each}}
+        },
+{{/each}}
+      ],
+      var.kms_key_id == null ? [] : [
+{{#each read_policy.with_key}}
+        {
+{{#each hcl_attributes}}
+          {{{this}}}
+{{/each}}
+        },
+{{/each}}
+      ],
     )
   })
 }
