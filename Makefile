@@ -9,7 +9,7 @@ export FAULTLINE_CHECKOV_VENV := $(CHECKOV_VENV)
 
 HOST_ARCH := $(shell uname -m | sed -e 's/aarch64/arm64/')
 
-.PHONY: all venv build fmt-check clippy test unit-test layer layer-check wheel wheel-check demo demo-run bench fuzz render clean
+.PHONY: all venv build fmt-check clippy lint test unit-test layer layer-check wheel wheel-check demo demo-run bench fuzz render clean
 
 all: build
 
@@ -36,13 +36,18 @@ fmt-check:
 clippy:
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 
+# The shell scripts and the exec wrapper (POSIX sh, in every function's start). The rendered
+# Terraform gets `terraform fmt -check` and `validate` in deployer/tests/terraform.rs.
+lint:
+	shellcheck scripts/*.sh extension/layer/faultline-wrapper .ci/run
+
 # The end-to-end tests run the Rust test function (an example) as a real binary, which
 # `cargo test` alone does not build. --all-targets also runs the benchmark in its smoke mode.
 unit-test: venv
 	$(CARGO) build --workspace --examples --locked
 	$(CARGO) test --workspace --all-targets --locked
 
-test: fmt-check clippy unit-test layer-check wheel-check demo-run
+test: fmt-check clippy lint unit-test layer-check wheel-check demo-run
 
 layer: venv
 	scripts/build-layer.sh $(ARCH)

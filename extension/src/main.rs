@@ -3,27 +3,11 @@
 use faultline_extension::{lifecycle, logging, settings::Settings};
 use std::process::ExitCode;
 
-/// Variables that would route the extension's own HTTP clients through its own dependency proxy.
-const PROXY_VARIABLES: [&str; 6] = [
-    "HTTP_PROXY",
-    "HTTPS_PROXY",
-    "ALL_PROXY",
-    "http_proxy",
-    "https_proxy",
-    "all_proxy",
-];
-
 fn main() -> ExitCode {
     if std::env::args().nth(1).as_deref() == Some("--version") {
         println!("faultline {}", env!("CARGO_PKG_VERSION"));
         return ExitCode::SUCCESS;
     }
-    for variable in PROXY_VARIABLES {
-        // SAFETY: nothing else runs yet: no thread has been started, so nobody reads the
-        // environment concurrently.
-        unsafe { std::env::remove_var(variable) };
-    }
-
     let settings = Settings::from_lookup(|key| std::env::var(key).ok());
     let log_level = logging::init(settings.as_ref().ok().and_then(|s| s.debug));
     let settings = match settings {

@@ -46,6 +46,11 @@ impl Env {
         Env::with(MotoServer::start().await, Keys::testing()).await
     }
 
+    /// moto started with extra environment (`MOTO_IAM_LOAD_MANAGED_POLICIES`, say).
+    pub async fn start_with(moto_env: &[(&str, &str)]) -> Env {
+        Env::with(MotoServer::start_with(moto_env).await, Keys::testing()).await
+    }
+
     /// moto enforcing IAM from its fourth call on: the first three make an administrator
     /// (`*` on `*`), whose key every later setup call and the deployer (unless told otherwise)
     /// use.

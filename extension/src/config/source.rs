@@ -225,7 +225,10 @@ async fn sdk_config(region: &str) -> aws_config::SdkConfig {
         .await
 }
 
-/// An HTTPS client for AWS APIs that connects directly, ignoring HTTP(S)_PROXY.
+/// An HTTPS client for AWS APIs that connects directly, ignoring HTTP(S)_PROXY: the function's
+/// proxy variables point at faultline's own dependency proxy. A smithy client given no proxy
+/// config uses none (e2e `config_from_secrets_manager_in_moto` runs with both variables set to a
+/// dead port).
 pub fn direct_https_client() -> aws_sdk_secretsmanager::config::SharedHttpClient {
     use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
     aws_smithy_http_client::Builder::new()
