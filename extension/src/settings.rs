@@ -9,7 +9,8 @@ use faultline_schema::labels::FunctionFacts;
 use std::path::PathBuf;
 use thiserror::Error;
 
-/// Default location of the ready file the wrapper reads (`host:port pid`).
+/// Default location of the ready file the wrapper reads (`RUNTIME PID DEPENDENCY SDK`, see
+/// [`crate::lambda::ready_file`]).
 pub const DEFAULT_READY_FILE: &str = "/tmp/faultline/ready";
 
 /// Default of FAULTLINE_MAX_CONNECTIONS: 800 of Lambda's 1,024 descriptors at two per tunnel.
