@@ -9,7 +9,7 @@ export FAULTLINE_CHECKOV_VENV := $(CHECKOV_VENV)
 
 HOST_ARCH := $(shell uname -m | sed -e 's/aarch64/arm64/')
 
-.PHONY: all venv build fmt-check clippy lint test unit-test layer layer-check wheel wheel-check demo demo-run bench fuzz render clean
+.PHONY: all venv build fmt-check clippy lint test unit-test layer layer-check wheel wheel-check demo demo-run demo-readme bench fuzz render clean
 
 all: build
 
@@ -78,7 +78,11 @@ demo: venv
 # features), so after the tests this is no work.
 demo-run: venv
 	$(CARGO) build --quiet --locked --workspace --all-targets
-	$(CURDIR)/target/debug/demo
+	$(CURDIR)/target/debug/demo --check-readme $(CURDIR)/README.md
+
+# Runs the demo and writes its table into the README (demo-run fails when they disagree).
+demo-readme: demo
+	$(CURDIR)/target/debug/demo --write-readme $(CURDIR)/README.md
 
 # Every benchmark in one run → target/bench-all.md (machine, date, then each report).
 bench: venv

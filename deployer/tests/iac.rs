@@ -188,6 +188,33 @@ fn physical_id(stack: &Value, logical: &str) -> String {
         .to_string()
 }
 
+/// The setup template rendered with `--name name`, deployed as `stack` on an existing secret
+/// (moto's CloudFormation has no AWS::SecretsManager::Secret), with a customer key when given.
+fn deploy_setup_stack(
+    env: &Env,
+    stack: &str,
+    name: &str,
+    secret_arn: &str,
+    key_arn: Option<&str>,
+) -> Value {
+    let dir = tempfile::tempdir().expect("tempdir");
+    render("cfn", dir.path(), &["--name", name], None);
+    let zip = env.dist().join("faultline-layer-x86_64.zip");
+    let zip = zip.to_string_lossy();
+    let mut args = vec![
+        format!("ExistingSecretArn={secret_arn}"),
+        "LayerCodeBucket=layers".into(),
+        "--upload".into(),
+        format!("layers/faultline-layer-x86_64.zip={zip}"),
+        "--upload".into(),
+        format!("layers/faultline-layer-arm64.zip={zip}"),
+    ];
+    if let Some(key_arn) = key_arn {
+        args.push(format!("KmsKeyArn={key_arn}"));
+    }
+    deploy_stack(env, stack, &dir.path().join("faultline-setup.yaml"), &args)
+}
+
 #[tokio::test]
 async fn cfn_setup_stack_deploys_to_moto() {
     // moto's CloudFormation has no AWS::SecretsManager::Secret: the stack takes an existing
@@ -203,23 +230,7 @@ async fn cfn_setup_stack_deploys_to_moto() {
         .expect("create secret")
         .arn
         .expect("arn");
-    let dir = tempfile::tempdir().expect("tempdir");
-    render("cfn", dir.path(), &["--name", "stacktest"], None);
-    let zip = env.dist().join("faultline-layer-x86_64.zip");
-    let zip = zip.to_string_lossy();
-    let stack = deploy_stack(
-        &env,
-        "faultline-setup",
-        &dir.path().join("faultline-setup.yaml"),
-        &[
-            format!("ExistingSecretArn={secret_arn}"),
-            "LayerCodeBucket=layers".into(),
-            "--upload".into(),
-            format!("layers/faultline-layer-x86_64.zip={zip}"),
-            "--upload".into(),
-            format!("layers/faultline-layer-arm64.zip={zip}"),
-        ],
-    );
+    let stack = deploy_setup_stack(&env, "faultline-setup", "stacktest", &secret_arn, None);
     assert_eq!(stack["outputs"]["ConfigSecretArn"], secret_arn.as_str());
     let policy_arn = "arn:aws:iam::123456789012:policy/stacktest-read-config-us-east-1";
     assert_eq!(stack["outputs"]["ReadConfigPolicyArn"], policy_arn);
@@ -299,23 +310,12 @@ async fn cfn_setup_policy_with_a_customer_key_equals_inits() {
         )
         .await;
 
-    let dir = tempfile::tempdir().expect("tempdir");
-    render("cfn", dir.path(), &["--name", "kmstest"], None);
-    let zip = env.dist().join("faultline-layer-x86_64.zip");
-    let zip = zip.to_string_lossy();
-    deploy_stack(
+    deploy_setup_stack(
         &env,
         "faultline-setup-kms",
-        &dir.path().join("faultline-setup.yaml"),
-        &[
-            format!("ExistingSecretArn={secret_arn}"),
-            format!("KmsKeyArn={key_arn}"),
-            "LayerCodeBucket=layers".into(),
-            "--upload".into(),
-            format!("layers/faultline-layer-x86_64.zip={zip}"),
-            "--upload".into(),
-            format!("layers/faultline-layer-arm64.zip={zip}"),
-        ],
+        "kmstest",
+        &secret_arn,
+        Some(&key_arn),
     );
     let by_stack = env
         .policy_document(

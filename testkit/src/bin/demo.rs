@@ -42,16 +42,86 @@ impl Report {
         self.rows.push((what.into(), result.into(), took));
     }
 
-    fn table(&self) {
-        println!("\n| # | step | took | result |\n|---|---|---:|---|");
+    /// The steps as a Markdown table, the README's form of it.
+    fn markdown(&self) -> String {
+        let mut table = String::from("| # | step | took | result |\n|---|---|---:|---|\n");
         for (i, (what, result, took)) in self.rows.iter().enumerate() {
-            println!("| {} | {what} | {} | {result} |", i + 1, ms(*took));
+            table.push_str(&format!(
+                "| {} | {what} | {} | {result} |\n",
+                i + 1,
+                ms(*took)
+            ));
         }
+        table
+    }
+
+    fn table(&self) {
+        println!("\n{}", self.markdown());
         println!(
-            "\nWhole demo: {:.1} s (every process it started is stopped on exit).",
+            "Whole demo: {:.1} s (every process it started is stopped on exit).",
             self.started.elapsed().as_secs_f64()
         );
     }
+}
+
+/// The README's demo table: from the line after [`README_TABLE_INTRO`] to the first blank line.
+const README_TABLE_INTRO: &str = "What one run printed here";
+
+/// Where the README's table starts and ends (byte offsets), and its step column.
+fn readme_table(readme: &str) -> Result<(usize, usize, Vec<String>)> {
+    let intro = readme
+        .find(README_TABLE_INTRO)
+        .context("README has no demo table intro")?;
+    let start = intro
+        + readme[intro..]
+            .find("\n\n")
+            .context("no table after the intro")?
+        + 2;
+    let end = start + readme[start..].find("\n\n").unwrap_or(readme.len() - start) + 1;
+    let steps = readme[start..end]
+        .lines()
+        .skip(2)
+        .filter_map(|row| row.split('|').nth(2).map(|s| s.trim().to_string()))
+        .collect();
+    Ok((start, end, steps))
+}
+
+/// `--check-readme README`: the README's table has this run's steps, in order (`make test`).
+/// `--write-readme README`: replaces the README's table with this run's.
+fn readme(report: &Report) -> Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    for (flag, write) in [("--check-readme", false), ("--write-readme", true)] {
+        let Some(path) = args
+            .iter()
+            .position(|a| a == flag)
+            .and_then(|i| args.get(i + 1))
+        else {
+            continue;
+        };
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading {path}"))?;
+        let (start, end, steps) = readme_table(&text)?;
+        if write {
+            let text = format!("{}{}{}", &text[..start], report.markdown(), &text[end..]);
+            std::fs::write(path, text).with_context(|| format!("writing {path}"))?;
+            println!("wrote the demo table into {path}");
+            continue;
+        }
+        let ran: Vec<&str> = report
+            .rows
+            .iter()
+            .map(|(what, _, _)| what.as_str())
+            .collect();
+        if steps != ran {
+            bail!(
+                "{path}'s demo table lists {} steps, this run had {}: regenerate it with \
+                 `make demo-readme`\nREADME: {steps:?}\nran:    {ran:?}",
+                steps.len(),
+                ran.len()
+            );
+        }
+        println!("{path}'s demo table lists this run's {} steps", ran.len());
+    }
+    Ok(())
 }
 
 fn ms(d: Duration) -> String {
@@ -493,5 +563,5 @@ async fn main() -> Result<()> {
     if after != before || audits != 4 {
         bail!("the demo did not go as expected (see above)");
     }
-    Ok(())
+    readme(&report)
 }
