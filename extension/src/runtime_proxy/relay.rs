@@ -104,6 +104,7 @@ impl RuntimeProxy {
                     };
                     tracing::warn!("runtime sent a request faultline cannot read: {err}");
                     let _ = relay.runtime.write_all(&refusal(status)).await;
+                    relay.runtime.linger_close().await;
                     return;
                 }
             };
@@ -120,6 +121,7 @@ impl RuntimeProxy {
                         self.upstream.endpoint()
                     );
                     let _ = relay.runtime.write_all(&bad_gateway(&reason)).await;
+                    relay.runtime.linger_close().await;
                     return;
                 }
                 Err(Failure::Broken(reason)) => {

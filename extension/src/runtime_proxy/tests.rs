@@ -259,3 +259,53 @@ async fn an_answer_given_before_the_body_was_read_reaches_the_runtime() {
     assert_eq!(text(&answer), text(refusal));
     sender.abort();
 }
+
+/// awslambdaric and the Java client put the handler's error cause in
+/// `Lambda-Runtime-Function-XRay-Error-Cause` on `/error`, up to 1 MiB (a Python RecursionError
+/// gives 76 KiB). The head reaches the Runtime API whole however it arrives: here in 16 KiB
+/// pieces, which a 64 KiB bound refused with 431 while the same bytes written at once passed.
+#[tokio::test]
+async fn an_error_head_of_hundreds_of_kib_reaches_the_runtime_api_whole() {
+    let cause = "c".repeat(600 * 1024);
+    let body =
+        br#"{"errorMessage":"maximum recursion depth exceeded","errorType":"RecursionError"}"#;
+    let request = format!(
+        "POST /2018-06-01/runtime/invocation/abc/error HTTP/1.1\r\nHost: 127.0.0.1\r\nLambda-Runtime-Function-Error-Type: RecursionError\r\nLambda-Runtime-Function-XRay-Error-Cause: {cause}\r\nContent-Length: {}\r\n\r\n{}",
+        body.len(),
+        text(body)
+    );
+    let accepted = b"HTTP/1.1 202 Accepted\r\nContent-Length: 16\r\n\r\n{\"status\":\"OK\"}\n";
+    let (upstream, port) = scripted_upstream().await;
+    let expected = request.clone().into_bytes();
+    let upstream_saw = tokio::spawn(async move {
+        let (mut conn, _) = upstream.accept().await.unwrap();
+        let seen = read_exactly(&mut conn, expected.len()).await;
+        conn.write_all(accepted).await.unwrap();
+        seen == expected
+    });
+    let mut runtime = TcpStream::connect(proxy(&format!("127.0.0.1:{port}")).await)
+        .await
+        .unwrap();
+    for piece in request.as_bytes().chunks(16 * 1024) {
+        runtime.write_all(piece).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let answer = read_exactly(&mut runtime, accepted.len()).await;
+    assert_eq!(text(&answer), text(accepted));
+    assert!(upstream_saw.await.unwrap(), "the head changed on the way");
+}
+
+/// A head over Lambda's own limit (1 MiB) is refused with 431, judged on the head alone.
+#[tokio::test]
+async fn a_head_over_a_mebibyte_is_refused_with_431() {
+    let mut runtime = TcpStream::connect(proxy("127.0.0.1:9").await)
+        .await
+        .unwrap();
+    let request = format!(
+        "POST /2018-06-01/runtime/invocation/abc/error HTTP/1.1\r\nX-Big: {}\r\nContent-Length: 0\r\n\r\n",
+        "b".repeat(1024 * 1024 + 1)
+    );
+    let _ = runtime.write_all(request.as_bytes()).await;
+    let answer = text(&read_to_end(&mut runtime).await);
+    assert!(answer.starts_with("HTTP/1.1 431 "), "{answer}");
+}

@@ -18,9 +18,14 @@ const READ_SIZE: usize = 64 * 1024;
 /// (each read and write is a system call). A connection that has carried such a body keeps the
 /// larger buffer.
 const LONG_READ_SIZE: usize = 256 * 1024;
-/// A head longer than this is refused (hyper's default limit is about 400 KiB; Runtime API heads
-/// are a few hundred bytes).
-const MAX_HEAD: usize = 64 * 1024;
+/// A head longer than this is refused: Lambda's own limit. Most Runtime API heads are a few
+/// hundred bytes, but runtime clients put the handler's error cause in
+/// `Lambda-Runtime-Function-XRay-Error-Cause` on `/error`, up to 1 MiB.
+const MAX_HEAD: usize = 1024 * 1024;
+/// After refusing a request, how much of what the peer still sends is read and dropped, and for
+/// how long, so that the refusal arrives instead of a reset.
+const LINGER_BYTES: usize = 4 * 1024 * 1024;
+const LINGER: std::time::Duration = std::time::Duration::from_secs(1);
 
 #[derive(Debug, Error)]
 pub(super) enum WireError {
@@ -73,6 +78,26 @@ impl Wire {
         self.buf.advance(n.min(self.buf.len()));
     }
 
+    /// Ends the connection after an answer that refused the peer's request: our side is closed
+    /// for writing, then what the peer still sends is read and dropped (at most `LINGER_BYTES`,
+    /// for at most `LINGER`). Closing with unread input would make the kernel send a reset,
+    /// and a peer still writing would never read the answer.
+    pub(super) async fn linger_close(mut self) {
+        let _ = self.stream.shutdown().await;
+        self.buf.clear();
+        let drain = async {
+            let mut dropped = 0usize;
+            let mut scratch = vec![0u8; READ_SIZE];
+            while dropped < LINGER_BYTES {
+                match self.stream.read(&mut scratch).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => dropped += n,
+                }
+            }
+        };
+        let _ = tokio::time::timeout(LINGER, drain).await;
+    }
+
     /// Reads more bytes into the buffer, up to about `want`; 0 at end of stream.
     async fn fill(&mut self, want: usize) -> std::io::Result<usize> {
         let want = want.clamp(READ_SIZE, LONG_READ_SIZE);
@@ -90,7 +115,9 @@ impl Wire {
     ) -> Result<Option<T>, WireError> {
         loop {
             if !self.buf.is_empty() {
-                if let Some(head) = parse(&self.buf)? {
+                // Judged on the head alone, however its bytes arrived: a head that does not end
+                // within MAX_HEAD bytes is too long.
+                if let Some(head) = parse(&self.buf[..self.buf.len().min(MAX_HEAD + 1)])? {
                     return Ok(Some(head));
                 }
                 if self.buf.len() > MAX_HEAD {
