@@ -31,7 +31,10 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
 /// A file's module path: `runtime_proxy/wire/head.rs` → [runtime_proxy, wire, head]; `mod.rs`,
 /// `lib.rs` and `main.rs` are their folder's module.
 fn module_of(src: &Path, file: &Path) -> Vec<String> {
-    let rel = file.strip_prefix(src).expect("under src").with_extension("");
+    let rel = file
+        .strip_prefix(src)
+        .expect("under src")
+        .with_extension("");
     let mut parts: Vec<String> = rel
         .components()
         .map(|c| c.as_os_str().to_string_lossy().into_owned())
@@ -69,7 +72,9 @@ fn references(code: &str, module: &[String], is_folder_module: bool) -> Vec<Vec<
         while let Some(at) = code[from..].find(start) {
             let at = from + at;
             from = at + start.len();
-            if at > 0 && (bytes[at - 1].is_ascii_alphanumeric() || matches!(bytes[at - 1], b'_' | b':')) {
+            if at > 0
+                && (bytes[at - 1].is_ascii_alphanumeric() || matches!(bytes[at - 1], b'_' | b':'))
+            {
                 continue;
             }
             let rest: String = code[at..]
@@ -172,8 +177,7 @@ fn find_cycle(edges: &BTreeMap<Vec<String>, BTreeSet<Vec<String>>>) -> Option<Ve
                 }
                 1 => {
                     let at = stack.iter().position(|n| n == next).unwrap_or(0);
-                    let mut cycle: Vec<String> =
-                        stack[at..].iter().map(|m| m.join("/")).collect();
+                    let mut cycle: Vec<String> = stack[at..].iter().map(|m| m.join("/")).collect();
                     cycle.push(next.join("/"));
                     return Some(cycle);
                 }
@@ -254,7 +258,11 @@ fn architecture_md_names_every_module_folder_and_top_level_module() {
         }
         for entry in std::fs::read_dir(&dir).expect("src") {
             let path = entry.expect("entry").path();
-            let name = path.file_name().expect("name").to_string_lossy().into_owned();
+            let name = path
+                .file_name()
+                .expect("name")
+                .to_string_lossy()
+                .into_owned();
             // lib.rs is the crate itself, which the map names by its folder.
             if name.ends_with(".rs") && name != "lib.rs" && !map.contains(&name) {
                 missing.push(format!("{src}/{name}"));

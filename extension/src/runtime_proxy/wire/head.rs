@@ -95,9 +95,12 @@ fn read_fields(headers: &[httparse::Header<'_>]) -> Result<Fields, HeadError> {
         let name = header.name;
         let value = header.value;
         if name.eq_ignore_ascii_case("content-length") {
+            // 1*DIGIT (RFC 9110): Rust's parse would also take a leading `+`.
             let length = std::str::from_utf8(value)
                 .ok()
-                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map(str::trim)
+                .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
+                .and_then(|v| v.parse::<u64>().ok())
                 .ok_or_else(|| {
                     HeadError(format!(
                         "invalid Content-Length {:?}",
@@ -280,6 +283,8 @@ mod tests {
         for bad in [
             "POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
             "POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n",
+            "POST / HTTP/1.1\r\nContent-Length: +5\r\n\r\n",
+            "POST / HTTP/1.1\r\nContent-Length: \r\n\r\n",
             "POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n",
             "GET http://elsewhere/ HTTP/1.1\r\n\r\n",
             "NOT HTTP\r\n\r\n",
