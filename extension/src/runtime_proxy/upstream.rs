@@ -117,6 +117,7 @@ impl Upstream {
 
 /// The method token at the start of a request head.
 fn method_of(raw: &[u8]) -> &str {
+    let raw = &raw[super::wire::head::request_line_at(raw)..];
     let end = raw.iter().position(|&b| b == b' ').unwrap_or(0);
     std::str::from_utf8(&raw[..end]).unwrap_or("GET")
 }
@@ -145,6 +146,21 @@ mod tests {
         assert_eq!(
             String::from_utf8(prefixed).unwrap(),
             "POST /.rt/2018-06-01/runtime/invocation/a/response?x=1 HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\n"
+        );
+    }
+
+    /// RFC 9112 lets a server ignore empty lines before a request line; the prefixed head must
+    /// not carry the request line twice (once rewritten, once as it came).
+    #[test]
+    fn empty_lines_before_the_request_line_are_not_a_second_request_line() {
+        let raw = b"\r\n\r\nGET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: h\r\n\r\n";
+        let head = parse_request(raw).unwrap().unwrap();
+        let prefixed = upstream("http://127.0.0.1:9001/.rt")
+            .prefixed_head(&head, raw)
+            .unwrap();
+        assert_eq!(
+            String::from_utf8(prefixed).unwrap(),
+            "GET /.rt/2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: h\r\n\r\n"
         );
     }
 

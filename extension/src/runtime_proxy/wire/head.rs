@@ -35,7 +35,8 @@ pub(in crate::runtime_proxy) struct RequestHead {
     pub method: Method,
     /// The request target (origin form: a path and query), as sent.
     pub target: String,
-    /// Where the header fields start (just past the request line).
+    /// Where the header fields start (just past the request line; empty lines before the
+    /// request line come before it).
     pub fields_at: usize,
     /// 0 for HTTP/1.0, 1 for HTTP/1.1.
     pub version: u8,
@@ -136,6 +137,13 @@ impl Fields {
     }
 }
 
+/// Where the request line starts: past the empty lines a client may send before it.
+pub(in crate::runtime_proxy) fn request_line_at(buf: &[u8]) -> usize {
+    buf.iter()
+        .position(|&b| b != b'\r' && b != b'\n')
+        .unwrap_or(buf.len())
+}
+
 /// Parses a request head at the start of `buf`; None while it is incomplete.
 pub(in crate::runtime_proxy) fn parse_request(
     buf: &[u8],
@@ -174,10 +182,12 @@ pub(in crate::runtime_proxy) fn parse_request(
         }
         (None, length) => Framing::Length(length.unwrap_or(0)),
     };
-    let fields_at = buf
+    // Empty lines before the request line are allowed (RFC 9112 2.2): skip them.
+    let line_at = request_line_at(buf);
+    let fields_at = buf[line_at..]
         .iter()
         .position(|&b| b == b'\n')
-        .map_or(len, |at| at + 1);
+        .map_or(len, |at| line_at + at + 1);
     Ok(Some(RequestHead {
         len,
         method,
