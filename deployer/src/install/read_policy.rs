@@ -186,23 +186,19 @@ pub fn template_context() -> Value {
             "sid": s.sid,
             "action": s.action,
             "cfn_resource": cfn(s.resource),
-            "hcl_resource": hcl(s.resource),
             "condition_key": s.condition.map(|(key, _)| key),
             "cfn_condition": s.condition.map(|(_, term)| cfn(term)),
             "hcl_attributes": hcl_attributes(s),
         })
     };
-    let always: Vec<Value> = STATEMENTS
-        .iter()
-        .filter(|s| !s.with_key_only)
-        .map(statement)
-        .collect();
-    let with_key: Vec<Value> = STATEMENTS
-        .iter()
-        .filter(|s| s.with_key_only)
-        .map(statement)
-        .collect();
-    json!({"always": always, "with_key": with_key})
+    let part = |with_key: bool| -> Vec<Value> {
+        STATEMENTS
+            .iter()
+            .filter(|s| s.with_key_only == with_key)
+            .map(statement)
+            .collect()
+    };
+    json!({"always": part(false), "with_key": part(true)})
 }
 
 #[cfg(test)]

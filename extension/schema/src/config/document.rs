@@ -187,10 +187,11 @@ impl Document {
     /// again, and each one left is read by every environment at every refresh); their names.
     /// A document the schema refuses is left as it is.
     pub fn drop_ended(&mut self, now: DateTime<Utc>) -> Vec<String> {
-        let Ok(config) = self.render().map(|text| Config::parse(&text)) else {
-            return Vec::new();
-        };
-        let Ok(config) = config else {
+        let Some(config) = self
+            .render()
+            .ok()
+            .and_then(|text| Config::parse(&text).ok())
+        else {
             return Vec::new();
         };
         let ended: Vec<String> = config

@@ -84,12 +84,12 @@ impl Wire {
     /// and a peer still writing would never read the answer.
     pub(super) async fn linger_close(mut self) {
         let _ = self.stream.shutdown().await;
-        self.buf.clear();
+        // The connection's own buffer takes what is dropped: no allocation on this path.
         let drain = async {
             let mut dropped = 0usize;
-            let mut scratch = vec![0u8; READ_SIZE];
             while dropped < LINGER_BYTES {
-                match self.stream.read(&mut scratch).await {
+                self.buf.clear();
+                match self.stream.read_buf(&mut self.buf).await {
                     Ok(0) | Err(_) => break,
                     Ok(n) => dropped += n,
                 }
