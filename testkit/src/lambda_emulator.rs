@@ -2,6 +2,15 @@
 //! documentation ("Using the Lambda runtime API", "Lambda Extensions API"). Unlike cargo-lambda's
 //! emulator it sets Content-Type on /next (awslambdaric needs it), records streamed responses
 //! with their trailers, and can send SHUTDOWN to extensions.
+//!
+//! Like Lambda since mid-2026, `/next` sends `Lambda-Runtime-Invocation-Id`, unique per
+//! invocation, and an answer that carries another invocation's id, or that comes after the
+//! invocation timed out, gets `410 Gone` (`ErrorRuntimeInvokeTimeout`). The emulator is stricter
+//! than Lambda in one respect, so that faultline never relies on leniency: an answer without the
+//! id is refused with 400 once the id was sent (Lambda accepts it from older runtime clients).
+//! [`Emulator::accept_answers_without_invocation_id`] turns that off for runtimes that predate
+//! the header. Each invocation times out after [`Emulator::set_invocation_timeout`] (60 s by
+//! default): the caller gets the `Sandbox.Timedout` error Lambda reports.
 
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -60,16 +69,51 @@ struct Pending {
     payload: Bytes,
 }
 
-#[derive(Default)]
+/// The header naming one invocation, sent on `/next` and echoed on its answer.
+pub const INVOCATION_ID: &str = "lambda-runtime-invocation-id";
+
+/// The error type Lambda reports to the caller of an invocation that timed out.
+pub const TIMED_OUT: &str = "Sandbox.Timedout";
+
 struct Shared {
     queue: Mutex<VecDeque<Pending>>,
     queued: Notify,
     waiting: Mutex<HashMap<String, oneshot::Sender<Outcome>>>,
+    /// Invocation ids of the invocations handed to the runtime and not yet answered, by request
+    /// id.
+    delivered: Mutex<HashMap<String, String>>,
+    /// Request ids of invocations that timed out: a late answer gets 410.
+    timed_out: Mutex<std::collections::HashSet<String>>,
+    /// Answers without `Lambda-Runtime-Invocation-Id` are accepted (as Lambda does).
+    lenient: std::sync::atomic::AtomicBool,
+    timeout: Mutex<Duration>,
+    /// Answers refused (status, request id, why), in order.
+    refused: Mutex<Vec<(u16, String, String)>>,
     registrations: Mutex<Vec<Registration>>,
     ready_probe: Mutex<Option<PathBuf>>,
     counter: AtomicU64,
     in_flight: AtomicUsize,
     max_in_flight: AtomicUsize,
+}
+
+impl Default for Shared {
+    fn default() -> Shared {
+        Shared {
+            queue: Mutex::default(),
+            queued: Notify::new(),
+            waiting: Mutex::default(),
+            delivered: Mutex::default(),
+            timed_out: Mutex::default(),
+            lenient: std::sync::atomic::AtomicBool::new(false),
+            timeout: Mutex::new(Duration::from_secs(60)),
+            refused: Mutex::default(),
+            registrations: Mutex::default(),
+            ready_probe: Mutex::default(),
+            counter: AtomicU64::new(0),
+            in_flight: AtomicUsize::new(0),
+            max_in_flight: AtomicUsize::new(0),
+        }
+    }
 }
 
 pub struct Emulator {
@@ -161,6 +205,22 @@ impl Emulator {
         });
         self.shared.queued.notify_one();
         tokio::time::timeout(timeout, rx).await.ok()?.ok()
+    }
+
+    /// How long each invocation handed to the runtime from now on may run before it times out.
+    pub fn set_invocation_timeout(&self, timeout: Duration) {
+        *self.shared.timeout.lock().expect("lock") = timeout;
+    }
+
+    /// Accepts answers without `Lambda-Runtime-Invocation-Id`, as Lambda does for runtime clients
+    /// that predate it.
+    pub fn accept_answers_without_invocation_id(&self) {
+        self.shared.lenient.store(true, Ordering::SeqCst);
+    }
+
+    /// The answers refused so far: status, request id and why.
+    pub fn refused(&self) -> Vec<(u16, String, String)> {
+        self.shared.refused.lock().expect("lock").clone()
     }
 
     /// The most invocations handed to the runtime and not yet answered at one time.
@@ -267,14 +327,31 @@ async fn invocation_next(State(state): State<AppState>) -> Response {
     };
     let now = state.shared.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
     state.shared.max_in_flight.fetch_max(now, Ordering::SeqCst);
+    let invocation_id = format!(
+        "inv-{}-{}",
+        std::process::id(),
+        state.shared.counter.fetch_add(1, Ordering::SeqCst)
+    );
+    state
+        .shared
+        .delivered
+        .lock()
+        .expect("lock")
+        .insert(pending.id.clone(), invocation_id.clone());
+    let timeout = *state.shared.timeout.lock().expect("lock");
+    let deadline = chrono_like_deadline(timeout.as_millis() as u64);
+    let shared = Arc::clone(&state.shared);
+    let id = pending.id.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(timeout).await;
+        time_out(&shared, &id, timeout);
+    });
     Response::builder()
         .status(StatusCode::OK)
         .header("content-type", "application/json")
         .header("lambda-runtime-aws-request-id", &pending.id)
-        .header(
-            "lambda-runtime-deadline-ms",
-            chrono_like_deadline(60_000).to_string(),
-        )
+        .header(INVOCATION_ID, &invocation_id)
+        .header("lambda-runtime-deadline-ms", deadline.to_string())
         .header(
             "lambda-runtime-invoked-function-arn",
             "arn:aws:lambda:us-east-1:123456789012:function:test-fn",
@@ -287,9 +364,101 @@ async fn invocation_next(State(state): State<AppState>) -> Response {
         .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
 }
 
-fn complete(state: &AppState, id: &str, outcome: Outcome) -> Response {
+/// Ends an invocation still running at its deadline as Lambda does: the caller gets the
+/// timeout error, and a late answer from the runtime gets 410.
+fn time_out(shared: &Shared, id: &str, timeout: Duration) {
+    let Some(tx) = shared.waiting.lock().expect("lock").remove(id) else {
+        return;
+    };
+    shared.delivered.lock().expect("lock").remove(id);
+    shared
+        .timed_out
+        .lock()
+        .expect("lock")
+        .insert(id.to_string());
+    shared.in_flight.fetch_sub(1, Ordering::SeqCst);
+    let body = serde_json::json!({
+        "errorType": TIMED_OUT,
+        "errorMessage": format!("{id} Task timed out after {:.2} seconds", timeout.as_secs_f64()),
+    });
+    let _ = tx.send(Outcome::Error {
+        error_type: Some(TIMED_OUT.to_string()),
+        body: Bytes::from(body.to_string()),
+    });
+}
+
+/// The refusal of an answer, recorded for the tests.
+fn refuse(
+    state: &AppState,
+    status: StatusCode,
+    id: &str,
+    error_type: &str,
+    why: String,
+) -> Response {
+    state
+        .shared
+        .refused
+        .lock()
+        .expect("lock")
+        .push((status.as_u16(), id.to_string(), why.clone()));
+    (
+        status,
+        [("content-type", "application/json")],
+        serde_json::json!({"errorType": error_type, "errorMessage": why}).to_string(),
+    )
+        .into_response()
+}
+
+/// Whether the answer for `id` may complete it: the invocation id it echoes must be the one
+/// `/next` sent (else 410, as Lambda answers a stale answer), and it must echo one at all unless
+/// the emulator was told to accept answers without.
+fn check_answer(state: &AppState, id: &str, headers: &HeaderMap) -> Result<(), Response> {
+    if state.shared.timed_out.lock().expect("lock").contains(id) {
+        return Err(refuse(
+            state,
+            StatusCode::GONE,
+            id,
+            "ErrorRuntimeInvokeTimeout",
+            format!("invocation {id} timed out"),
+        ));
+    }
+    let sent = state
+        .shared
+        .delivered
+        .lock()
+        .expect("lock")
+        .get(id)
+        .cloned();
+    let echoed = headers.get(INVOCATION_ID).map(|v| v.as_bytes().to_vec());
+    match (sent, echoed) {
+        (Some(sent), Some(echoed)) if echoed != sent.as_bytes() => Err(refuse(
+            state,
+            StatusCode::GONE,
+            id,
+            "ErrorRuntimeInvokeTimeout",
+            format!(
+                "invocation id {:?} is not that of invocation {id} ({sent})",
+                String::from_utf8_lossy(&echoed)
+            ),
+        )),
+        (Some(sent), None) if !state.shared.lenient.load(Ordering::SeqCst) => Err(refuse(
+            state,
+            StatusCode::BAD_REQUEST,
+            id,
+            "InvalidInvocationId",
+            format!("answer for {id} without Lambda-Runtime-Invocation-Id (sent {sent})"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn complete(state: &AppState, id: &str, headers: &HeaderMap, outcome: Outcome) -> Response {
+    if let Err(refusal) = check_answer(state, id, headers) {
+        return refusal;
+    }
     match state.shared.waiting.lock().expect("lock").remove(id) {
         Some(tx) => {
+            state.shared.delivered.lock().expect("lock").remove(id);
             state.shared.in_flight.fetch_sub(1, Ordering::SeqCst);
             let _ = tx.send(outcome);
             (
@@ -326,7 +495,7 @@ async fn invocation_response(
         streaming,
         trailers,
     };
-    complete(&state, &id, outcome)
+    complete(&state, &id, &headers, outcome)
 }
 
 async fn invocation_error(
@@ -348,7 +517,7 @@ async fn invocation_error(
                         .map(str::to_string)
                 })
         });
-    complete(&state, &id, Outcome::Error { error_type, body })
+    complete(&state, &id, &headers, Outcome::Error { error_type, body })
 }
 
 /// Accepts an init error as Lambda does; no test needs to read it back.

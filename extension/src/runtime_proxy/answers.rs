@@ -113,6 +113,10 @@ pub(super) fn refusal(status: u16) -> Vec<u8> {
         .into_bytes()
 }
 
+/// Lambda's answer to a `/response` or `/error` for an invocation that already timed out, or
+/// that carries another invocation's `Lambda-Runtime-Invocation-Id` (`ErrorRuntimeInvokeTimeout`).
+pub(super) const GONE: u16 = 410;
+
 /// The interim answer faultline gives a runtime waiting to send a body it is going to read.
 pub(super) const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
 

@@ -89,13 +89,13 @@ impl RuntimeProxy {
             self.poke_refresh();
             return self.next_invocation(relay, &head).await;
         } else if let Some(request_id) = response::invocation_of_response(path) {
-            let labels = self.invocations.take(request_id);
+            let in_flight = self.invocations.take(request_id);
             if let Some(active) = self.config.in_force()
                 && active.could_apply(RESPONSE, chrono::Utc::now())
             {
                 let request_id = request_id.to_string();
                 return self
-                    .response_with_faults(relay, &head, active, request_id, labels)
+                    .response_with_faults(relay, &head, active, request_id, in_flight)
                     .await;
             }
         } else if let Some(request_id) = response::invocation_of_error(path) {

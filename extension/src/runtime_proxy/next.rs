@@ -5,8 +5,10 @@
 //! which keeps waiting on its `/next`. On an HTTP event, an `http-ingress` httpResponse answers
 //! with an HTTP-shaped response the same way. If posting fails, the event is delivered as usual.
 
-use super::answers::{error_body, forged_answer};
+use super::answers::{GONE, error_body, forged_answer};
+use super::in_flight::InFlight;
 use super::relay::{Failure, Flow, Read, Relay, payload};
+use super::upstream::OwnFields;
 use super::wire::framing::Framing;
 use super::wire::head::RequestHead;
 use super::{MAX_BUFFERED, RuntimeProxy};
@@ -29,6 +31,15 @@ fn log_too_large() {
              ingress and response experiments do not apply to it"
         );
     }
+}
+
+/// The invocation an event belongs to, as `/next` named it.
+#[derive(Debug, Clone, Copy)]
+struct Invocation<'a> {
+    /// The path of the runtime's `/next`, whose prefix the answer's path shares.
+    next_path: &'a str,
+    request_id: &'a str,
+    invocation_id: Option<&'a str>,
 }
 
 impl RuntimeProxy {
@@ -84,18 +95,31 @@ impl RuntimeProxy {
             let facts = classify(&event);
             let labels = invocation_labels(&active.base_labels, &facts);
             let path = head.target.split('?').next().unwrap_or_default();
-            if let Some(id) = request_id
-                && self
-                    .answered_for_handler(relay, &active, path, id, &facts, &labels)
+            if let Some(id) = request_id {
+                let invocation = Invocation {
+                    next_path: path,
+                    request_id: id,
+                    invocation_id: answer.invocation_id.as_deref(),
+                };
+                if self
+                    .answered_for_handler(relay, &active, invocation, &facts, &labels)
                     .await
-            {
-                continue;
+                {
+                    continue;
+                }
             }
             self.current.set(request_id);
             if active.could_apply(RESPONSE, now)
                 && let Some(id) = &answer.request_id
             {
-                self.invocations.insert(id.clone(), labels);
+                let invocation_id = answer.invocation_id.clone();
+                self.invocations.insert(
+                    id.clone(),
+                    InFlight {
+                        labels,
+                        invocation_id,
+                    },
+                );
             }
             relay.deliver(&raw).await?;
             return Ok(relay.after(head, &answer));
@@ -108,11 +132,15 @@ impl RuntimeProxy {
         &self,
         relay: &mut Relay<'_>,
         active: &ActiveConfig,
-        next_path: &str,
-        request_id: &str,
+        invocation: Invocation<'_>,
         facts: &EventFacts,
         labels: &Labels,
     ) -> bool {
+        let Invocation {
+            next_path,
+            request_id,
+            invocation_id,
+        } = invocation;
         let flags: &[&str] = if facts.source.is_http() {
             &[INGRESS, HTTP_INGRESS]
         } else {
@@ -138,12 +166,26 @@ impl RuntimeProxy {
                         None,
                     ),
                 };
-            let post = self.upstream.post(&path, &body, error_type);
+            let fields = OwnFields {
+                error_type,
+                invocation_id,
+            };
+            let post = self.upstream.post(&path, &body, fields);
             match relay.send_own(&post).await {
                 Ok(answer) if answer.is_success() => {
                     // Read the answer so the connection can carry the next /next (one that
                     // breaks off is dropped: the invocation is answered all the same).
                     let _ = relay.drop_answer(&answer).await;
+                    return true;
+                }
+                Ok(answer) if answer.status == GONE => {
+                    // The invocation timed out while the fault held it (a latency past the
+                    // deadline): Lambda has ended it, so the handler must not see it. The
+                    // runtime's /next goes on to the next event.
+                    let _ = relay.drop_answer(&answer).await;
+                    tracing::warn!(
+                        "invocation {request_id} timed out before faultline's injected {flag} answer (410 Gone); fetching the next event"
+                    );
                     return true;
                 }
                 Ok(answer) => {

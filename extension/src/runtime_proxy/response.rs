@@ -5,16 +5,17 @@
 //! statusCode and body of a buffered answer; a streamed answer (`Lambda-Runtime-Function-
 //! Response-Mode: streaming`) cannot be rewritten, so there only latency and exception apply.
 
-use super::answers::{error_body, replace_status_and_body};
+use super::answers::{GONE, error_body, replace_status_and_body};
+use super::in_flight::InFlight;
 use super::relay::{Failure, Flow, Relay, payload};
+use super::upstream::OwnFields;
 use super::wire::Relayed;
-use super::wire::head::RequestHead;
+use super::wire::head::{RequestHead, ResponseHead};
 use super::{MAX_BUFFERED, RuntimeProxy};
 use crate::config::state::ActiveConfig;
 use crate::inject;
 use faultline_schema::fault::Terminal;
 use faultline_schema::flags::RESPONSE;
-use faultline_schema::labels::Labels;
 use std::sync::Arc;
 
 const INVOCATION: &str = "/runtime/invocation/";
@@ -36,6 +37,16 @@ pub(super) fn invocation_of_error(path: &str) -> Option<&str> {
     invocation_id(path, "error")
 }
 
+/// One line when the invocation timed out before faultline's own answer for it (410 Gone):
+/// the runtime then gets Lambda's answer, as it would have for its own late answer.
+fn log_gone(answer: &ResponseHead, request_id: &str, what: &str) {
+    if answer.status == GONE {
+        tracing::warn!(
+            "invocation {request_id} timed out before faultline's injected {what} (410 Gone); the runtime gets Lambda's answer"
+        );
+    }
+}
+
 impl RuntimeProxy {
     pub(super) async fn response_with_faults(
         &self,
@@ -43,9 +54,15 @@ impl RuntimeProxy {
         head: &RequestHead,
         active: Arc<ActiveConfig>,
         request_id: String,
-        labels: Option<Labels>,
+        in_flight: Option<InFlight>,
     ) -> Result<Flow, Failure> {
-        let labels = labels.unwrap_or_else(|| active.base_labels.clone());
+        let (labels, kept_id) = match in_flight {
+            Some(InFlight {
+                labels,
+                invocation_id,
+            }) => (labels, invocation_id),
+            None => (active.base_labels.clone(), None),
+        };
         let Some(fault) = inject::decide(&active.experiments, RESPONSE, &labels) else {
             return relay.pass(head).await;
         };
@@ -59,12 +76,18 @@ impl RuntimeProxy {
                 relay.drop_request(head).await?;
                 let path = head.target.split('?').next().unwrap_or_default();
                 let base = path.strip_suffix("response").unwrap_or(path);
-                let post = self.upstream.post(
-                    &format!("{base}error"),
-                    &error_body(exception),
-                    Some(&exception.error_type),
-                );
+                // The runtime's own echo of the invocation id wins; an older runtime client
+                // sends none, and then the one kept from /next answers for it.
+                let invocation_id = head.invocation_id.as_deref().or(kept_id.as_deref());
+                let fields = OwnFields {
+                    error_type: Some(&exception.error_type),
+                    invocation_id,
+                };
+                let post =
+                    self.upstream
+                        .post(&format!("{base}error"), &error_body(exception), fields);
                 let answer = relay.send_own(&post).await?;
+                log_gone(&answer, &request_id, "response error");
                 relay.answer(head, answer).await
             }
             Some(Terminal::HttpResponse(effect)) => {
@@ -79,11 +102,15 @@ impl RuntimeProxy {
                 }
                 let original = payload(&raw[head.len..], head.framing)?;
                 let replaced = replace_status_and_body(&original, effect);
-                let mut request =
-                    self.upstream
-                        .head_for_new_body(head, &raw[..head.len], replaced.len());
+                let mut request = self.upstream.head_for_new_body(
+                    head,
+                    &raw[..head.len],
+                    replaced.len(),
+                    kept_id.as_deref(),
+                );
                 request.extend_from_slice(&replaced);
                 let answer = relay.send_own(&request).await?;
+                log_gone(&answer, &request_id, "response replacement");
                 relay.answer(head, answer).await
             }
         }

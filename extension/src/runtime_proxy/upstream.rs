@@ -3,7 +3,7 @@
 //! the requests faultline sends itself (an injected `/error` or `/response`).
 
 use super::wire::Wire;
-use super::wire::head::RequestHead;
+use super::wire::head::{INVOCATION_ID, RequestHead};
 use crate::lambda::endpoint::ApiEndpoint;
 use http::HeaderValue;
 use std::io::Write as _;
@@ -16,6 +16,15 @@ const ERROR_TYPE: &str = "Lambda-Runtime-Function-Error-Type";
 /// Header fields of the runtime's request that describe a body faultline replaced.
 const REPLACED_BODY_FIELDS: [&str; 4] =
     ["content-length", "transfer-encoding", "expect", "trailer"];
+
+/// The fields of a request faultline writes itself beyond its framing.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct OwnFields<'a> {
+    /// `Lambda-Runtime-Function-Error-Type`, on `/error`.
+    pub error_type: Option<&'a str>,
+    /// `Lambda-Runtime-Invocation-Id`: the invocation answered.
+    pub invocation_id: Option<&'a str>,
+}
 
 pub(super) struct Upstream {
     endpoint: ApiEndpoint,
@@ -60,12 +69,14 @@ impl Upstream {
     }
 
     /// The runtime's request head with its body replaced by `length` bytes: the request line
-    /// (prefixed), its fields but those framing the old body, and the new `Content-Length`.
+    /// (prefixed), its fields but those framing the old body, the invocation id kept from
+    /// `/next` when the runtime did not echo one, and the new `Content-Length`.
     pub(super) fn head_for_new_body(
         &self,
         head: &RequestHead,
         raw: &[u8],
         length: usize,
+        invocation_id: Option<&str>,
     ) -> Vec<u8> {
         let mut out = Vec::with_capacity(raw.len() + 32);
         let _ = write!(
@@ -90,13 +101,19 @@ impl Upstream {
                 out.extend_from_slice(b"\r\n");
             }
         }
+        if head.invocation_id.is_none()
+            && let Some(id) = invocation_id.filter(|id| HeaderValue::from_str(id).is_ok())
+        {
+            let _ = write!(out, "{INVOCATION_ID}: {id}\r\n");
+        }
         let _ = write!(out, "Content-Length: {length}\r\n\r\n");
         out
     }
 
-    /// A POST of `body` (JSON) to `path` (without the prefix), as the runtime would send it:
-    /// an injected `/error` (with its error type) or `/response`.
-    pub(super) fn post(&self, path: &str, body: &[u8], error_type: Option<&str>) -> Vec<u8> {
+    /// A POST of `body` (JSON) to `path` (without the prefix), as a current runtime client would
+    /// send it: an injected `/error` (with its error type) or `/response`, carrying the
+    /// invocation id of the invocation it answers when `/next` gave one.
+    pub(super) fn post(&self, path: &str, body: &[u8], fields: OwnFields<'_>) -> Vec<u8> {
         let mut out = Vec::with_capacity(256 + body.len());
         let _ = write!(
             out,
@@ -106,8 +123,17 @@ impl Upstream {
             body.len()
         );
         // A value that cannot be a header field is left out, as the runtime clients do.
-        if let Some(value) = error_type.filter(|t| HeaderValue::from_str(t).is_ok()) {
+        if let Some(value) = fields
+            .error_type
+            .filter(|t| HeaderValue::from_str(t).is_ok())
+        {
             let _ = write!(out, "{ERROR_TYPE}: {value}\r\n");
+        }
+        if let Some(value) = fields
+            .invocation_id
+            .filter(|id| HeaderValue::from_str(id).is_ok())
+        {
+            let _ = write!(out, "{INVOCATION_ID}: {value}\r\n");
         }
         out.extend_from_slice(b"\r\n");
         out.extend_from_slice(body);
@@ -168,29 +194,65 @@ mod tests {
     fn a_replaced_body_is_framed_anew() {
         let raw = b"POST /r HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nExpect: 100-continue\r\nX-Keep: 1\r\n\r\n";
         let head = parse_request(raw).unwrap().unwrap();
-        let new = upstream("127.0.0.1:9001").head_for_new_body(&head, raw, 7);
+        let new = upstream("127.0.0.1:9001").head_for_new_body(&head, raw, 7, None);
         assert_eq!(
             String::from_utf8(new).unwrap(),
             "POST /r HTTP/1.1\r\nHost: h\r\nX-Keep: 1\r\nContent-Length: 7\r\n\r\n"
         );
+        // An invocation id kept from /next is added when the runtime did not echo one...
+        let new = upstream("127.0.0.1:9001").head_for_new_body(&head, raw, 7, Some("inv-1"));
+        assert!(String::from_utf8(new).unwrap().ends_with(
+            "X-Keep: 1\r\nlambda-runtime-invocation-id: inv-1\r\nContent-Length: 7\r\n\r\n"
+        ));
+        // ...and the runtime's own echo goes on as it came, once.
+        let echoed =
+            b"POST /r HTTP/1.1\r\nLambda-Runtime-Invocation-Id: inv-2\r\nContent-Length: 1\r\n\r\n";
+        let head = parse_request(echoed).unwrap().unwrap();
+        let new = String::from_utf8(upstream("127.0.0.1:9001").head_for_new_body(
+            &head,
+            echoed,
+            3,
+            Some("inv-1"),
+        ))
+        .unwrap();
+        assert_eq!(
+            new.matches("nvocation-Id").count() + new.matches("nvocation-id").count(),
+            1
+        );
+        assert!(new.contains("Lambda-Runtime-Invocation-Id: inv-2"), "{new}");
     }
 
     #[test]
-    fn injected_posts_carry_their_error_type_when_it_is_a_valid_value() {
+    fn injected_posts_carry_their_error_type_and_invocation_id_when_valid() {
         let up = upstream("http://127.0.0.1:9001/p");
         let post = String::from_utf8(up.post(
             "/2018-06-01/runtime/invocation/a/error",
             b"{}",
-            Some("Runtime.X"),
+            OwnFields {
+                error_type: Some("Runtime.X"),
+                invocation_id: Some("inv-7"),
+            },
         ))
         .unwrap();
         assert_eq!(
             post,
             "POST /p/2018-06-01/runtime/invocation/a/error HTTP/1.1\r\nHost: 127.0.0.1:9001\r\n\
              Content-Type: application/json\r\nContent-Length: 2\r\n\
-             Lambda-Runtime-Function-Error-Type: Runtime.X\r\n\r\n{}"
+             Lambda-Runtime-Function-Error-Type: Runtime.X\r\n\
+             lambda-runtime-invocation-id: inv-7\r\n\r\n{}"
         );
-        let bad = String::from_utf8(up.post("/e", b"", Some("a\r\nb"))).unwrap();
+        let bad = String::from_utf8(up.post(
+            "/e",
+            b"",
+            OwnFields {
+                error_type: Some("a\r\nb"),
+                invocation_id: Some("x\ny"),
+            },
+        ))
+        .unwrap();
+        assert!(!bad.contains("error-type") && !bad.contains("invocation-id"));
         assert!(!bad.contains("Error-Type"));
+        let plain = String::from_utf8(up.post("/r", b"", OwnFields::default())).unwrap();
+        assert!(!plain.contains("invocation-id"), "{plain}");
     }
 }

@@ -170,6 +170,9 @@ async fn python_runtime_flags_and_effects() {
     );
     assert_eq!(outcome.json()["path"], "/slow-response");
 
+    // Every answer, faultline's own among them, carried the invocation id /next gave.
+    assert_eq!(emulator.refused(), Vec::new(), "{}", extension.log_text());
+
     // Every injected fault is one JSON audit line with the request id, experiment, flag, labels.
     let audit = audit_lines(&extension);
     let experiments: Vec<&str> = audit

@@ -9,6 +9,7 @@ mod experiment_selection;
 mod fail_open;
 mod faults_runtime;
 mod idle_outbound;
+mod invocation_id;
 mod lifecycle;
 mod load;
 mod memory;

@@ -3,7 +3,7 @@
 //! is relayed or drained, never collected, under response experiments. Memory is the extension's
 //! peak resident set (VmHWM), read from /proc.
 
-use crate::emulator::{Emulator, Outcome};
+use crate::emulator::{Emulator, INVOCATION_ID, Outcome};
 use crate::start_extension;
 use crate::support::LambdaEnv;
 use bytes::Bytes;
@@ -53,10 +53,15 @@ async fn run_once(
         .to_str()
         .expect("id")
         .to_string();
+    // Echoed on the answer, as current runtime clients do.
+    let invocation_id = next.headers().get(INVOCATION_ID).cloned();
     let event = next.into_body().collect().await.expect("event").to_bytes();
     let mut request = http::Request::post(format!(
         "http://{proxy}/2018-06-01/runtime/invocation/{id}/response"
     ));
+    if let Some(invocation_id) = invocation_id {
+        request = request.header(INVOCATION_ID, invocation_id);
+    }
     if streaming {
         request = request.header("lambda-runtime-function-response-mode", "streaming");
     }

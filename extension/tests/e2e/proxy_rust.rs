@@ -2,7 +2,7 @@
 //! cargo-lambda's emulator, and against the tests' emulator for response streaming and
 //! concurrent invocations.
 
-use crate::emulator::{Emulator, Outcome};
+use crate::emulator::{Emulator, INVOCATION_ID, Outcome};
 use crate::start_extension;
 use crate::support::{CargoLambda, LambdaEnv};
 use std::time::Duration;
@@ -169,6 +169,7 @@ async fn http_trailers_of_a_streamed_response_reach_the_runtime_api() {
             .to_str()
             .expect("id")
             .to_string();
+        let invocation_id = next.headers()[INVOCATION_ID].clone();
         let _ = next.into_body().collect().await;
         let mut trailers = http::HeaderMap::new();
         trailers.insert(
@@ -191,6 +192,7 @@ async fn http_trailers_of_a_streamed_response_reach_the_runtime_api() {
                     "http://{proxy}/2018-06-01/runtime/invocation/{id}/response"
                 ))
                 .header("lambda-runtime-function-response-mode", "streaming")
+                .header(INVOCATION_ID, invocation_id)
                 .header(
                     "trailer",
                     "Lambda-Runtime-Function-Error-Type, Lambda-Runtime-Function-Error-Body",

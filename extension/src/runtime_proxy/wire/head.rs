@@ -5,6 +5,10 @@
 use super::framing::Framing;
 use std::fmt;
 
+/// The header naming one invocation (never reused by a retry, unlike the request id): Lambda
+/// sends it on `/next` and rejects an answer that carries another with `410 Gone`.
+pub(in crate::runtime_proxy) const INVOCATION_ID: &str = "lambda-runtime-invocation-id";
+
 /// Header fields in one head at most (hyper's default is 100).
 const MAX_HEADERS: usize = 100;
 
@@ -47,6 +51,9 @@ pub(in crate::runtime_proxy) struct RequestHead {
     pub expect_continue: bool,
     /// `Lambda-Runtime-Function-Response-Mode: streaming`.
     pub streaming: bool,
+    /// `Lambda-Runtime-Invocation-Id`, as a current runtime client echoes it on `/response` and
+    /// `/error`.
+    pub invocation_id: Option<String>,
 }
 
 /// A parsed response head; `len` bytes at the start of the buffer it was parsed from.
@@ -58,6 +65,9 @@ pub(in crate::runtime_proxy) struct ResponseHead {
     pub close: bool,
     /// `Lambda-Runtime-Aws-Request-Id`, on `/next` answers.
     pub request_id: Option<String>,
+    /// `Lambda-Runtime-Invocation-Id`, on `/next` answers since mid-2026: unique per invocation
+    /// (never reused by a retry), to be echoed on the `/response` or `/error` that answers it.
+    pub invocation_id: Option<String>,
 }
 
 impl ResponseHead {
@@ -88,6 +98,7 @@ struct Fields {
     expect_continue: bool,
     streaming: bool,
     request_id: Option<String>,
+    invocation_id: Option<String>,
 }
 
 fn read_fields(headers: &[httparse::Header<'_>]) -> Result<Fields, HeadError> {
@@ -125,6 +136,8 @@ fn read_fields(headers: &[httparse::Header<'_>]) -> Result<Fields, HeadError> {
             fields.streaming = value.trim_ascii().eq_ignore_ascii_case(b"streaming");
         } else if name.eq_ignore_ascii_case("lambda-runtime-aws-request-id") {
             fields.request_id = std::str::from_utf8(value).ok().map(str::to_string);
+        } else if name.eq_ignore_ascii_case(INVOCATION_ID) {
+            fields.invocation_id = std::str::from_utf8(value).ok().map(str::to_string);
         }
     }
     Ok(fields)
@@ -198,6 +211,7 @@ pub(in crate::runtime_proxy) fn parse_request(
         close,
         expect_continue: fields.expect_continue && version == 1,
         streaming: fields.streaming,
+        invocation_id: fields.invocation_id,
     }))
 }
 
@@ -239,6 +253,7 @@ pub(in crate::runtime_proxy) fn parse_response(
         framing,
         close,
         request_id: fields.request_id,
+        invocation_id: fields.invocation_id,
     }))
 }
 
