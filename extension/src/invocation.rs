@@ -1,31 +1,118 @@
 //! The invocation in flight, as the Runtime API proxy last saw it: shared with the dependency
 //! proxy, whose faults name it in their audit lines. Neither proxy depends on the other; both
 //! depend on this.
+//!
+//! In a classic execution environment one invocation runs at a time, so the latest handed to the
+//! runtime is the one a dependency call belongs to. On Lambda Managed Instances several run at
+//! once (`AWS_LAMBDA_MAX_CONCURRENCY`), and a dependency call cannot be told apart by invocation:
+//! there the id is named only while exactly one invocation is in flight, never a wrong one.
 
 use std::sync::{Arc, RwLock};
 
-/// The request id of the invocation last handed to the runtime. Dependency faults carry it in
-/// their audit lines; with more than one invocation in flight it names the latest.
+/// More invocations than this in flight means answers were lost (a runtime that crashed without
+/// answering): the list is then cleared.
+const MAX_TRACKED: usize = 256;
+
+#[derive(Debug, Default)]
+struct InFlight {
+    /// Several invocations may run at once.
+    concurrent: bool,
+    /// Classic: the latest invocation only. Concurrent: every one handed to the runtime and not
+    /// yet answered.
+    ids: Vec<Arc<str>>,
+}
+
+/// The request id of the invocation a dependency call belongs to, when it can be known.
 #[derive(Debug, Clone, Default)]
-pub struct CurrentInvocation(Arc<RwLock<Option<Arc<str>>>>);
+pub struct CurrentInvocation(Arc<RwLock<InFlight>>);
 
 impl CurrentInvocation {
+    /// For an environment that runs several invocations at once when `concurrent`.
+    pub fn new(concurrent: bool) -> CurrentInvocation {
+        CurrentInvocation(Arc::new(RwLock::new(InFlight {
+            concurrent,
+            ids: Vec::new(),
+        })))
+    }
+
     /// Records the invocation just handed to the runtime.
     pub fn set(&self, request_id: Option<&str>) {
-        let mut current = self
+        let mut in_flight = self
             .0
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if current.as_deref() != request_id {
-            *current = request_id.map(Arc::from);
+        if !in_flight.concurrent {
+            if in_flight.ids.first().map(|id| &**id) != request_id {
+                in_flight.ids = request_id.map(Arc::from).into_iter().collect();
+            }
+            return;
+        }
+        let Some(request_id) = request_id else {
+            return;
+        };
+        if in_flight.ids.len() >= MAX_TRACKED {
+            in_flight.ids.clear();
+        }
+        in_flight.ids.push(Arc::from(request_id));
+    }
+
+    /// Records that the runtime answered `request_id`. A classic environment keeps naming it
+    /// until the next invocation (background work after the answer still belongs to it).
+    pub fn finish(&self, request_id: &str) {
+        let mut in_flight = self
+            .0
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if in_flight.concurrent {
+            in_flight.ids.retain(|id| &**id != request_id);
         }
     }
 
-    /// The request id of the latest invocation, if any.
+    /// The request id of the invocation in flight: the latest in a classic environment, the
+    /// only one on Managed Instances, None when that cannot be known.
     pub fn get(&self) -> Option<Arc<str>> {
-        self.0
+        let in_flight = self
+            .0
             .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clone()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        match in_flight.ids.as_slice() {
+            [only] => Some(Arc::clone(only)),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_classic_environment_names_the_latest_invocation() {
+        let current = CurrentInvocation::new(false);
+        assert_eq!(current.get(), None);
+        current.set(Some("a"));
+        current.set(Some("b"));
+        assert_eq!(current.get().as_deref(), Some("b"));
+        current.finish("b");
+        assert_eq!(current.get().as_deref(), Some("b"));
+        current.set(None);
+        assert_eq!(current.get(), None);
+    }
+
+    #[test]
+    fn concurrent_invocations_are_named_only_when_one_is_in_flight() {
+        let current = CurrentInvocation::new(true);
+        current.set(Some("a"));
+        assert_eq!(current.get().as_deref(), Some("a"));
+        current.set(Some("b"));
+        assert_eq!(current.get(), None, "two in flight: neither is named");
+        current.finish("a");
+        assert_eq!(current.get().as_deref(), Some("b"));
+        current.finish("b");
+        assert_eq!(current.get(), None);
+        for i in 0..=MAX_TRACKED {
+            current.set(Some(&i.to_string()));
+        }
+        assert!(current.0.read().unwrap().ids.len() <= MAX_TRACKED);
     }
 }

@@ -182,7 +182,7 @@ async fn start_enabled(
 
     let config = state.current();
     let config = config.as_ref().map(|c| &c.config);
-    let current = CurrentInvocation::default();
+    let current = CurrentInvocation::new(settings.concurrent);
     let mut listeners = Listeners::default();
     if config.is_some_and(|c| !c.lambda_proxy_enabled) {
         tracing::info!("lambda_proxy_enabled is false: the runtime talks to Lambda directly");

@@ -59,6 +59,10 @@ pub struct Settings {
     /// FAULTLINE_MAX_CONNECTIONS: how many connections the dependency proxy serves at once
     /// (default 400), never more than half the descriptors this process may open, less a margin.
     pub max_connections: usize,
+    /// AWS_LAMBDA_MAX_CONCURRENCY is set above 1 (Lambda Managed Instances): several
+    /// invocations run in this environment at once. A value that is not a number counts as
+    /// concurrent, so that no audit line ever names a wrong invocation.
+    pub concurrent: bool,
     /// Function name, version and region, for labels.
     pub facts: FunctionFacts,
     /// A setting that could not be used. faultline then stays idle (registered, proxying
@@ -176,6 +180,8 @@ impl Settings {
                 .map_or_else(|| PathBuf::from(DEFAULT_READY_FILE), PathBuf::from),
             upstream_proxy,
             max_connections,
+            concurrent: get("AWS_LAMBDA_MAX_CONCURRENCY")
+                .is_some_and(|v| v.trim().parse::<u32>().map_or(true, |n| n > 1)),
             facts: FunctionFacts::from_lookup(&lookup),
         })
     }
@@ -273,6 +279,19 @@ mod tests {
         assert!(s.problem.is_none());
         assert_eq!(s.sdk_listen_or(None).to_string(), "localhost:6032");
         assert_eq!(s.dependency_listen_or(None).socket_addr().port(), 6034);
+    }
+
+    #[test]
+    fn managed_instances_are_told_by_their_concurrency() {
+        let concurrent = |value: Option<&str>| {
+            let mut vars = vec![("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001")];
+            vars.extend(value.map(|v| ("AWS_LAMBDA_MAX_CONCURRENCY", v)));
+            settings(&vars).unwrap().concurrent
+        };
+        assert!(!concurrent(None));
+        assert!(!concurrent(Some("1")));
+        assert!(concurrent(Some("8")));
+        assert!(concurrent(Some("lots")), "unknown counts as concurrent");
     }
 
     #[test]
