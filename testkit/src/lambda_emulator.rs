@@ -89,6 +89,10 @@ struct Shared {
     timeout: Mutex<Duration>,
     /// Answers refused (status, request id, why), in order.
     refused: Mutex<Vec<(u16, String, String)>>,
+    /// SnapStart: `restore/next` is answered once restored.
+    restored: Notify,
+    restored_flag: std::sync::atomic::AtomicBool,
+    restore_waiting: AtomicUsize,
     registrations: Mutex<Vec<Registration>>,
     ready_probe: Mutex<Option<PathBuf>>,
     counter: AtomicU64,
@@ -107,6 +111,9 @@ impl Default for Shared {
             lenient: std::sync::atomic::AtomicBool::new(false),
             timeout: Mutex::new(Duration::from_secs(60)),
             refused: Mutex::default(),
+            restored: Notify::new(),
+            restored_flag: std::sync::atomic::AtomicBool::new(false),
+            restore_waiting: AtomicUsize::new(0),
             registrations: Mutex::default(),
             ready_probe: Mutex::default(),
             counter: AtomicU64::new(0),
@@ -154,6 +161,8 @@ impl Emulator {
                 post(invocation_error),
             )
             .route("/2018-06-01/runtime/init/error", post(init_error))
+            .route("/2018-06-01/runtime/restore/next", get(restore_next))
+            .route("/2018-06-01/runtime/restore/error", post(init_error))
             .with_state(state);
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
@@ -205,6 +214,18 @@ impl Emulator {
         });
         self.shared.queued.notify_one();
         tokio::time::timeout(timeout, rx).await.ok()?.ok()
+    }
+
+    /// SnapStart: answers the runtime's `restore/next`, which it calls before the snapshot, as
+    /// Lambda does once the environment was restored.
+    pub fn restore(&self) {
+        self.shared.restored_flag.store(true, Ordering::SeqCst);
+        self.shared.restored.notify_waiters();
+    }
+
+    /// Whether a runtime is waiting on `restore/next` (the snapshot point).
+    pub fn restore_pending(&self) -> bool {
+        self.shared.restore_waiting.load(Ordering::SeqCst) > 0
     }
 
     /// How long each invocation handed to the runtime from now on may run before it times out.
@@ -409,12 +430,12 @@ fn refuse(
         .into_response()
 }
 
-/// Whether the answer for `id` may complete it: the invocation id it echoes must be the one
+/// The refusal of the answer for `id`, if it may not complete it: the invocation id it echoes must be the one
 /// `/next` sent (else 410, as Lambda answers a stale answer), and it must echo one at all unless
 /// the emulator was told to accept answers without.
-fn check_answer(state: &AppState, id: &str, headers: &HeaderMap) -> Result<(), Response> {
+fn check_answer(state: &AppState, id: &str, headers: &HeaderMap) -> Option<Response> {
     if state.shared.timed_out.lock().expect("lock").contains(id) {
-        return Err(refuse(
+        return Some(refuse(
             state,
             StatusCode::GONE,
             id,
@@ -431,7 +452,7 @@ fn check_answer(state: &AppState, id: &str, headers: &HeaderMap) -> Result<(), R
         .cloned();
     let echoed = headers.get(INVOCATION_ID).map(|v| v.as_bytes().to_vec());
     match (sent, echoed) {
-        (Some(sent), Some(echoed)) if echoed != sent.as_bytes() => Err(refuse(
+        (Some(sent), Some(echoed)) if echoed != sent.as_bytes() => Some(refuse(
             state,
             StatusCode::GONE,
             id,
@@ -441,19 +462,19 @@ fn check_answer(state: &AppState, id: &str, headers: &HeaderMap) -> Result<(), R
                 String::from_utf8_lossy(&echoed)
             ),
         )),
-        (Some(sent), None) if !state.shared.lenient.load(Ordering::SeqCst) => Err(refuse(
+        (Some(sent), None) if !state.shared.lenient.load(Ordering::SeqCst) => Some(refuse(
             state,
             StatusCode::BAD_REQUEST,
             id,
             "InvalidInvocationId",
             format!("answer for {id} without Lambda-Runtime-Invocation-Id (sent {sent})"),
         )),
-        _ => Ok(()),
+        _ => None,
     }
 }
 
 fn complete(state: &AppState, id: &str, headers: &HeaderMap, outcome: Outcome) -> Response {
-    if let Err(refusal) = check_answer(state, id, headers) {
+    if let Some(refusal) = check_answer(state, id, headers) {
         return refusal;
     }
     match state.shared.waiting.lock().expect("lock").remove(id) {
@@ -518,6 +539,20 @@ async fn invocation_error(
                 })
         });
     complete(&state, &id, &headers, Outcome::Error { error_type, body })
+}
+
+/// Holds the runtime's `restore/next` until [`Emulator::restore`].
+async fn restore_next(State(state): State<AppState>) -> Response {
+    state.shared.restore_waiting.fetch_add(1, Ordering::SeqCst);
+    loop {
+        let restored = state.shared.restored.notified();
+        if state.shared.restored_flag.load(Ordering::SeqCst) {
+            break;
+        }
+        restored.await;
+    }
+    state.shared.restore_waiting.fetch_sub(1, Ordering::SeqCst);
+    StatusCode::OK.into_response()
 }
 
 /// Accepts an init error as Lambda does; no test needs to read it back.

@@ -118,6 +118,14 @@ impl ConfigRefresher {
         loaded
     }
 
+    /// Makes the config stale at once (the environment was restored from a snapshot).
+    pub fn expire(&self) {
+        *self
+            .last_attempt
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = None;
+    }
+
     /// Starts a background re-read if the config is stale and none is running. Never waits.
     pub fn poke(self: &Arc<Self>) {
         if !self.is_stale(SystemTime::now()) || self.in_flight.swap(true, Ordering::SeqCst) {

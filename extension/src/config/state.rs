@@ -4,6 +4,14 @@
 //! but never longer than the request timeout. A failed load keeps the last good config, for
 //! `max_stale` at most: past it (the dead-man) no experiment is applied until a read succeeds.
 //! An experiment halted by a stop alarm stays halted (latched) until its definition changes.
+//!
+//! SnapStart snapshots the extension's memory, config included, and restores it later, maybe
+//! days later, in another environment. After a restore the config counts as stale: no experiment
+//! applies from the snapshotted one until a read after the restore succeeds. A restore is known
+//! from the runtime's `restore/next` being answered (the Runtime API proxy reports it), or else
+//! from the wall clock having moved further than the monotonic clock since the last read, by
+//! more than the refresh interval (a restored microVM's monotonic clock resumes where the
+//! snapshot left it; a frozen environment's keeps running).
 
 use crate::audit;
 use chrono::{DateTime, Utc};
@@ -95,8 +103,28 @@ struct Guards {
     /// Experiments with stop alarms whose alarms were read as OK, with the definition they were
     /// read for: only these of the experiments with stop alarms run.
     cleared: BTreeMap<String, Experiment>,
+    /// Monotonic time of the last successful read, to tell a restore from a freeze.
+    last_success_mono: Option<std::time::Instant>,
     /// The config in force was too stale to apply when last looked at.
     suspended: bool,
+    /// The environment was restored from a snapshot since the last successful read.
+    restored: bool,
+}
+
+/// Whether the wall clock moved further than the monotonic clock between a read (`wall_then`,
+/// `mono_then`) and now, by more than `interval`: the process was restored from a snapshot.
+fn restored_by_clocks(
+    wall_then: SystemTime,
+    mono_then: std::time::Instant,
+    wall_now: SystemTime,
+    mono_now: std::time::Instant,
+    interval: Duration,
+) -> bool {
+    let Ok(wall) = wall_now.duration_since(wall_then) else {
+        return false;
+    };
+    let mono = mono_now.saturating_duration_since(mono_then);
+    wall.saturating_sub(mono) > interval
 }
 
 /// The config in force, shared by the loader (which sets it) and the proxies (which read it).
@@ -155,6 +183,10 @@ impl ConfigState {
         let active = {
             let mut guards = self.guards();
             guards.last_success = Some(SystemTime::now());
+            guards.last_success_mono = Some(std::time::Instant::now());
+            if std::mem::take(&mut guards.restored) {
+                tracing::info!("the config was read after the restore: experiments apply again");
+            }
             let unchanged = |name: &String, definition: &Experiment| {
                 config
                     .experiments
@@ -182,6 +214,29 @@ impl ConfigState {
             s.attempted = true;
             s.attempts += 1;
         });
+    }
+
+    /// Records that this environment was restored from a snapshot (`how` says how that was
+    /// known): no experiment applies until the config is read again. Returns whether this is
+    /// news.
+    pub fn mark_restored(&self, how: &str) -> bool {
+        let mut guards = self.guards();
+        if guards.restored || guards.last_success.is_none() {
+            return false;
+        }
+        guards.restored = true;
+        drop(guards);
+        let reason = format!(
+            "restored from a snapshot ({how}): the snapshotted config does not apply until it is read again"
+        );
+        tracing::warn!("every experiment is suspended: {reason}");
+        audit::write_line(audit::suspended_line(&reason, self.function_name()));
+        true
+    }
+
+    /// Whether the environment was restored from a snapshot since the config was last read.
+    pub fn restored(&self) -> bool {
+        self.guards().restored
     }
 
     /// Halts experiment `name` in this environment (a stop alarm fired), until its definition
@@ -269,9 +324,27 @@ impl ConfigState {
         let current = self.current()?;
         let max_stale = current.config.max_stale;
         let mut guards = self.guards();
+        let now = SystemTime::now();
+        if let (Some(wall), Some(mono)) = (guards.last_success, guards.last_success_mono)
+            && !guards.restored
+            && restored_by_clocks(
+                wall,
+                mono,
+                now,
+                std::time::Instant::now(),
+                current.config.refresh_interval,
+            )
+        {
+            drop(guards);
+            self.mark_restored("the wall clock jumped ahead of the monotonic clock");
+            guards = self.guards();
+        }
+        if guards.restored {
+            return None;
+        }
         let age = guards
             .last_success
-            .map(|last| SystemTime::now().duration_since(last).unwrap_or_default());
+            .map(|last| now.duration_since(last).unwrap_or_default());
         let stale = age.is_some_and(|age| age > max_stale);
         if stale != guards.suspended {
             guards.suspended = stale;
@@ -348,6 +421,68 @@ mod tests {
         assert!(state.wait_first_attempt(Duration::from_millis(50)).await);
         state.mark_failed();
         assert!(state.current().is_some());
+    }
+
+    #[test]
+    fn a_restore_suspends_the_snapshotted_config_until_it_is_read_again() {
+        let state = ConfigState::new();
+        assert!(
+            !state.mark_restored("before any read"),
+            "nothing to suspend yet"
+        );
+        let config = Config::parse(
+            "experiments:\n  - {name: slow, flag: ingress, effect: {latency: 300}}\n",
+        )
+        .unwrap();
+        state.set(config.clone());
+        assert!(state.in_force().is_some());
+        assert!(state.mark_restored("the runtime's restore/next was answered"));
+        assert!(!state.mark_restored("again"), "reported once");
+        assert!(state.in_force().is_none());
+        state.mark_failed();
+        assert!(state.in_force().is_none(), "a failed read does not end it");
+        state.set(config);
+        assert!(state.in_force().is_some());
+    }
+
+    #[test]
+    fn a_wall_clock_ahead_of_the_monotonic_clock_means_a_restore() {
+        let wall = SystemTime::now();
+        let mono = std::time::Instant::now();
+        let interval = Duration::from_secs(30);
+        let later = |secs| wall + Duration::from_secs(secs);
+        let mono_later = |secs| mono + Duration::from_secs(secs);
+        // A freeze: both clocks moved.
+        assert!(!restored_by_clocks(
+            wall,
+            mono,
+            later(3600),
+            mono_later(3600),
+            interval
+        ));
+        // A restore: the wall clock moved a day, the monotonic clock a second.
+        assert!(restored_by_clocks(
+            wall,
+            mono,
+            later(86_400),
+            mono_later(1),
+            interval
+        ));
+        // Drift within the interval, and a wall clock that went back, are not restores.
+        assert!(!restored_by_clocks(
+            wall,
+            mono,
+            later(20),
+            mono_later(0),
+            interval
+        ));
+        assert!(!restored_by_clocks(
+            later(10),
+            mono,
+            wall,
+            mono_later(5),
+            interval
+        ));
     }
 
     #[test]

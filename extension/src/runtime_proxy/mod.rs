@@ -27,7 +27,7 @@ use crate::net::listener::accept_loop;
 use faultline_schema::flags::RESPONSE;
 use in_flight::Invocations;
 use relay::{Failure, Flow, Relay};
-use upstream::{NEXT_SUFFIX, Upstream};
+use upstream::{NEXT_SUFFIX, RESTORE_SUFFIX, Upstream};
 use wire::head::RequestHead;
 
 /// The most of an event or a response read into memory for an experiment (Lambda takes payloads
@@ -75,6 +75,21 @@ impl RuntimeProxy {
     /// it.
     async fn exchange(&self, relay: &mut Relay<'_>, head: RequestHead) -> Result<Flow, Failure> {
         let path = head.target.split('?').next().unwrap_or_default();
+        if path.ends_with(RESTORE_SUFFIX) {
+            // SnapStart: Lambda answers the runtime's restore/next once this environment was
+            // restored from a snapshot. The config in memory is the snapshot's.
+            let answer = relay.send(&head).await?;
+            if answer.is_success()
+                && self
+                    .config
+                    .mark_restored("the runtime's restore/next was answered")
+                && let Some(refresher) = &self.refresher
+            {
+                refresher.expire();
+                refresher.poke();
+            }
+            return relay.answer(&head, answer).await;
+        }
         if path.ends_with(NEXT_SUFFIX) {
             if self.config.first_wait_pending() {
                 // The first /next may wait for the config, never longer than the request timeout;
@@ -89,6 +104,7 @@ impl RuntimeProxy {
             self.poke_refresh();
             return self.next_invocation(relay, &head).await;
         } else if let Some(request_id) = response::invocation_of_response(path) {
+            self.current.finish(request_id);
             let in_flight = self.invocations.take(request_id);
             if let Some(active) = self.config.in_force()
                 && active.could_apply(RESPONSE, chrono::Utc::now())
@@ -99,6 +115,7 @@ impl RuntimeProxy {
                     .await;
             }
         } else if let Some(request_id) = response::invocation_of_error(path) {
+            self.current.finish(request_id);
             self.invocations.take(request_id);
         }
         relay.pass(&head).await

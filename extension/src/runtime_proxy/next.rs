@@ -63,10 +63,11 @@ impl RuntimeProxy {
             }
             let mut now = chrono::Utc::now();
             let mut in_force = self.config.in_force().filter(|a| a.needs_event(now));
-            if in_force.is_some() && self.refreshing() {
+            if (in_force.is_some() || self.config.restored()) && self.refreshing() {
                 // A stale config that would act on this event is being re-read (the environment
-                // was just thawed): decide with the fresh one, so that a stopped experiment
-                // stops at once. The wait is bounded by the request timeout.
+                // was just thawed, or restored from a snapshot): decide with the fresh one, so
+                // that a stopped experiment stops at once. The wait is bounded by the request
+                // timeout.
                 self.config
                     .wait_next_attempt(self.config.request_timeout())
                     .await;

@@ -10,6 +10,9 @@ use std::io::Write as _;
 
 /// Path suffix of the call that fetches the next invocation.
 pub(super) const NEXT_SUFFIX: &str = "/runtime/invocation/next";
+/// Path suffix of the call a SnapStart runtime makes before its snapshot; Lambda answers it after
+/// the restore.
+pub(super) const RESTORE_SUFFIX: &str = "/runtime/restore/next";
 /// Header naming the error type on `/error` calls.
 const ERROR_TYPE: &str = "Lambda-Runtime-Function-Error-Type";
 

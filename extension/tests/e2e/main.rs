@@ -12,11 +12,13 @@ mod idle_outbound;
 mod invocation_id;
 mod lifecycle;
 mod load;
+mod managed_instances;
 mod memory;
 mod proxy_python;
 mod proxy_rust;
 mod sdk_lookup;
 mod security;
+mod snapstart;
 mod stop_conditions;
 mod support;
 
