@@ -15,7 +15,7 @@ use crate::config::state::ConfigState;
 use crate::inject;
 use crate::invocation::CurrentInvocation;
 use crate::net::client::{ProxyBody, boxed, end_to_end, full_body};
-use crate::net::listener::accept_loop;
+use crate::net::listener::accept_limited;
 use faultline_schema::config::Config;
 use faultline_schema::fault::Terminal;
 use faultline_schema::flags::{CONNECTION_RESET, DEPENDENCY_PREFIX, EGRESS};
@@ -28,12 +28,11 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use resettable::Resettable;
 use std::fmt;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::OwnedSemaphorePermit;
 use upstream::{CorporateProxy, ForwardClient, OpenError, Opened, forward_client, open_tunnel};
 
 pub use tunnel::{TunnelEnd, pump};
@@ -104,29 +103,18 @@ impl DependencyProxy {
     /// are served at once (each holds up to two descriptors, and Lambda allows 1,024 in all); one
     /// more is answered 503 at once and closed, rather than left waiting in the backlog.
     pub async fn serve(self: Arc<Self>, listener: TcpListener, max_connections: usize) {
-        let slots = Arc::new(Semaphore::new(max_connections));
-        let warned = Arc::new(AtomicBool::new(false));
-        accept_loop(listener, "dependency proxy", |stream| {
-            let proxy = Arc::clone(&self);
-            let slot = Arc::clone(&slots).try_acquire_owned();
-            let warned = Arc::clone(&warned);
-            async move {
-                match slot {
-                    // The slot is held as long as the connection is served, and by the tunnel
-                    // it may become (which outlives the HTTP connection).
-                    Ok(slot) => proxy.serve_connection(stream, Slot::new(slot)).await,
-                    Err(_) => {
-                        if !warned.swap(true, Ordering::Relaxed) {
-                            tracing::warn!(
-                                "dependency proxy at its limit of {max_connections} connections \
-                                 (FAULTLINE_MAX_CONNECTIONS): answering 503 to the excess"
-                            );
-                        }
-                        refuse(stream, max_connections).await;
-                    }
-                }
-            }
-        })
+        accept_limited(
+            listener,
+            "dependency proxy (FAULTLINE_MAX_CONNECTIONS)",
+            max_connections,
+            |stream, slot| {
+                let proxy = Arc::clone(&self);
+                // The slot is held as long as the connection is served, and by the tunnel it
+                // may become (which outlives the HTTP connection).
+                async move { proxy.serve_connection(stream, Slot::new(slot)).await }
+            },
+            move |stream| refuse(stream, max_connections),
+        )
         .await;
     }
 

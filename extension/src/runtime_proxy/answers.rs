@@ -1,7 +1,7 @@
 //! The answers faultline writes itself: HTTP-shaped Lambda answers (API Gateway, ALB and
 //! function URL proxy integrations: `{statusCode, headers, body, isBase64Encoded}`), the error
-//! body of a failed invocation, the 502 the runtime gets when the Runtime API is unreachable, and
-//! the refusal of a request that is not HTTP/1.
+//! body of a failed invocation, and faultline's own errors (502 when the Runtime API is
+//! unreachable, 400 and 431 for requests it cannot read, 503 over the connection limit).
 
 use base64::Engine as _;
 use faultline_schema::config::{ExceptionEffect, HttpResponseEffect};
@@ -86,31 +86,38 @@ pub(super) fn error_body(exception: &ExceptionEffect) -> Vec<u8> {
     .into_bytes()
 }
 
-/// The runtime's answer when the Runtime API cannot be reached: a 502 with a JSON error, after
-/// which the connection closes (the request may have been half sent).
-pub(super) fn bad_gateway(reason: &str) -> Vec<u8> {
-    let body = serde_json::json!({
-        "errorMessage": format!("faultline: Runtime API upstream unreachable: {reason}"),
-        "errorType": "Faultline.UpstreamUnavailable",
-    })
-    .to_string();
+/// The header that marks an answer faultline wrote itself, so that it can be told from Lambda's.
+pub(super) const PROXY_ERROR: &str = "x-faultline: proxy-error";
+
+/// faultline's own answer to a runtime request it could not relay (`status` from
+/// [`super::failure::Failure::status`]): a JSON error as Lambda's own errors are shaped, marked
+/// with [`PROXY_ERROR`], after which the connection closes (the request may have been half
+/// read or half sent).
+pub(super) fn proxy_error(status: u16, reason: &str) -> Vec<u8> {
+    let (error_type, message) = match status {
+        502 => (
+            "Faultline.UpstreamUnavailable",
+            format!("faultline: Runtime API upstream unreachable: {reason}"),
+        ),
+        503 => (
+            "Faultline.TooManyConnections",
+            format!("faultline: {reason}"),
+        ),
+        431 => ("Faultline.HeadTooLarge", format!("faultline: {reason}")),
+        _ => ("Faultline.BadRequest", format!("faultline: {reason}")),
+    };
+    let body = serde_json::json!({"errorMessage": message, "errorType": error_type}).to_string();
+    let reason_phrase = StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .unwrap_or("Error");
     let mut answer = format!(
-        "HTTP/1.1 502 Bad Gateway\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        "HTTP/1.1 {status} {reason_phrase}\r\n{PROXY_ERROR}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
     )
     .into_bytes();
     answer.extend_from_slice(body.as_bytes());
     answer
-}
-
-/// The answer to a request the relay cannot read (`status`: 400 or 431), before it closes.
-pub(super) fn refusal(status: u16) -> Vec<u8> {
-    let reason = StatusCode::from_u16(status)
-        .ok()
-        .and_then(|s| s.canonical_reason())
-        .unwrap_or("Bad Request");
-    format!("HTTP/1.1 {status} {reason}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
-        .into_bytes()
 }
 
 /// Lambda's answer to a `/response` or `/error` for an invocation that already timed out, or

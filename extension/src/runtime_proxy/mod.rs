@@ -10,6 +10,8 @@
 //! message, with the config of that moment.
 
 mod answers;
+mod connection;
+mod failure;
 mod in_flight;
 mod next;
 mod relay;
@@ -23,10 +25,10 @@ use crate::config::refresh::ConfigRefresher;
 use crate::config::state::ConfigState;
 use crate::invocation::CurrentInvocation;
 use crate::lambda::endpoint::ApiEndpoint;
-use crate::net::listener::accept_loop;
+use failure::Failure;
 use faultline_schema::flags::RESPONSE;
 use in_flight::Invocations;
-use relay::{Failure, Flow, Relay};
+use relay::{Flow, Relay};
 use upstream::{NEXT_SUFFIX, RESTORE_SUFFIX, Upstream};
 use wire::head::RequestHead;
 
@@ -34,7 +36,6 @@ use wire::head::RequestHead;
 /// of at most 6 MB; the bound leaves room for framing). A longer one is relayed untouched.
 const MAX_BUFFERED: usize = 6 * 1024 * 1024 + 64 * 1024;
 use std::sync::Arc;
-use tokio::net::TcpListener;
 
 /// The Runtime API proxy: one per extension, shared by its connections.
 pub struct RuntimeProxy {
@@ -44,6 +45,10 @@ pub struct RuntimeProxy {
     /// Labels of invocations in flight, for the `response` flag.
     invocations: Invocations,
     current: CurrentInvocation,
+    /// Runtime connections served at once.
+    max_connections: usize,
+    /// The most bytes one read from the runtime takes (tests cut the stream at every byte).
+    max_read: usize,
 }
 
 impl RuntimeProxy {
@@ -59,16 +64,26 @@ impl RuntimeProxy {
             refresher,
             invocations: Invocations::default(),
             current,
+            max_connections: connection::MAX_RUNTIME_CONNECTIONS,
+            max_read: usize::MAX,
         })
     }
 
-    /// Serves connections from `listener` until the task is dropped.
-    pub async fn serve(self: Arc<Self>, listener: TcpListener) {
-        accept_loop(listener, "runtime proxy", |stream| {
-            let proxy = Arc::clone(&self);
-            async move { proxy.serve_connection(stream).await }
-        })
-        .await;
+    /// A proxy serving at most `max_connections` runtime connections, reading at most
+    /// `max_read` bytes at a time from each (tests).
+    #[cfg(test)]
+    fn limited(
+        upstream: ApiEndpoint,
+        config: ConfigState,
+        max_connections: usize,
+        max_read: usize,
+    ) -> Arc<Self> {
+        let mut proxy = RuntimeProxy::new(upstream, config, None, CurrentInvocation::default());
+        if let Some(inner) = Arc::get_mut(&mut proxy) {
+            inner.max_connections = max_connections;
+            inner.max_read = max_read;
+        }
+        proxy
     }
 
     /// Handles one request from the runtime: relayed as it came, unless an experiment targets

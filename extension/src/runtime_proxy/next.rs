@@ -6,8 +6,9 @@
 //! with an HTTP-shaped response the same way. If posting fails, the event is delivered as usual.
 
 use super::answers::{GONE, error_body, forged_answer};
+use super::failure::Failure;
 use super::in_flight::InFlight;
-use super::relay::{Failure, Flow, Read, Relay, payload};
+use super::relay::{Flow, Read, Relay, payload};
 use super::upstream::OwnFields;
 use super::wire::framing::Framing;
 use super::wire::head::RequestHead;

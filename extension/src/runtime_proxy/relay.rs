@@ -1,48 +1,32 @@
-//! One runtime connection, relayed to the Runtime API an exchange at a time on a Runtime API
-//! connection of its own. Heads are parsed (httparse) only to route and frame them; heads and
-//! bodies leave byte for byte as they came, unless an experiment needs the message
-//! ([`super::next`], [`super::response`]).
+//! The exchanges of one runtime connection, relayed to the Runtime API one at a time on a
+//! Runtime API connection of its own. Heads are parsed (httparse) only to route and frame them;
+//! heads and bodies leave byte for byte as they came, unless an experiment needs the message
+//! ([`super::next`], [`super::response`]) or the head must be rewritten
+//! ([`Upstream::rewritten_head`]).
 
-use super::RuntimeProxy;
-use super::answers::{CONTINUE, bad_gateway, refusal};
+use super::answers::CONTINUE;
+use super::failure::Failure;
+use super::upstream::Upstream;
 use super::wire::framing::{Delimiter, Framing, dechunk};
-use super::wire::head::{Method, RequestHead, ResponseHead, parse_request, parse_response};
+use super::wire::head::{Method, RequestHead, ResponseHead, parse_response};
 use super::wire::{Relayed, Wire, WireError};
 use std::borrow::Cow;
 use std::time::Duration;
-use tokio::net::TcpStream;
 
 /// How often a failed GET is sent again, and the pause before each new attempt.
 const GET_RETRIES: usize = 2;
 const GET_RETRY_PAUSE: Duration = Duration::from_millis(20);
 
-/// How long the Runtime API is given to answer `Expect: 100-continue` before the body is
-/// relayed regardless (as curl does).
-const EXPECT_WAIT: Duration = Duration::from_secs(1);
+/// While a request without a body waits for its answer (a `/next` may wait for minutes), the
+/// runtime's connection is watched for a close; bytes it pipelines meanwhile are kept, up to
+/// this many, after which it is no longer watched.
+const MAX_PIPELINED: usize = 64 * 1024;
 
 /// What follows an exchange.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Flow {
     KeepAlive,
     Close,
-}
-
-/// Why an exchange could not complete.
-#[derive(Debug)]
-pub(super) enum Failure {
-    /// The Runtime API could not be reached, or broke before its answer was relayed: the
-    /// runtime gets a 502 with a JSON error.
-    Upstream(String),
-    /// A connection broke after the runtime's answer had begun: it is closed.
-    Broken(String),
-}
-
-impl std::fmt::Display for Failure {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Failure::Upstream(reason) | Failure::Broken(reason) => f.write_str(reason),
-        }
-    }
 }
 
 /// Why one attempt at an exchange failed.
@@ -60,16 +44,39 @@ pub(super) enum Read {
     Relayed,
 }
 
+/// Where the exchange under way stands on the runtime's side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Exchange {
+    /// The request's head (`len` bytes) still starts the runtime buffer: a GET keeps it until
+    /// it is answered, so that a retry can send it again.
+    HeadHeld { len: usize, continued: bool },
+    /// The head has left the runtime buffer: sent on, or read by an experiment.
+    HeadGone { continued: bool },
+}
+
+impl Exchange {
+    /// Bytes of the request's head still held.
+    fn held(self) -> usize {
+        match self {
+            Exchange::HeadHeld { len, .. } => len,
+            Exchange::HeadGone { .. } => 0,
+        }
+    }
+
+    /// faultline answered `100 Continue` itself: the Runtime API's interim answers are dropped.
+    fn continued(self) -> bool {
+        match self {
+            Exchange::HeadHeld { continued, .. } | Exchange::HeadGone { continued } => continued,
+        }
+    }
+}
+
 /// One runtime connection and its Runtime API connection.
-pub(super) struct Relay<'p> {
-    proxy: &'p RuntimeProxy,
+pub(super) struct Relay<'u> {
+    upstream: &'u Upstream,
     pub(super) runtime: Wire,
     lambda: Option<Wire>,
-    /// Bytes of the current request's head still buffered on the runtime side (a GET keeps its
-    /// head until answered, so a retry can send it again).
-    pending_head: usize,
-    /// faultline answered `100 Continue` itself: the Runtime API's interim answers are dropped.
-    continued: bool,
+    exchange: Exchange,
 }
 
 /// The payload of a message body as it came (`raw`), framing removed.
@@ -82,58 +89,38 @@ pub(super) fn payload(raw: &[u8], framing: Framing) -> Result<Cow<'_, [u8]>, Fai
     }
 }
 
-impl RuntimeProxy {
-    /// Relays one runtime connection until either side closes it.
-    pub(super) async fn serve_connection(&self, stream: TcpStream) {
-        let mut relay = Relay {
-            proxy: self,
-            runtime: Wire::new(stream),
+impl<'u> Relay<'u> {
+    pub(super) fn new(upstream: &'u Upstream, runtime: Wire) -> Relay<'u> {
+        Relay {
+            upstream,
+            runtime,
             lambda: None,
-            pending_head: 0,
-            continued: false,
-        };
-        loop {
-            let head = match relay.runtime.read_head(parse_request).await {
-                Ok(Some(head)) => head,
-                Ok(None) => return,
-                Err(err) => {
-                    let status = match err {
-                        WireError::Head(_) | WireError::Framing(_) => 400,
-                        WireError::HeadTooLarge => 431,
-                        WireError::Io(_) | WireError::Write(_) | WireError::Closed => return,
-                    };
-                    tracing::warn!("runtime sent a request faultline cannot read: {err}");
-                    let _ = relay.runtime.write_all(&refusal(status)).await;
-                    relay.runtime.linger_close().await;
-                    return;
-                }
-            };
-            relay.pending_head = head.len;
-            relay.continued = false;
-            let flow = self.exchange(&mut relay, head).await;
-            relay.finish_request();
-            match flow {
-                Ok(Flow::KeepAlive) => {}
-                Ok(Flow::Close) => return,
-                Err(Failure::Upstream(reason)) => {
-                    tracing::error!(
-                        "Runtime API upstream {} unreachable: {reason}",
-                        self.upstream.endpoint()
-                    );
-                    let _ = relay.runtime.write_all(&bad_gateway(&reason)).await;
-                    relay.runtime.linger_close().await;
-                    return;
-                }
-                Err(Failure::Broken(reason)) => {
-                    tracing::debug!("runtime proxy connection ended: {reason}");
-                    return;
-                }
-            }
+            exchange: Exchange::HeadGone { continued: false },
         }
     }
-}
 
-impl<'p> Relay<'p> {
+    /// Starts the exchange of the request whose head was just read.
+    pub(super) fn begin(&mut self, head: &RequestHead) {
+        self.exchange = Exchange::HeadHeld {
+            len: head.len,
+            continued: false,
+        };
+    }
+
+    /// The held head's length; from now on it counts as gone (the caller relays or drops it).
+    fn take_head(&mut self) -> usize {
+        let held = self.exchange.held();
+        self.exchange = Exchange::HeadGone {
+            continued: self.exchange.continued(),
+        };
+        held
+    }
+
+    /// The runtime side, for faultline's own answer before the connection ends.
+    pub(super) fn into_runtime(self) -> Wire {
+        self.runtime
+    }
+
     /// Forwards the request and relays its answer, both as they came.
     pub(super) async fn pass(&mut self, head: &RequestHead) -> Result<Flow, Failure> {
         let answer = self.send(head).await?;
@@ -141,20 +128,20 @@ impl<'p> Relay<'p> {
     }
 
     /// Drops the current request's head from the runtime buffer once the exchange is over.
-    fn finish_request(&mut self) {
-        let pending = std::mem::take(&mut self.pending_head);
-        self.runtime.consume(pending);
+    pub(super) fn finish_request(&mut self) {
+        let held = self.take_head();
+        self.runtime.consume(held);
     }
 
     /// The Runtime API connection in `slot`: the idle one while it is usable, else a new one.
     async fn open<'s>(
         slot: &'s mut Option<Wire>,
-        proxy: &RuntimeProxy,
+        upstream: &Upstream,
         fresh: bool,
     ) -> Result<&'s mut Wire, String> {
         let reuse = !fresh && slot.as_mut().is_some_and(Wire::idle_and_open);
         if !reuse {
-            *slot = Some(proxy.upstream.connect().await?);
+            *slot = Some(upstream.connect().await?);
         }
         slot.as_mut()
             .ok_or_else(|| "no Runtime API connection".to_string())
@@ -179,7 +166,7 @@ impl<'p> Relay<'p> {
                     attempt += 1;
                     tracing::warn!(
                         "Runtime API upstream {} failed {}: {reason}; retrying on a new connection",
-                        self.proxy.upstream.endpoint(),
+                        self.upstream.endpoint(),
                         head.target
                     );
                     tokio::time::sleep(GET_RETRY_PAUSE).await;
@@ -197,71 +184,93 @@ impl<'p> Relay<'p> {
     }
 
     async fn try_send(&mut self, head: &RequestHead, fresh: bool) -> Result<ResponseHead, Attempt> {
-        let proxy: &'p RuntimeProxy = self.proxy;
-        let prefixed = proxy
-            .upstream
-            .prefixed_head(head, &self.runtime.buffered()[..self.pending_head]);
-        let continued = self.continued;
-        let pending = self.pending_head;
-        let lambda = Self::open(&mut self.lambda, proxy, fresh)
+        let upstream = self.upstream;
+        let held = self.exchange.held();
+        let continued = self.exchange.continued();
+        let rewritten = upstream.rewritten_head(head, &self.runtime.buffered()[..held]);
+        let lambda = Self::open(&mut self.lambda, upstream, fresh)
             .await
             .map_err(Attempt::Retryable)?;
         let runtime = &mut self.runtime;
         let unsent = |err: std::io::Error| Attempt::Retryable(err.to_string());
         if head.framing == Framing::Length(0) {
             // The head stays buffered until the exchange is over: a retry sends it again.
-            let bytes = prefixed
-                .as_deref()
-                .unwrap_or(&runtime.buffered()[..pending]);
+            let bytes = rewritten.as_deref().unwrap_or(&runtime.buffered()[..held]);
             lambda.write_all(bytes).await.map_err(unsent)?;
+            Self::await_answer(lambda, runtime, held).await?;
             return Self::answer_head(lambda, runtime, head.method, continued).await;
         }
         let mut delimiter = Delimiter::new(head.framing);
-        self.pending_head = 0;
-        let mut head_bytes = pending;
-        if let Some(prefixed) = &prefixed {
+        self.exchange = Exchange::HeadGone { continued };
+        let mut head_bytes = held;
+        if let Some(rewritten) = &rewritten {
             runtime.consume(head_bytes);
             head_bytes = 0;
-            lambda.write_all(prefixed).await.map_err(unsent)?;
+            lambda.write_all(rewritten).await.map_err(unsent)?;
         }
         if head.expect_continue && !continued {
-            // The runtime sends the body once told to continue: the Runtime API says when.
+            // The runtime sends its body once told to continue, or after a wait of its own
+            // (curl's is a second): the Runtime API's answer, however late, is relayed until
+            // the body begins.
             if head_bytes > 0 {
                 lambda
                     .write_all(&runtime.buffered()[..head_bytes])
                     .await
                     .map_err(unsent)?;
                 runtime.consume(head_bytes);
+                head_bytes = 0;
             }
             loop {
-                // A Runtime API that ignores the expectation waits for the body; the runtime
-                // then sends it after its own wait (curl's is a second).
-                let Ok(first) =
-                    tokio::time::timeout(EXPECT_WAIT, Self::read_answer_head(lambda, head.method))
-                        .await
-                else {
-                    break;
-                };
-                let first = first?;
-                if !first.is_interim() {
-                    // Refused before the body: the runtime may still send it, so the
-                    // connection cannot carry another request.
-                    return Ok(ResponseHead {
-                        close: true,
-                        ..first
-                    });
-                }
-                Self::relay_interim(lambda, runtime, &first).await?;
-                if first.status == 100 {
-                    break;
+                tokio::select! {
+                    first = Self::read_answer_head(lambda, head.method) => {
+                        let first = first?;
+                        if !first.is_interim() {
+                            // Refused before the body: the runtime may still send it, so the
+                            // connection cannot carry another request.
+                            return Ok(ResponseHead {
+                                close: true,
+                                ..first
+                            });
+                        }
+                        Self::relay_interim(lambda, runtime, &first).await?;
+                        if first.status == 100 {
+                            break;
+                        }
+                    }
+                    _ = runtime.wait_input() => break,
                 }
             }
-            head_bytes = 0;
         }
         let sent = runtime
             .relay(&mut lambda.stream, head_bytes, &mut delimiter, usize::MAX)
             .await;
         Self::answer_to_body(lambda, runtime, head.method, continued, sent).await
+    }
+
+    /// Waits until the Runtime API begins to answer a request without a body (a `/next` may
+    /// wait for minutes; `held`: its head, still in the runtime buffer). A runtime that closes
+    /// its connection meanwhile has gone: the exchange ends and the Runtime API connection is
+    /// dropped, so Lambda sees the close it would see without faultline instead of handing an
+    /// event to a relay with nobody behind it.
+    async fn await_answer(
+        lambda: &mut Wire,
+        runtime: &mut Wire,
+        held: usize,
+    ) -> Result<(), Attempt> {
+        let watched = held.saturating_add(MAX_PIPELINED);
+        while lambda.buffered().is_empty() && runtime.buffered().len() < watched {
+            tokio::select! {
+                _ = lambda.wait_input() => return Ok(()),
+                read = runtime.read_more() => {
+                    if !matches!(read, Ok(n) if n > 0) {
+                        return Err(Attempt::Failed(Failure::Broken(
+                            "the runtime closed its connection while waiting for the answer".into(),
+                        )));
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The head of the answer to a request whose body was just relayed (`sent`). When the
@@ -287,9 +296,7 @@ impl<'p> Relay<'p> {
                     )))),
                 }
             }
-            Err(err) => Err(Attempt::Failed(Failure::Broken(format!(
-                "reading the function's request: {err}"
-            )))),
+            Err(err) => Err(Attempt::Failed(Failure::in_request(err))),
         }
     }
 
@@ -423,9 +430,12 @@ impl<'p> Relay<'p> {
         {
             Ok(Relayed::Whole) => Ok(Read::Whole(raw)),
             Ok(Relayed::Paused) => {
-                let pending = std::mem::take(&mut self.pending_head);
+                let held = self.exchange.held();
+                self.exchange = Exchange::HeadGone {
+                    continued: self.exchange.continued(),
+                };
                 let runtime = &mut self.runtime;
-                runtime.consume(pending);
+                runtime.consume(held);
                 runtime
                     .write_all(&raw)
                     .await
@@ -454,8 +464,15 @@ impl<'p> Relay<'p> {
     /// Tells a runtime waiting with `Expect: 100-continue` to send its body, which faultline is
     /// about to read itself; the Runtime API's own interim answers are then dropped.
     pub(super) async fn continue_runtime(&mut self, head: &RequestHead) -> Result<(), Failure> {
-        if head.expect_continue && head.framing != Framing::Length(0) && !self.continued {
-            self.continued = true;
+        if head.expect_continue && head.framing != Framing::Length(0) && !self.exchange.continued()
+        {
+            self.exchange = match self.exchange {
+                Exchange::HeadHeld { len, .. } => Exchange::HeadHeld {
+                    len,
+                    continued: true,
+                },
+                Exchange::HeadGone { .. } => Exchange::HeadGone { continued: true },
+            };
             self.runtime
                 .write_all(CONTINUE)
                 .await
@@ -474,12 +491,12 @@ impl<'p> Relay<'p> {
     ) -> Result<(Vec<u8>, Relayed, Delimiter), Failure> {
         let mut raw = Vec::new();
         let mut delimiter = Delimiter::new(head.framing);
-        let head_bytes = std::mem::take(&mut self.pending_head);
+        let head_bytes = self.take_head();
         let relayed = self
             .runtime
             .relay(&mut raw, head_bytes, &mut delimiter, limit)
             .await
-            .map_err(|err| Failure::Broken(format!("reading the function's request: {err}")))?;
+            .map_err(Failure::in_request)?;
         Ok((raw, relayed, delimiter))
     }
 
@@ -491,16 +508,16 @@ impl<'p> Relay<'p> {
         raw: &[u8],
         mut delimiter: Delimiter,
     ) -> Result<ResponseHead, Failure> {
-        let proxy: &'p RuntimeProxy = self.proxy;
-        let prefixed = proxy.upstream.prefixed_head(head, &raw[..head.len]);
-        let continued = self.continued;
-        let lambda = Self::open(&mut self.lambda, proxy, false)
+        let upstream = self.upstream;
+        let rewritten = upstream.rewritten_head(head, &raw[..head.len]);
+        let continued = self.exchange.continued();
+        let lambda = Self::open(&mut self.lambda, upstream, false)
             .await
             .map_err(Failure::Upstream)?;
         let runtime = &mut self.runtime;
-        let start = match &prefixed {
-            Some(prefixed) => lambda
-                .write_all(prefixed)
+        let start = match &rewritten {
+            Some(rewritten) => lambda
+                .write_all(rewritten)
                 .await
                 .and(lambda.write_all(&raw[head.len..]).await),
             None => lambda.write_all(raw).await,
@@ -517,8 +534,7 @@ impl<'p> Relay<'p> {
     /// Sends a request faultline wrote itself (`request`: head and body) and reads the answer's
     /// head; interim answers are dropped.
     pub(super) async fn send_own(&mut self, request: &[u8]) -> Result<ResponseHead, Failure> {
-        let proxy: &'p RuntimeProxy = self.proxy;
-        let lambda = match Self::open(&mut self.lambda, proxy, false).await {
+        let lambda = match Self::open(&mut self.lambda, self.upstream, false).await {
             Ok(lambda) => lambda,
             Err(reason) => return Err(Failure::Upstream(reason)),
         };
@@ -559,7 +575,7 @@ impl<'p> Relay<'p> {
     /// Reads and drops the runtime's request body (its head first).
     pub(super) async fn drop_request(&mut self, head: &RequestHead) -> Result<(), Failure> {
         let mut delimiter = Delimiter::new(head.framing);
-        let head_bytes = std::mem::take(&mut self.pending_head);
+        let head_bytes = self.take_head();
         self.runtime
             .relay(
                 &mut tokio::io::sink(),
@@ -569,7 +585,7 @@ impl<'p> Relay<'p> {
             )
             .await
             .map(|_| ())
-            .map_err(|err| Failure::Broken(format!("reading the function's request: {err}")))
+            .map_err(Failure::in_request)
     }
 }
 

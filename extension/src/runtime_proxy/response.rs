@@ -6,8 +6,9 @@
 //! Response-Mode: streaming`) cannot be rewritten, so there only latency and exception apply.
 
 use super::answers::{GONE, error_body, replace_status_and_body};
+use super::failure::Failure;
 use super::in_flight::InFlight;
-use super::relay::{Failure, Flow, Relay, payload};
+use super::relay::{Flow, Relay, payload};
 use super::upstream::OwnFields;
 use super::wire::Relayed;
 use super::wire::head::{RequestHead, ResponseHead};

@@ -52,10 +52,12 @@ impl Upstream {
         Ok(Wire::new(stream))
     }
 
-    /// The request line of `head` with the endpoint's prefix added, then its fields as they came
-    /// (`raw`: the head's bytes); None when there is no prefix and the head goes on byte for byte.
-    pub(super) fn prefixed_head(&self, head: &RequestHead, raw: &[u8]) -> Option<Vec<u8>> {
-        if self.endpoint.prefix().is_empty() {
+    /// The head to send for `head` (`raw`: its bytes) when it cannot go on byte for byte: the
+    /// request line with the endpoint's prefix added or an absolute-form target made a path,
+    /// then its fields as they came, less a `Content-Length` that came beside
+    /// `Transfer-Encoding`. None when the head goes on as it came.
+    pub(super) fn rewritten_head(&self, head: &RequestHead, raw: &[u8]) -> Option<Vec<u8>> {
+        if self.endpoint.prefix().is_empty() && !head.absolute_form && !head.drop_length {
             return None;
         }
         let mut out = Vec::with_capacity(raw.len() + self.endpoint.prefix().len());
@@ -67,7 +69,18 @@ impl Upstream {
             head.target,
             head.version
         );
-        out.extend_from_slice(&raw[head.fields_at.min(raw.len())..]);
+        let fields = &raw[head.fields_at.min(raw.len())..];
+        if head.drop_length {
+            // Field lines end in LF (CRLF or a bare LF); obs-fold was refused by the parser.
+            for line in fields.split_inclusive(|&b| b == b'\n') {
+                let name = line.split(|&b| b == b':').next().unwrap_or_default();
+                if !name.trim_ascii().eq_ignore_ascii_case(b"content-length") {
+                    out.extend_from_slice(line);
+                }
+            }
+        } else {
+            out.extend_from_slice(fields);
+        }
         Some(out)
     }
 
@@ -161,16 +174,29 @@ mod tests {
     }
 
     #[test]
+    fn content_length_beside_transfer_encoding_is_left_out() {
+        let raw = b"POST /r HTTP/1.1\r\nHost: h\r\ncontent-length: 3\r\nTransfer-Encoding: chunked\r\nX-Content-Length: 1\r\n\r\n";
+        let head = parse_request(raw).unwrap().unwrap();
+        let rewritten = upstream("127.0.0.1:9001")
+            .rewritten_head(&head, raw)
+            .unwrap();
+        assert_eq!(
+            String::from_utf8(rewritten).unwrap(),
+            "POST /r HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nX-Content-Length: 1\r\n\r\n"
+        );
+    }
+
+    #[test]
     fn a_prefix_is_added_to_the_request_line_only() {
         let raw = b"POST /2018-06-01/runtime/invocation/a/response?x=1 HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\n";
         let head = parse_request(raw).unwrap().unwrap();
         assert!(
             upstream("127.0.0.1:9001")
-                .prefixed_head(&head, raw)
+                .rewritten_head(&head, raw)
                 .is_none()
         );
         let prefixed = upstream("http://127.0.0.1:9001/.rt")
-            .prefixed_head(&head, raw)
+            .rewritten_head(&head, raw)
             .unwrap();
         assert_eq!(
             String::from_utf8(prefixed).unwrap(),
@@ -185,7 +211,7 @@ mod tests {
         let raw = b"\r\n\r\nGET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: h\r\n\r\n";
         let head = parse_request(raw).unwrap().unwrap();
         let prefixed = upstream("http://127.0.0.1:9001/.rt")
-            .prefixed_head(&head, raw)
+            .rewritten_head(&head, raw)
             .unwrap();
         assert_eq!(
             String::from_utf8(prefixed).unwrap(),

@@ -32,10 +32,19 @@ impl fmt::Display for FramingError {
 
 impl std::error::Error for FramingError {}
 
+#[cfg(test)]
+impl FramingError {
+    pub(in crate::runtime_proxy) fn for_tests() -> FramingError {
+        FramingError("test")
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
-    /// Body bytes (or, chunked, data plus its CRLF) still to come.
+    /// Body bytes (or a chunk's data) still to come.
     Bytes(u64),
+    /// The CRLF that must close a chunk's data; how many of its two bytes were seen.
+    ChunkEnd(u8),
     /// A chunk-size line is next.
     ChunkSize,
     /// The trailer section (possibly empty) that ends a chunked body.
@@ -76,7 +85,7 @@ impl Delimiter {
         match self.state {
             State::Bytes(left) => usize::try_from(left).unwrap_or(usize::MAX),
             State::UntilClose => usize::MAX,
-            State::ChunkSize | State::Trailers | State::Done => 0,
+            State::ChunkEnd(_) | State::ChunkSize | State::Trailers | State::Done => 0,
         }
     }
 
@@ -102,12 +111,27 @@ impl Delimiter {
                     used += take as usize;
                     let left = left - take;
                     self.state = match (left, self.chunked) {
-                        (0, true) => State::ChunkSize,
+                        (0, true) => State::ChunkEnd(0),
                         (0, false) => State::Done,
                         (left, _) => {
                             self.state = State::Bytes(left);
                             return Ok(used);
                         }
+                    };
+                }
+                State::ChunkEnd(seen) => {
+                    let Some(&byte) = rest.first() else {
+                        return Ok(used);
+                    };
+                    let want = if seen == 0 { b'\r' } else { b'\n' };
+                    if byte != want {
+                        return Err(FramingError("chunk data not followed by CRLF"));
+                    }
+                    used += 1;
+                    self.state = if seen == 0 {
+                        State::ChunkEnd(1)
+                    } else {
+                        State::ChunkSize
                     };
                 }
                 State::ChunkSize => match httparse::parse_chunk_size(rest) {
@@ -117,8 +141,7 @@ impl Delimiter {
                     }
                     Ok(httparse::Status::Complete((line, size))) => {
                         used += line;
-                        // The data, then the CRLF that closes it.
-                        self.state = State::Bytes(size.saturating_add(2));
+                        self.state = State::Bytes(size);
                     }
                     Ok(httparse::Status::Partial) if rest.len() > MAX_FRAMING_LINE => {
                         return Err(FramingError("chunk-size line too long"));
@@ -160,10 +183,10 @@ pub(in crate::runtime_proxy) fn dechunk(raw: &[u8]) -> Result<Vec<u8>, FramingEr
                     .filter(|&end| end <= raw.len())
                     .ok_or(FramingError("chunk longer than the body"))?;
                 data.extend_from_slice(&raw[start..end]);
-                at = end + 2;
-                if at > raw.len() {
-                    return Err(FramingError("chunk longer than the body"));
+                if raw.get(end..end + 2) != Some(b"\r\n".as_slice()) {
+                    return Err(FramingError("chunk data not followed by CRLF"));
                 }
+                at = end + 2;
             }
             Ok(httparse::Status::Partial) => return Err(FramingError("truncated chunked body")),
             Err(_) => return Err(FramingError("invalid chunk-size line")),
@@ -269,6 +292,14 @@ mod tests {
                 .map_err(|e| e.0),
             Err("invalid trailer section")
         );
+        for unclosed in [&b"5\r\nhelloXY0\r\n\r\n"[..], b"5\r\nhello\n0\r\n\r\n"] {
+            let mut delimiter = Delimiter::new(Framing::Chunked);
+            assert_eq!(
+                delimiter.advance(unclosed).map_err(|e| e.0),
+                Err("chunk data not followed by CRLF")
+            );
+            assert!(dechunk(unclosed).is_err());
+        }
         assert!(dechunk(b"5\r\nab").is_err());
         assert!(dechunk(b"2\r\nab").is_err());
     }

@@ -3,7 +3,7 @@
 //! connection stays open. The bytes themselves are relayed as they came.
 
 use super::framing::Framing;
-use std::fmt;
+use thiserror::Error;
 
 /// The header naming one invocation (never reused by a retry, unlike the request id): Lambda
 /// sends it on `/next` and rejects an answer that carries another with `410 Gone`.
@@ -13,16 +13,22 @@ pub(in crate::runtime_proxy) const INVOCATION_ID: &str = "lambda-runtime-invocat
 const MAX_HEADERS: usize = 100;
 
 /// A head that is not valid HTTP/1, or not one the relay can frame.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(in crate::runtime_proxy) struct HeadError(pub(in crate::runtime_proxy) String);
-
-impl fmt::Display for HeadError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub(in crate::runtime_proxy) enum HeadError {
+    #[error("{0}")]
+    Invalid(String),
+    /// More fields than the parser holds: a head too large rather than a bad one (431).
+    #[error("more than {MAX_HEADERS} header fields")]
+    TooManyFields,
 }
 
-impl std::error::Error for HeadError {}
+/// The error of an httparse failure on a head.
+fn parse_error(what: &str, err: httparse::Error) -> HeadError {
+    match err {
+        httparse::Error::TooManyHeaders => HeadError::TooManyFields,
+        err => HeadError::Invalid(format!("invalid {what} head: {err}")),
+    }
+}
 
 /// The request methods the relay treats apart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,8 +43,14 @@ pub(in crate::runtime_proxy) enum Method {
 pub(in crate::runtime_proxy) struct RequestHead {
     pub len: usize,
     pub method: Method,
-    /// The request target (origin form: a path and query), as sent.
+    /// The request target in origin form (a path and query): as sent, or taken from an
+    /// absolute-form target (`http://host/path`).
     pub target: String,
+    /// The target came in absolute form: the request line goes on in origin form.
+    pub absolute_form: bool,
+    /// `Content-Length` came beside `Transfer-Encoding`: it is removed on the way, as an
+    /// intermediary must (RFC 9112 §6.3), and the connection closes after the exchange.
+    pub drop_length: bool,
     /// Where the header fields start (just past the request line; empty lines before the
     /// request line come before it).
     pub fields_at: usize,
@@ -114,13 +126,15 @@ fn read_fields(headers: &[httparse::Header<'_>]) -> Result<Fields, HeadError> {
                 .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
                 .and_then(|v| v.parse::<u64>().ok())
                 .ok_or_else(|| {
-                    HeadError(format!(
+                    HeadError::Invalid(format!(
                         "invalid Content-Length {:?}",
                         String::from_utf8_lossy(value)
                     ))
                 })?;
             if fields.content_length.is_some_and(|seen| seen != length) {
-                return Err(HeadError("conflicting Content-Length fields".into()));
+                return Err(HeadError::Invalid(
+                    "conflicting Content-Length fields".into(),
+                ));
             }
             fields.content_length = Some(length);
         } else if name.eq_ignore_ascii_case("transfer-encoding") {
@@ -157,6 +171,28 @@ pub(in crate::runtime_proxy) fn request_line_at(buf: &[u8]) -> usize {
         .unwrap_or(buf.len())
 }
 
+/// A request target in origin form: `target` itself when it is a path, the path and query of an
+/// absolute-form `http(s)://authority/path?query` (`/` when it has none); None for anything else.
+fn origin_form(target: &str) -> Option<String> {
+    if target.starts_with('/') {
+        return Some(target.to_string());
+    }
+    let (scheme, rest) = target.split_once("://")?;
+    if !(scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https")) {
+        return None;
+    }
+    let path_at = rest.find(['/', '?']).unwrap_or(rest.len());
+    if path_at == 0 {
+        return None; // no authority
+    }
+    let path = &rest[path_at..];
+    Some(if path.starts_with('/') {
+        path.to_string()
+    } else {
+        format!("/{path}")
+    })
+}
+
 /// Parses a request head at the start of `buf`; None while it is incomplete.
 pub(in crate::runtime_proxy) fn parse_request(
     buf: &[u8],
@@ -166,7 +202,7 @@ pub(in crate::runtime_proxy) fn parse_request(
     let len = match request.parse(buf) {
         Ok(httparse::Status::Complete(len)) => len,
         Ok(httparse::Status::Partial) => return Ok(None),
-        Err(err) => return Err(HeadError(format!("invalid request head: {err}"))),
+        Err(err) => return Err(parse_error("request", err)),
     };
     let version = request.version.unwrap_or(1);
     let method = match request.method.unwrap_or_default() {
@@ -174,22 +210,28 @@ pub(in crate::runtime_proxy) fn parse_request(
         "HEAD" => Method::Head,
         _ => Method::Other,
     };
-    let target = request.path.unwrap_or("/").to_string();
-    if !target.starts_with('/') {
-        return Err(HeadError(format!(
-            "request target {target:?} is not a path"
-        )));
-    }
+    let sent = request.path.unwrap_or("/");
+    let (target, absolute_form) = match origin_form(sent) {
+        Some(path) => (path, !sent.starts_with('/')),
+        None => {
+            return Err(HeadError::Invalid(format!(
+                "request target {sent:?} is neither a path nor an http URL"
+            )));
+        }
+    };
     let fields = read_fields(request.headers)?;
-    let mut close = fields.closes(version);
+    let mut close = fields.closes(version) || (version == 0 && fields.chunked.is_some());
+    let mut drop_length = false;
     let framing = match (fields.chunked, fields.content_length) {
         (Some(true), length) => {
-            // Both framings: chunked wins, and the connection cannot be trusted after it.
-            close |= length.is_some();
+            // Both framings: chunked wins, Content-Length goes, and the connection cannot be
+            // trusted after it.
+            drop_length = length.is_some();
+            close |= drop_length;
             Framing::Chunked
         }
         (Some(false), _) => {
-            return Err(HeadError(
+            return Err(HeadError::Invalid(
                 "a request body must end with the chunked coding".into(),
             ));
         }
@@ -205,6 +247,8 @@ pub(in crate::runtime_proxy) fn parse_request(
         len,
         method,
         target,
+        absolute_form,
+        drop_length,
         fields_at,
         version,
         framing,
@@ -226,12 +270,13 @@ pub(in crate::runtime_proxy) fn parse_response(
     let len = match response.parse(buf) {
         Ok(httparse::Status::Complete(len)) => len,
         Ok(httparse::Status::Partial) => return Ok(None),
-        Err(err) => return Err(HeadError(format!("invalid response head: {err}"))),
+        Err(err) => return Err(parse_error("response", err)),
     };
     let version = response.version.unwrap_or(1);
     let status = response.code.unwrap_or_default();
     let fields = read_fields(response.headers)?;
-    let mut close = fields.closes(version);
+    // HTTP/1.0 with Transfer-Encoding: the framing is suspect (RFC 9112 §6.1).
+    let mut close = fields.closes(version) || (version == 0 && fields.chunked.is_some());
     let bodiless =
         method == Method::Head || (100..200).contains(&status) || status == 204 || status == 304;
     let framing = if bodiless {
@@ -311,7 +356,9 @@ mod tests {
             "POST / HTTP/1.1\r\nContent-Length: +5\r\n\r\n",
             "POST / HTTP/1.1\r\nContent-Length: \r\n\r\n",
             "POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n",
-            "GET http://elsewhere/ HTTP/1.1\r\n\r\n",
+            "GET ftp://elsewhere/ HTTP/1.1\r\n\r\n",
+            "GET http:///no-authority HTTP/1.1\r\n\r\n",
+            "GET * HTTP/1.1\r\n\r\n",
             "NOT HTTP\r\n\r\n",
         ] {
             assert!(parse_request(bad.as_bytes()).is_err(), "{bad}");
@@ -320,6 +367,45 @@ mod tests {
             request("POST / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n");
         assert_eq!(both.framing, Framing::Chunked);
         assert!(both.close);
+    }
+
+    #[test]
+    fn absolute_form_targets_are_taken_in_origin_form() {
+        for (sent, path) in [
+            (
+                "http://127.0.0.1:9001/2018-06-01/runtime/invocation/next",
+                "/2018-06-01/runtime/invocation/next",
+            ),
+            ("HTTP://h/a?b=1", "/a?b=1"),
+            ("https://h", "/"),
+            ("http://h?q", "/?q"),
+        ] {
+            let head = request(&format!("GET {sent} HTTP/1.1\r\n\r\n"));
+            assert_eq!(head.target, path, "{sent}");
+            assert!(head.absolute_form);
+        }
+        assert!(!request("GET /a HTTP/1.1\r\n\r\n").absolute_form);
+    }
+
+    #[test]
+    fn too_many_fields_is_its_own_error_and_http_1_0_chunked_closes() {
+        let fields: String = (0..=MAX_HEADERS).map(|i| format!("X-{i}: v\r\n")).collect();
+        assert_eq!(
+            parse_request(format!("GET / HTTP/1.1\r\n{fields}\r\n").as_bytes()),
+            Err(HeadError::TooManyFields)
+        );
+        let old = request(
+            "POST / HTTP/1.0\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n",
+        );
+        assert!(old.close);
+        let both =
+            request("POST / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n");
+        assert!(both.drop_length && both.close);
+        let answer = response(
+            "HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n",
+            Method::Get,
+        );
+        assert!(answer.close);
     }
 
     #[test]

@@ -4,7 +4,6 @@
 
 use super::RuntimeProxy;
 use crate::config::state::ConfigState;
-use crate::invocation::CurrentInvocation;
 use crate::lambda::endpoint::ApiEndpoint;
 use faultline_schema::config::Config;
 use faultline_schema::labels::FunctionFacts;
@@ -16,13 +15,23 @@ const WAIT: Duration = Duration::from_secs(10);
 
 /// A Runtime API proxy with no experiment, in front of `upstream`; its address.
 async fn proxy(upstream: &str) -> std::net::SocketAddr {
+    limited_proxy(upstream, 256, usize::MAX).await
+}
+
+/// A Runtime API proxy with no experiment serving at most `max_connections` runtime
+/// connections, reading at most `max_read` bytes at a time from the runtime; its address.
+async fn limited_proxy(
+    upstream: &str,
+    max_connections: usize,
+    max_read: usize,
+) -> std::net::SocketAddr {
     let config = ConfigState::for_function(FunctionFacts::default());
     config.set(Config::default());
-    let proxy = RuntimeProxy::new(
+    let proxy = RuntimeProxy::limited(
         ApiEndpoint::parse(upstream).unwrap(),
         config,
-        None,
-        CurrentInvocation::default(),
+        max_connections,
+        max_read,
     );
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -200,6 +209,7 @@ async fn an_unreachable_runtime_api_is_a_502_with_a_json_error() {
     let (head, body) = answer.split_once("\r\n\r\n").unwrap();
     assert!(head.starts_with("HTTP/1.1 502 Bad Gateway\r\n"), "{head}");
     assert!(head.contains("Content-Type: application/json"), "{head}");
+    assert!(head.contains("\r\nx-faultline: proxy-error\r\n"), "{head}");
     let error: serde_json::Value = serde_json::from_str(body).unwrap();
     assert_eq!(error["errorType"], "Faultline.UpstreamUnavailable");
     assert!(
@@ -309,3 +319,5 @@ async fn a_head_over_a_mebibyte_is_refused_with_431() {
     let answer = text(&read_to_end(&mut runtime).await);
     assert!(answer.starts_with("HTTP/1.1 431 "), "{answer}");
 }
+
+mod hostile;
