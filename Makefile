@@ -47,7 +47,7 @@ unit-test: venv
 	$(CARGO) build --workspace --examples --locked
 	$(CARGO) test --workspace --all-targets --locked
 
-test: fmt-check clippy lint unit-test layer-check wheel-check demo-run
+test: fmt-check clippy lint unit-test fuzz layer-check wheel-check demo-run
 
 layer: venv
 	scripts/build-layer.sh $(ARCH)
@@ -88,11 +88,13 @@ demo-readme: demo
 bench: venv
 	CARGO=$(CARGO) scripts/bench-report.sh
 
-# The property tests of the config parser, the experiment matcher and the SDK endpoint body
-# with many more cases than `make test` runs (256 each).
+# The property tests of the config parser, the experiment matcher, the SDK endpoint body and
+# the Runtime API relay fed arbitrary bytes from both sides, with many more cases than
+# `make test` runs (256 each).
 fuzz:
 	PROPTEST_CASES=$${PROPTEST_CASES:-20000} $(CARGO) test --locked -p faultline-schema --lib never_panics
 	PROPTEST_CASES=$${PROPTEST_CASES:-20000} $(CARGO) test --locked -p faultline-extension --lib any_body_is_answered_without_panic
+	PROPTEST_CASES=$${PROPTEST_CASES:-20000} $(CARGO) test --locked -p faultline-extension --lib runtime_proxy::tests::fuzz
 
 # Re-renders the committed cfn/, sam-templates/ and terraform/ from deployer/templates, and
 # iam/deployer-policy.json from deployer/src/permissions.rs.

@@ -46,7 +46,7 @@ impl RuntimeProxy {
     }
 
     /// Relays one runtime connection until either side closes it.
-    async fn serve_connection(&self, stream: TcpStream) {
+    pub(super) async fn serve_connection(&self, stream: TcpStream) {
         let mut relay = Relay::new(&self.upstream, Wire::new(stream).cut_reads(self.max_read));
         loop {
             let head = match relay.runtime.read_head(parse_request).await {

@@ -82,6 +82,7 @@ impl RuntimeProxy {
         if let Some(inner) = Arc::get_mut(&mut proxy) {
             inner.max_connections = max_connections;
             inner.max_read = max_read;
+            inner.upstream.cut_reads(max_read);
         }
         proxy
     }

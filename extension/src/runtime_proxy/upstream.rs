@@ -31,11 +31,22 @@ pub(super) struct OwnFields<'a> {
 
 pub(super) struct Upstream {
     endpoint: ApiEndpoint,
+    /// The most bytes one read from the Runtime API takes (tests cut the stream at every byte).
+    max_read: usize,
 }
 
 impl Upstream {
     pub(super) fn new(endpoint: ApiEndpoint) -> Upstream {
-        Upstream { endpoint }
+        Upstream {
+            endpoint,
+            max_read: usize::MAX,
+        }
+    }
+
+    /// Makes every read from the Runtime API take at most `max_read` bytes (tests).
+    #[cfg(test)]
+    pub(super) fn cut_reads(&mut self, max_read: usize) {
+        self.max_read = max_read;
     }
 
     pub(super) fn endpoint(&self) -> &ApiEndpoint {
@@ -49,7 +60,7 @@ impl Upstream {
             .await
             .map_err(|err| format!("cannot connect to {authority}: {err}"))?;
         let _ = stream.set_nodelay(true);
-        Ok(Wire::new(stream))
+        Ok(Wire::new(stream).cut_reads(self.max_read))
     }
 
     /// The head to send for `head` (`raw`: its bytes) when it cannot go on byte for byte: the

@@ -320,4 +320,6 @@ async fn a_head_over_a_mebibyte_is_refused_with_431() {
     assert!(answer.starts_with("HTTP/1.1 431 "), "{answer}");
 }
 
+mod byte_cuts;
+mod fuzz;
 mod hostile;
