@@ -28,7 +28,6 @@ use std::fmt::Write as _;
 use std::hint::black_box;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::AtomicUsize;
 use std::time::{Duration, Instant};
 use support::floor::start_floor;
 use support::{
@@ -287,11 +286,7 @@ fn main() {
     std::fs::write(&config_path, &yaml).expect("write config");
     let dependency_port = free_port();
     let sdk_port = free_port();
-    let upstream = Arc::new(Upstream {
-        payload: AtomicUsize::new(16),
-        connections: AtomicUsize::new(0),
-        registered: std::sync::Mutex::new(None),
-    });
+    let upstream = Arc::new(Upstream::with_payload(16));
     let upstream_addr = start_upstream(Arc::clone(&upstream));
     let (extension, _) = start_extension(
         upstream_addr,

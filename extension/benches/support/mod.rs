@@ -18,12 +18,30 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// A minimal Runtime + Extensions API: answers at once, payload size set by the bench.
+/// A minimal Runtime + Extensions API: answers at once, payload size set by the bench. Each
+/// event carries what Lambda sends: a request id, an invocation id and a trace id unique to it,
+/// the deadline and the function ARN.
+#[derive(Default)]
 pub struct Upstream {
     pub payload: AtomicUsize,
     pub connections: AtomicUsize,
     pub registered: Mutex<Option<Instant>>,
+    /// Events handed out so far: each gets the next number in its ids.
+    pub events: AtomicUsize,
 }
+
+impl Upstream {
+    pub fn with_payload(size: usize) -> Upstream {
+        Upstream {
+            payload: AtomicUsize::new(size),
+            ..Upstream::default()
+        }
+    }
+}
+
+/// The header that carries the request id, and the invocation id runtime clients echo.
+pub const REQUEST_ID: &str = "lambda-runtime-aws-request-id";
+pub const INVOCATION_ID: &str = "lambda-runtime-invocation-id";
 
 async fn upstream_handle(
     upstream: Arc<Upstream>,
@@ -42,10 +60,23 @@ async fn upstream_handle(
         http::Response::builder().body(full_body(""))
     } else if path.ends_with("/invocation/next") {
         let size = upstream.payload.load(Ordering::Relaxed);
+        let n = upstream.events.fetch_add(1, Ordering::Relaxed);
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis());
         http::Response::builder()
             .header("content-type", "application/json")
-            .header("lambda-runtime-aws-request-id", "bench-request")
-            .header("lambda-runtime-deadline-ms", "9999999999999")
+            .header(REQUEST_ID, format!("8476a536-e9f4-11e8-9739-{n:012x}"))
+            .header("lambda-runtime-deadline-ms", (now_ms + 900_000).to_string())
+            .header(
+                "lambda-runtime-invoked-function-arn",
+                "arn:aws:lambda:us-east-1:123456789012:function:bench",
+            )
+            .header(
+                "lambda-runtime-trace-id",
+                format!("Root=1-5bef4de7-{n:024x};Parent=9a9197af755a6419;Sampled=1"),
+            )
+            .header(INVOCATION_ID, format!("{n:032x}"))
             .body(full_body(vec![b'x'; size]))
     } else {
         http::Response::builder().status(202).body(full_body(""))

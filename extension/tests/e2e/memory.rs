@@ -63,7 +63,12 @@ async fn run_once(
         request = request.header(INVOCATION_ID, invocation_id);
     }
     if streaming {
-        request = request.header("lambda-runtime-function-response-mode", "streaming");
+        request = request
+            .header("lambda-runtime-function-response-mode", "streaming")
+            .header(
+                "trailer",
+                "Lambda-Runtime-Function-Error-Type, Lambda-Runtime-Function-Error-Body",
+            );
     }
     let answer = client
         .request(request.body(body).expect("request"))
@@ -122,18 +127,32 @@ async fn a_big_event_is_not_read_when_no_experiment_can_apply() {
     );
 }
 
-/// 200 chunks of 1 MiB, made as they are sent.
+/// The trailers a runtime client sends when a stream fails after it began.
+const TRAILERS: [(&str, &str); 2] = [
+    ("lambda-runtime-function-error-type", "Runtime.StreamError"),
+    ("lambda-runtime-function-error-body", "c3RyZWFtIGJyb2tl"),
+];
+
+/// 200 chunks of 1 MiB, made as they are sent, then [`TRAILERS`].
 fn two_hundred_mib() -> faultline_extension::net::client::ProxyBody {
-    let frames = (0..200).map(|_| {
-        Ok::<_, std::convert::Infallible>(Frame::data(Bytes::from(vec![b'x'; 1024 * 1024])))
-    });
+    let frames = (0..200).map(|_| Frame::data(Bytes::from(vec![b'x'; 1024 * 1024])));
+    let mut trailers = http::HeaderMap::new();
+    for (name, value) in TRAILERS {
+        trailers.insert(name, http::HeaderValue::from_static(value));
+    }
+    let frames = frames
+        .chain(std::iter::once(Frame::trailers(trailers)))
+        .map(Ok::<_, std::convert::Infallible>);
     boxed(StreamBody::new(futures::stream::iter(frames)))
 }
 
-async fn streamed_response_under(experiment: &str) -> (Option<Outcome>, u64) {
+async fn streamed_response_under(experiment: Option<&str>) -> (Option<Outcome>, u64) {
     let emulator = Emulator::start().await;
     let mut env = LambdaEnv::new(&emulator.runtime_api());
-    env.config_file(&format!("experiments:\n  - {experiment}\n"));
+    env.config_file(&match experiment {
+        Some(experiment) => format!("experiments:\n  - {experiment}\n"),
+        None => "experiments: []\n".to_string(),
+    });
     let extension = start_extension(&env, &emulator).await;
     let proxy = proxy_of(&env);
     let client = new_client();
@@ -145,19 +164,44 @@ async fn streamed_response_under(experiment: &str) -> (Option<Outcome>, u64) {
     (outcome, peak_kib(extension.pid()))
 }
 
-#[tokio::test]
-async fn a_streamed_response_is_never_collected() {
-    let (outcome, peak) =
-        streamed_response_under("{name: slow, flag: response, effect: {latency: 10}}").await;
-    eprintln!("200 MiB streamed under a latency experiment: extension peak RSS {peak} KiB");
+/// The 200 MiB stream and its trailers, as the Runtime API received them.
+fn assert_whole_stream(outcome: Option<Outcome>) {
     match outcome {
-        Some(Outcome::Response { body, .. }) => assert_eq!(body.len(), 200 * 1024 * 1024),
+        Some(Outcome::Response { body, trailers, .. }) => {
+            assert_eq!(body.len(), 200 * 1024 * 1024);
+            let trailers = trailers.expect("the trailers arrive");
+            for (name, value) in TRAILERS {
+                assert!(
+                    trailers
+                        .iter()
+                        .any(|(n, v)| n.eq_ignore_ascii_case(name) && v == value),
+                    "{name} in {trailers:?}"
+                );
+            }
+        }
         other => panic!("expected the streamed response, got {other:?}"),
     }
+}
+
+#[tokio::test]
+async fn a_streamed_response_is_never_collected() {
+    let (outcome, peak) = streamed_response_under(None).await;
+    eprintln!("200 MiB streamed with trailers, no experiment: extension peak RSS {peak} KiB");
+    assert_whole_stream(outcome);
     assert!(peak < 40 * 1024, "peak RSS {peak} KiB");
 
     let (outcome, peak) =
-        streamed_response_under("{name: broken, flag: response, effect: {exception: down}}").await;
+        streamed_response_under(Some("{name: slow, flag: response, effect: {latency: 10}}")).await;
+    eprintln!(
+        "200 MiB streamed with trailers under a latency experiment: extension peak RSS {peak} KiB"
+    );
+    assert_whole_stream(outcome);
+    assert!(peak < 40 * 1024, "peak RSS {peak} KiB");
+
+    let (outcome, peak) = streamed_response_under(Some(
+        "{name: broken, flag: response, effect: {exception: down}}",
+    ))
+    .await;
     eprintln!("200 MiB streamed under an exception experiment: extension peak RSS {peak} KiB");
     assert!(
         matches!(outcome, Some(Outcome::Error { .. })),
