@@ -2,10 +2,12 @@
 SHELL := /bin/bash
 VENV ?= $(CURDIR)/.venv
 CHECKOV_VENV ?= $(CURDIR)/.venv-checkov
+NODE_RUNTIME ?= $(CURDIR)/.node-runtime
 PYTHON ?= python3
 CARGO ?= cargo
 export FAULTLINE_VENV := $(VENV)
 export FAULTLINE_CHECKOV_VENV := $(CHECKOV_VENV)
+export FAULTLINE_NODE_RUNTIME := $(NODE_RUNTIME)
 
 HOST_ARCH := $(shell uname -m | sed -e 's/aarch64/arm64/')
 
@@ -25,7 +27,12 @@ $(CHECKOV_VENV)/.installed: scripts/requirements-checkov.txt
 	$(CHECKOV_VENV)/bin/pip install --quiet -r scripts/requirements-checkov.txt
 	touch $@
 
-venv: $(VENV)/.installed $(CHECKOV_VENV)/.installed
+# Node.js 24 and aws-lambda-ric (the nodejs24.x runtime client), for the Node.js e2e tests.
+$(NODE_RUNTIME)/.installed: scripts/node-runtime.sh scripts/node-runtime/package-lock.json
+	scripts/node-runtime.sh $(NODE_RUNTIME)
+	touch $@
+
+venv: $(VENV)/.installed $(CHECKOV_VENV)/.installed $(NODE_RUNTIME)/.installed
 
 build:
 	$(CARGO) build --workspace --all-targets --locked

@@ -22,8 +22,8 @@ use bytes::Bytes;
 use faultline_extension::net::client::{HttpClient, full_body, new_client};
 use http_body_util::BodyExt;
 use std::path::Path;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 /// One invocation as a current runtime client does it: fetch the event, post a response of the

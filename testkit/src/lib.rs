@@ -32,6 +32,21 @@ pub fn checkov_bin() -> PathBuf {
     tool_in_venv("FAULTLINE_CHECKOV_VENV", ".venv-checkov", "checkov")
 }
 
+/// A tool of the Node.js 24 runtime (FAULTLINE_NODE_RUNTIME, default `.node-runtime`): `bin/node`
+/// or `node_modules/aws-lambda-ric/index.mjs`; set up by `make venv`.
+pub fn node_runtime(path: &str) -> PathBuf {
+    let dir = std::env::var_os("FAULTLINE_NODE_RUNTIME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join(".node-runtime"));
+    let path = dir.join(path);
+    assert!(
+        path.exists(),
+        "{} not found: run `make venv` (scripts/node-runtime.sh) first",
+        path.display()
+    );
+    path
+}
+
 fn tool_in_venv(variable: &str, default: &str, name: &str) -> PathBuf {
     let venv = std::env::var_os(variable)
         .map(PathBuf::from)

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use tokio::process::Command;
 
 /// A plain HTTP server on a free loopback port; answers `hello from upstream <path>`.
-async fn http_upstream() -> u16 {
+pub(crate) async fn http_upstream() -> u16 {
     let app = Router::new().fallback(get(|uri: http::Uri| async move {
         format!("hello from upstream {}", uri.path())
     }));

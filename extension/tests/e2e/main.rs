@@ -1,6 +1,7 @@
 //! End-to-end tests: the `faultline` binary runs as its own process next to real runtime clients
-//! (awslambdaric for Python, lambda_runtime for Rust) started through `faultline-wrapper`, against
-//! a Runtime/Extensions API emulator (cargo-lambda's or the tests' own) and moto server.
+//! (awslambdaric for Python, aws-lambda-ric on Node.js 24, lambda_runtime for Rust) started
+//! through `faultline-wrapper`, against a Runtime/Extensions API emulator (cargo-lambda's or the
+//! tests' own) and moto server.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failure is the report
 
 mod config_loading;
@@ -14,6 +15,7 @@ mod lifecycle;
 mod load;
 mod managed_instances;
 mod memory;
+mod node_runtime;
 mod proxy_python;
 mod proxy_rust;
 mod sdk_lookup;

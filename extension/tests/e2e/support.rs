@@ -57,6 +57,11 @@ impl LambdaEnv {
             ("AWS_LAMBDA_FUNCTION_NAME", "test-fn"),
             ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
             ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128"),
+            ("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/test-fn"),
+            (
+                "AWS_LAMBDA_LOG_STREAM_NAME",
+                "2026/12/05/[$LATEST]0123456789abcdef0123456789abcdef",
+            ),
             ("AWS_REGION", "us-east-1"),
             ("AWS_DEFAULT_REGION", "us-east-1"),
             ("AWS_ACCESS_KEY_ID", "testing"),
@@ -148,6 +153,20 @@ impl LambdaEnv {
             wrapped,
             &python,
             &["-m", "awslambdaric", "handler.dispatch"],
+        )
+    }
+
+    /// The Node.js handler (`functions/node_handler.mjs`) on Node 24 with aws-lambda-ric, as the
+    /// nodejs24.x runtime runs it.
+    pub fn node(&self, wrapped: bool) -> Proc {
+        let client = faultline_testkit::node_runtime("node_modules/aws-lambda-ric/index.mjs");
+        // aws-lambda-ric 4 reads the handler from `_HANDLER`, as Lambda sets it.
+        let mut env = self.clone();
+        env.set("_HANDLER", "node_handler.handler");
+        env.runtime(
+            wrapped,
+            &faultline_testkit::node_runtime("bin/node"),
+            &[&client.to_string_lossy()],
         )
     }
 
