@@ -2,7 +2,7 @@
 //! number, sleeps its latency and writes an audit line for every effect applied.
 
 use crate::audit;
-use faultline_schema::fault::{Fault, Terminal};
+use faultline_schema::fault::{Answers, Fault, Terminal};
 use faultline_schema::labels::Labels;
 use faultline_schema::matcher::ExperimentSet;
 use std::time::Duration;
@@ -36,11 +36,11 @@ pub async fn delay(fault: &Fault, request_id: Option<&str>, labels: &Labels) {
 /// The first terminal effect the flag supports, audited.
 pub fn terminal<'a>(
     fault: &'a Fault,
-    allow_http: bool,
+    answers: Answers,
     request_id: Option<&str>,
     labels: &Labels,
 ) -> Option<Terminal<'a>> {
-    let (experiment, chosen, applied) = fault.terminal(allow_http)?;
+    let (experiment, chosen, applied) = fault.terminal(answers)?;
     audit::record(request_id, &experiment.name, fault.flag(), &applied, labels);
     Some(chosen)
 }
@@ -68,7 +68,7 @@ experiments:
         let waited = started.elapsed();
         assert!(waited >= Duration::from_millis(150) && waited <= Duration::from_millis(160));
         assert!(matches!(
-            terminal(&fault, false, Some("r"), &labels),
+            terminal(&fault, Answers::Exception, Some("r"), &labels),
             Some(Terminal::Exception(e)) if e.message == "first"
         ));
         assert!(decide(&set, "ingress", &labels).is_none());

@@ -5,6 +5,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod audit;
+pub mod aws;
 pub mod config;
 pub mod dependency_proxy;
 pub mod inject;

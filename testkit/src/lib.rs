@@ -166,6 +166,19 @@ impl MotoServer {
         MotoServer::spawn(command, &[("INITIAL_NO_AUTH_ACTION_COUNT", &count)]).await
     }
 
+    /// moto over TLS with the given certificate and key (PEM): `endpoint` is `https://`.
+    pub async fn start_tls(cert: &Path, key: &Path) -> MotoServer {
+        let mut command = Command::new(venv_bin("moto_server"));
+        command
+            .arg("--ssl-cert")
+            .arg(cert)
+            .arg("--ssl-key")
+            .arg(key);
+        let mut server = MotoServer::spawn(command, &[]).await;
+        server.endpoint = format!("https://127.0.0.1:{}", server.port);
+        server
+    }
+
     async fn spawn(mut command: Command, env: &[(&str, &str)]) -> MotoServer {
         let port = free_port();
         let child = command

@@ -7,7 +7,7 @@
 //!
 //! This is the decision only: the extension sleeps, answers and writes the audit line.
 
-use crate::config::{ExceptionEffect, Experiment, HttpResponseEffect};
+use crate::config::{AwsErrorEffect, ExceptionEffect, Experiment, HttpResponseEffect};
 use crate::labels::Labels;
 use crate::matcher::ExperimentSet;
 use chrono::{DateTime, Utc};
@@ -38,6 +38,24 @@ pub enum AppliedEffect {
     },
     /// A dependency connection closed without an answer.
     ConnectionReset,
+    /// An AWS call was answered with a service error in its protocol's shape.
+    AwsError {
+        /// The error code.
+        code: String,
+        /// The HTTP status.
+        status: u16,
+    },
+}
+
+/// What a flag can answer with besides an exception.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answers {
+    /// An exception only (`ingress`, a streamed `response`).
+    Exception,
+    /// Also an HTTP response (`http-ingress`, `response`, dependencies).
+    Http,
+    /// Also an AWS service error (`aws-*` calls).
+    Aws,
 }
 
 /// What ends the request instead of the normal path.
@@ -47,6 +65,8 @@ pub enum Terminal<'a> {
     Exception(&'a ExceptionEffect),
     /// Answer with this HTTP response.
     HttpResponse(&'a HttpResponseEffect),
+    /// Answer an AWS call with this service error.
+    AwsError(&'a AwsErrorEffect),
 }
 
 /// One latency to inject: the experiment that asks for it and the drawn delay.
@@ -112,14 +132,15 @@ impl Fault {
     }
 
     /// The first terminal effect among those the flag supports, with the experiment that asks
-    /// for it and the effect as audited. `allow_http` says whether the flag can answer with an
-    /// HTTP response.
-    pub fn terminal(&self, allow_http: bool) -> Option<(&Experiment, Terminal<'_>, AppliedEffect)> {
+    /// for it and the effect as audited; `answers` says what the flag can answer with.
+    pub fn terminal(&self, answers: Answers) -> Option<(&Experiment, Terminal<'_>, AppliedEffect)> {
+        let allow_http = answers != Answers::Exception;
         self.experiments.iter().find_map(|experiment| {
             let effect = &experiment.effect;
-            let chosen = match (&effect.http_response, &effect.exception) {
-                (Some(response), _) if allow_http => Terminal::HttpResponse(response),
-                (_, Some(exception)) => Terminal::Exception(exception),
+            let chosen = match (&effect.aws_error, &effect.http_response, &effect.exception) {
+                (Some(error), _, _) if answers == Answers::Aws => Terminal::AwsError(error),
+                (_, Some(response), _) if allow_http => Terminal::HttpResponse(response),
+                (_, _, Some(exception)) => Terminal::Exception(exception),
                 _ => return None,
             };
             let applied = match chosen {
@@ -129,6 +150,10 @@ impl Fault {
                 Terminal::Exception(exception) => AppliedEffect::Exception {
                     message: exception.message.clone(),
                     error_type: exception.error_type.clone(),
+                },
+                Terminal::AwsError(error) => AppliedEffect::AwsError {
+                    code: error.code.clone(),
+                    status: error.status,
                 },
             };
             Some((experiment.as_ref(), chosen, applied))
@@ -180,7 +205,7 @@ experiments:
                 .sum::<u64>(),
             160
         );
-        match fault.terminal(false) {
+        match fault.terminal(Answers::Exception) {
             Some((experiment, Terminal::Exception(e), _)) => {
                 assert_eq!(e.message, "first");
                 assert_eq!(experiment.name, "b");
@@ -200,11 +225,11 @@ experiments:
         let labels = Labels::new();
         let fault = Fault::decide(&set, "egress", &labels, now(), 0.5).expect("selected");
         assert!(matches!(
-            fault.terminal(true),
+            fault.terminal(Answers::Http),
             Some((_, Terminal::HttpResponse(r), AppliedEffect::HttpResponse { code: 503 })) if r.code == 503
         ));
         assert!(matches!(
-            fault.terminal(false),
+            fault.terminal(Answers::Exception),
             Some((_, Terminal::Exception(_), AppliedEffect::Exception { .. }))
         ));
         assert_eq!(fault.experiment_names(), ["c"]);

@@ -14,3 +14,6 @@ pub const EGRESS: &str = "egress";
 pub const DEPENDENCY_PREFIX: &str = "dependency-";
 /// errorType that makes a dependency exception reset the connection instead of answering 502.
 pub const CONNECTION_RESET: &str = "ConnectionReset";
+/// Prefix of the per-service flag of AWS calls the dependency proxy originates TLS for:
+/// `aws-dynamodb`, `aws-s3` (the service's endpoint prefix); `aws-*` covers every service.
+pub const AWS_PREFIX: &str = "aws-";

@@ -7,18 +7,20 @@
 //! its errorType is `ConnectionReset`; an httpResponse answers with its code, headers and body
 //! (for CONNECT: the tunnel is refused with that status).
 
+mod origination;
 mod resettable;
 mod tunnel;
 mod upstream;
 
+use crate::aws::AwsCall;
 use crate::config::state::ConfigState;
 use crate::inject;
 use crate::invocation::CurrentInvocation;
 use crate::net::client::{ProxyBody, boxed, end_to_end, full_body};
 use crate::net::listener::accept_limited;
 use faultline_schema::config::Config;
-use faultline_schema::fault::Terminal;
-use faultline_schema::flags::{CONNECTION_RESET, DEPENDENCY_PREFIX, EGRESS};
+use faultline_schema::fault::{Answers, Terminal};
+use faultline_schema::flags::{AWS_PREFIX, CONNECTION_RESET, DEPENDENCY_PREFIX, EGRESS};
 use faultline_schema::labels::FunctionFacts;
 use faultline_schema::labels::Labels;
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
@@ -26,6 +28,7 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
+use origination::OriginationClient;
 use resettable::Resettable;
 use std::fmt;
 use std::sync::{Arc, Mutex};
@@ -65,6 +68,10 @@ struct Target<'a> {
     scheme: &'static str,
     method: &'a Method,
     path: Option<&'a str>,
+    /// The request's Content-Type, for an awsJson error's own.
+    json_type: Option<&'a str>,
+    /// The AWS call, when the request is one faultline originates TLS for and names.
+    aws: Option<&'a AwsCall>,
 }
 
 /// The outcome of the faults for one dependency request.
@@ -81,6 +88,9 @@ pub struct DependencyProxy {
     upstream_override: Option<http::Uri>,
     /// The forwarding client, rebuilt when the corporate proxy setting changes.
     client: Mutex<(Option<CorporateProxy>, ForwardClient)>,
+    /// The client that originates TLS, or why it could not be built (a request that needs it
+    /// is then answered 502 with the reason: never sent in clear).
+    originator: Result<OriginationClient, String>,
 }
 
 impl DependencyProxy {
@@ -96,6 +106,7 @@ impl DependencyProxy {
             invocation,
             upstream_override,
             client: Mutex::new((None, forward_client(None))),
+            originator: originator_from_env(),
         })
     }
 
@@ -186,6 +197,16 @@ impl DependencyProxy {
         if let Some(path) = target.path {
             labels.insert("path".into(), path.to_string());
         }
+        if let Some(call) = target.aws {
+            labels.insert("aws_service".into(), call.service.clone());
+            labels.insert("operation".into(), call.operation.clone());
+            if let Some(resource) = &call.resource {
+                labels.insert("resource".into(), resource.clone());
+            }
+            if let Some(region) = &call.region {
+                labels.insert("region".into(), region.clone());
+            }
+        }
         labels
     }
 
@@ -201,13 +222,35 @@ impl DependencyProxy {
         let request_id = self.invocation.get();
         let request_id = request_id.as_deref();
         let host_flag = format!("{DEPENDENCY_PREFIX}{}", target.host);
-        for flag in [EGRESS, host_flag.as_str()] {
+        let aws_flag = target
+            .aws
+            .map(|call| format!("{AWS_PREFIX}{}", call.service));
+        let flags = [Some(EGRESS), Some(host_flag.as_str()), aws_flag.as_deref()];
+        for flag in flags.into_iter().flatten() {
             let Some(fault) = inject::decide(&active.experiments, flag, labels) else {
                 continue;
             };
             inject::delay(&fault, request_id, labels).await;
-            match inject::terminal(&fault, true, request_id, labels) {
+            let answers = if target.aws.is_some() && flag.starts_with(AWS_PREFIX) {
+                Answers::Aws
+            } else {
+                Answers::Http
+            };
+            match inject::terminal(&fault, answers, request_id, labels) {
                 None => {}
+                Some(Terminal::AwsError(error)) => {
+                    let Some(call) = target.aws else { continue };
+                    let answer = crate::aws::errors::answer(call.protocol, error, target.json_type);
+                    let mut response = Response::new(full_body(answer.body));
+                    *response.status_mut() =
+                        StatusCode::from_u16(answer.status).unwrap_or(StatusCode::BAD_REQUEST);
+                    for (name, value) in answer.headers {
+                        if let Ok(value) = HeaderValue::from_str(&value) {
+                            response.headers_mut().insert(name, value);
+                        }
+                    }
+                    return Some(Injected::Answer(response));
+                }
                 Some(Terminal::Exception(exception)) => {
                     if exception.error_type.eq_ignore_ascii_case(CONNECTION_RESET) {
                         return Some(Injected::Reset);
@@ -248,7 +291,55 @@ impl DependencyProxy {
         None
     }
 
-    /// A plain HTTP request in absolute form.
+    /// Sends a plain-HTTP request on over TLS to `host`, port 443, with its Host header as it
+    /// came (an AWS SDK signed it). A certificate that fails verification stops it: 502 with
+    /// the reason, logged.
+    async fn originate(
+        &self,
+        host: &str,
+        mut parts: http::request::Parts,
+        body: ProxyBody,
+    ) -> Injected {
+        let client = match &self.originator {
+            Ok(client) => client,
+            Err(reason) => {
+                return Injected::Answer(text_response(
+                    StatusCode::BAD_GATEWAY,
+                    &format!(
+                        "faultline dependency proxy: cannot originate TLS to {host}: {reason}"
+                    ),
+                ));
+            }
+        };
+        let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+        let Ok(uri) = format!("https://{host}{path}").parse::<http::Uri>() else {
+            return Injected::Answer(text_response(
+                StatusCode::BAD_REQUEST,
+                &format!("faultline dependency proxy: {host}{path} is not a valid URL"),
+            ));
+        };
+        parts.uri = uri;
+        parts.headers = end_to_end(parts.headers);
+        parts.headers.remove(header::PROXY_AUTHORIZATION);
+        match client.request(Request::from_parts(parts, body)).await {
+            Ok(response) => {
+                let (mut parts, body) = response.into_parts();
+                parts.headers = end_to_end(parts.headers);
+                Injected::Answer(Response::from_parts(parts, boxed(body)))
+            }
+            Err(err) => {
+                let reason = error_chain(&err);
+                tracing::warn!("TLS origination to {host}:443 failed, nothing forwarded: {reason}");
+                Injected::Answer(text_response(
+                    StatusCode::BAD_GATEWAY,
+                    &format!("faultline dependency proxy: TLS to {host}:443 failed: {reason}"),
+                ))
+            }
+        }
+    }
+
+    /// A plain HTTP request in absolute form: forwarded as it came, or over TLS for a host
+    /// faultline originates for ([`origination`]).
     async fn forward(&self, request: Request<Incoming>) -> Injected {
         let uri = request.uri();
         let (Some("http"), Some(authority)) = (uri.scheme_str(), uri.authority()) else {
@@ -259,19 +350,78 @@ impl DependencyProxy {
         };
         let host = authority.host().to_ascii_lowercase();
         let port = authority.port_u16().unwrap_or(80);
+        let listed = self
+            .config
+            .current()
+            .map(|c| c.config.tls_origination.clone())
+            .unwrap_or_default();
+        let originate = origination::originates(&host, &listed);
+        let (parts, body) = request.into_parts();
+        let mut body = boxed(body);
+        // An AWS call is named only when an experiment could apply to it; its body is read
+        // (and sent on from memory) only when the protocol names the call there.
+        let could_apply = self
+            .config
+            .in_force()
+            .is_some_and(|active| !active.experiments.is_empty());
+        let mut read = None;
+        if originate && could_apply && crate::aws::wants_body(&parts.headers) {
+            let small = parts
+                .headers
+                .get(header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
+                .is_some_and(|length| length <= MAX_NAMED_BODY);
+            if small {
+                match http_body_util::BodyExt::collect(body).await {
+                    Ok(collected) => {
+                        let bytes = collected.to_bytes();
+                        body = full_body(bytes.clone());
+                        read = Some(bytes);
+                    }
+                    Err(err) => {
+                        return Injected::Answer(text_response(
+                            StatusCode::BAD_REQUEST,
+                            &format!(
+                                "faultline dependency proxy: reading the request failed: {err}"
+                            ),
+                        ));
+                    }
+                }
+            }
+        }
+        let call = (originate && could_apply)
+            .then(|| {
+                crate::aws::identify(&crate::aws::Request {
+                    host: &host,
+                    method: &parts.method,
+                    path: parts.uri.path(),
+                    query: parts.uri.query(),
+                    headers: &parts.headers,
+                    body: read.as_deref(),
+                })
+            })
+            .flatten();
+        let json_type = parts
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok());
         let aimed_at = Target {
             host: &host,
             port,
             scheme: "http",
-            method: request.method(),
-            path: Some(uri.path()),
+            method: &parts.method,
+            path: Some(parts.uri.path()),
+            json_type,
+            aws: call.as_ref(),
         };
         if let Some(injected) = self.faults(&aimed_at).await {
             return injected;
         }
-
+        if originate {
+            return self.originate(&host, parts, body).await;
+        }
         let (corporate, client) = self.corporate_proxy_and_client();
-        let (mut parts, body) = request.into_parts();
+        let mut parts = parts;
         parts.headers = end_to_end(parts.headers);
         parts.headers.remove(header::PROXY_AUTHORIZATION);
         if let Some(auth) = corporate.as_ref().and_then(CorporateProxy::authorization) {
@@ -279,10 +429,7 @@ impl DependencyProxy {
                 .headers
                 .insert(header::PROXY_AUTHORIZATION, auth.clone());
         }
-        match client
-            .request(Request::from_parts(parts, boxed(body)))
-            .await
-        {
+        match client.request(Request::from_parts(parts, body)).await {
             Ok(response) => {
                 let (mut parts, body) = response.into_parts();
                 parts.headers = end_to_end(parts.headers);
@@ -314,6 +461,8 @@ impl DependencyProxy {
             scheme: "https",
             method: request.method(),
             path: None,
+            json_type: None,
+            aws: None,
         };
         if let Some(injected) = self.faults(&aimed_at).await {
             return injected;
@@ -383,6 +532,40 @@ impl DependencyProxy {
         });
         Injected::Answer(Response::new(full_body(Vec::new())))
     }
+}
+
+/// An error with its sources, so that a certificate failure deep in the chain is named.
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// The largest body read to name an AWS call (JSON and query protocols).
+const MAX_NAMED_BODY: usize = 1024 * 1024;
+
+/// The TLS-originating client from `FAULTLINE_CA_FILE` and `FAULTLINE_CONNECT_TO`; a setting
+/// that cannot be used is logged, and originated requests are answered 502 naming it.
+fn originator_from_env() -> Result<OriginationClient, String> {
+    let ca_file = std::env::var_os(origination::CA_FILE_VAR)
+        .filter(|v| !v.is_empty())
+        .map(std::path::PathBuf::from);
+    let connect_to = std::env::var(origination::CONNECT_TO_VAR)
+        .ok()
+        .map(|text| origination::parse_connect_to(&text))
+        .transpose()
+        .map(Option::unwrap_or_default);
+    let built = connect_to
+        .and_then(|connect_to| origination::origination_client(ca_file.as_deref(), connect_to));
+    if let Err(reason) = &built {
+        tracing::error!("TLS origination is off: {reason}");
+    }
+    built
 }
 
 /// A connection's place among the `max_connections`: released when the connection ends, or

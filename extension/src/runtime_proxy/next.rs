@@ -16,7 +16,7 @@ use super::{MAX_BUFFERED, RuntimeProxy};
 use crate::config::state::ActiveConfig;
 use crate::inject;
 use faultline_schema::event::{EventFacts, classify};
-use faultline_schema::fault::Terminal;
+use faultline_schema::fault::{Answers, Terminal};
 use faultline_schema::flags::{HTTP_INGRESS, INGRESS, RESPONSE};
 use faultline_schema::labels::Labels;
 use faultline_schema::labels::invocation_labels;
@@ -154,9 +154,15 @@ impl RuntimeProxy {
                 continue;
             };
             inject::delay(&fault, Some(request_id), labels).await;
+            let answers = if flag == HTTP_INGRESS {
+                Answers::Http
+            } else {
+                Answers::Exception
+            };
             let (path, body, error_type) =
-                match inject::terminal(&fault, flag == HTTP_INGRESS, Some(request_id), labels) {
-                    None => continue,
+                match inject::terminal(&fault, answers, Some(request_id), labels) {
+                    // An awsError is never chosen for a flag that does not answer AWS calls.
+                    None | Some(Terminal::AwsError(_)) => continue,
                     Some(Terminal::Exception(exception)) => (
                         format!("{invocation}/{request_id}/error"),
                         error_body(exception),

@@ -15,7 +15,7 @@ use super::wire::head::{RequestHead, ResponseHead};
 use super::{MAX_BUFFERED, RuntimeProxy};
 use crate::config::state::ActiveConfig;
 use crate::inject;
-use faultline_schema::fault::Terminal;
+use faultline_schema::fault::{Answers, Terminal};
 use faultline_schema::flags::RESPONSE;
 use std::sync::Arc;
 
@@ -68,8 +68,14 @@ impl RuntimeProxy {
             return relay.pass(head).await;
         };
         inject::delay(&fault, Some(&request_id), &labels).await;
-        match inject::terminal(&fault, !head.streaming, Some(&request_id), &labels) {
-            None => relay.pass(head).await,
+        let answers = if head.streaming {
+            Answers::Exception
+        } else {
+            Answers::Http
+        };
+        match inject::terminal(&fault, answers, Some(&request_id), &labels) {
+            // An awsError is never chosen for a flag that does not answer AWS calls.
+            None | Some(Terminal::AwsError(_)) => relay.pass(head).await,
             Some(Terminal::Exception(exception)) => {
                 // The runtime's answer is dropped; read it (keeping nothing) so its connection
                 // stays usable. A streamed answer may be hundreds of MB.

@@ -4,6 +4,7 @@
 //! tests' own) and moto server.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failure is the report
 
+mod aws_errors;
 mod config_loading;
 mod dependency_proxy;
 mod experiment_selection;

@@ -68,6 +68,48 @@ def dispatch(event, context):
             marker.write("ran")
     op = event.get("op", "echo") if isinstance(event, dict) else "echo"
     return {"echo": echo, "fail": fail, "big": big, "sleep": sleep, "env": env, "flag": flag,
-            "outbound": outbound}[op](
+            "outbound": outbound, "aws": aws_calls}[op](
         event, context
     )
+
+
+def aws_calls(event, context):
+    """Runs DynamoDB, SQS and S3 calls with boto3 (endpoints and proxy from the environment, as
+    `deployer enable` would set them) and reports each call's result or error code, its retry
+    count and how long it took."""
+    import boto3
+    from botocore.config import Config
+    from botocore.exceptions import ClientError
+
+    # In a Config, max_attempts counts retries: three retries, four attempts at most.
+    config = Config(retries={"mode": "standard", "max_attempts": 3})
+    clients = {name: boto3.client(name, region_name="us-east-1", config=config)
+               for name in ("dynamodb", "sqs", "s3")}
+    results = []
+    for step in event["calls"]:
+        client = clients[step["service"]]
+        started = time.monotonic()
+        try:
+            answer = getattr(client, step["op"])(**step.get("args", {}))
+            answer.pop("ResponseMetadata", None)
+            if "Body" in answer:
+                answer["Body"] = answer["Body"].read().decode()
+            result = {"ok": json_safe(answer)}
+        except ClientError as err:
+            result = {
+                "error": err.response["Error"]["Code"],
+                "status": err.response["ResponseMetadata"].get("HTTPStatusCode"),
+                "retries": err.response["ResponseMetadata"].get("RetryAttempts"),
+            }
+        except Exception as err:  # a connection failure, a 502 from faultline's origination
+            result = {"failed": f"{type(err).__name__}: {err}"}
+        result["ms"] = (time.monotonic() - started) * 1000
+        results.append(result)
+    return {"results": results}
+
+
+def json_safe(value):
+    """boto3 answers hold datetimes and bytes: made into text for the JSON answer."""
+    import json
+
+    return json.loads(json.dumps(value, default=str))

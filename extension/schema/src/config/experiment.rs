@@ -96,6 +96,35 @@ pub struct Effect {
     pub exception: Option<ExceptionEffect>,
     /// Answer the request with a forged HTTP response.
     pub http_response: Option<HttpResponseEffect>,
+    /// Answer an AWS call with a service error in its protocol's shape (`aws-*` flags only).
+    pub aws_error: Option<AwsErrorEffect>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+/// An AWS service error: `{code: ProvisionedThroughputExceededException, message, status}`.
+pub struct AwsErrorEffect {
+    /// The error code the SDK reports (`ThrottlingException`, `SlowDown`, ...).
+    pub code: String,
+    /// The error message.
+    pub message: String,
+    /// The HTTP status: given, or the one AWS uses for such a code.
+    pub status: u16,
+}
+
+/// The status AWS answers an error code with, for the codes whose status is well known
+/// (throttling 400, or 429 where the service uses it; unavailable 503; internal 500); 400
+/// otherwise, as for any client error.
+pub fn default_aws_error_status(code: &str) -> u16 {
+    match code {
+        "SlowDown" | "ServiceUnavailable" | "ServiceUnavailableException" | "RequestTimeout" => 503,
+        "InternalServerError"
+        | "InternalFailure"
+        | "InternalError"
+        | "InternalServiceError"
+        | "InternalServerException" => 500,
+        "TooManyRequestsException" => 429,
+        _ => 400,
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -201,6 +230,18 @@ struct RawEffect {
     exception: Option<ExceptionEffect>,
     #[serde(default)]
     http_response: Option<RawHttpResponse>,
+    #[serde(default)]
+    aws_error: Option<RawAwsError>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAwsError {
+    code: String,
+    #[serde(default)]
+    message: Option<String>,
+    #[serde(default)]
+    status: Option<u16>,
 }
 
 #[derive(Deserialize)]
@@ -523,15 +564,63 @@ fn parse_one(value: Value) -> Result<Experiment, (String, String)> {
         })
         .transpose()?;
 
+    let aws_error = raw
+        .effect
+        .aws_error
+        .map(|raw| {
+            if !flag.starts_with(crate::flags::AWS_PREFIX) {
+                return Err(fail(
+                    "effect.awsError",
+                    format!(
+                        "applies to AWS calls only: the flag must be `aws-<service>` or a glob \
+                         such as `aws-*`, not `{flag}`"
+                    ),
+                ));
+            }
+            let code = raw.code.trim().to_string();
+            if code.is_empty() || !code.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.') {
+                return Err(fail(
+                    "effect.awsError.code",
+                    format!(
+                        "`{}` is not an AWS error code (letters and digits)",
+                        raw.code
+                    ),
+                ));
+            }
+            let status = raw
+                .status
+                .unwrap_or_else(|| default_aws_error_status(&code));
+            if !(400..=599).contains(&status) {
+                return Err(fail(
+                    "effect.awsError.status",
+                    format!("{status} is not an error status (400..599)"),
+                ));
+            }
+            let message = raw
+                .message
+                .unwrap_or_else(|| format!("{code} injected by faultline"));
+            Ok(AwsErrorEffect {
+                code,
+                message,
+                status,
+            })
+        })
+        .transpose()?;
+
     let effect = Effect {
         latency: raw.effect.latency,
         exception: raw.effect.exception,
         http_response,
+        aws_error,
     };
-    if effect.latency.is_none() && effect.exception.is_none() && effect.http_response.is_none() {
+    if effect.latency.is_none()
+        && effect.exception.is_none()
+        && effect.http_response.is_none()
+        && effect.aws_error.is_none()
+    {
         return Err(fail(
             "effect",
-            "needs at least one of latency, exception, httpResponse".into(),
+            "needs at least one of latency, exception, httpResponse, awsError".into(),
         ));
     }
 

@@ -13,8 +13,8 @@ pub use document::{
 };
 pub use error::ConfigError;
 pub use experiment::{
-    Effect, ExceptionEffect, Experiment, ExperimentError, HttpResponseEffect, LatencyEffect, Rate,
-    alarm_name,
+    AwsErrorEffect, Effect, ExceptionEffect, Experiment, ExperimentError, HttpResponseEffect,
+    LatencyEffect, Rate, alarm_name, default_aws_error_status,
 };
 pub use values::{ListenAddr, Redacted, mask_userinfo, parse_proxy_url};
 
@@ -74,6 +74,9 @@ pub struct Config {
     pub max_stale: Duration,
     /// CloudWatch alarms (names or ARNs) that halt every experiment when one is in ALARM.
     pub stop_on_alarms: Vec<String>,
+    /// Hosts besides AWS's whose plain-HTTP requests the dependency proxy sends on over TLS
+    /// (`api.example.com`, or a glob such as `*.example.com`).
+    pub tls_origination: Vec<String>,
     /// Gremlin team id (accepted for compatibility, unused).
     pub team_id: Option<Redacted>,
     /// Gremlin team certificate (accepted for compatibility, unused).
@@ -107,6 +110,7 @@ impl std::fmt::Debug for Config {
             .field("request_timeout", &self.request_timeout)
             .field("max_stale", &self.max_stale)
             .field("stop_on_alarms", &self.stop_on_alarms)
+            .field("tls_origination", &self.tls_origination)
             .field("team_id", &self.team_id)
             .field("team_certificate", &self.team_certificate)
             .field("team_private_key", &self.team_private_key)
@@ -133,6 +137,7 @@ impl Default for Config {
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             max_stale: DEFAULT_MAX_STALE,
             stop_on_alarms: Vec::new(),
+            tls_origination: Vec::new(),
             team_id: None,
             team_certificate: None,
             team_private_key: None,
@@ -175,6 +180,8 @@ struct RawConfig {
     max_stale: Option<values::HumanDuration>,
     #[serde(default)]
     stop_on_alarms: Option<Vec<String>>,
+    #[serde(default)]
+    tls_origination: Option<Vec<String>>,
     #[serde(default)]
     team_id: Option<Redacted>,
     #[serde(default)]
@@ -264,6 +271,27 @@ impl RawConfig {
                 reason,
             })?;
         }
+        let tls_origination: Vec<String> = self
+            .tls_origination
+            .unwrap_or_default()
+            .into_iter()
+            .map(|host| host.trim().to_ascii_lowercase())
+            .collect();
+        for (index, host) in tls_origination.iter().enumerate() {
+            let valid = !host.is_empty()
+                && host
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b'*');
+            if !valid {
+                return Err(ConfigError::Invalid {
+                    path: format!("tls_origination[{index}]"),
+                    reason: format!(
+                        "`{host}` is not a host name (no scheme, port or path: `api.example.com` \
+                         or `*.example.com`)"
+                    ),
+                });
+            }
+        }
         if let Some(name) = &self.service_name
             && name.trim().is_empty()
         {
@@ -308,6 +336,7 @@ impl RawConfig {
             request_timeout,
             max_stale,
             stop_on_alarms,
+            tls_origination,
             team_id: self.team_id,
             team_certificate: self.team_certificate,
             team_private_key: self.team_private_key,

@@ -354,3 +354,67 @@ proptest! {
         let _ = Config::parse(&yaml);
     }
 }
+
+#[test]
+fn aws_errors_and_tls_origination() {
+    let config = Config::parse_strict(
+        r#"
+tls_origination: [api.example.com, "*.payments.test"]
+experiments:
+  - {name: a, flag: aws-dynamodb, effect: {awsError: {code: ProvisionedThroughputExceededException}}}
+  - {name: b, flag: aws-s3, effect: {awsError: {code: SlowDown, message: later}}}
+  - {name: c, flag: "aws-*", effect: {awsError: {code: Custom, status: 418}}}
+"#,
+    )
+    .expect("valid");
+    assert_eq!(
+        config.tls_origination,
+        ["api.example.com", "*.payments.test"]
+    );
+    let errors: Vec<_> = config
+        .experiments
+        .iter()
+        .map(|e| e.effect.aws_error.clone().expect("awsError"))
+        .collect();
+    assert_eq!(
+        (errors[0].status, errors[0].message.as_str()),
+        (
+            400,
+            "ProvisionedThroughputExceededException injected by faultline"
+        )
+    );
+    assert_eq!(
+        (errors[1].status, errors[1].message.as_str()),
+        (503, "later")
+    );
+    assert_eq!(errors[2].status, 418);
+    assert_eq!(default_aws_error_status("InternalServerError"), 500);
+    assert_eq!(default_aws_error_status("TooManyRequestsException"), 429);
+
+    for (yaml, path, words) in [
+        (
+            "experiments: [{name: a, flag: egress, effect: {awsError: {code: X}}}]",
+            "experiments[0].effect.awsError",
+            "aws-<service>",
+        ),
+        (
+            "experiments: [{name: a, flag: aws-s3, effect: {awsError: {code: \"no spaces\"}}}]",
+            "experiments[0].effect.awsError.code",
+            "not an AWS error code",
+        ),
+        (
+            "experiments: [{name: a, flag: aws-s3, effect: {awsError: {code: X, status: 200}}}]",
+            "experiments[0].effect.awsError.status",
+            "400..599",
+        ),
+        (
+            "tls_origination: [\"https://api.example.com\"]",
+            "tls_origination[0]",
+            "not a host name",
+        ),
+    ] {
+        let (got_path, reason) = invalid_path(yaml);
+        assert_eq!(got_path, path, "{yaml}");
+        assert!(reason.contains(words), "{reason}");
+    }
+}

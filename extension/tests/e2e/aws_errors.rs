@@ -1,0 +1,341 @@
+//! AWS service errors through TLS origination, with boto3 in a Python function on awslambdaric
+//! (through the wrapper and the extension) and moto server over TLS with a certificate from a CA
+//! the test makes. boto3 is pointed at `http://<service>.us-east-1.amazonaws.com:443` by
+//! `AWS_ENDPOINT_URL_<SERVICE>` and at the dependency proxy by `HTTP_PROXY`; faultline opens
+//! TLS to moto (`FAULTLINE_CONNECT_TO`) and verifies its certificate (`FAULTLINE_CA_FILE`).
+
+use crate::emulator::{Emulator, Outcome};
+use crate::start_extension;
+use crate::support::{LambdaEnv, Proc};
+use faultline_testkit::MotoServer;
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+const SERVICES: [&str; 3] = ["dynamodb", "sqs", "s3"];
+const BUCKET: &str = "orders-bucket";
+
+fn openssl(dir: &Path, args: &[&str]) {
+    let status = std::process::Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("openssl runs");
+    assert!(status.success(), "openssl {args:?}");
+}
+
+/// A CA named `name` and, signed by it, a server certificate for the AWS hosts of us-east-1
+/// (and 127.0.0.1): (CA, certificate, key) in `dir`.
+fn tls_material(dir: &Path, name: &str) -> (PathBuf, PathBuf, PathBuf) {
+    let (ca_key, ca) = (format!("{name}.key"), format!("{name}.pem"));
+    let (key, csr, cert) = (
+        format!("{name}-server.key"),
+        format!("{name}-server.csr"),
+        format!("{name}-server.pem"),
+    );
+    let ext = format!("{name}-ext.cnf");
+    std::fs::write(
+        dir.join(&ext),
+        "subjectAltName=DNS:*.us-east-1.amazonaws.com,DNS:*.s3.us-east-1.amazonaws.com,IP:127.0.0.1\n\
+         basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\n\
+         extendedKeyUsage=serverAuth\n",
+    )
+    .expect("extensions file");
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            &format!("/CN=faultline test CA {name}"),
+            "-keyout",
+            &ca_key,
+            "-out",
+            &ca,
+        ],
+    );
+    openssl(
+        dir,
+        &[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            "/CN=amazonaws.com",
+            "-keyout",
+            &key,
+            "-out",
+            &csr,
+        ],
+    );
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            &csr,
+            "-CA",
+            &ca,
+            "-CAkey",
+            &ca_key,
+            "-CAcreateserial",
+            "-days",
+            "1",
+            "-out",
+            &cert,
+            "-extfile",
+            &ext,
+        ],
+    );
+    (dir.join(ca), dir.join(cert), dir.join(key))
+}
+
+/// The function's and the extension's environment for boto3 through faultline to `moto`, with
+/// `ca` trusted by the extension.
+fn aws_env(env: &mut LambdaEnv, moto: &MotoServer, ca: &Path) {
+    let mut hosts: Vec<String> = SERVICES
+        .iter()
+        .map(|s| format!("{s}.us-east-1.amazonaws.com"))
+        .collect();
+    hosts.push(format!("{BUCKET}.s3.us-east-1.amazonaws.com"));
+    let connect_to: Vec<String> = hosts
+        .iter()
+        .map(|host| format!("{host}:443:127.0.0.1:{}", moto.port))
+        .collect();
+    env.set("FAULTLINE_CA_FILE", ca.to_string_lossy())
+        .set("FAULTLINE_CONNECT_TO", connect_to.join(","));
+    let proxy = env.dependency_proxy_url();
+    env.set("HTTP_PROXY", proxy.clone())
+        .set("HTTPS_PROXY", proxy);
+    for service in SERVICES {
+        env.set(
+            &format!("AWS_ENDPOINT_URL_{}", service.to_ascii_uppercase()),
+            format!("http://{service}.us-east-1.amazonaws.com:443"),
+        );
+    }
+}
+
+async fn run(emulator: &Emulator, runtime: &Proc, extension: &Proc, calls: Value) -> Vec<Value> {
+    let outcome = emulator
+        .try_invoke(
+            json!({"op": "aws", "calls": calls}).to_string(),
+            Duration::from_secs(60),
+        )
+        .await
+        .unwrap_or_else(|| {
+            panic!(
+                "no answer:\n{}\n{}",
+                runtime.log_text(),
+                extension.log_text()
+            )
+        });
+    match outcome {
+        Outcome::Response { body, .. } => {
+            let answer: Value = serde_json::from_slice(&body).expect("JSON");
+            answer["results"].as_array().cloned().expect("results")
+        }
+        other => panic!("the handler failed: {other:?}\n{}", runtime.log_text()),
+    }
+}
+
+fn call(service: &str, op: &str, args: Value) -> Value {
+    json!({"service": service, "op": op, "args": args})
+}
+
+const EXPERIMENTS: &str = r#"
+experiments:
+  - name: throttle-orders
+    flag: aws-dynamodb
+    selector: {operation: PutItem, resource: orders}
+    effect: {awsError: {code: ProvisionedThroughputExceededException, message: "slow down, orders"}}
+  - name: slow-reads
+    flag: aws-dynamodb
+    selector: {operation: GetItem}
+    effect: {latency: 400}
+  - name: s3-slow-down
+    flag: aws-s3
+    selector: {operation: PutObject}
+    effect: {awsError: {code: SlowDown}}
+  - name: queue-gone
+    flag: aws-sqs
+    selector: {operation: SendMessage}
+    effect: {awsError: {code: QueueDoesNotExist, message: "no such queue"}}
+"#;
+
+fn audited(extension: &Proc, experiment: &str) -> Vec<Value> {
+    extension
+        .logs()
+        .iter()
+        .filter(|line| line.contains("\"fault-injected\""))
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|line| line["experiment"] == experiment)
+        .collect()
+}
+
+#[tokio::test]
+async fn aws_errors_reach_boto3_in_each_protocol_through_tls_origination() {
+    let emulator = Emulator::start().await;
+    let mut env = LambdaEnv::new(&emulator.runtime_api());
+    let (ca, cert, key) = tls_material(env.dir.path(), "trusted");
+    let moto = MotoServer::start_tls(&cert, &key).await;
+    aws_env(&mut env, &moto, &ca);
+    env.config_file(EXPERIMENTS);
+    let extension = start_extension(&env, &emulator).await;
+    let runtime = env.python(true);
+
+    let table = json!({
+        "TableName": "orders",
+        "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
+        "AttributeDefinitions": [{"AttributeName": "id", "AttributeType": "S"}],
+        "BillingMode": "PAY_PER_REQUEST"
+    });
+    let results = run(
+        &emulator,
+        &runtime,
+        &extension,
+        json!([
+            call("dynamodb", "create_table", table),
+            call("dynamodb", "put_item", json!({"TableName": "orders", "Item": {"id": {"S": "1"}}})),
+            call("dynamodb", "get_item", json!({"TableName": "orders", "Key": {"id": {"S": "1"}}})),
+            call("sqs", "create_queue", json!({"QueueName": "orders"})),
+            call("sqs", "send_message", json!({"QueueUrl": "https://sqs.us-east-1.amazonaws.com/123456789012/orders", "MessageBody": "x"})),
+            call("s3", "create_bucket", json!({"Bucket": BUCKET})),
+            call("s3", "put_object", json!({"Bucket": BUCKET, "Key": "k", "Body": "v"})),
+            call("s3", "get_object", json!({"Bucket": BUCKET, "Key": "k"})),
+        ]),
+    )
+    .await;
+    let [
+        create,
+        put,
+        get,
+        queue,
+        send,
+        bucket,
+        put_object,
+        get_object,
+    ] = results.as_slice()
+    else {
+        panic!("eight results: {results:?}");
+    };
+    // Untouched calls reach moto through the originated TLS connection.
+    assert!(create.get("ok").is_some(), "{create}");
+    assert!(queue.get("ok").is_some(), "{queue}");
+    assert!(bucket.get("ok").is_some(), "{bucket}");
+    // awsJson (DynamoDB): boto3 parses the code, retries it as throttling, then raises it.
+    assert_eq!(
+        put["error"], "ProvisionedThroughputExceededException",
+        "{put}"
+    );
+    assert_eq!(put["status"], 400);
+    // `retries: {max_attempts: 3}` in a botocore Config counts retries: four attempts.
+    assert_eq!(put["retries"], 3, "{put}");
+    assert_eq!(
+        audited(&extension, "throttle-orders").len(),
+        4,
+        "faultline saw exactly the SDK's four attempts"
+    );
+    // GetItem is untouched but for its latency (the item never arrived: PutItem failed).
+    assert!(get.get("ok").is_some(), "{get}");
+    assert!(get["ms"].as_f64().unwrap() >= 400.0, "{get}");
+    // SQS in its JSON protocol.
+    assert_eq!(send["error"], "QueueDoesNotExist", "{send}");
+    // restXml (S3): SlowDown, a 503.
+    assert_eq!(put_object["error"], "SlowDown", "{put_object}");
+    assert_eq!(put_object["status"], 503);
+    assert_eq!(get_object["error"], "NoSuchKey", "{get_object}");
+    // The audit line names the AWS call.
+    let line = &audited(&extension, "s3-slow-down")[0];
+    assert_eq!(line["labels"]["aws_service"], "s3");
+    assert_eq!(line["labels"]["operation"], "PutObject");
+    assert_eq!(line["effect"]["type"], "awsError");
+    assert_eq!(line["effect"]["code"], "SlowDown");
+}
+
+/// With no experiment, calls go through the originated TLS connection and come back as moto
+/// answered them: a round trip of an item.
+#[tokio::test]
+async fn with_no_experiment_aws_calls_round_trip_through_tls_origination() {
+    let emulator = Emulator::start().await;
+    let mut env = LambdaEnv::new(&emulator.runtime_api());
+    let (ca, cert, key) = tls_material(env.dir.path(), "trusted");
+    let moto = MotoServer::start_tls(&cert, &key).await;
+    aws_env(&mut env, &moto, &ca);
+    env.config_file("experiments: []\n");
+    let extension = start_extension(&env, &emulator).await;
+    let runtime = env.python(true);
+    let table = json!({
+        "TableName": "plain",
+        "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
+        "AttributeDefinitions": [{"AttributeName": "id", "AttributeType": "S"}],
+        "BillingMode": "PAY_PER_REQUEST"
+    });
+    let results = run(
+        &emulator,
+        &runtime,
+        &extension,
+        json!([
+            call("dynamodb", "create_table", table),
+            call(
+                "dynamodb",
+                "put_item",
+                json!({"TableName": "plain", "Item": {"id": {"S": "7"}, "v": {"S": "seven"}}})
+            ),
+            call(
+                "dynamodb",
+                "get_item",
+                json!({"TableName": "plain", "Key": {"id": {"S": "7"}}})
+            ),
+        ]),
+    )
+    .await;
+    assert_eq!(
+        results[2]["ok"]["Item"],
+        json!({"id": {"S": "7"}, "v": {"S": "seven"}}),
+        "{results:?}"
+    );
+}
+
+/// A server whose certificate the extension cannot verify is never sent the request: the SDK
+/// gets faultline's 502 naming the verification failure, and the failure is logged.
+#[tokio::test]
+async fn an_unverifiable_certificate_stops_the_call_with_a_502() {
+    let emulator = Emulator::start().await;
+    let mut env = LambdaEnv::new(&emulator.runtime_api());
+    let (_, cert, key) = tls_material(env.dir.path(), "untrusted");
+    let (other_ca, _, _) = tls_material(env.dir.path(), "trusted");
+    let moto = MotoServer::start_tls(&cert, &key).await;
+    aws_env(&mut env, &moto, &other_ca);
+    env.config_file("experiments: []\n");
+    let extension = start_extension(&env, &emulator).await;
+    let runtime = env.python(true);
+    let results = run(
+        &emulator,
+        &runtime,
+        &extension,
+        json!([call("dynamodb", "list_tables", json!({}))]),
+    )
+    .await;
+    let text = results[0].to_string();
+    assert!(
+        text.contains("502") || text.contains("BadGateway"),
+        "{text}"
+    );
+    assert!(
+        extension
+            .log_text()
+            .contains("TLS origination to dynamodb.us-east-1.amazonaws.com:443 failed")
+            && extension.log_text().contains("UnknownIssuer"),
+        "{}",
+        extension.log_text()
+    );
+}
