@@ -15,7 +15,7 @@ mod support;
 use support::floor::start_floor;
 use support::{
     INVOCATION_ID, REQUEST_ID, Upstream, cpu_time_ns, micros, percentile, repo_root, rss_kib,
-    start_extension, start_upstream,
+    sched_counts, start_extension, start_upstream,
 };
 
 use bytes::Bytes;
@@ -75,6 +75,8 @@ struct Comparison {
     label: String,
     times: Vec<Vec<Duration>>,
     cpu_per_invocation: Vec<Option<Duration>>,
+    /// Per side, the relay's CPU migrations and context switches per invocation.
+    sched_per_invocation: Vec<Option<(f64, f64)>>,
 }
 
 /// Runs `iterations` invocations on every side, in blocks of 50, the order of the sides rotated
@@ -97,6 +99,8 @@ async fn compare(
     }
     let cpu_before: Vec<Option<Duration>> =
         sides.iter().map(|s| s.pid.and_then(cpu_time_ns)).collect();
+    let sched_before: Vec<Option<(u64, u64)>> =
+        sides.iter().map(|s| s.pid.and_then(sched_counts)).collect();
     let mut times: Vec<Vec<Duration>> = vec![Vec::with_capacity(iterations); sides.len()];
     let block = 50;
     let (mut done, mut round) = (0, 0);
@@ -119,6 +123,19 @@ async fn compare(
             Some(after.saturating_sub(before?) / iterations as u32)
         })
         .collect();
+    let sched_per_invocation = sides
+        .iter()
+        .zip(sched_before)
+        .map(|(side, before)| {
+            let (m1, s1) = side.pid.and_then(sched_counts)?;
+            let (m0, s0) = before?;
+            let n = iterations as f64;
+            Some((
+                m1.saturating_sub(m0) as f64 / n,
+                s1.saturating_sub(s0) as f64 / n,
+            ))
+        })
+        .collect();
     for t in &mut times {
         t.sort();
     }
@@ -130,6 +147,7 @@ async fn compare(
         },
         times,
         cpu_per_invocation,
+        sched_per_invocation,
     }
 }
 
@@ -359,6 +377,16 @@ fn main() {
             .map(|r| format!("{r:.2}"))
             .collect::<Vec<_>>()
             .join(", ")
+    ));
+    let sched = |c: &Comparison, i: usize| {
+        c.sched_per_invocation[i].map_or("?".into(), |(m, s)| {
+            format!("{m:.2} migrations, {s:.1} switches")
+        })
+    };
+    report.push_str(&format!(
+        "per invocation at 1 KiB (median run): floor relay {}; faultline {}\n",
+        sched(&small.median, 1),
+        sched(&small.median, 2)
     ));
     report.push_str(&format!(
         "\nexec → register: p50 {:.1} ms, p99 {:.1} ms ({} spawns)\n",

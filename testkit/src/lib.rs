@@ -119,8 +119,26 @@ pub fn rss_kib(pid: u32) -> Option<u64> {
         .ok()
 }
 
-/// A port free on 127.0.0.1 right now.
+/// A port free on 127.0.0.1 right now, for a server the test starts later. It is drawn below
+/// the kernel's ephemeral range (32768 and up on Linux): a port the kernel handed out for
+/// `:0` would be free again once tested, and the next `:0` bind or outgoing connection could
+/// take it before the server binds it (seen: the dependency proxy's port taken by the Runtime
+/// API proxy's own `:0` bind, with many tests running at once).
 pub fn free_port() -> u16 {
+    use std::sync::atomic::{AtomicU16, Ordering};
+    // Each process walks its own stretch of 20000..32000, from a point set by its pid, so two
+    // test binaries running side by side rarely meet; a port in use is skipped.
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    const LOW: u32 = 20_000;
+    const SPAN: u32 = 12_000;
+    let start = (std::process::id().wrapping_mul(7919) % SPAN) as u16;
+    for _ in 0..SPAN {
+        let offset = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = (LOW + (u32::from(start) + u32::from(offset)) % SPAN) as u16;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())

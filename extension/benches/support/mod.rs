@@ -225,3 +225,25 @@ pub fn cpu_time_ns(pid: u32) -> Option<Duration> {
     }
     Some(Duration::from_nanos(total))
 }
+
+/// A process's CPU migrations and context switches (voluntary + involuntary) so far, summed over
+/// its threads, from /proc/PID/task/*/sched (CONFIG_SCHED_DEBUG kernels).
+pub fn sched_counts(pid: u32) -> Option<(u64, u64)> {
+    let (mut migrations, mut switches) = (0u64, 0u64);
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).ok()? {
+        let text = std::fs::read_to_string(task.ok()?.path().join("sched")).ok()?;
+        for line in text.lines() {
+            let mut parts = line.split(':');
+            let (Some(name), Some(value)) = (parts.next(), parts.next()) else {
+                continue;
+            };
+            let value: u64 = value.trim().parse().unwrap_or(0);
+            match name.trim() {
+                "se.nr_migrations" => migrations += value,
+                "nr_switches" => switches += value,
+                _ => {}
+            }
+        }
+    }
+    Some((migrations, switches))
+}

@@ -66,10 +66,7 @@ pub(super) fn name(
         return (Protocol::AwsJson, operation, resource);
     }
     if header(request, "content-type").is_some_and(|t| t.starts_with(FORM)) {
-        let form: Vec<(String, String)> = request
-            .body
-            .map(form_pairs)
-            .unwrap_or_default();
+        let form: Vec<(String, String)> = request.body.map(form_pairs).unwrap_or_default();
         let field = |name: &str| {
             form.iter()
                 .find(|(key, _)| key == name)

@@ -162,19 +162,27 @@ async fn a_thousand_concurrent_dependency_connections_with_flat_memory() {
     echo.abort();
     // The allocator's floor climbs for a while, then holds: over 40 rounds on this machine it
     // rose from 38 to about 51 MiB by round 6 to 11 (later on a loaded machine) and then moved
-    // between 41 and 51.5 MiB without rising further. A CI run with 12 rounds failed on that
-    // climb alone (45.8 MiB peak in rounds 0-5, 50.3 MiB in 6-11), so the first half is now
-    // twelve rounds, long enough to reach the plateau. A leak never settles: it adds the same
-    // amount every round. So the peak of the second half must stay within 4 MiB of the first
-    // half's (a leak of 1.3 KiB per tunnel would add 15.6 MiB over twelve rounds of 1,000).
+    // between 41 and 51.5 MiB without rising further; one run went 44.5, 48.1, 50.9, then 44.5
+    // again for the rest. Peaks are the allocator's weather, so the criterion is what a leak
+    // cannot avoid: it adds the same amount every round, so the median of the second twelve
+    // rounds rises above the first twelve's (a leak of 1.3 KiB per tunnel would add 15.6 MiB
+    // over twelve rounds of 1,000), and so does the end of the run. Both must stay within
+    // 4 MiB.
     let (first, second) = samples.split_at(ROUNDS / 2);
+    let median = |part: &[u64]| {
+        let mut sorted = part.to_vec();
+        sorted.sort_unstable();
+        sorted[sorted.len() / 2]
+    };
     let first_peak = first.iter().max().copied().unwrap_or(0);
-    let second_peak = second.iter().max().copied().unwrap_or(0);
+    let end = second.iter().rev().take(3).min().copied().unwrap_or(0);
     assert!(
-        second_peak <= first_peak + FLAT_KIB,
-        "RSS still grows after {} rounds of {CONNECTIONS} tunnels (peak {first_peak} KiB, then \
-         {second_peak} KiB): {samples:?}",
-        ROUNDS / 2
+        median(second) <= median(first) + FLAT_KIB && end <= first_peak + FLAT_KIB,
+        "RSS still grows after {} rounds of {CONNECTIONS} tunnels (median {} KiB, then {} KiB; \
+         first-half peak {first_peak} KiB, end {end} KiB): {samples:?}",
+        ROUNDS / 2,
+        median(first),
+        median(second)
     );
 }
 
