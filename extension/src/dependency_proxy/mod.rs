@@ -322,11 +322,7 @@ impl DependencyProxy {
         parts.headers = end_to_end(parts.headers);
         parts.headers.remove(header::PROXY_AUTHORIZATION);
         match client.request(Request::from_parts(parts, body)).await {
-            Ok(response) => {
-                let (mut parts, body) = response.into_parts();
-                parts.headers = end_to_end(parts.headers);
-                Injected::Answer(Response::from_parts(parts, boxed(body)))
-            }
+            Ok(response) => relayed(response),
             Err(err) => {
                 let reason = error_chain(&err);
                 tracing::warn!("TLS origination to {host}:443 failed, nothing forwarded: {reason}");
@@ -430,11 +426,7 @@ impl DependencyProxy {
                 .insert(header::PROXY_AUTHORIZATION, auth.clone());
         }
         match client.request(Request::from_parts(parts, body)).await {
-            Ok(response) => {
-                let (mut parts, body) = response.into_parts();
-                parts.headers = end_to_end(parts.headers);
-                Injected::Answer(Response::from_parts(parts, boxed(body)))
-            }
+            Ok(response) => relayed(response),
             Err(err) => {
                 tracing::debug!("dependency {host}:{port} unreachable: {err:?}");
                 Injected::Answer(text_response(
@@ -532,6 +524,13 @@ impl DependencyProxy {
         });
         Injected::Answer(Response::new(full_body(Vec::new())))
     }
+}
+
+/// An upstream's answer, relayed with its hop-by-hop fields removed.
+fn relayed(response: Response<Incoming>) -> Injected {
+    let (mut parts, body) = response.into_parts();
+    parts.headers = end_to_end(parts.headers);
+    Injected::Answer(Response::from_parts(parts, boxed(body)))
 }
 
 /// An error with its sources, so that a certificate failure deep in the chain is named.

@@ -124,6 +124,55 @@ fn aws_env(env: &mut LambdaEnv, moto: &MotoServer, ca: &Path) {
     }
 }
 
+/// Moto over TLS with a certificate from the CA `server_ca`, the extension trusting the CA
+/// `trusted_ca` (the same one, or another), `config` as its config, and the Python runtime.
+struct Setup {
+    emulator: Emulator,
+    _moto: MotoServer,
+    extension: Proc,
+    runtime: Proc,
+    _env: LambdaEnv,
+}
+
+impl Setup {
+    async fn start(config: &str, server_ca: &str, trusted_ca: &str) -> Setup {
+        let emulator = Emulator::start().await;
+        let mut env = LambdaEnv::new(&emulator.runtime_api());
+        let (ca, cert, key) = tls_material(env.dir.path(), server_ca);
+        let ca = if trusted_ca == server_ca {
+            ca
+        } else {
+            tls_material(env.dir.path(), trusted_ca).0
+        };
+        let moto = MotoServer::start_tls(&cert, &key).await;
+        aws_env(&mut env, &moto, &ca);
+        env.config_file(config);
+        let extension = start_extension(&env, &emulator).await;
+        let runtime = env.python(true);
+        Setup {
+            emulator,
+            _moto: moto,
+            extension,
+            runtime,
+            _env: env,
+        }
+    }
+
+    async fn run(&self, calls: Value) -> Vec<Value> {
+        run(&self.emulator, &self.runtime, &self.extension, calls).await
+    }
+}
+
+/// A DynamoDB table keyed by `id`.
+fn table(name: &str) -> Value {
+    json!({
+        "TableName": name,
+        "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
+        "AttributeDefinitions": [{"AttributeName": "id", "AttributeType": "S"}],
+        "BillingMode": "PAY_PER_REQUEST"
+    })
+}
+
 async fn run(emulator: &Emulator, runtime: &Proc, extension: &Proc, calls: Value) -> Vec<Value> {
     let outcome = emulator
         .try_invoke(
@@ -183,27 +232,11 @@ fn audited(extension: &Proc, experiment: &str) -> Vec<Value> {
 
 #[tokio::test]
 async fn aws_errors_reach_boto3_in_each_protocol_through_tls_origination() {
-    let emulator = Emulator::start().await;
-    let mut env = LambdaEnv::new(&emulator.runtime_api());
-    let (ca, cert, key) = tls_material(env.dir.path(), "trusted");
-    let moto = MotoServer::start_tls(&cert, &key).await;
-    aws_env(&mut env, &moto, &ca);
-    env.config_file(EXPERIMENTS);
-    let extension = start_extension(&env, &emulator).await;
-    let runtime = env.python(true);
-
-    let table = json!({
-        "TableName": "orders",
-        "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
-        "AttributeDefinitions": [{"AttributeName": "id", "AttributeType": "S"}],
-        "BillingMode": "PAY_PER_REQUEST"
-    });
-    let results = run(
-        &emulator,
-        &runtime,
-        &extension,
-        json!([
-            call("dynamodb", "create_table", table),
+    let setup = Setup::start(EXPERIMENTS, "trusted", "trusted").await;
+    let extension = &setup.extension;
+    let results = setup
+        .run(json!([
+            call("dynamodb", "create_table", table("orders")),
             call("dynamodb", "put_item", json!({"TableName": "orders", "Item": {"id": {"S": "1"}}})),
             call("dynamodb", "get_item", json!({"TableName": "orders", "Key": {"id": {"S": "1"}}})),
             call("sqs", "create_queue", json!({"QueueName": "orders"})),
@@ -211,9 +244,8 @@ async fn aws_errors_reach_boto3_in_each_protocol_through_tls_origination() {
             call("s3", "create_bucket", json!({"Bucket": BUCKET})),
             call("s3", "put_object", json!({"Bucket": BUCKET, "Key": "k", "Body": "v"})),
             call("s3", "get_object", json!({"Bucket": BUCKET, "Key": "k"})),
-        ]),
-    )
-    .await;
+        ]))
+        .await;
     let [
         create,
         put,
@@ -240,7 +272,7 @@ async fn aws_errors_reach_boto3_in_each_protocol_through_tls_origination() {
     // `retries: {max_attempts: 3}` in a botocore Config counts retries: four attempts.
     assert_eq!(put["retries"], 3, "{put}");
     assert_eq!(
-        audited(&extension, "throttle-orders").len(),
+        audited(extension, "throttle-orders").len(),
         4,
         "faultline saw exactly the SDK's four attempts"
     );
@@ -254,7 +286,7 @@ async fn aws_errors_reach_boto3_in_each_protocol_through_tls_origination() {
     assert_eq!(put_object["status"], 503);
     assert_eq!(get_object["error"], "NoSuchKey", "{get_object}");
     // The audit line names the AWS call.
-    let line = &audited(&extension, "s3-slow-down")[0];
+    let line = &audited(extension, "s3-slow-down")[0];
     assert_eq!(line["labels"]["aws_service"], "s3");
     assert_eq!(line["labels"]["operation"], "PutObject");
     assert_eq!(line["effect"]["type"], "awsError");
@@ -265,26 +297,10 @@ async fn aws_errors_reach_boto3_in_each_protocol_through_tls_origination() {
 /// answered them: a round trip of an item.
 #[tokio::test]
 async fn with_no_experiment_aws_calls_round_trip_through_tls_origination() {
-    let emulator = Emulator::start().await;
-    let mut env = LambdaEnv::new(&emulator.runtime_api());
-    let (ca, cert, key) = tls_material(env.dir.path(), "trusted");
-    let moto = MotoServer::start_tls(&cert, &key).await;
-    aws_env(&mut env, &moto, &ca);
-    env.config_file("experiments: []\n");
-    let extension = start_extension(&env, &emulator).await;
-    let runtime = env.python(true);
-    let table = json!({
-        "TableName": "plain",
-        "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
-        "AttributeDefinitions": [{"AttributeName": "id", "AttributeType": "S"}],
-        "BillingMode": "PAY_PER_REQUEST"
-    });
-    let results = run(
-        &emulator,
-        &runtime,
-        &extension,
-        json!([
-            call("dynamodb", "create_table", table),
+    let setup = Setup::start("experiments: []\n", "trusted", "trusted").await;
+    let results = setup
+        .run(json!([
+            call("dynamodb", "create_table", table("plain")),
             call(
                 "dynamodb",
                 "put_item",
@@ -295,9 +311,8 @@ async fn with_no_experiment_aws_calls_round_trip_through_tls_origination() {
                 "get_item",
                 json!({"TableName": "plain", "Key": {"id": {"S": "7"}}})
             ),
-        ]),
-    )
-    .await;
+        ]))
+        .await;
     assert_eq!(
         results[2]["ok"]["Item"],
         json!({"id": {"S": "7"}, "v": {"S": "seven"}}),
@@ -309,22 +324,11 @@ async fn with_no_experiment_aws_calls_round_trip_through_tls_origination() {
 /// gets faultline's 502 naming the verification failure, and the failure is logged.
 #[tokio::test]
 async fn an_unverifiable_certificate_stops_the_call_with_a_502() {
-    let emulator = Emulator::start().await;
-    let mut env = LambdaEnv::new(&emulator.runtime_api());
-    let (_, cert, key) = tls_material(env.dir.path(), "untrusted");
-    let (other_ca, _, _) = tls_material(env.dir.path(), "trusted");
-    let moto = MotoServer::start_tls(&cert, &key).await;
-    aws_env(&mut env, &moto, &other_ca);
-    env.config_file("experiments: []\n");
-    let extension = start_extension(&env, &emulator).await;
-    let runtime = env.python(true);
-    let results = run(
-        &emulator,
-        &runtime,
-        &extension,
-        json!([call("dynamodb", "list_tables", json!({}))]),
-    )
-    .await;
+    let setup = Setup::start("experiments: []\n", "untrusted", "trusted").await;
+    let extension = &setup.extension;
+    let results = setup
+        .run(json!([call("dynamodb", "list_tables", json!({}))]))
+        .await;
     let text = results[0].to_string();
     assert!(
         text.contains("502") || text.contains("BadGateway"),
