@@ -2,7 +2,8 @@
 //! the request id, the experiment, the flag, the effect and the labels it matched. Each line is
 //! also a CloudWatch Embedded Metric Format document, so CloudWatch turns it into metrics with
 //! no API call: namespace `faultline`, `FaultsInjected` by `[experiment]` and by
-//! `[function-name, flag]`; `ExperimentHalted` by `[experiment]` when a stop alarm halts one, and
+//! `[function-name, flag]` (and by `[aws_service, operation]` for AWS calls);
+//! `ExperimentHalted` by `[experiment]` when a stop alarm halts one, and
 //! `ExperimentsSuspended` by `[function-name]` when the config goes stale.
 
 use faultline_schema::fault::AppliedEffect;
@@ -27,6 +28,11 @@ struct AuditLine<'a> {
     function_name: &'a str,
     effect: &'a AppliedEffect,
     labels: &'a Labels,
+    /// The AWS service and operation of an AWS call, as fields (and EMF dimensions) of their own.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    aws_service: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    operation: Option<&'a str>,
     #[serde(rename = "FaultsInjected")]
     faults_injected: u32,
 }
@@ -61,11 +67,19 @@ pub fn line(
     effect: &AppliedEffect,
     labels: &Labels,
 ) -> String {
+    let aws_service = labels.get("aws_service").map(String::as_str);
+    let operation = labels.get("operation").map(String::as_str);
+    let dimensions: &[&[&str]] = if aws_service.is_some() && operation.is_some() {
+        &[
+            &["experiment"],
+            &["function-name", "flag"],
+            &["aws_service", "operation"],
+        ]
+    } else {
+        &[&["experiment"], &["function-name", "flag"]]
+    };
     let entry = AuditLine {
-        aws: metadata(
-            "FaultsInjected",
-            &[&["experiment"], &["function-name", "flag"]],
-        ),
+        aws: metadata("FaultsInjected", dimensions),
         faultline: "fault-injected",
         request_id,
         experiment,
@@ -73,6 +87,8 @@ pub fn line(
         function_name: function_name(labels),
         effect,
         labels,
+        aws_service,
+        operation,
         faults_injected: 1,
     };
     // Serialising plain strings and numbers cannot fail.

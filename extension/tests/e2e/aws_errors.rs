@@ -288,7 +288,15 @@ async fn aws_errors_reach_boto3_in_each_protocol_through_tls_origination() {
     // The audit line names the AWS call.
     let line = &audited(extension, "s3-slow-down")[0];
     assert_eq!(line["labels"]["aws_service"], "s3");
-    assert_eq!(line["labels"]["operation"], "PutObject");
+    assert_eq!(line["aws_service"], "s3");
+    assert_eq!(line["operation"], "PutObject");
+    let dimensions = &line["_aws"]["CloudWatchMetrics"][0]["Dimensions"];
+    assert!(
+        dimensions
+            .as_array()
+            .is_some_and(|sets| sets.contains(&json!(["aws_service", "operation"]))),
+        "{dimensions}"
+    );
     assert_eq!(line["effect"]["type"], "awsError");
     assert_eq!(line["effect"]["code"], "SlowDown");
 }

@@ -190,3 +190,63 @@ async fn custom_runtime_bootstrap_line_goes_through_the_wrapper() {
         "the custom runtime talks to the proxy"
     );
 }
+
+/// The AWS SDK endpoint variables that send AWS calls through faultline's TLS origination
+/// (`http://<AWS endpoint>:443`) reach the runtime only while faultline's dependency proxy is
+/// live: otherwise the wrapper unsets them and the SDK calls AWS over HTTPS itself (such a value
+/// names plain HTTP on a TLS port). Other endpoint values are the function's own and stay.
+#[tokio::test]
+async fn origination_endpoints_reach_the_runtime_only_with_a_live_dependency_proxy() {
+    let endpoints = |env: &mut LambdaEnv| {
+        env.set(
+            "AWS_ENDPOINT_URL_DYNAMODB",
+            "http://dynamodb.us-east-1.amazonaws.com:443",
+        )
+        .set(
+            "AWS_ENDPOINT_URL_S3",
+            "http://s3.us-east-1.amazonaws.com:443/",
+        )
+        .set("AWS_ENDPOINT_URL_SQS", "http://localhost:4566")
+        .set(
+            "AWS_ENDPOINT_URL",
+            "https://vpce-1.execute-api.us-east-1.vpce.amazonaws.com",
+        );
+    };
+    let seen = async |env: &LambdaEnv, emulator: &Emulator| {
+        let runtime = env.python(true);
+        let outcome = emulator
+            .try_invoke(r#"{"op":"env"}"#, Duration::from_secs(30))
+            .await
+            .unwrap_or_else(|| panic!("no answer: {}", runtime.log_text()));
+        outcome.json()["endpoints"].clone()
+    };
+    let kept = serde_json::json!({
+        "AWS_ENDPOINT_URL_SQS": "http://localhost:4566",
+        "AWS_ENDPOINT_URL": "https://vpce-1.execute-api.us-east-1.vpce.amazonaws.com",
+    });
+
+    // Live: everything reaches the runtime.
+    let emulator = Emulator::start().await;
+    let mut env = LambdaEnv::new(&emulator.runtime_api());
+    endpoints(&mut env);
+    let _extension = start_extension(&env, &emulator).await;
+    let live = seen(&env, &emulator).await;
+    assert_eq!(
+        live["AWS_ENDPOINT_URL_DYNAMODB"],
+        "http://dynamodb.us-east-1.amazonaws.com:443"
+    );
+    assert_eq!(live.as_object().map(|o| o.len()), Some(4), "{live}");
+
+    // Disabled, or no extension at all: the origination endpoints are gone, the others stay.
+    let emulator = Emulator::start().await;
+    let mut env = LambdaEnv::new(&emulator.runtime_api());
+    endpoints(&mut env);
+    env.set("GREMLIN_LAMBDA_ENABLED", "false");
+    let _extension = start_extension(&env, &emulator).await;
+    assert_eq!(seen(&env, &emulator).await, kept);
+
+    let emulator = Emulator::start().await;
+    let mut env = LambdaEnv::new(&emulator.runtime_api());
+    endpoints(&mut env);
+    assert_eq!(seen(&env, &emulator).await, kept);
+}

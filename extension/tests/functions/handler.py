@@ -26,7 +26,10 @@ def sleep(event, context):
 
 
 def env(event, context):
-    return {"runtime_api": os.environ.get("AWS_LAMBDA_RUNTIME_API", "")}
+    return {
+        "runtime_api": os.environ.get("AWS_LAMBDA_RUNTIME_API", ""),
+        "endpoints": {k: v for k, v in os.environ.items() if k.startswith("AWS_ENDPOINT_URL")},
+    }
 
 
 def flag(event, context):
