@@ -215,7 +215,7 @@ async fn origination_endpoints_reach_the_runtime_only_with_a_live_dependency_pro
     let seen = async |env: &LambdaEnv, emulator: &Emulator| {
         let runtime = env.python(true);
         let outcome = emulator
-            .try_invoke(r#"{"op":"env"}"#, Duration::from_secs(30))
+            .try_invoke(r#"{"op":"env","endpoints":true}"#, Duration::from_secs(30))
             .await
             .unwrap_or_else(|| panic!("no answer: {}", runtime.log_text()));
         outcome.json()["endpoints"].clone()

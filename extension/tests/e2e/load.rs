@@ -125,7 +125,10 @@ async fn a_thousand_concurrent_dependency_connections_with_flat_memory() {
     // how glibc's per-thread arenas happen to fragment (seen: steps of 1-2 MiB late in a run).
     env.set("MALLOC_ARENA_MAX", "1");
     env.set("MALLOC_TRIM_THRESHOLD_", "0");
-    env.set("FAULTLINE_MAX_CONNECTIONS", CONNECTIONS.to_string());
+    // Room above the thousand: a tunnel of the last round whose close the extension has not yet
+    // seen must not turn one of the next round's into a 503 (seen in CI: 5 of 1,000). The
+    // limit itself is tested by connections_over_the_limit_are_answered_503_at_once.
+    env.set("FAULTLINE_MAX_CONNECTIONS", (2 * CONNECTIONS).to_string());
     let extension = start_extension(&env, &emulator).await;
     let pid = extension.pid();
     let (echo_port, echo) = echo_server().await;

@@ -26,10 +26,11 @@ def sleep(event, context):
 
 
 def env(event, context):
-    return {
-        "runtime_api": os.environ.get("AWS_LAMBDA_RUNTIME_API", ""),
-        "endpoints": {k: v for k, v in os.environ.items() if k.startswith("AWS_ENDPOINT_URL")},
-    }
+    seen = {"runtime_api": os.environ.get("AWS_LAMBDA_RUNTIME_API", "")}
+    if event.get("endpoints"):
+        seen["endpoints"] = {k: v for k, v in os.environ.items()
+                             if k.startswith("AWS_ENDPOINT_URL")}
+    return seen
 
 
 def flag(event, context):
