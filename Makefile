@@ -97,11 +97,10 @@ bench: venv
 
 # The property tests of the config parser, the experiment matcher, the SDK endpoint body and
 # the Runtime API relay fed arbitrary bytes from both sides, with many more cases than
-# `make test` runs (256 each).
+# `make test` runs (256 each). --workspace, as unit-test builds: a `-p` selection resolves other
+# features and builds every dependency a second time (minutes, and gigabytes under target/).
 fuzz:
-	PROPTEST_CASES=$${PROPTEST_CASES:-20000} $(CARGO) test --locked -p faultline-schema --lib never_panics
-	PROPTEST_CASES=$${PROPTEST_CASES:-20000} $(CARGO) test --locked -p faultline-extension --lib any_body_is_answered_without_panic
-	PROPTEST_CASES=$${PROPTEST_CASES:-20000} $(CARGO) test --locked -p faultline-extension --lib runtime_proxy::tests::fuzz
+	PROPTEST_CASES=$${PROPTEST_CASES:-20000} $(CARGO) test --locked --workspace --lib -- never_panics any_body_is_answered_without_panic runtime_proxy::tests::fuzz
 
 # Re-renders the committed cfn/, sam-templates/ and terraform/ from deployer/templates, and
 # iam/deployer-policy.json from deployer/src/permissions.rs.

@@ -34,4 +34,6 @@ for wheel in "${wheels[@]}"; do
   esac
 done
 
-"$cargo" test --locked -p faultline-deployer --test wheel -- --ignored
+# --workspace, as `make unit-test` builds: a -p selection resolves other features and builds every
+# dependency again.
+"$cargo" test --locked --workspace --test wheel -- --ignored
