@@ -166,27 +166,66 @@ async fn a_thousand_concurrent_dependency_connections_with_flat_memory() {
     // The allocator's floor climbs for a while, then holds: over 40 rounds on this machine it
     // rose from 38 to about 51 MiB by round 6 to 11 (later on a loaded machine) and then moved
     // between 41 and 51.5 MiB without rising further; one run went 44.5, 48.1, 50.9, then 44.5
-    // again for the rest. Peaks are the allocator's weather, so the criterion is what a leak
-    // cannot avoid: it adds the same amount every round, so the median of the second twelve
-    // rounds rises above the first twelve's (a leak of 1.3 KiB per tunnel would add 15.6 MiB
-    // over twelve rounds of 1,000), and so does the end of the run. Both must stay within
-    // 4 MiB.
-    let (first, second) = samples.split_at(ROUNDS / 2);
+    // again for the rest; a CI run climbed 42.6 to 48.4 MiB at rounds 12-13 and then held to
+    // the KiB for eleven rounds. Peaks and one late climb are the allocator's weather. What a
+    // leak cannot avoid is rising again and again: it adds the same amount every round, so the
+    // second half's median stands above the first half's AND the end of the run stands above
+    // the third quarter's median. A leak of 1.3 KiB per tunnel adds 15.6 MiB over twelve rounds
+    // of 1,000 and 8 MiB from the third quarter to the end; a leak is reported when both rises
+    // pass their margins (4 MiB, and 2 MiB: a leak of 0.3 KiB per tunnel).
+    if let Some(growth) = still_grows(&samples) {
+        panic!("RSS still grows over {ROUNDS} rounds of {CONNECTIONS} tunnels: {growth}");
+    }
+}
+
+/// Why the idle RSS samples of the rounds look like a leak, or None when they do not (the
+/// criterion above `a_thousand_concurrent_dependency_connections_with_flat_memory`'s call).
+fn still_grows(samples: &[u64]) -> Option<String> {
+    let (first, second) = samples.split_at(samples.len() / 2);
+    let third_quarter = &second[..second.len() / 2];
     let median = |part: &[u64]| {
         let mut sorted = part.to_vec();
         sorted.sort_unstable();
-        sorted[sorted.len() / 2]
+        sorted.get(sorted.len() / 2).copied().unwrap_or(0)
     };
-    let first_peak = first.iter().max().copied().unwrap_or(0);
     let end = second.iter().rev().take(3).min().copied().unwrap_or(0);
-    assert!(
-        median(second) <= median(first) + FLAT_KIB && end <= first_peak + FLAT_KIB,
-        "RSS still grows after {} rounds of {CONNECTIONS} tunnels (median {} KiB, then {} KiB; \
-         first-half peak {first_peak} KiB, end {end} KiB): {samples:?}",
-        ROUNDS / 2,
-        median(first),
-        median(second)
-    );
+    let rose_between_halves = median(second) > median(first) + FLAT_KIB;
+    let rose_at_the_end = end > median(third_quarter) + FLAT_KIB / 2;
+    (rose_between_halves && rose_at_the_end).then(|| {
+        format!(
+            "median {} KiB, then {} KiB; third quarter {} KiB, end {end} KiB: {samples:?}",
+            median(first),
+            median(second),
+            median(third_quarter)
+        )
+    })
+}
+
+#[test]
+fn the_growth_criterion_tells_a_leak_from_the_allocators_weather() {
+    // Seen in CI: a climb at rounds 12-13, then flat to the KiB.
+    let late_climb = [
+        39240, 41740, 45388, 42100, 42132, 42956, 43708, 42744, 42616, 44112, 42616, 42616, 46324,
+        48840, 48404, 48424, 48428, 48428, 48428, 48428, 48428, 48432, 48432, 48432,
+    ];
+    assert_eq!(still_grows(&late_climb), None);
+    // Seen here: up and back down.
+    let mut weather = vec![38_000; 6];
+    weather.extend([44_500, 48_100, 50_900]);
+    weather.extend([44_500; 15]);
+    assert_eq!(still_grows(&weather), None);
+    // Leaks of 1.3 and 0.5 KiB per tunnel, over the same allocator noise.
+    for per_tunnel in [1.3_f64, 0.5] {
+        let leak: Vec<u64> = late_climb
+            .iter()
+            .enumerate()
+            .map(|(round, base)| base + (per_tunnel * 1000.0 * round as f64) as u64)
+            .collect();
+        assert!(
+            still_grows(&leak).is_some(),
+            "{per_tunnel} KiB per tunnel: {leak:?}"
+        );
+    }
 }
 
 /// The extension's open descriptors.
