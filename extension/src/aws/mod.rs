@@ -40,6 +40,11 @@ pub struct Request<'a> {
 /// Host suffixes of AWS endpoints, longest first.
 const SUFFIXES: [&str; 3] = [".amazonaws.com.cn", ".amazonaws.com", ".api.aws"];
 
+/// Whether `host` is an AWS endpoint (`*.amazonaws.com`, `*.amazonaws.com.cn`, `*.api.aws`).
+pub fn is_endpoint(host: &str) -> bool {
+    SUFFIXES.iter().any(|suffix| host.ends_with(suffix))
+}
+
 /// The service and Region named by an AWS endpoint host; None for another host.
 pub fn service_of(host: &str) -> Option<(String, Option<String>)> {
     let stem = SUFFIXES.iter().find_map(|s| host.strip_suffix(s))?;

@@ -13,7 +13,7 @@ mod tunnel;
 mod upstream;
 
 use crate::aws::AwsCall;
-use crate::config::state::ConfigState;
+use crate::config::state::{ActiveConfig, ConfigState};
 use crate::inject;
 use crate::invocation::CurrentInvocation;
 use crate::net::client::{ProxyBody, boxed, end_to_end, full_body};
@@ -35,7 +35,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::OwnedSemaphorePermit;
+use tokio::sync::{OnceCell, OwnedSemaphorePermit};
 use upstream::{CorporateProxy, ForwardClient, OpenError, Opened, forward_client, open_tunnel};
 
 pub use tunnel::{TunnelEnd, pump};
@@ -89,8 +89,10 @@ pub struct DependencyProxy {
     /// The forwarding client, rebuilt when the corporate proxy setting changes.
     client: Mutex<(Option<CorporateProxy>, ForwardClient)>,
     /// The client that originates TLS, or why it could not be built (a request that needs it
-    /// is then answered 502 with the reason: never sent in clear).
-    originator: Result<OriginationClient, String>,
+    /// is then answered 502 with the reason: never sent in clear). Built by the first request
+    /// that needs it: reading the system's trust store costs INIT time that a function which
+    /// never originates should not pay.
+    originator: OnceCell<Result<OriginationClient, String>>,
 }
 
 impl DependencyProxy {
@@ -106,7 +108,7 @@ impl DependencyProxy {
             invocation,
             upstream_override,
             client: Mutex::new((None, forward_client(None))),
-            originator: originator_from_env(),
+            originator: OnceCell::new(),
         })
     }
 
@@ -210,13 +212,17 @@ impl DependencyProxy {
         labels
     }
 
-    /// Applies `egress` then `dependency-HOST`: latencies, then the first terminal effect.
-    /// Labels are only built when some experiment could apply.
-    async fn faults(&self, target: &Target<'_>) -> Option<Injected> {
-        let active = self.config.in_force()?;
-        if !active.config.dependency_proxy_enabled || active.experiments.is_empty() {
-            return None;
-        }
+    /// The config in force when an experiment of it could apply to a dependency request.
+    fn applicable(&self) -> Option<Arc<ActiveConfig>> {
+        self.config
+            .in_force()
+            .filter(|active| active.config.dependency_proxy_enabled)
+            .filter(|active| !active.experiments.is_empty())
+    }
+
+    /// Applies `egress`, `dependency-HOST` then `aws-SERVICE` of the `applicable` config:
+    /// latencies, then the first terminal effect.
+    async fn faults(&self, active: &ActiveConfig, target: &Target<'_>) -> Option<Injected> {
         let labels = &self.labels(&active.config, target);
         let is_connect = target.method == Method::CONNECT;
         let request_id = self.invocation.get();
@@ -300,7 +306,15 @@ impl DependencyProxy {
         mut parts: http::request::Parts,
         body: ProxyBody,
     ) -> Injected {
-        let client = match &self.originator {
+        let originator = self
+            .originator
+            .get_or_init(|| async {
+                tokio::task::spawn_blocking(originator_from_env)
+                    .await
+                    .unwrap_or_else(|err| Err(format!("building the TLS client failed: {err}")))
+            })
+            .await;
+        let client = match originator {
             Ok(client) => client,
             Err(reason) => {
                 return Injected::Answer(text_response(
@@ -346,20 +360,19 @@ impl DependencyProxy {
         };
         let host = authority.host().to_ascii_lowercase();
         let port = authority.port_u16().unwrap_or(80);
-        let listed = self
-            .config
-            .current()
-            .map(|c| c.config.tls_origination.clone())
-            .unwrap_or_default();
-        let originate = origination::originates(&host, &listed);
+        // The listed hosts hold while the config is stale: the function keeps sending them
+        // plain HTTP to port 443, whether or not an experiment applies.
+        let current = self.config.current();
+        let listed = current
+            .as_deref()
+            .map_or(&[][..], |c| c.config.tls_origination.as_slice());
+        let originate = origination::originates(&host, listed);
         let (parts, body) = request.into_parts();
         let mut body = boxed(body);
         // An AWS call is named only when an experiment could apply to it; its body is read
         // (and sent on from memory) only when the protocol names the call there.
-        let could_apply = self
-            .config
-            .in_force()
-            .is_some_and(|active| !active.experiments.is_empty());
+        let active = self.applicable();
+        let could_apply = active.is_some();
         let mut read = None;
         if originate && could_apply && crate::aws::wants_body(&parts.headers) {
             let small = parts
@@ -410,7 +423,9 @@ impl DependencyProxy {
             json_type,
             aws: call.as_ref(),
         };
-        if let Some(injected) = self.faults(&aimed_at).await {
+        if let Some(active) = &active
+            && let Some(injected) = self.faults(active, &aimed_at).await
+        {
             return injected;
         }
         if originate {
@@ -456,7 +471,9 @@ impl DependencyProxy {
             json_type: None,
             aws: None,
         };
-        if let Some(injected) = self.faults(&aimed_at).await {
+        if let Some(active) = self.applicable()
+            && let Some(injected) = self.faults(&active, &aimed_at).await
+        {
             return injected;
         }
         let (corporate, _) = self.corporate_proxy_and_client();

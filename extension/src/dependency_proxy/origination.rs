@@ -27,18 +27,10 @@ pub const CA_FILE_VAR: &str = "FAULTLINE_CA_FILE";
 /// The environment variable with curl-style `--connect-to` mappings.
 pub const CONNECT_TO_VAR: &str = "FAULTLINE_CONNECT_TO";
 
-/// Host suffixes of AWS endpoints.
-const AWS_SUFFIXES: [&str; 3] = [".amazonaws.com", ".amazonaws.com.cn", ".api.aws"];
-
-/// Whether `host` is an AWS endpoint.
-pub fn is_aws_host(host: &str) -> bool {
-    AWS_SUFFIXES.iter().any(|suffix| host.ends_with(suffix))
-}
-
 /// Whether a plain-HTTP request for `host` is sent on over TLS: an AWS endpoint, or a host (or
 /// glob) in the config's `tls_origination`.
 pub fn originates(host: &str, listed: &[String]) -> bool {
-    is_aws_host(host) || listed.iter().any(|pattern| host_matches(pattern, host))
+    crate::aws::is_endpoint(host) || listed.iter().any(|pattern| host_matches(pattern, host))
 }
 
 /// `*.example.com` matches any subdomain of example.com; anything else matches itself.
