@@ -8,7 +8,7 @@
 use super::answers::{GONE, error_body, forged_answer};
 use super::failure::Failure;
 use super::in_flight::InFlight;
-use super::relay::{Flow, Read, Relay, payload};
+use super::relay::{Flow, Read, Relay, answer_payload};
 use super::upstream::OwnFields;
 use super::wire::framing::Framing;
 use super::wire::head::RequestHead;
@@ -93,7 +93,7 @@ impl RuntimeProxy {
                     return Ok(relay.after(head, &answer));
                 }
             };
-            let event = payload(&raw[answer.len..], answer.framing)?;
+            let event = answer_payload(&raw[answer.len..], answer.framing)?;
             let facts = classify(&event);
             let labels = invocation_labels(&active.base_labels, &facts);
             let path = head.target.split('?').next().unwrap_or_default();

@@ -7,7 +7,7 @@
 use super::answers::CONTINUE;
 use super::failure::Failure;
 use super::upstream::Upstream;
-use super::wire::framing::{Delimiter, Framing, dechunk};
+use super::wire::framing::{Delimiter, Framing, FramingError, dechunk};
 use super::wire::head::{Method, RequestHead, ResponseHead, parse_response};
 use super::wire::{Relayed, Wire, WireError};
 use std::borrow::Cow;
@@ -69,6 +69,24 @@ impl Exchange {
             Exchange::HeadHeld { continued, .. } | Exchange::HeadGone { continued } => continued,
         }
     }
+
+    /// The same exchange with its head gone from the runtime buffer.
+    fn gone(self) -> Exchange {
+        Exchange::HeadGone {
+            continued: self.continued(),
+        }
+    }
+
+    /// The same exchange, with `100 Continue` answered by faultline.
+    fn continuing(self) -> Exchange {
+        match self {
+            Exchange::HeadHeld { len, .. } => Exchange::HeadHeld {
+                len,
+                continued: true,
+            },
+            Exchange::HeadGone { .. } => Exchange::HeadGone { continued: true },
+        }
+    }
 }
 
 /// One runtime connection and its Runtime API connection.
@@ -79,12 +97,25 @@ pub(super) struct Relay<'u> {
     exchange: Exchange,
 }
 
-/// The payload of a message body as it came (`raw`), framing removed.
-pub(super) fn payload(raw: &[u8], framing: Framing) -> Result<Cow<'_, [u8]>, Failure> {
+/// The payload of the runtime's request body as it came (`raw`), framing removed; a body whose
+/// framing breaks is the runtime's fault (400).
+pub(super) fn request_payload(raw: &[u8], framing: Framing) -> Result<Cow<'_, [u8]>, Failure> {
+    unframed(raw, framing).map_err(|err| Failure::in_request(WireError::Framing(err)))
+}
+
+/// The payload of the Runtime API's answer body as it came (`raw`), framing removed; a body
+/// whose framing breaks is the Runtime API's fault (502).
+pub(super) fn answer_payload(raw: &[u8], framing: Framing) -> Result<Cow<'_, [u8]>, Failure> {
+    unframed(raw, framing).map_err(|err| {
+        Failure::Upstream(format!(
+            "reading the Runtime API's chunked answer failed: {err}"
+        ))
+    })
+}
+
+fn unframed(raw: &[u8], framing: Framing) -> Result<Cow<'_, [u8]>, FramingError> {
     match framing {
-        Framing::Chunked => dechunk(raw)
-            .map(Cow::Owned)
-            .map_err(|err| Failure::Upstream(format!("reading a chunked body failed: {err}"))),
+        Framing::Chunked => dechunk(raw).map(Cow::Owned),
         Framing::Length(_) | Framing::UntilClose => Ok(Cow::Borrowed(raw)),
     }
 }
@@ -110,9 +141,7 @@ impl<'u> Relay<'u> {
     /// The held head's length; from now on it counts as gone (the caller relays or drops it).
     fn take_head(&mut self) -> usize {
         let held = self.exchange.held();
-        self.exchange = Exchange::HeadGone {
-            continued: self.exchange.continued(),
-        };
+        self.exchange = self.exchange.gone();
         held
     }
 
@@ -201,7 +230,7 @@ impl<'u> Relay<'u> {
             return Self::answer_head(lambda, runtime, head.method, continued).await;
         }
         let mut delimiter = Delimiter::new(head.framing);
-        self.exchange = Exchange::HeadGone { continued };
+        self.exchange = self.exchange.gone();
         let mut head_bytes = held;
         if let Some(rewritten) = &rewritten {
             runtime.consume(head_bytes);
@@ -431,9 +460,7 @@ impl<'u> Relay<'u> {
             Ok(Relayed::Whole) => Ok(Read::Whole(raw)),
             Ok(Relayed::Paused) => {
                 let held = self.exchange.held();
-                self.exchange = Exchange::HeadGone {
-                    continued: self.exchange.continued(),
-                };
+                self.exchange = self.exchange.gone();
                 let runtime = &mut self.runtime;
                 runtime.consume(held);
                 runtime
@@ -466,13 +493,7 @@ impl<'u> Relay<'u> {
     pub(super) async fn continue_runtime(&mut self, head: &RequestHead) -> Result<(), Failure> {
         if head.expect_continue && head.framing != Framing::Length(0) && !self.exchange.continued()
         {
-            self.exchange = match self.exchange {
-                Exchange::HeadHeld { len, .. } => Exchange::HeadHeld {
-                    len,
-                    continued: true,
-                },
-                Exchange::HeadGone { .. } => Exchange::HeadGone { continued: true },
-            };
+            self.exchange = self.exchange.continuing();
             self.runtime
                 .write_all(CONTINUE)
                 .await
@@ -595,5 +616,22 @@ impl Attempt {
             Attempt::Retryable(reason) => Failure::Upstream(reason),
             Attempt::Failed(failure) => failure,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_broken_chunked_body_is_the_fault_of_whoever_sent_it() {
+        let cut = b"5\r\nab";
+        let status = |result: Result<Cow<'_, [u8]>, Failure>| result.err().and_then(|f| f.status());
+        assert_eq!(status(request_payload(cut, Framing::Chunked)), Some(400));
+        assert_eq!(status(answer_payload(cut, Framing::Chunked)), Some(502));
+        assert_eq!(
+            request_payload(b"2\r\nab\r\n0\r\n\r\n", Framing::Chunked).ok(),
+            Some(Cow::Owned(b"ab".to_vec()))
+        );
     }
 }

@@ -8,7 +8,7 @@
 use super::answers::{GONE, error_body, replace_status_and_body};
 use super::failure::Failure;
 use super::in_flight::InFlight;
-use super::relay::{Flow, Relay, payload};
+use super::relay::{Flow, Relay, request_payload};
 use super::upstream::OwnFields;
 use super::wire::Relayed;
 use super::wire::head::{RequestHead, ResponseHead};
@@ -107,7 +107,7 @@ impl RuntimeProxy {
                     let answer = relay.send_rest(head, &raw, delimiter).await?;
                     return relay.answer(head, answer).await;
                 }
-                let original = payload(&raw[head.len..], head.framing)?;
+                let original = request_payload(&raw[head.len..], head.framing)?;
                 let replaced = replace_status_and_body(&original, effect);
                 let mut request = self.upstream.head_for_new_body(
                     head,

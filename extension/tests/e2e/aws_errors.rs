@@ -6,7 +6,7 @@
 
 use crate::emulator::{Emulator, Outcome};
 use crate::start_extension;
-use crate::support::{LambdaEnv, Proc};
+use crate::support::{LambdaEnv, Proc, invoke_or_show};
 use faultline_testkit::MotoServer;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
@@ -174,19 +174,15 @@ fn table(name: &str) -> Value {
 }
 
 async fn run(emulator: &Emulator, runtime: &Proc, extension: &Proc, calls: Value) -> Vec<Value> {
-    let outcome = emulator
-        .try_invoke(
-            json!({"op": "aws", "calls": calls}).to_string(),
-            Duration::from_secs(60),
-        )
-        .await
-        .unwrap_or_else(|| {
-            panic!(
-                "no answer:\n{}\n{}",
-                runtime.log_text(),
-                extension.log_text()
-            )
-        });
+    let payload = json!({"op": "aws", "calls": calls}).to_string();
+    let outcome = invoke_or_show(
+        emulator,
+        runtime,
+        extension,
+        payload,
+        Duration::from_secs(60),
+    )
+    .await;
     match outcome {
         Outcome::Response { body, .. } => {
             let answer: Value = serde_json::from_slice(&body).expect("JSON");

@@ -3,7 +3,7 @@
 
 use crate::emulator::{Emulator, Outcome};
 use crate::start_extension;
-use crate::support::{CargoLambda, LambdaEnv, Proc};
+use crate::support::{CargoLambda, LambdaEnv, Proc, invoke_or_show};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
@@ -80,16 +80,14 @@ async fn python_runtime_flags_and_effects() {
     let marker = env.temp_path("handler-ran");
     let marker_text = marker.to_string_lossy().to_string();
     let invoke = async |payload: String| {
-        emulator
-            .try_invoke(payload, Duration::from_secs(30))
-            .await
-            .unwrap_or_else(|| {
-                panic!(
-                    "no answer:\n{}\n{}",
-                    runtime.log_text(),
-                    extension.log_text()
-                )
-            })
+        invoke_or_show(
+            &emulator,
+            &runtime,
+            &extension,
+            payload,
+            Duration::from_secs(30),
+        )
+        .await
     };
 
     // ingress exception: the invocation fails and the handler never runs.

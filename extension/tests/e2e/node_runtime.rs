@@ -8,7 +8,7 @@
 
 use crate::emulator::{Emulator, Outcome};
 use crate::start_extension;
-use crate::support::{LambdaEnv, Proc};
+use crate::support::{LambdaEnv, Proc, invoke_or_show};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
@@ -25,16 +25,14 @@ experiments:
 "#;
 
 async fn invoke(emulator: &Emulator, runtime: &Proc, extension: &Proc, event: Value) -> Outcome {
-    emulator
-        .try_invoke(event.to_string(), Duration::from_secs(30))
-        .await
-        .unwrap_or_else(|| {
-            panic!(
-                "no answer:\n{}\n{}",
-                runtime.log_text(),
-                extension.log_text()
-            )
-        })
+    invoke_or_show(
+        emulator,
+        runtime,
+        extension,
+        event.to_string(),
+        Duration::from_secs(30),
+    )
+    .await
 }
 
 fn answer(outcome: &Outcome) -> Value {

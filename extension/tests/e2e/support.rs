@@ -22,6 +22,27 @@ pub fn functions_dir() -> PathBuf {
     repo_root().join("extension/tests/functions")
 }
 
+/// One invocation through `emulator`, within `timeout`; with none, the test fails showing the
+/// logs of the runtime and the extension.
+pub async fn invoke_or_show(
+    emulator: &faultline_testkit::lambda_emulator::Emulator,
+    runtime: &Proc,
+    extension: &Proc,
+    payload: String,
+    timeout: Duration,
+) -> faultline_testkit::lambda_emulator::Outcome {
+    emulator
+        .try_invoke(payload, timeout)
+        .await
+        .unwrap_or_else(|| {
+            panic!(
+                "no answer within {timeout:?}:\n{}\n{}",
+                runtime.log_text(),
+                extension.log_text()
+            )
+        })
+}
+
 /// The `test_function` example (a lambda_runtime function), built by `cargo test`.
 pub fn rust_function_bin() -> PathBuf {
     let exe = std::env::current_exe().expect("test binary path");

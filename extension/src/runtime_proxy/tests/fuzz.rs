@@ -5,12 +5,9 @@
 //! answer of faultline's own, and nothing else.
 
 use super::RuntimeProxy;
-use super::text;
-use crate::config::state::ConfigState;
+use super::{no_experiment, text};
 use crate::invocation::CurrentInvocation;
 use crate::lambda::endpoint::ApiEndpoint;
-use faultline_schema::config::Config;
-use faultline_schema::labels::FunctionFacts;
 use proptest::prelude::*;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -191,11 +188,9 @@ async fn case(runtime_bytes: Vec<u8>, answer: Vec<u8>) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     let port = upstream.local_addr().map_err(|e| e.to_string())?.port();
     let api = tokio::spawn(runtime_api(upstream, answer.clone()));
-    let config = ConfigState::for_function(FunctionFacts::default());
-    config.set(Config::default());
     let proxy = RuntimeProxy::new(
         ApiEndpoint::parse(&format!("127.0.0.1:{port}")).map_err(|e| e.to_string())?,
-        config,
+        no_experiment(),
         None,
         CurrentInvocation::default(),
     );

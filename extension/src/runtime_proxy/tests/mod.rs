@@ -25,11 +25,9 @@ async fn limited_proxy(
     max_connections: usize,
     max_read: usize,
 ) -> std::net::SocketAddr {
-    let config = ConfigState::for_function(FunctionFacts::default());
-    config.set(Config::default());
     let proxy = RuntimeProxy::limited(
         ApiEndpoint::parse(upstream).unwrap(),
-        config,
+        no_experiment(),
         max_connections,
         max_read,
     );
@@ -37,6 +35,13 @@ async fn limited_proxy(
     let addr = listener.local_addr().unwrap();
     tokio::spawn(proxy.serve(listener));
     addr
+}
+
+/// A config in force with no experiment.
+fn no_experiment() -> ConfigState {
+    let config = ConfigState::for_function(FunctionFacts::default());
+    config.set(Config::default());
+    config
 }
 
 /// A listener for a Runtime API the test scripts itself, and its port.
