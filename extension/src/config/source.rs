@@ -1,7 +1,10 @@
 //! Where the YAML config comes from: a Secrets Manager secret, an SSM parameter, or a file.
 //!
 //! AWS calls use the SDK with a client that never follows HTTP(S)_PROXY (those point at our own
-//! dependency proxy). AWS_ENDPOINT_URL is honoured, which is how tests reach moto server.
+//! dependency proxy). The one endpoint variable honoured is the global AWS_ENDPOINT_URL, which is
+//! how tests reach moto server; the per-service AWS_ENDPOINT_URL_<SERVICE> are the function's
+//! (`deployer enable --aws-services` points them at TLS origination through the dependency
+//! proxy, plain HTTP to port 443) and are ignored: faultline's own calls never go through them.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -152,8 +155,10 @@ impl ConfigFetcher {
                     })
             }
             ConfigSource::SecretsManager { arn, region } => {
-                let sdk = self.sdk_config(region).await;
-                let client = aws_sdk_secretsmanager::Client::new(sdk);
+                let mut conf =
+                    aws_sdk_secretsmanager::config::Builder::from(self.sdk_config(region).await);
+                conf.set_endpoint_url(own_endpoint());
+                let client = aws_sdk_secretsmanager::Client::from_conf(conf.build());
                 let output = client
                     .get_secret_value()
                     .secret_id(arn)
@@ -171,8 +176,9 @@ impl ConfigFetcher {
                     .ok_or_else(|| FetchError::NotText { arn: arn.clone() })
             }
             ConfigSource::SsmParameter { arn, region } => {
-                let sdk = self.sdk_config(region).await;
-                let client = aws_sdk_ssm::Client::new(sdk);
+                let mut conf = aws_sdk_ssm::config::Builder::from(self.sdk_config(region).await);
+                conf.set_endpoint_url(own_endpoint());
+                let client = aws_sdk_ssm::Client::from_conf(conf.build());
                 let output = client
                     .get_parameter()
                     .name(arn)
@@ -200,7 +206,9 @@ impl ConfigFetcher {
         let what = format!("CloudWatch alarms {}", names.join(", "));
         let read = async {
             let sdk = self.alarms_aws.get_or_init(|| sdk_config(region)).await;
-            let client = aws_sdk_cloudwatch::Client::new(sdk);
+            let mut conf = aws_sdk_cloudwatch::config::Builder::from(sdk);
+            conf.set_endpoint_url(own_endpoint());
+            let client = aws_sdk_cloudwatch::Client::from_conf(conf.build());
             faultline_alarms::states(&client, names)
                 .await
                 .map_err(|err| aws_error("CloudWatch", "DescribeAlarms", &what, err))
@@ -214,6 +222,16 @@ impl ConfigFetcher {
     async fn sdk_config(&self, region: &str) -> &aws_config::SdkConfig {
         self.aws.get_or_init(|| sdk_config(region)).await
     }
+}
+
+/// The endpoint of faultline's own AWS calls: the global AWS_ENDPOINT_URL (tests), or None for
+/// the SDK's default. Set on each client, it also wins over the service's own
+/// AWS_ENDPOINT_URL_<SERVICE>, which the SDK would otherwise read from the function's
+/// environment.
+fn own_endpoint() -> Option<String> {
+    std::env::var("AWS_ENDPOINT_URL")
+        .ok()
+        .filter(|url| !url.trim().is_empty())
 }
 
 /// An AWS SDK config for `region` with the direct (no proxy) HTTPS client.

@@ -88,7 +88,13 @@ async fn config_from_secrets_manager_in_moto() {
         .set("GREMLIN_DEBUG", "true")
         // The function's proxy settings must not catch the extension's own AWS calls.
         .set("HTTP_PROXY", "http://127.0.0.1:9")
-        .set("HTTPS_PROXY", "http://127.0.0.1:9");
+        .set("HTTPS_PROXY", "http://127.0.0.1:9")
+        // Nor the origination endpoint `deployer enable --aws-services` gives the function's SDK
+        // (plain HTTP to port 443: only the dependency proxy can carry it).
+        .set(
+            "AWS_ENDPOINT_URL_SECRETS_MANAGER",
+            "http://secretsmanager.us-east-1.amazonaws.com:443",
+        );
     let (outcome, extension) = invoke_through(&env).await;
     assert_answered(&outcome);
     assert_loaded(&extension, &format!("secret {arn}"), 2).await;
@@ -108,7 +114,11 @@ async fn config_from_an_ssm_parameter_in_moto() {
         .await;
     let mut env = LambdaEnv::new("127.0.0.1:1");
     env.set("GREMLIN_CONFIG_ARN", &arn)
-        .set("AWS_ENDPOINT_URL", &moto.endpoint);
+        .set("AWS_ENDPOINT_URL", &moto.endpoint)
+        .set(
+            "AWS_ENDPOINT_URL_SSM",
+            "http://ssm.us-east-1.amazonaws.com:443",
+        );
     let (outcome, extension) = invoke_through(&env).await;
     assert_answered(&outcome);
     assert_loaded(&extension, &format!("parameter {arn}"), 2).await;
