@@ -135,6 +135,23 @@ async fn enable_then_disable_restores_the_function_exactly() {
         "enabling twice is a no-op"
     );
 
+    // The SDK endpoints of the services asked for go through TLS origination; disable below
+    // gives them back with the rest.
+    let (code, _, err) = env.deployer(&["enable", "checkout", "--aws-services", "dynamo"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--aws-services: `dynamo`"), "{err}");
+    let (code, out, err) = env.deployer(&["enable", "checkout", "--aws-services", "dynamodb,SFN"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let (_, vars) = env.state("checkout").await;
+    assert_eq!(
+        vars["AWS_ENDPOINT_URL_DYNAMODB"],
+        "http://dynamodb.us-east-1.amazonaws.com:443"
+    );
+    assert_eq!(
+        vars["AWS_ENDPOINT_URL_SFN"],
+        "http://states.us-east-1.amazonaws.com:443"
+    );
+
     let (code, out, _) = env.deployer(&["status", "--output", "json"]);
     assert_eq!(code, 0);
     let status: serde_json::Value = serde_json::from_str(&out).expect("json");

@@ -13,11 +13,23 @@ use crate::install::{Installed, names};
 use crate::output::Output;
 use crate::plan::diff;
 use crate::plan::{EnableTarget, plan_enable};
+use faultline_schema::aws_services;
 use std::collections::HashMap;
 use std::sync::Arc;
 
 /// `deployer enable`: which functions, and how (see [`Batch`](crate::functions::Batch)).
-pub type Args = crate::functions::Batch;
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pub batch: crate::functions::Batch,
+    /// AWS services whose SDK calls go through faultline's TLS origination, so that experiments
+    /// on the `aws-<service>` flags can answer them (comma-separated endpoint prefixes or SDK
+    /// service ids: dynamodb,s3,sqs,... or `all`). Sets AWS_ENDPOINT_URL_<SERVICE> to
+    /// http://<service>.<region>.amazonaws.com:443; a re-run sets exactly the services given
+    /// (none: every endpoint variable faultline set goes back)
+    #[arg(long, value_name = "SERVICES")]
+    pub aws_services: Option<String>,
+}
 
 /// What every function's enabling shares.
 struct Shared {
@@ -27,6 +39,8 @@ struct Shared {
     roles: AttachedRoles,
     listed: HashMap<String, Function>,
     dry_run: bool,
+    /// Each `--aws-services` entry's variable and origination URL in this Region.
+    aws_endpoints: Vec<(String, String)>,
 }
 
 async fn enable_one(shared: &Shared, name: &str) -> Result<Outcome, DeployError> {
@@ -37,6 +51,7 @@ async fn enable_one(shared: &Shared, name: &str) -> Result<Outcome, DeployError>
         roles,
         listed,
         dry_run,
+        aws_endpoints,
     } = shared;
     let mut function: Function = match listed.get(name) {
         Some(function) => function.clone(),
@@ -51,6 +66,7 @@ async fn enable_one(shared: &Shared, name: &str) -> Result<Outcome, DeployError>
     let target = EnableTarget {
         layer: layer.clone(),
         secret_arn: installed.secret_arn.clone(),
+        aws_endpoints: aws_endpoints.clone(),
     };
     let mut attempt = 0;
     let outcome = loop {
@@ -101,7 +117,17 @@ async fn enable_one(shared: &Shared, name: &str) -> Result<Outcome, DeployError>
 }
 
 pub async fn run(global: &Global, args: &Args) -> Result<(), DeployError> {
+    let services = match &args.aws_services {
+        Some(list) => aws_services::parse_list(list)
+            .map_err(|reason| DeployError::Input(format!("--aws-services: {reason}")))?,
+        None => Vec::new(),
+    };
+    let args = &args.batch;
     let aws_ = Aws::connect(&global.aws).await?;
+    let aws_endpoints = services
+        .iter()
+        .map(|s| (s.endpoint_variable(), s.origination_url(&aws_.region)))
+        .collect();
     let limit = RateLimit::per_second(args.rate);
     let installed = Installed::read(&aws_, &global.name).await?;
     let selected = functions::select(&aws_, &limit, &args.selection).await?;
@@ -117,6 +143,7 @@ pub async fn run(global: &Global, args: &Args) -> Result<(), DeployError> {
         roles: AttachedRoles::default(),
         listed: selected.listed,
         dry_run: args.dry_run,
+        aws_endpoints,
     });
     let outcomes = run_each(selected.names, global.output == Output::Text, |name| {
         let shared = Arc::clone(&shared);

@@ -38,7 +38,13 @@ impl OurLayer {
 pub struct EnableTarget {
     pub layer: OurLayer,
     pub secret_arn: String,
+    /// `AWS_ENDPOINT_URL_<SERVICE>` and its origination URL for each `--aws-services` entry:
+    /// exactly the set the function gets (a re-run without a service gives its variable back).
+    pub aws_endpoints: Vec<(String, String)>,
 }
+
+/// The prefix of the SDKs' endpoint variables; the global one is this without the underscore.
+const ENDPOINT_PREFIX: &str = "AWS_ENDPOINT_URL_";
 
 /// NO_PROXY with loopback and metadata hosts added (existing entries kept, in order).
 pub fn merged_no_proxy(existing: Option<&String>) -> String {
@@ -131,6 +137,9 @@ pub fn plan_enable(current: &FunctionConfig, target: &EnableTarget) -> Result<Pl
             ),
         )),
     }
+    let mut warnings = Vec::new();
+    let endpoints = aws_endpoints(current, &saved, &target.aws_endpoints, &mut warnings);
+    wanted.extend(endpoints.iter().map(|(k, v)| (k.as_str(), v.clone())));
     if !already_enabled {
         if let Some(previous) = env.get("AWS_LAMBDA_EXEC_WRAPPER").filter(|w| *w != WRAPPER) {
             wanted.push(("FAULTLINE_NEXT_WRAPPER", previous.clone()));
@@ -144,8 +153,25 @@ pub fn plan_enable(current: &FunctionConfig, target: &EnableTarget) -> Result<Pl
         }
     }
     let mut new_env = env.clone();
+    // An endpoint variable an earlier enable set, no longer asked for, goes back as it was.
+    let dropped: Vec<String> = saved
+        .env
+        .keys()
+        .filter(|key| key.starts_with(ENDPOINT_PREFIX))
+        .filter(|key| !endpoints.iter().any(|(wanted, _)| wanted == *key))
+        .cloned()
+        .collect();
+    for key in dropped {
+        match saved.env.remove(&key).flatten() {
+            Some(previous) => new_env.insert(key, previous),
+            None => new_env.remove(&key),
+        };
+    }
     for (key, value) in wanted {
-        if !already_enabled && !saved.env.contains_key(key) && env.get(key) != Some(&value) {
+        // A variable not yet in FAULTLINE_SAVED was never set by faultline: its value now is
+        // the function's own, whether or not faultline is already enabled (a re-run that adds
+        // an AWS service records that service's variable then).
+        if !saved.env.contains_key(key) && env.get(key) != Some(&value) {
             saved.env.insert(key.to_string(), env.get(key).cloned());
         }
         new_env.insert(key.to_string(), value);
@@ -160,7 +186,6 @@ pub fn plan_enable(current: &FunctionConfig, target: &EnableTarget) -> Result<Pl
         });
     }
 
-    let mut warnings = Vec::new();
     if !supports_wrapper(current.runtime.as_deref()) {
         warnings.push(format!(
             "{}: runtime {} ignores AWS_LAMBDA_EXEC_WRAPPER; add the one-line bootstrap change from the README for the Runtime API proxy (the dependency proxy and SDK endpoint work without it)",
@@ -173,6 +198,47 @@ pub fn plan_enable(current: &FunctionConfig, target: &EnableTarget) -> Result<Pl
         env: new_env,
         warnings,
     })
+}
+
+/// The endpoint variables to set: each asked for, except where the function has its own (its
+/// own per-service variable, or a global AWS_ENDPOINT_URL, which a per-service one would
+/// override), which is kept with a warning.
+fn aws_endpoints(
+    current: &FunctionConfig,
+    saved: &Saved,
+    asked: &[(String, String)],
+    warnings: &mut Vec<String>,
+) -> Vec<(String, String)> {
+    let global = ENDPOINT_PREFIX.trim_end_matches('_');
+    let own = |key: &str| {
+        current
+            .env
+            .get(key)
+            .filter(|_| !saved.env.contains_key(key))
+    };
+    if let (Some(value), false) = (own(global), asked.is_empty()) {
+        warnings.push(format!(
+            "{}: it sets {global}={value} itself, which a per-service endpoint would override; \
+             no AWS service is wired for TLS origination",
+            current.name
+        ));
+        return Vec::new();
+    }
+    asked
+        .iter()
+        .filter(|(key, _)| match own(key) {
+            Some(value) => {
+                warnings.push(format!(
+                    "{}: {key}={value} is the function's own and is kept; its calls are not \
+                     originated by faultline",
+                    current.name
+                ));
+                false
+            }
+            None => true,
+        })
+        .cloned()
+        .collect()
 }
 
 fn env_bytes(env: &BTreeMap<String, String>) -> usize {

@@ -10,6 +10,18 @@ fn target(version: u32) -> EnableTarget {
         },
         secret_arn: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:faultline-config-AbCdEf"
             .into(),
+        aws_endpoints: Vec::new(),
+    }
+}
+
+fn with_services(names: &str) -> EnableTarget {
+    let services = faultline_schema::aws_services::parse_list(names).unwrap();
+    EnableTarget {
+        aws_endpoints: services
+            .iter()
+            .map(|s| (s.endpoint_variable(), s.origination_url("eu-west-1")))
+            .collect(),
+        ..target(7)
     }
 }
 
@@ -236,4 +248,68 @@ fn node_and_java_functions_are_told_to_use_the_proxy() {
     );
     let undo = plan_disable(&enabled, |l| target(1).layer.owns(l)).expect("plan");
     assert_eq!(apply(&enabled, &undo), java);
+}
+
+#[test]
+fn aws_endpoints_are_set_recorded_and_given_back() {
+    let own_s3 = "https://s3.example.internal";
+    let before = function(&[], &[("AWS_ENDPOINT_URL_S3", own_s3)]);
+    let disable = |f: &FunctionConfig| plan_disable(f, |l| target(7).layer.owns(l)).unwrap();
+
+    let plan = plan_enable(&before, &with_services("dynamodb,s3")).unwrap();
+    assert_eq!(
+        plan.env["AWS_ENDPOINT_URL_DYNAMODB"],
+        "http://dynamodb.eu-west-1.amazonaws.com:443"
+    );
+    assert_eq!(
+        plan.env["AWS_ENDPOINT_URL_S3"], own_s3,
+        "the function's own is kept"
+    );
+    assert!(
+        plan.warnings
+            .iter()
+            .any(|w| w.contains("AWS_ENDPOINT_URL_S3") && w.contains("kept")),
+        "{:?}",
+        plan.warnings
+    );
+    let enabled = apply(&before, &plan);
+
+    // A re-run adds SQS and drops DynamoDB: exactly the set asked for, each recorded.
+    let plan = plan_enable(&enabled, &with_services("sqs")).unwrap();
+    assert!(!plan.env.contains_key("AWS_ENDPOINT_URL_DYNAMODB"));
+    assert_eq!(
+        plan.env["AWS_ENDPOINT_URL_SQS"],
+        "http://sqs.eu-west-1.amazonaws.com:443"
+    );
+    let enabled = apply(&enabled, &plan);
+    assert_eq!(
+        disable(&enabled).env,
+        before.env,
+        "disable restores exactly"
+    );
+
+    // A re-run with no service gives every endpoint back, and is then a no-op.
+    let plan = plan_enable(&enabled, &target(7)).unwrap();
+    assert!(!plan.env.contains_key("AWS_ENDPOINT_URL_SQS"));
+    let again = apply(&enabled, &plan);
+    assert!(!plan_enable(&again, &target(7)).unwrap().changes(&again));
+    assert_eq!(disable(&again).env, before.env);
+}
+
+#[test]
+fn a_global_endpoint_of_the_function_keeps_every_service_direct() {
+    let before = function(&[], &[("AWS_ENDPOINT_URL", "http://localstack:4566")]);
+    let plan = plan_enable(&before, &with_services("all")).unwrap();
+    assert!(
+        !plan.env.keys().any(|k| k.starts_with("AWS_ENDPOINT_URL_")),
+        "{:?}",
+        plan.env
+    );
+    assert!(
+        plan.warnings
+            .iter()
+            .any(|w| w.contains("AWS_ENDPOINT_URL=http://localstack:4566")),
+        "{:?}",
+        plan.warnings
+    );
 }

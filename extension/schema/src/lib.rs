@@ -2,13 +2,15 @@
 //! validation ([`config`]), the flag names ([`flags`]), what an event says about itself
 //! ([`event`]), the labels a request carries ([`labels`]), which experiments apply to a request ([`matcher`]), the fault they add up to
 //! ([`fault`]) the experiment as the Failure Flags SDKs read it ([`sdk_view`]) and the rule of
-//! which stop-alarm states halt an experiment ([`stop_alarms`]).
+//! which stop-alarm states halt an experiment ([`stop_alarms`]), and the AWS services the deployer
+//! wires for TLS origination ([`aws_services`]).
 //!
 //! Everything here is pure: no I/O, no clock read, no random draw, no async runtime. Callers pass
 //! the time and the draw in.
 #![warn(missing_docs)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+pub mod aws_services;
 pub mod config;
 pub mod event;
 pub mod fault;
