@@ -328,6 +328,48 @@ async fn concurrent_experiment_edits_lose_nothing() {
         "a window past the bound is refused, not a crash: {err}"
     );
     assert!(err.contains("duration"), "the key is named: {err}");
+    // An AWS error: only on an aws-<service> flag, written as the extension reads it.
+    let throttle = |flag: &'static str| {
+        [
+            "experiment",
+            "start",
+            "--flag",
+            flag,
+            "--experiment",
+            "throttle",
+            "--selector",
+            "operation=PutItem,resource=orders",
+            "--aws-error",
+            "ProvisionedThroughputExceededException",
+            "--rate",
+            "20%",
+        ]
+    };
+    let (code, _, err) = env.deployer(&throttle("egress"));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("effect.awsError"), "{err}");
+    let (code, _, err) = env.deployer(&throttle("aws-dynamodb"));
+    assert_eq!(code, 0, "{err}");
+    let secret = env
+        .secrets
+        .get_secret_value()
+        .secret_id("faultline-config")
+        .version_stage("AWSCURRENT")
+        .send()
+        .await
+        .expect("secret");
+    let text = secret.secret_string().unwrap_or_default();
+    let config = faultline_schema::config::Config::parse_strict(text).expect("valid config");
+    let throttle = config
+        .experiments
+        .iter()
+        .find(|e| e.name == "throttle")
+        .unwrap_or_else(|| panic!("no experiment throttle in {text}"));
+    let error = throttle.effect.aws_error.as_ref().expect("awsError");
+    assert_eq!(
+        (error.code.as_str(), error.status),
+        ("ProvisionedThroughputExceededException", 400)
+    );
     let (code, _, err) = env.deployer(&["experiment", "stop", "e3"]);
     assert_eq!(code, 0, "{err}");
     let (code, _, err) = env.deployer(&["experiment", "stop", "e3"]);

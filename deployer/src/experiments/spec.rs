@@ -2,7 +2,7 @@
 //! schema's own type for a new experiment).
 
 use crate::error::DeployError;
-use faultline_schema::config::{EffectSpec, ExperimentSpec, HttpResponseSpec, Rate};
+use faultline_schema::config::{AwsErrorSpec, EffectSpec, ExperimentSpec, HttpResponseSpec, Rate};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -13,7 +13,7 @@ const MAX_WINDOW: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// `deployer experiment start`
 #[derive(Debug, clap::Args)]
-#[command(group(clap::ArgGroup::new("effect").required(true).multiple(true).args(["latency", "exception", "http_status"])))]
+#[command(group(clap::ArgGroup::new("effect").required(true).multiple(true).args(["latency", "exception", "http_status", "aws_error"])))]
 pub struct StartArgs {
     /// Flag to target: ingress, http-ingress, response, egress, dependency-HOST, or an SDK flag
     #[arg(long)]
@@ -36,6 +36,14 @@ pub struct StartArgs {
     /// Answer with this HTTP status
     #[arg(long)]
     pub http_status: Option<u16>,
+    /// Answer an AWS call with this service error code, in the service's own protocol (flag
+    /// aws-<service>; the function enabled with --aws-services): ThrottlingException, SlowDown
+    #[arg(long, value_name = "CODE")]
+    pub aws_error: Option<String>,
+    /// The HTTP status of --aws-error (default: the one AWS uses for the code: 400, 429, 500
+    /// or 503)
+    #[arg(long, value_name = "STATUS", requires = "aws_error")]
+    pub aws_error_status: Option<u16>,
     /// Stop by itself after this long, at most 24h (default 15m); starts now
     #[arg(long, conflicts_with = "until_stopped")]
     pub duration: Option<String>,
@@ -78,10 +86,16 @@ pub fn spec(
         latency: args.latency,
         exception: args.exception.clone(),
         http_response: args.http_status.map(|code| HttpResponseSpec { code }),
+        aws_error: args.aws_error.as_ref().map(|code| AwsErrorSpec {
+            code: code.trim().to_string(),
+            status: args.aws_error_status,
+        }),
     };
     if effect.is_empty() {
         return Err(DeployError::Input(
-            "give an effect: --latency MS, --exception MESSAGE or --http-status CODE".into(),
+            "give an effect: --latency MS, --exception MESSAGE, --http-status CODE or \
+             --aws-error CODE"
+                .into(),
         ));
     }
     Ok(ExperimentSpec {
@@ -132,6 +146,8 @@ mod tests {
             latency: Some(200),
             exception: None,
             http_status: None,
+            aws_error: None,
+            aws_error_status: None,
             duration: Some("15m".into()),
             until_stopped: false,
             stop_on_alarms: vec!["orders-5xx".into()],

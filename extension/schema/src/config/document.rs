@@ -73,6 +73,20 @@ pub struct EffectSpec {
     /// Answer with this HTTP status.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub http_response: Option<HttpResponseSpec>,
+    /// Answer an AWS call with this service error.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub aws_error: Option<AwsErrorSpec>,
+}
+
+/// An AWS service error of an [`EffectSpec`]; the message and, when not given, the status are
+/// the schema's defaults for the code.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AwsErrorSpec {
+    /// The error code: `ProvisionedThroughputExceededException`, `SlowDown`.
+    pub code: String,
+    /// The HTTP status, when not the one AWS uses for the code.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
 }
 
 /// An HTTP answer of an [`EffectSpec`].
@@ -85,7 +99,10 @@ pub struct HttpResponseSpec {
 impl EffectSpec {
     /// Whether no effect is given.
     pub fn is_empty(&self) -> bool {
-        self.latency.is_none() && self.exception.is_none() && self.http_response.is_none()
+        self.latency.is_none()
+            && self.exception.is_none()
+            && self.http_response.is_none()
+            && self.aws_error.is_none()
     }
 }
 
@@ -249,8 +266,33 @@ mod tests {
                 latency: Some(200),
                 exception: Some("down".into()),
                 http_response: Some(HttpResponseSpec { code: 503 }),
+                aws_error: None,
             },
         }
+    }
+
+    #[test]
+    fn an_aws_error_is_written_as_the_schema_reads_it() {
+        let mut spec = spec("throttle");
+        spec.flag = "aws-dynamodb".into();
+        spec.effect = EffectSpec {
+            aws_error: Some(AwsErrorSpec {
+                code: "ProvisionedThroughputExceededException".into(),
+                status: None,
+            }),
+            ..EffectSpec::default()
+        };
+        let mut doc = Document::default_for_tests();
+        doc.add(&spec).unwrap();
+        let config = Config::parse_strict(&doc.render().unwrap()).unwrap();
+        let error = config.experiments[0].effect.aws_error.clone().unwrap();
+        assert_eq!(error.code, "ProvisionedThroughputExceededException");
+        assert_eq!(error.status, 400);
+        spec.flag = "egress".into();
+        let mut doc = Document::default_for_tests();
+        doc.add(&spec).unwrap();
+        let err = Config::parse_strict(&doc.render().unwrap()).unwrap_err();
+        assert!(err.to_string().contains("effect.awsError"), "{err}");
     }
 
     #[test]
@@ -308,7 +350,7 @@ mod tests {
             spec.rate = rate;
             spec.selector = selector.clone();
             spec.duration = minutes.map(|m| Duration::from_secs(m * 60));
-            spec.effect = EffectSpec { latency, exception: None, http_response: code.map(|code| HttpResponseSpec { code }) };
+            spec.effect = EffectSpec { latency, exception: None, http_response: code.map(|code| HttpResponseSpec { code }), aws_error: None };
             if spec.effect.is_empty() {
                 spec.effect.exception = Some("x".into());
             }

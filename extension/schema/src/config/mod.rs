@@ -9,7 +9,8 @@ mod experiment;
 mod values;
 
 pub use document::{
-    Document, DocumentError, EffectSpec, ExperimentSpec, HttpResponseSpec, removed_experiments,
+    AwsErrorSpec, Document, DocumentError, EffectSpec, ExperimentSpec, HttpResponseSpec,
+    removed_experiments,
 };
 pub use error::ConfigError;
 pub use experiment::{
