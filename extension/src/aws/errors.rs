@@ -5,9 +5,9 @@
 //! - awsQuery: an XML `ErrorResponse` with `Sender` or `Receiver`;
 //! - restXml (S3): `<Error><Code/><Message/><RequestId/></Error>`;
 //! - restJson1: `x-amzn-ErrorType` and a JSON body;
+//! - Smithy RPC v2 CBOR: `smithy-protocol: rpc-v2-cbor` and a CBOR map `{"__type", "message"}`;
 //!
-//! each with an `x-amzn-RequestId`. Smithy RPC v2 CBOR is answered in the restJson1 shape (see
-//! the README's limits).
+//! each with an `x-amzn-RequestId`.
 
 use super::Protocol;
 use faultline_schema::config::AwsErrorEffect;
@@ -82,10 +82,27 @@ pub fn answer(protocol: Protocol, error: &AwsErrorEffect, json_type: Option<&str
                 xml_escape(&error.message)
             )
         }
-        Protocol::RestJson | Protocol::RpcV2Cbor => {
+        Protocol::RestJson => {
             headers.push(("content-type", "application/json".into()));
             headers.push(("x-amzn-errortype", error.code.clone()));
             serde_json::json!({"message": error.message, "Message": error.message}).to_string()
+        }
+        Protocol::RpcV2Cbor => {
+            headers.push(("content-type", "application/cbor".into()));
+            headers.push(("smithy-protocol", "rpc-v2-cbor".into()));
+            let map = std::collections::BTreeMap::from([
+                ("__type", error.code.as_str()),
+                ("message", error.message.as_str()),
+            ]);
+            let mut body = Vec::new();
+            // Writing a map of strings into a Vec cannot fail; an empty body would still be
+            // an error answer with its status.
+            let _ = ciborium::into_writer(&map, &mut body);
+            return ErrorAnswer {
+                status: error.status,
+                headers,
+                body,
+            };
         }
     };
     ErrorAnswer {
@@ -152,6 +169,106 @@ mod tests {
         assert_eq!(
             header(&rest, "x-amzn-errortype"),
             Some("TooManyRequestsException")
+        );
+
+        let cbor = answer(
+            Protocol::RpcV2Cbor,
+            &error("ThrottlingException", 400),
+            None,
+        );
+        assert_eq!(header(&cbor, "smithy-protocol"), Some("rpc-v2-cbor"));
+        let body: std::collections::BTreeMap<String, String> =
+            ciborium::from_reader(cbor.body.as_slice()).unwrap();
+        assert_eq!(body["__type"], "ThrottlingException");
+        assert_eq!(body["message"], "a <message> & more");
+    }
+
+    /// A local HTTP server that answers every request with `forged`; its URL.
+    async fn answering(forged: ErrorAnswer) -> String {
+        use hyper::service::service_fn;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let forged = std::sync::Arc::new(forged);
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let forged = std::sync::Arc::clone(&forged);
+                let service = service_fn(move |_request| {
+                    let mut response = http::Response::new(http_body_util::Full::new(
+                        bytes::Bytes::from(forged.body.clone()),
+                    ));
+                    *response.status_mut() = http::StatusCode::from_u16(forged.status).unwrap();
+                    for (name, value) in &forged.headers {
+                        response.headers_mut().insert(*name, value.parse().unwrap());
+                    }
+                    async move { Ok::<_, std::convert::Infallible>(response) }
+                });
+                tokio::spawn(
+                    hyper::server::conn::http1::Builder::new()
+                        .serve_connection(hyper_util::rt::TokioIo::new(stream), service),
+                );
+            }
+        });
+        url
+    }
+
+    macro_rules! sdk_config {
+        ($sdk:ident, $url:expr) => {
+            $sdk::Config::builder()
+                .behavior_version($sdk::config::BehaviorVersion::latest())
+                .region($sdk::config::Region::new("us-east-1"))
+                .credentials_provider($sdk::config::Credentials::new("a", "b", None, None, "t"))
+                .http_client(crate::config::source::direct_https_client())
+                .retry_config($sdk::config::retry::RetryConfig::disabled())
+                .endpoint_url($url)
+                .build()
+        };
+    }
+
+    /// Each protocol's forged error, parsed by a real SDK client of a service that speaks it,
+    /// reports the forged code (and is what the SDK's retry policy then sees).
+    #[tokio::test]
+    async fn real_sdk_clients_read_the_forged_code() {
+        use aws_sdk_cloudwatch::error::ProvideErrorMetadata as _;
+        let throttled = error("ProvisionedThroughputExceededException", 400);
+        let url = answering(answer(
+            Protocol::AwsJson,
+            &throttled,
+            Some("application/x-amz-json-1.1"),
+        ))
+        .await;
+        let client =
+            aws_sdk_secretsmanager::Client::from_conf(sdk_config!(aws_sdk_secretsmanager, url));
+        let err = client
+            .get_secret_value()
+            .secret_id("x")
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err.code(),
+            Some("ProvisionedThroughputExceededException"),
+            "{err:?}"
+        );
+
+        let url = answering(answer(Protocol::AwsQuery, &error("Throttling", 400), None)).await;
+        let client = aws_sdk_cloudwatch::Client::from_conf(sdk_config!(aws_sdk_cloudwatch, url));
+        let err = client.describe_alarms().send().await.unwrap_err();
+        assert_eq!(err.code(), Some("Throttling"), "{err:?}");
+        assert_eq!(err.message(), Some("a <message> & more"));
+
+        let url = answering(answer(
+            Protocol::RestJson,
+            &error("TooManyRequestsException", 429),
+            None,
+        ))
+        .await;
+        let client = aws_sdk_lambda::Client::from_conf(sdk_config!(aws_sdk_lambda, url));
+        let err = client.invoke().function_name("f").send().await.unwrap_err();
+        assert_eq!(err.code(), Some("TooManyRequestsException"), "{err:?}");
+        assert!(
+            err.as_service_error()
+                .is_some_and(|e| e.is_too_many_requests_exception()),
+            "modelled as the SDK's own error type: {err:?}"
         );
     }
 }

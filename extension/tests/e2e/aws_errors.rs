@@ -12,7 +12,8 @@ use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-const SERVICES: [&str; 3] = ["dynamodb", "sqs", "s3"];
+/// The services boto3 reaches through faultline, as `deployer enable --aws-services` names them.
+const SERVICES: &str = "dynamodb,sqs,s3,monitoring";
 const BUCKET: &str = "orders-bucket";
 
 fn openssl(dir: &Path, args: &[&str]) {
@@ -102,9 +103,10 @@ fn tls_material(dir: &Path, name: &str) -> (PathBuf, PathBuf, PathBuf) {
 /// The function's and the extension's environment for boto3 through faultline to `moto`, with
 /// `ca` trusted by the extension.
 fn aws_env(env: &mut LambdaEnv, moto: &MotoServer, ca: &Path) {
-    let mut hosts: Vec<String> = SERVICES
+    let services = faultline_schema::aws_services::parse_list(SERVICES).expect("services");
+    let mut hosts: Vec<String> = services
         .iter()
-        .map(|s| format!("{s}.us-east-1.amazonaws.com"))
+        .map(|s| format!("{}.us-east-1.amazonaws.com", s.prefix))
         .collect();
     hosts.push(format!("{BUCKET}.s3.us-east-1.amazonaws.com"));
     let connect_to: Vec<String> = hosts
@@ -116,10 +118,11 @@ fn aws_env(env: &mut LambdaEnv, moto: &MotoServer, ca: &Path) {
     let proxy = env.dependency_proxy_url();
     env.set("HTTP_PROXY", proxy.clone())
         .set("HTTPS_PROXY", proxy);
-    for service in SERVICES {
+    // The variables and URLs `deployer enable --aws-services` sets.
+    for service in &services {
         env.set(
-            &format!("AWS_ENDPOINT_URL_{}", service.to_ascii_uppercase()),
-            format!("http://{service}.us-east-1.amazonaws.com:443"),
+            &service.endpoint_variable(),
+            service.origination_url("us-east-1"),
         );
     }
 }
@@ -214,6 +217,10 @@ experiments:
     flag: aws-sqs
     selector: {operation: SendMessage}
     effect: {awsError: {code: QueueDoesNotExist, message: "no such queue"}}
+  - name: metrics-throttled
+    flag: aws-monitoring
+    selector: {operation: PutMetricData}
+    effect: {awsError: {code: ThrottlingException}}
 "#;
 
 fn audited(extension: &Proc, experiment: &str) -> Vec<Value> {
@@ -240,6 +247,7 @@ async fn aws_errors_reach_boto3_in_each_protocol_through_tls_origination() {
             call("s3", "create_bucket", json!({"Bucket": BUCKET})),
             call("s3", "put_object", json!({"Bucket": BUCKET, "Key": "k", "Body": "v"})),
             call("s3", "get_object", json!({"Bucket": BUCKET, "Key": "k"})),
+            call("cloudwatch", "put_metric_data", json!({"Namespace": "shop", "MetricData": [{"MetricName": "orders", "Value": 1.0}]})),
         ]))
         .await;
     let [
@@ -251,9 +259,10 @@ async fn aws_errors_reach_boto3_in_each_protocol_through_tls_origination() {
         bucket,
         put_object,
         get_object,
+        metrics,
     ] = results.as_slice()
     else {
-        panic!("eight results: {results:?}");
+        panic!("nine results: {results:?}");
     };
     // Untouched calls reach moto through the originated TLS connection.
     assert!(create.get("ok").is_some(), "{create}");
@@ -281,6 +290,10 @@ async fn aws_errors_reach_boto3_in_each_protocol_through_tls_origination() {
     assert_eq!(put_object["error"], "SlowDown", "{put_object}");
     assert_eq!(put_object["status"], 503);
     assert_eq!(get_object["error"], "NoSuchKey", "{get_object}");
+    // Smithy RPC v2 CBOR (CloudWatch, as this botocore speaks it): the CBOR error body.
+    assert_eq!(metrics["error"], "ThrottlingException", "{metrics}");
+    let line = &audited(extension, "metrics-throttled")[0];
+    assert_eq!(line["operation"], "PutMetricData", "{line}");
     // The audit line names the AWS call.
     let line = &audited(extension, "s3-slow-down")[0];
     assert_eq!(line["labels"]["aws_service"], "s3");

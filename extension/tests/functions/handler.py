@@ -78,7 +78,7 @@ def dispatch(event, context):
 
 
 def aws_calls(event, context):
-    """Runs DynamoDB, SQS and S3 calls with boto3 (endpoints and proxy from the environment, as
+    """Runs DynamoDB, SQS, S3 and CloudWatch calls with boto3 (endpoints and proxy from the environment, as
     `deployer enable` would set them) and reports each call's result or error code, its retry
     count and how long it took."""
     import boto3
@@ -88,7 +88,7 @@ def aws_calls(event, context):
     # In a Config, max_attempts counts retries: three retries, four attempts at most.
     config = Config(retries={"mode": "standard", "max_attempts": 3})
     clients = {name: boto3.client(name, region_name="us-east-1", config=config)
-               for name in ("dynamodb", "sqs", "s3")}
+               for name in ("dynamodb", "sqs", "s3", "cloudwatch")}
     results = []
     for step in event["calls"]:
         client = clients[step["service"]]
