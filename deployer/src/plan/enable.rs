@@ -216,7 +216,21 @@ fn aws_endpoints(
             .get(key)
             .filter(|_| !saved.env.contains_key(key))
     };
-    if let (Some(value), false) = (own(global), asked.is_empty()) {
+    if asked.is_empty() {
+        return Vec::new();
+    }
+    let runtime = current.runtime.as_deref().unwrap_or_default();
+    if !sdk_follows_proxy_variables(runtime) {
+        warnings.push(format!(
+            "{}: runtime {runtime}: the AWS SDK for JavaScript v3 sends its calls through an HTTP \
+             agent of its own, which ignores HTTP(S)_PROXY even with NODE_USE_ENV_PROXY=1; no AWS \
+             service is wired for TLS origination (its SDK would send plain HTTP to port 443 \
+             itself)",
+            current.name
+        ));
+        return Vec::new();
+    }
+    if let Some(value) = own(global) {
         warnings.push(format!(
             "{}: it sets {global}={value} itself, which a per-service endpoint would override; \
              no AWS service is wired for TLS origination",
@@ -239,6 +253,14 @@ fn aws_endpoints(
         })
         .cloned()
         .collect()
+}
+
+/// Whether the runtime's AWS SDK sends an `http://` endpoint through HTTP_PROXY (boto3, the
+/// Java SDK v2 with the JVM proxy properties, Go, .NET, Ruby) so that TLS origination can carry
+/// it. The JavaScript SDK v3 does not (tested: `@aws-sdk/client-dynamodb` 3.1178 on Node 24
+/// connects to the endpoint itself).
+fn sdk_follows_proxy_variables(runtime: &str) -> bool {
+    !runtime.starts_with("nodejs")
 }
 
 fn env_bytes(env: &BTreeMap<String, String>) -> usize {

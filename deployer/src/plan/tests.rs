@@ -313,3 +313,16 @@ fn a_global_endpoint_of_the_function_keeps_every_service_direct() {
         plan.warnings
     );
 }
+
+#[test]
+fn node_functions_get_no_aws_endpoint() {
+    let mut before = function(&[], &[]);
+    before.runtime = Some("nodejs24.x".into());
+    let plan = plan_enable(&before, &with_services("dynamodb")).unwrap();
+    assert!(!plan.env.contains_key("AWS_ENDPOINT_URL_DYNAMODB"));
+    assert!(
+        plan.warnings.iter().any(|w| w.contains("JavaScript v3")),
+        "{:?}",
+        plan.warnings
+    );
+}
