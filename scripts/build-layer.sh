@@ -3,6 +3,7 @@
 #   scripts/build-layer.sh [x86_64] [arm64]      (default: both)
 # Output: dist/faultline-layer-<arch>.zip holding
 #   faultline-wrapper        (0755)  AWS_LAMBDA_EXEC_WRAPPER=/opt/faultline-wrapper
+#   faultline-node-proxy.cjs (0644)  the Node.js preload the wrapper adds for TLS origination
 #   extensions/faultline     (0755)  the extension
 # File times are fixed so that the same binaries give the same zip bytes.
 set -euo pipefail
@@ -37,10 +38,11 @@ for arch in "${!target_of[@]}"; do
   rm -rf "$stage" && mkdir -p "$stage/extensions"
   install -m 0755 "$root/target/$target/release/faultline" "$stage/extensions/faultline"
   install -m 0755 "$root/extension/layer/faultline-wrapper" "$stage/faultline-wrapper"
+  install -m 0644 "$root/extension/layer/faultline-node-proxy.cjs" "$stage/faultline-node-proxy.cjs"
   find "$stage" -exec touch -h -t 202001010000 {} +
   zip_path="$dist/faultline-layer-$arch.zip"
   rm -f "$zip_path"
-  (cd "$stage" && zip -q -X -D "$zip_path" faultline-wrapper extensions/faultline)
+  (cd "$stage" && zip -q -X -D "$zip_path" faultline-wrapper faultline-node-proxy.cjs extensions/faultline)
   printf '%-8s %s  zip %s bytes, extension %s bytes\n' "$arch" "$zip_path" \
     "$(stat -c %s "$zip_path")" "$(stat -c %s "$stage/extensions/faultline")"
 done

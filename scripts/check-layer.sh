@@ -13,7 +13,7 @@ for arch in x86_64 arm64; do
   [ -f "$zip_path" ] || { echo "FAIL $arch: $zip_path missing (run make layer)"; status=1; continue; }
   listing="$(zipinfo "$zip_path")"
   files="$(zipinfo -1 "$zip_path" | sort | tr '\n' ' ')"
-  if [ "$files" != "extensions/faultline faultline-wrapper " ]; then
+  if [ "$files" != "extensions/faultline faultline-node-proxy.cjs faultline-wrapper " ]; then
     echo "FAIL $arch: unexpected files: $files"; status=1
   fi
   for f in faultline-wrapper extensions/faultline; do
@@ -39,6 +39,8 @@ for arch in x86_64 arm64; do
     echo "FAIL $arch: extension is dynamically linked"; status=1
   fi
   sh -n "$tmp/faultline-wrapper" || { echo "FAIL $arch: wrapper is not valid sh"; status=1; }
+  grep -Eq "^-rw-r--r-- .* faultline-node-proxy.cjs\$" <<<"$listing" ||
+    { echo "FAIL $arch: faultline-node-proxy.cjs is not 0644"; status=1; }
   rm -rf "$tmp"
   echo "ok   $arch: $zip_path $size bytes ($version)"
 done

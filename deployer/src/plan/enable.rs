@@ -223,9 +223,9 @@ fn aws_endpoints(
     if !sdk_follows_proxy_variables(runtime) {
         warnings.push(format!(
             "{}: runtime {runtime}: the AWS SDK for JavaScript v3 sends its calls through an HTTP \
-             agent of its own, which ignores HTTP(S)_PROXY even with NODE_USE_ENV_PROXY=1; no AWS \
-             service is wired for TLS origination (its SDK would send plain HTTP to port 443 \
-             itself)",
+             agent of its own, which follows HTTP(S)_PROXY only with faultline's Node preload, \
+             and that needs nodejs24.x; no AWS service is wired for TLS origination (its SDK \
+             would send plain HTTP to port 443 itself)",
             current.name
         ));
         return Vec::new();
@@ -257,10 +257,17 @@ fn aws_endpoints(
 
 /// Whether the runtime's AWS SDK sends an `http://` endpoint through HTTP_PROXY (boto3, the
 /// Java SDK v2 with the JVM proxy properties, Go, .NET, Ruby) so that TLS origination can carry
-/// it. The JavaScript SDK v3 does not (tested: `@aws-sdk/client-dynamodb` 3.1178 on Node 24
-/// connects to the endpoint itself).
+/// it. The JavaScript SDK v3 does so only with the layer's Node preload, which needs Node 24
+/// (its agents' `proxyEnv` option): nodejs24.x and later.
 fn sdk_follows_proxy_variables(runtime: &str) -> bool {
-    !runtime.starts_with("nodejs")
+    match runtime.strip_prefix("nodejs") {
+        Some(version) => version
+            .split('.')
+            .next()
+            .and_then(|major| major.parse::<u32>().ok())
+            .is_some_and(|major| major >= 24),
+        None => true,
+    }
 }
 
 fn env_bytes(env: &BTreeMap<String, String>) -> usize {

@@ -315,14 +315,22 @@ fn a_global_endpoint_of_the_function_keeps_every_service_direct() {
 }
 
 #[test]
-fn node_functions_get_no_aws_endpoint() {
+fn node_functions_get_aws_endpoints_from_node_24_on() {
     let mut before = function(&[], &[]);
-    before.runtime = Some("nodejs24.x".into());
+    before.runtime = Some("nodejs22.x".into());
     let plan = plan_enable(&before, &with_services("dynamodb")).unwrap();
     assert!(!plan.env.contains_key("AWS_ENDPOINT_URL_DYNAMODB"));
     assert!(
-        plan.warnings.iter().any(|w| w.contains("JavaScript v3")),
+        plan.warnings.iter().any(|w| w.contains("nodejs24.x")),
         "{:?}",
         plan.warnings
     );
+    for runtime in ["nodejs24.x", "nodejs26.x"] {
+        before.runtime = Some(runtime.into());
+        let plan = plan_enable(&before, &with_services("dynamodb")).unwrap();
+        assert!(
+            plan.env.contains_key("AWS_ENDPOINT_URL_DYNAMODB"),
+            "{runtime}"
+        );
+    }
 }

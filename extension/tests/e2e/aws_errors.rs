@@ -137,8 +137,26 @@ struct Setup {
     _env: LambdaEnv,
 }
 
+/// The function's runtime and SDK.
+#[derive(Clone, Copy)]
+enum Function {
+    /// boto3 on awslambdaric.
+    Python,
+    /// The AWS SDK for JavaScript v3 on aws-lambda-ric (Node.js 24).
+    Node,
+}
+
 impl Setup {
     async fn start(config: &str, server_ca: &str, trusted_ca: &str) -> Setup {
+        Setup::start_with(config, server_ca, trusted_ca, Function::Python).await
+    }
+
+    async fn start_with(
+        config: &str,
+        server_ca: &str,
+        trusted_ca: &str,
+        function: Function,
+    ) -> Setup {
         let emulator = Emulator::start().await;
         let mut env = LambdaEnv::new(&emulator.runtime_api());
         let (ca, cert, key) = tls_material(env.dir.path(), server_ca);
@@ -151,7 +169,14 @@ impl Setup {
         aws_env(&mut env, &moto, &ca);
         env.config_file(config);
         let extension = start_extension(&env, &emulator).await;
-        let runtime = env.python(true);
+        let runtime = match function {
+            Function::Python => env.python(true),
+            Function::Node => {
+                // aws-lambda-ric 4.0.2 does not echo the invocation id (node_runtime.rs).
+                emulator.accept_answers_without_invocation_id();
+                env.node(true)
+            }
+        };
         Setup {
             emulator,
             _moto: moto,
@@ -359,4 +384,55 @@ async fn an_unverifiable_certificate_stops_the_call_with_a_502() {
         "{}",
         extension.log_text()
     );
+}
+
+/// The AWS SDK for JavaScript v3 in a Node.js 24 function: the wrapper preloads faultline's
+/// agent patch, so the SDK's own agent sends `http://dynamodb…:443` through the dependency
+/// proxy, and the same experiments act on it as on boto3.
+#[tokio::test]
+async fn aws_errors_reach_the_javascript_sdk_through_tls_origination() {
+    let setup = Setup::start_with(EXPERIMENTS, "trusted", "trusted", Function::Node).await;
+    let extension = &setup.extension;
+    let calls = json!([
+        {"op": "create_table", "args": table("orders")},
+        {"op": "put_item", "args": {"TableName": "orders", "Item": {"id": {"S": "1"}}}},
+        {"op": "create_table", "args": table("plain")},
+        {"op": "put_item", "args": {"TableName": "plain", "Item": {"id": {"S": "7"}}}},
+        {"op": "get_item", "args": {"TableName": "plain", "Key": {"id": {"S": "7"}}}},
+    ]);
+    let payload = json!({"op": "aws", "calls": calls}).to_string();
+    let outcome = invoke_or_show(
+        &setup.emulator,
+        &setup.runtime,
+        extension,
+        payload,
+        Duration::from_secs(60),
+    )
+    .await;
+    let Outcome::Response { body, .. } = &outcome else {
+        panic!(
+            "the handler failed: {outcome:?}\n{}",
+            setup.runtime.log_text()
+        );
+    };
+    let answer: Value = serde_json::from_slice(body).expect("JSON");
+    let results = answer["results"].as_array().cloned().expect("results");
+    let [create, put, _, plain_put, get] = results.as_slice() else {
+        panic!("five results: {results:?}");
+    };
+    assert!(create.get("ok").is_some(), "{create}");
+    assert_eq!(
+        put["error"], "ProvisionedThroughputExceededException",
+        "{put}"
+    );
+    assert_eq!(put["status"], 400);
+    assert_eq!(put["retries"], 3, "{put}");
+    assert_eq!(
+        audited(extension, "throttle-orders").len(),
+        4,
+        "faultline saw exactly the SDK's four attempts"
+    );
+    assert!(plain_put.get("ok").is_some(), "{plain_put}");
+    assert_eq!(get["ok"]["Item"], json!({"id": {"S": "7"}}), "{get}");
+    assert!(get["ms"].as_f64().unwrap() >= 400.0, "{get}");
 }

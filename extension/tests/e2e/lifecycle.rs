@@ -210,7 +210,11 @@ async fn origination_endpoints_reach_the_runtime_only_with_a_live_dependency_pro
         .set(
             "AWS_ENDPOINT_URL",
             "https://vpce-1.execute-api.us-east-1.vpce.amazonaws.com",
-        );
+        )
+        // A Node.js runtime, as Lambda names it: the wrapper then preloads faultline's agent
+        // patch for the JavaScript SDK, only while it keeps the origination endpoints.
+        .set("AWS_EXECUTION_ENV", "AWS_Lambda_nodejs24.x")
+        .set("NODE_OPTIONS", "--max-old-space-size=100");
     };
     let seen = async |env: &LambdaEnv, emulator: &Emulator| {
         let runtime = env.python(true);
@@ -218,7 +222,8 @@ async fn origination_endpoints_reach_the_runtime_only_with_a_live_dependency_pro
             .try_invoke(r#"{"op":"env","endpoints":true}"#, Duration::from_secs(30))
             .await
             .unwrap_or_else(|| panic!("no answer: {}", runtime.log_text()));
-        outcome.json()["endpoints"].clone()
+        let answer = outcome.json();
+        (answer["endpoints"].clone(), answer["node_options"].clone())
     };
     let kept = serde_json::json!({
         "AWS_ENDPOINT_URL_SQS": "http://localhost:4566",
@@ -230,12 +235,18 @@ async fn origination_endpoints_reach_the_runtime_only_with_a_live_dependency_pro
     let mut env = LambdaEnv::new(&emulator.runtime_api());
     endpoints(&mut env);
     let _extension = start_extension(&env, &emulator).await;
-    let live = seen(&env, &emulator).await;
+    let (live, node_options) = seen(&env, &emulator).await;
     assert_eq!(
         live["AWS_ENDPOINT_URL_DYNAMODB"],
         "http://dynamodb.us-east-1.amazonaws.com:443"
     );
     assert_eq!(live.as_object().map(|o| o.len()), Some(4), "{live}");
+    let preload = crate::support::wrapper().with_file_name("faultline-node-proxy.cjs");
+    assert_eq!(
+        node_options,
+        format!("--max-old-space-size=100 --require {}", preload.display()),
+        "the function's own options kept, the preload added"
+    );
 
     // Disabled, or no extension at all: the origination endpoints are gone, the others stay.
     let emulator = Emulator::start().await;
@@ -243,10 +254,14 @@ async fn origination_endpoints_reach_the_runtime_only_with_a_live_dependency_pro
     endpoints(&mut env);
     env.set("GREMLIN_LAMBDA_ENABLED", "false");
     let _extension = start_extension(&env, &emulator).await;
-    assert_eq!(seen(&env, &emulator).await, kept);
+    let own_options = serde_json::json!("--max-old-space-size=100");
+    assert_eq!(
+        seen(&env, &emulator).await,
+        (kept.clone(), own_options.clone())
+    );
 
     let emulator = Emulator::start().await;
     let mut env = LambdaEnv::new(&emulator.runtime_api());
     endpoints(&mut env);
-    assert_eq!(seen(&env, &emulator).await, kept);
+    assert_eq!(seen(&env, &emulator).await, (kept, own_options));
 }

@@ -183,7 +183,13 @@ impl LambdaEnv {
         let client = faultline_testkit::node_runtime("node_modules/aws-lambda-ric/index.mjs");
         // aws-lambda-ric 4 reads the handler from `_HANDLER`, as Lambda sets it.
         let mut env = self.clone();
-        env.set("_HANDLER", "node_handler.handler");
+        env.set("_HANDLER", "node_handler.handler")
+            // As Lambda sets it; the wrapper reads it.
+            .set("AWS_EXECUTION_ENV", "AWS_Lambda_nodejs24.x")
+            .set(
+                "FAULTLINE_TEST_NODE_MODULES",
+                faultline_testkit::node_runtime("node_modules").to_string_lossy(),
+            );
         env.runtime(
             wrapped,
             &faultline_testkit::node_runtime("bin/node"),

@@ -30,6 +30,7 @@ def env(event, context):
     if event.get("endpoints"):
         seen["endpoints"] = {k: v for k, v in os.environ.items()
                              if k.startswith("AWS_ENDPOINT_URL")}
+        seen["node_options"] = os.environ.get("NODE_OPTIONS")
     return seen
 
 
