@@ -150,7 +150,15 @@ async fn the_complete_example_applies_to_moto_as_enable_wires_and_destroys() {
         &own_env,
     )
     .await;
-    let (code, out, err) = env.deployer(&["enable", "orders-plain", "--yes", "--name", "tfinit"]);
+    let (code, out, err) = env.deployer(&[
+        "enable",
+        "orders-plain",
+        "--yes",
+        "--name",
+        "tfinit",
+        "--aws-services",
+        "dynamodb,sqs",
+    ]);
     assert_eq!(code, 0, "{out}\n{err}");
     let (enabled_layers, mut enabled_env) = env.state("orders-plain").await;
     assert!(enabled_env.remove("FAULTLINE_SAVED").is_some());
@@ -175,6 +183,7 @@ async fn the_complete_example_applies_to_moto_as_enable_wires_and_destroys() {
         format!("-var=dist_dir={dist}"),
         format!("-var=function_zip={}", function_zip.display()),
         format!("-var=shared_layer_arn={shared}"),
+        r#"-var=aws_services=["dynamodb","sqs"]"#.to_string(),
     ];
     let with_vars = |command: &[&str]| -> Vec<String> {
         command
@@ -203,6 +212,10 @@ async fn the_complete_example_applies_to_moto_as_enable_wires_and_destroys() {
     );
     assert!(enabled_env.remove("GREMLIN_CONFIG_ARN").is_some());
     assert_eq!(tf_env, enabled_env, "environment: Terraform vs enable");
+    assert_eq!(
+        tf_env["AWS_ENDPOINT_URL_SQS"],
+        "http://sqs.us-east-1.amazonaws.com:443"
+    );
     // The layers: the function's own, then faultline's (of each install).
     assert_eq!(layers.len(), enabled_layers.len(), "{layers:?}");
     assert_eq!(layers[0], shared);

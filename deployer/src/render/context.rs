@@ -5,6 +5,7 @@ use super::RenderError;
 use super::example;
 use crate::install::names;
 use crate::plan::{self, Arch, Ports, WiringValue};
+use faultline_schema::aws_services;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
@@ -103,7 +104,12 @@ fn arch_id(arch: Arch) -> &'static str {
 
 /// Pads the `key` of each variable into `key_hcl`, aligning the `=` signs of an HCL block the
 /// way `terraform fmt` does.
-fn aligned(mut variables: Vec<Value>) -> Vec<Value> {
+fn aligned(variables: Vec<Value>) -> Vec<Value> {
+    aligned_as(variables, "key_hcl")
+}
+
+/// Pads the `key` of each variable into `field`.
+fn aligned_as(mut variables: Vec<Value>, field: &str) -> Vec<Value> {
     let width = variables
         .iter()
         .filter_map(|v| v["key"].as_str().map(str::len))
@@ -111,7 +117,7 @@ fn aligned(mut variables: Vec<Value>) -> Vec<Value> {
         .unwrap_or(0);
     for variable in &mut variables {
         let key = variable["key"].as_str().unwrap_or_default().to_string();
-        variable["key_hcl"] = Value::String(format!("{key:width$}"));
+        variable[field] = Value::String(format!("{key:width$}"));
     }
     variables
 }
@@ -168,6 +174,14 @@ pub fn build(params: &RenderParams) -> Result<Value, RenderError> {
     };
     let arch_names: Vec<&str> = params.archs.iter().map(|a| a.as_str()).collect();
     let java_options = plan::java_proxy_options(params.ports.dependency_proxy);
+    let aws_services: Vec<Value> = aws_services::SERVICES
+        .iter()
+        .map(|&(prefix, service_id)| {
+            let service = aws_services::Service { prefix, service_id };
+            json!({"key": quoted(prefix), "prefix": prefix, "variable": service.endpoint_variable()})
+        })
+        .collect();
+    let prefixes: Vec<&str> = aws_services::SERVICES.iter().map(|(p, _)| *p).collect();
     Ok(json!({
         "name": name,
         "secret_name": names::secret(name),
@@ -185,6 +199,9 @@ pub fn build(params: &RenderParams) -> Result<Value, RenderError> {
         "java_options_hcl": hcl_list(&java_options.iter().map(String::as_str).collect::<Vec<_>>()),
         "java_tool_options": plan::java_tool_options(None, params.ports.dependency_proxy),
         "dependency_proxy": quoted(&plan::dependency_proxy_url(&params.ports)),
+        "aws_services": aligned_as(aws_services, "prefix_hcl"),
+        "aws_service_prefixes": prefixes.join(", "),
+        "aws_service_prefixes_hcl": hcl_list(&prefixes),
         "max_layers": plan::MAX_LAYERS,
         "max_env_bytes": plan::MAX_ENV_BYTES,
         "function_env": aligned(function_env),

@@ -42,6 +42,7 @@ module "orders_faultline" {
   architecture         = var.architecture
   runtime              = "python3.13"
   layers               = [var.shared_layer_arn]
+  aws_services         = var.aws_services
   environment = {
     LOG_LEVEL = "INFO"
     NO_PROXY  = "internal.example.com"

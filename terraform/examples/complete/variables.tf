@@ -25,3 +25,9 @@ variable "shared_layer_arn" {
   description = "A layer version the function already uses; it stays before faultline's."
   type        = string
 }
+
+variable "aws_services" {
+  description = "AWS services whose SDK calls go through faultline's TLS origination (the function module's aws_services)."
+  type        = list(string)
+  default     = []
+}

@@ -5,6 +5,10 @@
 # The result equals what `deployer enable` makes of the function. The only resource here is the
 # read policy's attachment to the function's role.
 
+data "aws_region" "current" {}
+
+data "aws_partition" "current" {}
+
 locals {
   wrapper         = "/opt/faultline-wrapper"
   faultline_proxy = "http://localhost:5034"
@@ -54,7 +58,36 @@ locals {
     startswith(var.runtime, "java") ? { JAVA_TOOL_OPTIONS = join(" ", concat(local.own_java_options, ["-Dhttp.proxyHost=localhost", "-Dhttp.proxyPort=5034", "-Dhttps.proxyHost=localhost", "-Dhttps.proxyPort=5034", "-Dhttp.nonProxyHosts=localhost|127.0.0.1|169.254.169.254"])) } : {},
   )
 
-  environment       = merge(var.environment, local.chained, local.faultline_environment, local.runtime_environment)
+  # AWS SDK calls through TLS origination: each service's endpoint variable, unless the function
+  # has its own (or a global AWS_ENDPOINT_URL, which a per-service one would override), and not on
+  # Node.js before 24 (its SDK would connect to AWS itself: faultline's preload needs Node 24).
+  aws_endpoint_variables = {
+    "dynamodb"         = "AWS_ENDPOINT_URL_DYNAMODB"
+    "s3"               = "AWS_ENDPOINT_URL_S3"
+    "sqs"              = "AWS_ENDPOINT_URL_SQS"
+    "sns"              = "AWS_ENDPOINT_URL_SNS"
+    "kinesis"          = "AWS_ENDPOINT_URL_KINESIS"
+    "events"           = "AWS_ENDPOINT_URL_EVENTBRIDGE"
+    "lambda"           = "AWS_ENDPOINT_URL_LAMBDA"
+    "secretsmanager"   = "AWS_ENDPOINT_URL_SECRETS_MANAGER"
+    "states"           = "AWS_ENDPOINT_URL_SFN"
+    "ssm"              = "AWS_ENDPOINT_URL_SSM"
+    "sts"              = "AWS_ENDPOINT_URL_STS"
+    "firehose"         = "AWS_ENDPOINT_URL_FIREHOSE"
+    "bedrock-runtime"  = "AWS_ENDPOINT_URL_BEDROCK_RUNTIME"
+    "monitoring"       = "AWS_ENDPOINT_URL_CLOUDWATCH"
+    "logs"             = "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS"
+    "kms"              = "AWS_ENDPOINT_URL_KMS"
+    "streams.dynamodb" = "AWS_ENDPOINT_URL_DYNAMODB_STREAMS"
+  }
+  sdk_follows_proxy = !startswith(var.runtime, "nodejs") || try(tonumber(regex("^nodejs([0-9]+)", var.runtime)[0]) >= 24, false)
+  aws_endpoints = lookup(var.environment, "AWS_ENDPOINT_URL", "") != "" || !local.sdk_follows_proxy ? {} : {
+    for service in var.aws_services :
+    local.aws_endpoint_variables[service] => "http://${service}.${data.aws_region.current.name}.${data.aws_partition.current.dns_suffix}:443"
+    if !contains(keys(var.environment), local.aws_endpoint_variables[service])
+  }
+
+  environment       = merge(var.environment, local.chained, local.faultline_environment, local.runtime_environment, local.aws_endpoints)
   environment_bytes = length(join("", [for key, value in local.environment : "${key}${value}"]))
 }
 

@@ -53,3 +53,14 @@ variable "enabled" {
   type        = bool
   default     = true
 }
+
+variable "aws_services" {
+  description = "AWS services whose SDK calls go through faultline's TLS origination, so that experiments on the aws-<service> flags can answer them (what `deployer enable --aws-services` takes): each gets AWS_ENDPOINT_URL_<SERVICE> = http://<service>.<region>.<dns suffix>:443. A function's own endpoint variable is kept; a function with its own AWS_ENDPOINT_URL, or on Node.js before nodejs24.x, gets none."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for service in var.aws_services : contains(["dynamodb", "s3", "sqs", "sns", "kinesis", "events", "lambda", "secretsmanager", "states", "ssm", "sts", "firehose", "bedrock-runtime", "monitoring", "logs", "kms", "streams.dynamodb"], service)])
+    error_message = "aws_services: each one of dynamodb, s3, sqs, sns, kinesis, events, lambda, secretsmanager, states, ssm, sts, firehose, bedrock-runtime, monitoring, logs, kms, streams.dynamodb."
+  }
+}

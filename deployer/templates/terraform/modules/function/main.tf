@@ -5,6 +5,10 @@
 # The result equals what `deployer enable` makes of the function. The only resource here is the
 # read policy's attachment to the function's role.
 
+data "aws_region" "current" {}
+
+data "aws_partition" "current" {}
+
 locals {
   wrapper         = "{{wrapper}}"
   faultline_proxy = {{dependency_proxy}}
@@ -51,7 +55,22 @@ locals {
     startswith(var.runtime, "java") ? { JAVA_TOOL_OPTIONS = join(" ", concat(local.own_java_options, [{{java_options_hcl}}])) } : {},
   )
 
-  environment       = merge(var.environment, local.chained, local.faultline_environment, local.runtime_environment)
+  # AWS SDK calls through TLS origination: each service's endpoint variable, unless the function
+  # has its own (or a global AWS_ENDPOINT_URL, which a per-service one would override), and not on
+  # Node.js before 24 (its SDK would connect to AWS itself: faultline's preload needs Node 24).
+  aws_endpoint_variables = {
+{{#each aws_services}}
+    {{prefix_hcl}} = "{{variable}}"
+{{/each}}
+  }
+  sdk_follows_proxy = !startswith(var.runtime, "nodejs") || try(tonumber(regex("^nodejs([0-9]+)", var.runtime)[0]) >= 24, false)
+  aws_endpoints = lookup(var.environment, "AWS_ENDPOINT_URL", "") != "" || !local.sdk_follows_proxy ? {} : {
+    for service in var.aws_services :
+    local.aws_endpoint_variables[service] => "http://${service}.${data.aws_region.current.name}.${data.aws_partition.current.dns_suffix}:443"
+    if !contains(keys(var.environment), local.aws_endpoint_variables[service])
+  }
+
+  environment       = merge(var.environment, local.chained, local.faultline_environment, local.runtime_environment, local.aws_endpoints)
   environment_bytes = length(join("", [for key, value in local.environment : "${key}${value}"]))
 }
 

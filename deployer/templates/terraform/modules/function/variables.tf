@@ -53,3 +53,14 @@ variable "enabled" {
   type        = bool
   default     = {{enabled}}
 }
+
+variable "aws_services" {
+  description = "AWS services whose SDK calls go through faultline's TLS origination, so that experiments on the aws-<service> flags can answer them (what `deployer enable --aws-services` takes): each gets AWS_ENDPOINT_URL_<SERVICE> = http://<service>.<region>.<dns suffix>:443. A function's own endpoint variable is kept; a function with its own AWS_ENDPOINT_URL, or on Node.js before nodejs24.x, gets none."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for service in var.aws_services : contains([{{aws_service_prefixes_hcl}}], service)])
+    error_message = "aws_services: each one of {{aws_service_prefixes}}."
+  }
+}
