@@ -91,6 +91,7 @@ async fn enable_then_disable_restores_the_function_exactly() {
             ("TABLE", "orders"),
             ("AWS_LAMBDA_EXEC_WRAPPER", "/opt/otel-instrument"),
             ("HTTPS_PROXY", "http://user:pw@corp:3128"),
+            ("PAYMENTS_URL", "https://api.payments.example/v1"),
         ],
     )
     .await;
@@ -140,9 +141,21 @@ async fn enable_then_disable_restores_the_function_exactly() {
     let (code, _, err) = env.deployer(&["enable", "checkout", "--aws-services", "dynamo"]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("--aws-services: `dynamo`"), "{err}");
-    let (code, out, err) = env.deployer(&["enable", "checkout", "--aws-services", "dynamodb,SFN"]);
+    let (code, _, err) = env.deployer(&["enable", "checkout", "--tls-origination-env", "A-B"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("`A-B`"), "{err}");
+    let (code, out, err) = env.deployer(&[
+        "enable",
+        "checkout",
+        "--aws-services",
+        "dynamodb,SFN",
+        "--tls-origination-env",
+        "PAYMENTS_URL",
+    ]);
     assert_eq!(code, 0, "{out}\n{err}");
     let (_, vars) = env.state("checkout").await;
+    assert_eq!(vars["PAYMENTS_URL"], "http://api.payments.example:443/v1");
+    assert_eq!(vars["FAULTLINE_TLS_ORIGINATION_ENV"], "PAYMENTS_URL");
     assert_eq!(
         vars["AWS_ENDPOINT_URL_DYNAMODB"],
         "http://dynamodb.us-east-1.amazonaws.com:443"

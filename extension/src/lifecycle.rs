@@ -128,6 +128,7 @@ async fn start_dependency_proxy(
         settings.facts.clone(),
         current,
         settings.upstream_proxy.clone(),
+        settings.origination_hosts.clone(),
     );
     tokio::spawn(proxy.serve(listener, settings.max_connections));
     addr

@@ -56,6 +56,10 @@ pub struct Settings {
     /// FAULTLINE_UPSTREAM_PROXY: the function's own proxy from before faultline (set by
     /// `deployer enable`); wins over the config's `https_proxy` for dependency traffic.
     pub upstream_proxy: Option<http::Uri>,
+    /// Hosts of the variables named in FAULTLINE_TLS_ORIGINATION_ENV (`deployer enable
+    /// --tls-origination-env`), each rewritten to `http://HOST:443/...`: the dependency proxy
+    /// originates TLS for them as for the config's `tls_origination`.
+    pub origination_hosts: Vec<String>,
     /// FAULTLINE_MAX_CONNECTIONS: how many connections the dependency proxy serves at once
     /// (default 400), never more than half the descriptors this process may open, less a margin.
     pub max_connections: usize,
@@ -68,6 +72,19 @@ pub struct Settings {
     /// A setting that could not be used. faultline then stays idle (registered, proxying
     /// nothing) rather than failing the function's init.
     pub problem: Option<String>,
+}
+
+/// The variable naming the function's variables whose `https://` URL `deployer enable` rewrote
+/// for TLS origination (the wrapper gives them back when the dependency proxy is not live).
+pub const ORIGINATION_ENV: &str = "FAULTLINE_TLS_ORIGINATION_ENV";
+
+/// The host of a URL rewritten for TLS origination (`http://HOST:443` or `http://HOST:443/...`);
+/// None for anything else.
+fn origination_host(url: &str) -> Option<String> {
+    let rest = url.trim().strip_prefix("http://")?;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let host = authority.strip_suffix(":443")?;
+    (!host.is_empty() && !host.contains(['@', ':'])).then(|| host.to_ascii_lowercase())
 }
 
 /// Descriptors kept for everything but the dependency proxy's connections.
@@ -142,6 +159,15 @@ impl Settings {
                 }
             }
         });
+        let origination_hosts = get(ORIGINATION_ENV)
+            .map(|names| {
+                names
+                    .split(',')
+                    .filter_map(|name| get(name.trim()))
+                    .filter_map(|url| origination_host(&url))
+                    .collect()
+            })
+            .unwrap_or_default();
         let max_connections = match get("FAULTLINE_MAX_CONNECTIONS") {
             None => DEFAULT_MAX_CONNECTIONS,
             Some(text) => match text.trim().parse::<usize>() {
@@ -179,6 +205,7 @@ impl Settings {
             ready_file: get("FAULTLINE_READY_FILE")
                 .map_or_else(|| PathBuf::from(DEFAULT_READY_FILE), PathBuf::from),
             upstream_proxy,
+            origination_hosts,
             max_connections,
             concurrent: get("AWS_LAMBDA_MAX_CONCURRENCY")
                 .is_some_and(|v| v.trim().parse::<u32>().map_or(true, |n| n > 1)),
@@ -228,6 +255,23 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         Settings::from_lookup(|key| map.get(key).cloned())
+    }
+
+    #[test]
+    fn rewritten_urls_name_the_hosts_to_originate_for() {
+        assert_eq!(
+            origination_host("http://API.Payments.example:443/v1?x=1").as_deref(),
+            Some("api.payments.example")
+        );
+        assert_eq!(origination_host("http://h:443").as_deref(), Some("h"));
+        for other in [
+            "https://h/v1",
+            "http://h/v1",
+            "http://h:8443/",
+            "http://u@h:443/",
+        ] {
+            assert_eq!(origination_host(other), None, "{other}");
+        }
     }
 
     #[test]

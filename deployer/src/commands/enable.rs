@@ -29,6 +29,12 @@ pub struct Args {
     /// (none: every endpoint variable faultline set goes back)
     #[arg(long, value_name = "SERVICES")]
     pub aws_services: Option<String>,
+    /// Variables of the function holding an https:// URL of a third-party API (comma-separated):
+    /// each is rewritten to http://HOST:443/... and its host originated by faultline, so that
+    /// experiments on dependency-HOST can answer its calls with httpResponse; a re-run sets
+    /// exactly the variables given
+    #[arg(long, value_name = "VARS", value_delimiter = ',')]
+    pub tls_origination_env: Vec<String>,
 }
 
 /// What every function's enabling shares.
@@ -41,6 +47,8 @@ struct Shared {
     dry_run: bool,
     /// Each `--aws-services` entry's variable and origination URL in this Region.
     aws_endpoints: Vec<(String, String)>,
+    /// `--tls-origination-env`.
+    tls_origination_env: Vec<String>,
 }
 
 async fn enable_one(shared: &Shared, name: &str) -> Result<Outcome, DeployError> {
@@ -52,6 +60,7 @@ async fn enable_one(shared: &Shared, name: &str) -> Result<Outcome, DeployError>
         listed,
         dry_run,
         aws_endpoints,
+        tls_origination_env,
     } = shared;
     let mut function: Function = match listed.get(name) {
         Some(function) => function.clone(),
@@ -67,6 +76,7 @@ async fn enable_one(shared: &Shared, name: &str) -> Result<Outcome, DeployError>
         layer: layer.clone(),
         secret_arn: installed.secret_arn.clone(),
         aws_endpoints: aws_endpoints.clone(),
+        tls_origination_env: tls_origination_env.clone(),
     };
     let mut attempt = 0;
     let outcome = loop {
@@ -122,6 +132,20 @@ pub async fn run(global: &Global, args: &Args) -> Result<(), DeployError> {
             .map_err(|reason| DeployError::Input(format!("--aws-services: {reason}")))?,
         None => Vec::new(),
     };
+    let tls_origination_env: Vec<String> = args
+        .tls_origination_env
+        .iter()
+        .map(|name| name.trim().to_string())
+        .filter(|name| !name.is_empty())
+        .collect();
+    if let Some(bad) = tls_origination_env
+        .iter()
+        .find(|name| !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+    {
+        return Err(DeployError::Input(format!(
+            "--tls-origination-env: `{bad}` is not an environment variable name"
+        )));
+    }
     let args = &args.batch;
     let aws_ = Aws::connect(&global.aws).await?;
     let aws_endpoints = services
@@ -144,6 +168,7 @@ pub async fn run(global: &Global, args: &Args) -> Result<(), DeployError> {
         listed: selected.listed,
         dry_run: args.dry_run,
         aws_endpoints,
+        tls_origination_env,
     });
     let outcomes = run_each(selected.names, global.output == Output::Text, |name| {
         let shared = Arc::clone(&shared);

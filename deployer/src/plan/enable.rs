@@ -41,7 +41,14 @@ pub struct EnableTarget {
     /// `AWS_ENDPOINT_URL_<SERVICE>` and its origination URL for each `--aws-services` entry:
     /// exactly the set the function gets (a re-run without a service gives its variable back).
     pub aws_endpoints: Vec<(String, String)>,
+    /// Variables holding an `https://` URL of a third-party API to rewrite to `http://HOST:443`
+    /// for TLS origination (`--tls-origination-env`): exactly the set the function gets.
+    pub tls_origination_env: Vec<String>,
 }
+
+/// The variable listing the variables rewritten for TLS origination: the extension originates
+/// TLS for their hosts, and the wrapper rewrites them back when the dependency proxy is not live.
+pub const ORIGINATION_ENV: &str = "FAULTLINE_TLS_ORIGINATION_ENV";
 
 /// The prefix of the SDKs' endpoint variables; the global one is this without the underscore.
 const ENDPOINT_PREFIX: &str = "AWS_ENDPOINT_URL_";
@@ -138,7 +145,13 @@ pub fn plan_enable(current: &FunctionConfig, target: &EnableTarget) -> Result<Pl
         )),
     }
     let mut warnings = Vec::new();
-    let endpoints = aws_endpoints(current, &saved, &target.aws_endpoints, &mut warnings);
+    let mut endpoints = aws_endpoints(current, &saved, &target.aws_endpoints, &mut warnings);
+    endpoints.extend(rewritten_urls(
+        current,
+        &saved,
+        &target.tls_origination_env,
+        &mut warnings,
+    ));
     wanted.extend(endpoints.iter().map(|(k, v)| (k.as_str(), v.clone())));
     if !already_enabled {
         if let Some(previous) = env.get("AWS_LAMBDA_EXEC_WRAPPER").filter(|w| *w != WRAPPER) {
@@ -153,11 +166,20 @@ pub fn plan_enable(current: &FunctionConfig, target: &EnableTarget) -> Result<Pl
         }
     }
     let mut new_env = env.clone();
-    // An endpoint variable an earlier enable set, no longer asked for, goes back as it was.
+    // An endpoint or rewritten URL an earlier enable set, no longer asked for, goes back as it
+    // was.
+    let rewritten_before: Vec<&str> = env
+        .get(ORIGINATION_ENV)
+        .map(|names| names.split(',').map(str::trim).collect())
+        .unwrap_or_default();
     let dropped: Vec<String> = saved
         .env
         .keys()
-        .filter(|key| key.starts_with(ENDPOINT_PREFIX))
+        .filter(|key| {
+            key.starts_with(ENDPOINT_PREFIX)
+                || *key == ORIGINATION_ENV
+                || rewritten_before.contains(&key.as_str())
+        })
         .filter(|key| !endpoints.iter().any(|(wanted, _)| wanted == *key))
         .cloned()
         .collect();
@@ -253,6 +275,63 @@ fn aws_endpoints(
         })
         .cloned()
         .collect()
+}
+
+/// Each `--tls-origination-env` variable rewritten from `https://HOST[:443]/...` to
+/// `http://HOST:443/...` (from its value before faultline), and the list of them in
+/// [`ORIGINATION_ENV`]; a variable that is not set or holds no such URL is left as it is, with a
+/// warning naming it.
+fn rewritten_urls(
+    current: &FunctionConfig,
+    saved: &Saved,
+    names: &[String],
+    warnings: &mut Vec<String>,
+) -> Vec<(String, String)> {
+    let mut rewritten: Vec<(String, String)> = Vec::new();
+    for name in names {
+        let original = match saved.env.get(name) {
+            Some(before) => before.as_ref(),
+            None => current.env.get(name),
+        };
+        let Some(original) = original else {
+            warnings.push(format!(
+                "{}: --tls-origination-env {name}: the function has no such variable",
+                current.name
+            ));
+            continue;
+        };
+        match origination_url(original) {
+            Some(url) => rewritten.push((name.clone(), url)),
+            None => warnings.push(format!(
+                "{}: --tls-origination-env {name}: `{original}` is not an https:// URL on port \
+                 443; left as it is",
+                current.name
+            )),
+        }
+    }
+    if !rewritten.is_empty() {
+        let list = rewritten
+            .iter()
+            .map(|(name, _)| name.as_str())
+            .collect::<Vec<_>>()
+            .join(",");
+        rewritten.push((ORIGINATION_ENV.to_string(), list));
+    }
+    rewritten
+}
+
+/// `https://HOST[:443]/rest` as `http://HOST:443/rest`; None for another URL (another scheme or
+/// port, credentials in it).
+fn origination_url(url: &str) -> Option<String> {
+    let rest = url.trim().strip_prefix("https://")?;
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(end);
+    let host = authority.strip_suffix(":443").unwrap_or(authority);
+    let plain_host = !host.is_empty()
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
+    plain_host.then(|| format!("http://{host}:443{path}"))
 }
 
 /// Whether the runtime's AWS SDK sends an `http://` endpoint through HTTP_PROXY (boto3, the

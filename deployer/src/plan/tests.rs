@@ -11,6 +11,7 @@ fn target(version: u32) -> EnableTarget {
         secret_arn: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:faultline-config-AbCdEf"
             .into(),
         aws_endpoints: Vec::new(),
+        tls_origination_env: Vec::new(),
     }
 }
 
@@ -333,4 +334,50 @@ fn node_functions_get_aws_endpoints_from_node_24_on() {
             "{runtime}"
         );
     }
+}
+
+#[test]
+fn urls_named_for_tls_origination_are_rewritten_and_given_back() {
+    let before = function(
+        &[],
+        &[
+            ("PAYMENTS_URL", "https://api.payments.example/v2?k=1"),
+            ("LEDGER_URL", "https://ledger.example:443"),
+            ("ODD_URL", "https://odd.example:8443/x"),
+        ],
+    );
+    let asked = |names: &[&str]| EnableTarget {
+        tls_origination_env: names.iter().map(|n| n.to_string()).collect(),
+        ..target(7)
+    };
+    let plan = plan_enable(
+        &before,
+        &asked(&["PAYMENTS_URL", "LEDGER_URL", "ODD_URL", "MISSING"]),
+    )
+    .unwrap();
+    assert_eq!(
+        plan.env["PAYMENTS_URL"],
+        "http://api.payments.example:443/v2?k=1"
+    );
+    assert_eq!(plan.env["LEDGER_URL"], "http://ledger.example:443");
+    assert_eq!(plan.env["ODD_URL"], "https://odd.example:8443/x");
+    assert_eq!(plan.env[ORIGINATION_ENV], "PAYMENTS_URL,LEDGER_URL");
+    for name in ["ODD_URL", "MISSING"] {
+        assert!(
+            plan.warnings.iter().any(|w| w.contains(name)),
+            "{name}: {:?}",
+            plan.warnings
+        );
+    }
+    let enabled = apply(&before, &plan);
+    // Re-run: the same plan (rewritten from the value before faultline, not twice).
+    let again = plan_enable(&enabled, &asked(&["PAYMENTS_URL", "LEDGER_URL"])).unwrap();
+    assert!(!again.changes(&enabled), "{:?}", again.env);
+    // Re-run without LEDGER_URL: it goes back.
+    let plan = plan_enable(&enabled, &asked(&["PAYMENTS_URL"])).unwrap();
+    assert_eq!(plan.env["LEDGER_URL"], "https://ledger.example:443");
+    assert_eq!(plan.env[ORIGINATION_ENV], "PAYMENTS_URL");
+    let enabled = apply(&enabled, &plan);
+    let disabled = plan_disable(&enabled, |l| target(7).layer.owns(l)).unwrap();
+    assert_eq!(disabled.env, before.env, "disable restores exactly");
 }

@@ -86,6 +86,9 @@ pub struct DependencyProxy {
     invocation: CurrentInvocation,
     /// FAULTLINE_UPSTREAM_PROXY, which wins over the config's `https_proxy`.
     upstream_override: Option<http::Uri>,
+    /// Hosts originated for besides AWS's and the config's: those of the variables
+    /// `deployer enable --tls-origination-env` rewrote.
+    origination_hosts: Vec<String>,
     /// The forwarding client, rebuilt when the corporate proxy setting changes.
     client: Mutex<(Option<CorporateProxy>, ForwardClient)>,
     /// The client that originates TLS, or why it could not be built (a request that needs it
@@ -101,12 +104,14 @@ impl DependencyProxy {
         facts: FunctionFacts,
         invocation: CurrentInvocation,
         upstream_override: Option<http::Uri>,
+        origination_hosts: Vec<String>,
     ) -> Arc<Self> {
         Arc::new(DependencyProxy {
             config,
             facts,
             invocation,
             upstream_override,
+            origination_hosts,
             client: Mutex::new((None, forward_client(None))),
             originator: OnceCell::new(),
         })
@@ -366,7 +371,8 @@ impl DependencyProxy {
         let listed = current
             .as_deref()
             .map_or(&[][..], |c| c.config.tls_origination.as_slice());
-        let originate = origination::originates(&host, listed);
+        let originate = origination::originates(&host, listed)
+            || self.origination_hosts.iter().any(|h| *h == host);
         let (parts, body) = request.into_parts();
         let mut body = boxed(body);
         // An AWS call is named only when an experiment could apply to it; its body is read
@@ -649,6 +655,7 @@ mod tests {
             FunctionFacts::default(),
             CurrentInvocation::default(),
             None,
+            Vec::new(),
         );
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");

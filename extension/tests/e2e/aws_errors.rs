@@ -39,7 +39,8 @@ fn tls_material(dir: &Path, name: &str) -> (PathBuf, PathBuf, PathBuf) {
     let ext = format!("{name}-ext.cnf");
     std::fs::write(
         dir.join(&ext),
-        "subjectAltName=DNS:*.us-east-1.amazonaws.com,DNS:*.s3.us-east-1.amazonaws.com,IP:127.0.0.1\n\
+        "subjectAltName=DNS:*.us-east-1.amazonaws.com,DNS:*.s3.us-east-1.amazonaws.com,\
+         DNS:api.payments.test,IP:127.0.0.1\n\
          basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\n\
          extendedKeyUsage=serverAuth\n",
     )
@@ -435,4 +436,63 @@ async fn aws_errors_reach_the_javascript_sdk_through_tls_origination() {
     assert!(plain_put.get("ok").is_some(), "{plain_put}");
     assert_eq!(get["ok"]["Item"], json!({"id": {"S": "7"}}), "{get}");
     assert!(get["ms"].as_f64().unwrap() >= 400.0, "{get}");
+}
+
+/// A third-party HTTPS API whose base URL the function reads from its environment, rewritten
+/// as `deployer enable --tls-origination-env PAYMENTS_URL` rewrites it: faultline originates TLS
+/// to the TLS-only server (certificate verified) and answers one path with a 429.
+#[tokio::test]
+async fn a_third_party_api_named_in_the_environment_answers_wrong_through_tls_origination() {
+    let emulator = Emulator::start().await;
+    let mut env = LambdaEnv::new(&emulator.runtime_api());
+    let (ca, cert, key) = tls_material(env.dir.path(), "payments");
+    let port = crate::support::free_port();
+    let _server = crate::dependency_proxy::https_upstream(
+        port,
+        &cert.to_string_lossy(),
+        &key.to_string_lossy(),
+    )
+    .await;
+    let proxy = env.dependency_proxy_url();
+    env.set("FAULTLINE_CA_FILE", ca.to_string_lossy())
+        .set(
+            "FAULTLINE_CONNECT_TO",
+            format!("api.payments.test:443:127.0.0.1:{port}"),
+        )
+        .set("HTTP_PROXY", proxy.clone())
+        .set("HTTPS_PROXY", proxy)
+        .set("PAYMENTS_URL", "http://api.payments.test:443/v1")
+        .set("FAULTLINE_TLS_ORIGINATION_ENV", "PAYMENTS_URL");
+    env.config_file(
+        r#"
+experiments:
+  - name: payments-limited
+    flag: dependency-api.payments.test
+    selector: {path: /v1/limited}
+    effect: {httpResponse: {code: 429, headers: {retry-after: "7"}}}
+"#,
+    );
+    let extension = start_extension(&env, &emulator).await;
+    let runtime = env.python(true);
+    let payload =
+        json!({"op": "outbound", "url_env": "PAYMENTS_URL", "paths": ["/ok", "/limited"]});
+    let outcome = invoke_or_show(
+        &emulator,
+        &runtime,
+        &extension,
+        payload.to_string(),
+        Duration::from_secs(30),
+    )
+    .await;
+    let results = outcome.json()["results"].clone();
+    assert_eq!(
+        results[0],
+        json!({"status": 200, "body": "hello over tls /v1/ok"}),
+        "the TLS-only server answered through origination: {results}"
+    );
+    assert_eq!(
+        results[1],
+        json!({"status": 429, "retry_after": "7"}),
+        "{results}"
+    );
 }

@@ -214,7 +214,10 @@ async fn origination_endpoints_reach_the_runtime_only_with_a_live_dependency_pro
         // A Node.js runtime, as Lambda names it: the wrapper then preloads faultline's agent
         // patch for the JavaScript SDK, only while it keeps the origination endpoints.
         .set("AWS_EXECUTION_ENV", "AWS_Lambda_nodejs24.x")
-        .set("NODE_OPTIONS", "--max-old-space-size=100");
+        .set("NODE_OPTIONS", "--max-old-space-size=100")
+        // A third-party API's URL as `deployer enable --tls-origination-env` rewrote it.
+        .set("PAYMENTS_URL", "http://api.payments.test:443/v1?k=1")
+        .set("FAULTLINE_TLS_ORIGINATION_ENV", "PAYMENTS_URL");
     };
     let seen = async |env: &LambdaEnv, emulator: &Emulator| {
         let runtime = env.python(true);
@@ -223,7 +226,11 @@ async fn origination_endpoints_reach_the_runtime_only_with_a_live_dependency_pro
             .await
             .unwrap_or_else(|| panic!("no answer: {}", runtime.log_text()));
         let answer = outcome.json();
-        (answer["endpoints"].clone(), answer["node_options"].clone())
+        (
+            answer["endpoints"].clone(),
+            answer["node_options"].clone(),
+            answer["payments_url"].clone(),
+        )
     };
     let kept = serde_json::json!({
         "AWS_ENDPOINT_URL_SQS": "http://localhost:4566",
@@ -235,7 +242,8 @@ async fn origination_endpoints_reach_the_runtime_only_with_a_live_dependency_pro
     let mut env = LambdaEnv::new(&emulator.runtime_api());
     endpoints(&mut env);
     let _extension = start_extension(&env, &emulator).await;
-    let (live, node_options) = seen(&env, &emulator).await;
+    let (live, node_options, payments) = seen(&env, &emulator).await;
+    assert_eq!(payments, "http://api.payments.test:443/v1?k=1");
     assert_eq!(
         live["AWS_ENDPOINT_URL_DYNAMODB"],
         "http://dynamodb.us-east-1.amazonaws.com:443"
@@ -255,13 +263,15 @@ async fn origination_endpoints_reach_the_runtime_only_with_a_live_dependency_pro
     env.set("GREMLIN_LAMBDA_ENABLED", "false");
     let _extension = start_extension(&env, &emulator).await;
     let own_options = serde_json::json!("--max-old-space-size=100");
+    // The rewritten URL goes back to https.
+    let given_back = serde_json::json!("https://api.payments.test/v1?k=1");
     assert_eq!(
         seen(&env, &emulator).await,
-        (kept.clone(), own_options.clone())
+        (kept.clone(), own_options.clone(), given_back.clone())
     );
 
     let emulator = Emulator::start().await;
     let mut env = LambdaEnv::new(&emulator.runtime_api());
     endpoints(&mut env);
-    assert_eq!(seen(&env, &emulator).await, (kept, own_options));
+    assert_eq!(seen(&env, &emulator).await, (kept, own_options, given_back));
 }

@@ -31,6 +31,7 @@ def env(event, context):
         seen["endpoints"] = {k: v for k, v in os.environ.items()
                              if k.startswith("AWS_ENDPOINT_URL")}
         seen["node_options"] = os.environ.get("NODE_OPTIONS")
+        seen["payments_url"] = os.environ.get("PAYMENTS_URL")
     return seen
 
 
@@ -50,16 +51,21 @@ def flag(event, context):
 
 def outbound(event, context):
     """Calls each URL with urllib, which follows HTTP_PROXY/HTTPS_PROXY (either case) like most
-    clients; `cafile` trusts the local HTTPS server's certificate."""
+    clients; `cafile` trusts the local HTTPS server's certificate. Each result has the status, the
+    body and the Retry-After header, or the error."""
     import ssl
     import urllib.request
 
     context_tls = ssl.create_default_context(cafile=event.get("cafile"))
+    # `url_env` and `paths`: the base URL from that variable (as `deployer enable` left it).
+    urls = event.get("urls") or [os.environ[event["url_env"]] + path for path in event["paths"]]
     results = []
-    for url in event["urls"]:
+    for url in urls:
         try:
             with urllib.request.urlopen(url, timeout=10, context=context_tls) as response:
                 results.append({"status": response.status, "body": response.read().decode()})
+        except urllib.error.HTTPError as err:
+            results.append({"status": err.code, "retry_after": err.headers.get("Retry-After")})
         except Exception as err:
             results.append({"error": f"{type(err).__name__}: {err}"})
     return {"results": results}
