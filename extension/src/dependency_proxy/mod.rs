@@ -371,8 +371,8 @@ impl DependencyProxy {
         let listed = current
             .as_deref()
             .map_or(&[][..], |c| c.config.tls_origination.as_slice());
-        let originate = origination::originates(&host, listed)
-            || self.origination_hosts.iter().any(|h| *h == host);
+        let originate =
+            origination::originates(&host, listed) || self.origination_hosts.contains(&host);
         let (parts, body) = request.into_parts();
         let mut body = boxed(body);
         // An AWS call is named only when an experiment could apply to it; its body is read
