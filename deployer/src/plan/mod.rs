@@ -14,7 +14,7 @@ mod wiring;
 
 pub use arch::Arch;
 pub use disable::plan_disable;
-pub use enable::{EnableTarget, ORIGINATION_ENV, OurLayer, merged_no_proxy, plan_enable};
+pub use enable::{EnableTarget, OurLayer, merged_no_proxy, plan_enable};
 pub use wiring::{
     JAVA_PROXY_OPTION_PREFIXES, NODE_ENV_PROXY_RUNTIMES, Ports, RuntimeProxyNeed, WiringValue,
     dependency_proxy_url, java_proxy_options, java_tool_options, runtime_proxy_need, wiring,

@@ -361,7 +361,7 @@ fn urls_named_for_tls_origination_are_rewritten_and_given_back() {
     );
     assert_eq!(plan.env["LEDGER_URL"], "http://ledger.example:443");
     assert_eq!(plan.env["ODD_URL"], "https://odd.example:8443/x");
-    assert_eq!(plan.env[ORIGINATION_ENV], "PAYMENTS_URL,LEDGER_URL");
+    assert_eq!(plan.env[enable::ORIGINATION_ENV], "PAYMENTS_URL,LEDGER_URL");
     for name in ["ODD_URL", "MISSING"] {
         assert!(
             plan.warnings.iter().any(|w| w.contains(name)),
@@ -376,7 +376,7 @@ fn urls_named_for_tls_origination_are_rewritten_and_given_back() {
     // Re-run without LEDGER_URL: it goes back.
     let plan = plan_enable(&enabled, &asked(&["PAYMENTS_URL"])).unwrap();
     assert_eq!(plan.env["LEDGER_URL"], "https://ledger.example:443");
-    assert_eq!(plan.env[ORIGINATION_ENV], "PAYMENTS_URL");
+    assert_eq!(plan.env[enable::ORIGINATION_ENV], "PAYMENTS_URL");
     let enabled = apply(&enabled, &plan);
     let disabled = plan_disable(&enabled, |l| target(7).layer.owns(l)).unwrap();
     assert_eq!(disabled.env, before.env, "disable restores exactly");
