@@ -496,3 +496,63 @@ experiments:
         "{results}"
     );
 }
+
+/// Idle, the function's SDK reaches AWS over HTTPS itself: disabled, with bad settings, and with
+/// no extension at all, the wrapper drops the origination endpoint, so boto3 falls back to its
+/// endpoint (here moto's TLS port, as the function's own global `AWS_ENDPOINT_URL`, trusted
+/// through `AWS_CA_BUNDLE`). Had the plain-HTTP endpoint stayed, the call would have gone to
+/// `dynamodb.us-east-1.amazonaws.com:443`, which does not resolve here, and failed.
+#[tokio::test]
+async fn idle_functions_reach_aws_over_https_themselves() {
+    for case in ["disabled", "bad settings", "no extension"] {
+        let emulator = Emulator::start().await;
+        let mut env = LambdaEnv::new(&emulator.runtime_api());
+        let (ca, cert, key) = tls_material(env.dir.path(), "idle");
+        let moto = MotoServer::start_tls(&cert, &key).await;
+        aws_env(&mut env, &moto, &ca);
+        env.set(
+            "AWS_ENDPOINT_URL",
+            format!("https://127.0.0.1:{}", moto.port),
+        )
+        .set("AWS_CA_BUNDLE", ca.to_string_lossy());
+        env.config_file(EXPERIMENTS);
+        let _extension = match case {
+            "disabled" => {
+                env.set("GREMLIN_LAMBDA_ENABLED", "false");
+                Some(start_extension(&env, &emulator).await)
+            }
+            "bad settings" => {
+                env.set("GREMLIN_LAMBDA_API_PROXY_PORT", "not a port");
+                Some(start_extension(&env, &emulator).await)
+            }
+            _ => None,
+        };
+        let runtime = env.python(true);
+        let calls = json!([
+            call("dynamodb", "create_table", table("orders")),
+            call(
+                "dynamodb",
+                "put_item",
+                json!({"TableName": "orders", "Item": {"id": {"S": "1"}}})
+            ),
+            call(
+                "dynamodb",
+                "get_item",
+                json!({"TableName": "orders", "Key": {"id": {"S": "1"}}})
+            ),
+        ]);
+        let outcome = emulator
+            .try_invoke(
+                json!({"op": "aws", "calls": calls}).to_string(),
+                Duration::from_secs(60),
+            )
+            .await
+            .unwrap_or_else(|| panic!("{case}: no answer: {}", runtime.log_text()));
+        let results = outcome.json()["results"].clone();
+        assert_eq!(
+            results[2]["ok"]["Item"],
+            json!({"id": {"S": "1"}}),
+            "{case}: the throttling experiment does not apply and moto answered over TLS: {results}"
+        );
+    }
+}
