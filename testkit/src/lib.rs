@@ -6,6 +6,7 @@
 pub mod forward_proxy;
 pub mod lambda_emulator;
 pub mod process;
+pub mod tls;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;

@@ -6,6 +6,7 @@
 pub mod floor;
 
 use faultline_extension::net::client::full_body;
+#[allow(unused_imports)] // each bench uses some
 pub use faultline_testkit::{repo_root, rss_kib};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;

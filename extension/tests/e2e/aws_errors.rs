@@ -16,89 +16,20 @@ use std::time::Duration;
 const SERVICES: &str = "dynamodb,sqs,s3,monitoring";
 const BUCKET: &str = "orders-bucket";
 
-fn openssl(dir: &Path, args: &[&str]) {
-    let status = std::process::Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()
-        .expect("openssl runs");
-    assert!(status.success(), "openssl {args:?}");
-}
-
-/// A CA named `name` and, signed by it, a server certificate for the AWS hosts of us-east-1
-/// (and 127.0.0.1): (CA, certificate, key) in `dir`.
+/// A CA named `name` and, signed by it, a server certificate for the AWS hosts of us-east-1,
+/// the third-party API of the tests and 127.0.0.1: (CA, certificate, key) in `dir`.
 fn tls_material(dir: &Path, name: &str) -> (PathBuf, PathBuf, PathBuf) {
-    let (ca_key, ca) = (format!("{name}.key"), format!("{name}.pem"));
-    let (key, csr, cert) = (
-        format!("{name}-server.key"),
-        format!("{name}-server.csr"),
-        format!("{name}-server.pem"),
-    );
-    let ext = format!("{name}-ext.cnf");
-    std::fs::write(
-        dir.join(&ext),
-        "subjectAltName=DNS:*.us-east-1.amazonaws.com,DNS:*.s3.us-east-1.amazonaws.com,\
-         DNS:api.payments.test,IP:127.0.0.1\n\
-         basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\n\
-         extendedKeyUsage=serverAuth\n",
-    )
-    .expect("extensions file");
-    openssl(
+    let certs = faultline_testkit::tls::test_certs(
         dir,
+        name,
         &[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            &format!("/CN=faultline test CA {name}"),
-            "-keyout",
-            &ca_key,
-            "-out",
-            &ca,
+            "DNS:*.us-east-1.amazonaws.com",
+            "DNS:*.s3.us-east-1.amazonaws.com",
+            "DNS:api.payments.test",
+            "IP:127.0.0.1",
         ],
     );
-    openssl(
-        dir,
-        &[
-            "req",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-subj",
-            "/CN=amazonaws.com",
-            "-keyout",
-            &key,
-            "-out",
-            &csr,
-        ],
-    );
-    openssl(
-        dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            &csr,
-            "-CA",
-            &ca,
-            "-CAkey",
-            &ca_key,
-            "-CAcreateserial",
-            "-days",
-            "1",
-            "-out",
-            &cert,
-            "-extfile",
-            &ext,
-        ],
-    );
-    (dir.join(ca), dir.join(cert), dir.join(key))
+    (certs.ca, certs.cert, certs.key)
 }
 
 /// The function's and the extension's environment for boto3 through faultline to `moto`, with
@@ -249,6 +180,22 @@ experiments:
     effect: {awsError: {code: ThrottlingException}}
 "#;
 
+/// The SDK parsed the throttling error, retried it three times (its standard mode's default
+/// of four attempts, as the handlers configure it) and raised it; faultline saw every attempt.
+fn assert_throttled_four_times(put: &Value, extension: &Proc) {
+    assert_eq!(
+        put["error"], "ProvisionedThroughputExceededException",
+        "{put}"
+    );
+    assert_eq!(put["status"], 400);
+    assert_eq!(put["retries"], 3, "{put}");
+    assert_eq!(
+        audited(extension, "throttle-orders").len(),
+        4,
+        "faultline saw exactly the SDK's four attempts"
+    );
+}
+
 fn audited(extension: &Proc, experiment: &str) -> Vec<Value> {
     extension
         .logs()
@@ -295,18 +242,8 @@ async fn aws_errors_reach_boto3_in_each_protocol_through_tls_origination() {
     assert!(queue.get("ok").is_some(), "{queue}");
     assert!(bucket.get("ok").is_some(), "{bucket}");
     // awsJson (DynamoDB): boto3 parses the code, retries it as throttling, then raises it.
-    assert_eq!(
-        put["error"], "ProvisionedThroughputExceededException",
-        "{put}"
-    );
-    assert_eq!(put["status"], 400);
     // `retries: {max_attempts: 3}` in a botocore Config counts retries: four attempts.
-    assert_eq!(put["retries"], 3, "{put}");
-    assert_eq!(
-        audited(extension, "throttle-orders").len(),
-        4,
-        "faultline saw exactly the SDK's four attempts"
-    );
+    assert_throttled_four_times(put, extension);
     // GetItem is untouched but for its latency (the item never arrived: PutItem failed).
     assert!(get.get("ok").is_some(), "{get}");
     assert!(get["ms"].as_f64().unwrap() >= 400.0, "{get}");
@@ -401,38 +338,12 @@ async fn aws_errors_reach_the_javascript_sdk_through_tls_origination() {
         {"op": "put_item", "args": {"TableName": "plain", "Item": {"id": {"S": "7"}}}},
         {"op": "get_item", "args": {"TableName": "plain", "Key": {"id": {"S": "7"}}}},
     ]);
-    let payload = json!({"op": "aws", "calls": calls}).to_string();
-    let outcome = invoke_or_show(
-        &setup.emulator,
-        &setup.runtime,
-        extension,
-        payload,
-        Duration::from_secs(60),
-    )
-    .await;
-    let Outcome::Response { body, .. } = &outcome else {
-        panic!(
-            "the handler failed: {outcome:?}\n{}",
-            setup.runtime.log_text()
-        );
-    };
-    let answer: Value = serde_json::from_slice(body).expect("JSON");
-    let results = answer["results"].as_array().cloned().expect("results");
+    let results = setup.run(calls).await;
     let [create, put, _, plain_put, get] = results.as_slice() else {
         panic!("five results: {results:?}");
     };
     assert!(create.get("ok").is_some(), "{create}");
-    assert_eq!(
-        put["error"], "ProvisionedThroughputExceededException",
-        "{put}"
-    );
-    assert_eq!(put["status"], 400);
-    assert_eq!(put["retries"], 3, "{put}");
-    assert_eq!(
-        audited(extension, "throttle-orders").len(),
-        4,
-        "faultline saw exactly the SDK's four attempts"
-    );
+    assert_throttled_four_times(put, extension);
     assert!(plain_put.get("ok").is_some(), "{plain_put}");
     assert_eq!(get["ok"]["Item"], json!({"id": {"S": "7"}}), "{get}");
     assert!(get["ms"].as_f64().unwrap() >= 400.0, "{get}");
