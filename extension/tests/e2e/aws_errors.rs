@@ -63,7 +63,9 @@ fn aws_env(env: &mut LambdaEnv, moto: &MotoServer, ca: &Path) {
 /// `trusted_ca` (the same one, or another), `config` as its config, and the Python runtime.
 struct Setup {
     emulator: Emulator,
-    _moto: MotoServer,
+    moto: MotoServer,
+    /// The CA of moto's certificate.
+    ca: PathBuf,
     extension: Proc,
     runtime: Proc,
     _env: LambdaEnv,
@@ -91,9 +93,9 @@ impl Setup {
     ) -> Setup {
         let emulator = Emulator::start().await;
         let mut env = LambdaEnv::new(&emulator.runtime_api());
-        let (ca, cert, key) = tls_material(env.dir.path(), server_ca);
+        let (moto_ca, cert, key) = tls_material(env.dir.path(), server_ca);
         let ca = if trusted_ca == server_ca {
-            ca
+            moto_ca.clone()
         } else {
             tls_material(env.dir.path(), trusted_ca).0
         };
@@ -111,7 +113,8 @@ impl Setup {
         };
         Setup {
             emulator,
-            _moto: moto,
+            moto,
+            ca: moto_ca,
             extension,
             runtime,
             _env: env,
@@ -278,26 +281,52 @@ async fn aws_errors_reach_boto3_in_each_protocol_through_tls_origination() {
 #[tokio::test]
 async fn with_no_experiment_aws_calls_round_trip_through_tls_origination() {
     let setup = Setup::start("experiments: []\n", "trusted", "trusted").await;
-    let results = setup
-        .run(json!([
-            call("dynamodb", "create_table", table("plain")),
+    let calls = |table_name: &str| {
+        json!([
+            call("dynamodb", "create_table", table(table_name)),
             call(
                 "dynamodb",
                 "put_item",
-                json!({"TableName": "plain", "Item": {"id": {"S": "7"}, "v": {"S": "seven"}}})
+                json!({"TableName": table_name, "Item": {"id": {"S": "7"}, "v": {"S": "seven"}}})
             ),
             call(
                 "dynamodb",
                 "get_item",
-                json!({"TableName": "plain", "Key": {"id": {"S": "7"}}})
+                json!({"TableName": table_name, "Key": {"id": {"S": "7"}}})
             ),
-        ]))
-        .await;
+        ])
+    };
+    let originated = setup.run(calls("plain")).await;
     assert_eq!(
-        results[2]["ok"]["Item"],
+        originated[2]["ok"]["Item"],
         json!({"id": {"S": "7"}, "v": {"S": "seven"}}),
-        "{results:?}"
+        "{originated:?}"
     );
+
+    // The same calls from boto3 doing HTTPS itself to the same moto (its global endpoint, the
+    // CA trusted through AWS_CA_BUNDLE), no faultline: the same answers.
+    let emulator = Emulator::start().await;
+    let mut env = LambdaEnv::new(&emulator.runtime_api());
+    env.set(
+        "AWS_ENDPOINT_URL",
+        format!("https://127.0.0.1:{}", setup.moto.port),
+    )
+    .set("AWS_CA_BUNDLE", setup.ca.to_string_lossy());
+    let runtime = env.python(false);
+    let payload = json!({"op": "aws", "calls": calls("direct")}).to_string();
+    let outcome = emulator
+        .try_invoke(payload, Duration::from_secs(60))
+        .await
+        .unwrap_or_else(|| panic!("no answer: {}", runtime.log_text()));
+    let direct = outcome.json()["results"].clone();
+    for step in [1, 2] {
+        assert_eq!(
+            originated[step]["ok"], direct[step]["ok"],
+            "call {step}: through origination {originated:?}, direct {direct}"
+        );
+    }
+    let status = |table: &Value| table["ok"]["TableDescription"]["TableStatus"].clone();
+    assert_eq!(status(&originated[0]), status(&direct[0]));
 }
 
 /// A server whose certificate the extension cannot verify is never sent the request: the SDK
