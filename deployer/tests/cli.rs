@@ -383,6 +383,18 @@ async fn concurrent_experiment_edits_lose_nothing() {
         (error.code.as_str(), error.status),
         ("ProvisionedThroughputExceededException", 400)
     );
+    // A corrupted answer: on `response` only, in one of its two forms.
+    let corrupt = |flag: &'static str, how: &'static str| {
+        ["experiment", "start", "--flag", flag, "--corrupt", how]
+    };
+    let (code, _, err) = env.deployer(&corrupt("response", "cut"));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--corrupt cut"), "{err}");
+    let (code, _, err) = env.deployer(&corrupt("ingress", "mangle"));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("effect.corrupt"), "{err}");
+    let (code, _, err) = env.deployer(&corrupt("response", "truncate=0.25"));
+    assert_eq!(code, 0, "{err}");
     let (code, _, err) = env.deployer(&["experiment", "stop", "e3"]);
     assert_eq!(code, 0, "{err}");
     let (code, _, err) = env.deployer(&["experiment", "stop", "e3"]);

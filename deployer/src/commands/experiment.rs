@@ -19,7 +19,7 @@ pub enum ExperimentCommand {
     /// The experiments in the secret, active or not
     List,
     /// Add an experiment
-    Start(spec::StartArgs),
+    Start(Box<spec::StartArgs>),
     /// Remove an experiment (or all)
     Stop(StopArgs),
 }

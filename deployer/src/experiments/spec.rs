@@ -2,7 +2,9 @@
 //! schema's own type for a new experiment).
 
 use crate::error::DeployError;
-use faultline_schema::config::{AwsErrorSpec, EffectSpec, ExperimentSpec, HttpResponseSpec, Rate};
+use faultline_schema::config::{
+    AwsErrorSpec, CorruptSpec, EffectSpec, ExperimentSpec, HttpResponseSpec, Rate,
+};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -13,7 +15,7 @@ const MAX_WINDOW: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// `deployer experiment start`
 #[derive(Debug, clap::Args)]
-#[command(group(clap::ArgGroup::new("effect").required(true).multiple(true).args(["latency", "exception", "http_status", "aws_error"])))]
+#[command(group(clap::ArgGroup::new("effect").required(true).multiple(true).args(["latency", "exception", "http_status", "aws_error", "corrupt"])))]
 pub struct StartArgs {
     /// Flag to target: ingress, http-ingress, response, egress, dependency-HOST, or an SDK flag
     #[arg(long)]
@@ -44,6 +46,10 @@ pub struct StartArgs {
     /// or 503)
     #[arg(long, value_name = "STATUS", requires = "aws_error")]
     pub aws_error_status: Option<u16>,
+    /// Corrupt the function's answer after the handler ran (flag response): truncate=FRACTION
+    /// keeps that part of the body (0 up to 1), mangle flips bytes so it no longer parses
+    #[arg(long, value_name = "truncate=FRACTION|mangle")]
+    pub corrupt: Option<String>,
     /// Stop by itself after this long, at most 24h (default 15m); starts now
     #[arg(long, conflicts_with = "until_stopped")]
     pub duration: Option<String>,
@@ -90,11 +96,12 @@ pub fn spec(
             code: code.trim().to_string(),
             status: args.aws_error_status,
         }),
+        corrupt: args.corrupt.as_deref().map(corrupt).transpose()?,
     };
     if effect.is_empty() {
         return Err(DeployError::Input(
-            "give an effect: --latency MS, --exception MESSAGE, --http-status CODE or \
-             --aws-error CODE"
+            "give an effect: --latency MS, --exception MESSAGE, --http-status CODE, \
+             --aws-error CODE or --corrupt truncate=FRACTION|mangle"
                 .into(),
         ));
     }
@@ -112,6 +119,22 @@ pub fn spec(
             .collect(),
         effect,
     })
+}
+
+/// `--corrupt`: `truncate=FRACTION` or `mangle` (the schema checks the fraction).
+fn corrupt(text: &str) -> Result<CorruptSpec, DeployError> {
+    let text = text.trim();
+    if text.eq_ignore_ascii_case("mangle") {
+        return Ok(CorruptSpec::Mangle { mangle: true });
+    }
+    text.strip_prefix("truncate=")
+        .and_then(|fraction| fraction.trim().parse::<f64>().ok())
+        .map(|truncate| CorruptSpec::Truncate { truncate })
+        .ok_or_else(|| {
+            DeployError::Input(format!(
+                "--corrupt {text}: give truncate=FRACTION (0.5 keeps half the body) or mangle"
+            ))
+        })
 }
 
 /// `--duration`: 15 minutes when not given, at most 24 hours.
@@ -148,6 +171,7 @@ mod tests {
             http_status: None,
             aws_error: None,
             aws_error_status: None,
+            corrupt: None,
             duration: Some("15m".into()),
             until_stopped: false,
             stop_on_alarms: vec!["orders-5xx".into()],

@@ -7,7 +7,9 @@
 //!
 //! This is the decision only: the extension sleeps, answers and writes the audit line.
 
-use crate::config::{AwsErrorEffect, ExceptionEffect, Experiment, HttpResponseEffect};
+use crate::config::{
+    AwsErrorEffect, CorruptEffect, ExceptionEffect, Experiment, HttpResponseEffect,
+};
 use crate::labels::Labels;
 use crate::matcher::ExperimentSet;
 use chrono::{DateTime, Utc};
@@ -45,6 +47,15 @@ pub enum AppliedEffect {
         /// The HTTP status.
         status: u16,
     },
+    /// The function's answer was corrupted after the handler ran.
+    Corrupt {
+        /// The fraction of the body kept, when it was cut.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        truncate: Option<f64>,
+        /// Whether bytes were flipped.
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        mangle: bool,
+    },
 }
 
 /// What a flag can answer with besides an exception.
@@ -67,6 +78,8 @@ pub enum Terminal<'a> {
     HttpResponse(&'a HttpResponseEffect),
     /// Answer an AWS call with this service error.
     AwsError(&'a AwsErrorEffect),
+    /// Corrupt the function's buffered answer.
+    Corrupt(&'a CorruptEffect),
 }
 
 /// One latency to inject: the experiment that asks for it and the drawn delay.
@@ -140,8 +153,13 @@ impl Fault {
             let chosen = match (&effect.aws_error, &effect.http_response, &effect.exception) {
                 (Some(error), _, _) if answers == Answers::Aws => Terminal::AwsError(error),
                 (_, Some(response), _) if allow_http => Terminal::HttpResponse(response),
-                (_, _, Some(exception)) => Terminal::Exception(exception),
-                _ => return None,
+                _ => match (&effect.corrupt, &effect.exception) {
+                    // The schema allows corrupt on `response` only; a streamed answer is not
+                    // buffered, and gets the exception if any.
+                    (Some(corrupt), _) if allow_http => Terminal::Corrupt(corrupt),
+                    (_, Some(exception)) => Terminal::Exception(exception),
+                    _ => return None,
+                },
             };
             let applied = match chosen {
                 Terminal::HttpResponse(response) => AppliedEffect::HttpResponse {
@@ -154,6 +172,14 @@ impl Fault {
                 Terminal::AwsError(error) => AppliedEffect::AwsError {
                     code: error.code.clone(),
                     status: error.status,
+                },
+                Terminal::Corrupt(CorruptEffect::Truncate(fraction)) => AppliedEffect::Corrupt {
+                    truncate: Some(*fraction),
+                    mangle: false,
+                },
+                Terminal::Corrupt(CorruptEffect::Mangle) => AppliedEffect::Corrupt {
+                    truncate: None,
+                    mangle: true,
                 },
             };
             Some((experiment.as_ref(), chosen, applied))

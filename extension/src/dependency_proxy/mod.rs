@@ -248,7 +248,8 @@ impl DependencyProxy {
                 Answers::Http
             };
             match inject::terminal(&fault, answers, request_id, labels) {
-                None => {}
+                // corrupt is for the function's own answer only (the schema's rule).
+                None | Some(Terminal::Corrupt(_)) => {}
                 Some(Terminal::AwsError(error)) => {
                     let Some(call) = target.aws else { continue };
                     let answer = crate::aws::errors::answer(call.protocol, error, target.json_type);

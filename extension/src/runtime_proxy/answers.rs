@@ -4,7 +4,7 @@
 //! unreachable, 400 and 431 for requests it cannot read, 503 over the connection limit).
 
 use base64::Engine as _;
-use faultline_schema::config::{ExceptionEffect, HttpResponseEffect};
+use faultline_schema::config::{CorruptEffect, ExceptionEffect, HttpResponseEffect};
 use faultline_schema::event::EventSource;
 use http::StatusCode;
 use serde_json::{Map, Value, json};
@@ -47,6 +47,29 @@ pub(super) fn forged_answer(source: EventSource, effect: &HttpResponseEffect) ->
         answer["statusDescription"] = Value::String(format!("{} {reason}", effect.code));
     }
     answer.to_string().into_bytes()
+}
+
+/// The runtime's response body corrupted: cut to the fraction kept, or with bytes flipped so
+/// that it is neither JSON nor UTF-8 any more (the first byte, then every 64th, gets its high bit
+/// flipped; an empty body becomes one byte no parser takes).
+pub(super) fn corrupted(original: &[u8], effect: CorruptEffect) -> Vec<u8> {
+    match effect {
+        CorruptEffect::Truncate(fraction) => {
+            // The fraction is in 0..1 (the schema's check), so the cut is within the body.
+            let keep = (original.len() as f64 * fraction.clamp(0.0, 1.0)).floor() as usize;
+            original[..keep.min(original.len())].to_vec()
+        }
+        CorruptEffect::Mangle => {
+            if original.is_empty() {
+                return vec![0xff];
+            }
+            let mut mangled = original.to_vec();
+            for byte in mangled.iter_mut().step_by(64) {
+                *byte ^= 0x80;
+            }
+            mangled
+        }
+    }
 }
 
 /// The runtime's response with statusCode and body replaced and the effect's headers merged in.
@@ -137,6 +160,23 @@ mod tests {
             code: 503,
             body: body.to_vec(),
             headers: BTreeMap::from([("content-type".to_string(), "text/plain".to_string())]),
+        }
+    }
+
+    #[test]
+    fn corrupted_answers_are_cut_or_no_longer_parse() {
+        let answer = br#"{"statusCode": 200, "body": "an order of forty-two items"}"#;
+        let cut = corrupted(answer, CorruptEffect::Truncate(0.5));
+        assert_eq!(cut.len(), answer.len() / 2);
+        assert!(answer.starts_with(&cut));
+        assert!(corrupted(answer, CorruptEffect::Truncate(0.0)).is_empty());
+        for body in [&answer[..], b"", b"\"x\"", b"{}"] {
+            let mangled = corrupted(body, CorruptEffect::Mangle);
+            assert!(
+                serde_json::from_slice::<Value>(&mangled).is_err(),
+                "{body:?} still parses"
+            );
+            assert_eq!(mangled.len(), body.len().max(1));
         }
     }
 

@@ -162,7 +162,8 @@ impl RuntimeProxy {
             let (path, body, error_type) =
                 match inject::terminal(&fault, answers, Some(request_id), labels) {
                     // An awsError is never chosen for a flag that does not answer AWS calls.
-                    None | Some(Terminal::AwsError(_)) => continue,
+                    // Neither is chosen for an event (the schema allows them elsewhere only).
+                    None | Some(Terminal::AwsError(_) | Terminal::Corrupt(_)) => continue,
                     Some(Terminal::Exception(exception)) => (
                         format!("{invocation}/{request_id}/error"),
                         error_body(exception),

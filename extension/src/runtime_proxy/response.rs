@@ -5,7 +5,7 @@
 //! statusCode and body of a buffered answer; a streamed answer (`Lambda-Runtime-Function-
 //! Response-Mode: streaming`) cannot be rewritten, so there only latency and exception apply.
 
-use super::answers::{GONE, error_body, replace_status_and_body};
+use super::answers::{GONE, corrupted, error_body, replace_status_and_body};
 use super::failure::Failure;
 use super::in_flight::InFlight;
 use super::relay::{Flow, Relay, request_payload};
@@ -97,18 +97,23 @@ impl RuntimeProxy {
                 log_gone(&answer, &request_id, "response error");
                 relay.answer(head, answer).await
             }
-            Some(Terminal::HttpResponse(effect)) => {
+            Some(terminal @ (Terminal::HttpResponse(_) | Terminal::Corrupt(_))) => {
                 relay.continue_runtime(head).await?;
                 let (raw, read, delimiter) = relay.read_request(head, MAX_BUFFERED).await?;
                 if read == Relayed::Paused {
                     tracing::warn!(
-                        "a response over {MAX_BUFFERED} bytes cannot be replaced: relayed untouched"
+                        "a response over {MAX_BUFFERED} bytes cannot be replaced or corrupted: \
+                         relayed untouched"
                     );
                     let answer = relay.send_rest(head, &raw, delimiter).await?;
                     return relay.answer(head, answer).await;
                 }
                 let original = request_payload(&raw[head.len..], head.framing)?;
-                let replaced = replace_status_and_body(&original, effect);
+                let replaced = match terminal {
+                    Terminal::Corrupt(effect) => corrupted(&original, *effect),
+                    Terminal::HttpResponse(effect) => replace_status_and_body(&original, effect),
+                    Terminal::Exception(_) | Terminal::AwsError(_) => original.into_owned(),
+                };
                 let mut request = self.upstream.head_for_new_body(
                     head,
                     &raw[..head.len],

@@ -38,6 +38,14 @@ experiments:
     flag: response
     selector: {path: /slow-response, method: [GET]}
     effect: {latency: {ms: 400, jitter: 20}}
+  - name: garbled-cut
+    flag: response
+    selector: {path: /cut}
+    effect: {corrupt: {truncate: 0.5}}
+  - name: garbled-mangle
+    flag: response
+    selector: {path: /mng}
+    effect: {corrupt: {mangle: true}}
 "#;
 
 fn sqs_event(touch: &str) -> String {
@@ -168,6 +176,32 @@ async fn python_runtime_flags_and_effects() {
     );
     assert_eq!(outcome.json()["path"], "/slow-response");
 
+    // response corrupt: the answer cut to half, or no longer JSON, against the same answer for
+    // a path of the same length that no experiment selects.
+    let body = |outcome: Outcome| match outcome {
+        Outcome::Response { body, .. } => body.to_vec(),
+        other => panic!("expected an answer, got {other:?}"),
+    };
+    let whole = body(invoke(rest_event("/cux", &marker_text)).await);
+    assert!(serde_json::from_slice::<Value>(&whole).is_ok());
+    let cut = body(invoke(rest_event("/cut", &marker_text)).await);
+    assert_eq!(
+        cut.len(),
+        whole.len() / 2,
+        "{}",
+        String::from_utf8_lossy(&cut)
+    );
+    let expected = String::from_utf8_lossy(&whole).replace("/cux", "/cut");
+    assert!(expected.as_bytes().starts_with(&cut));
+    let untouched = body(invoke(rest_event("/mnx", &marker_text)).await);
+    let mangled = body(invoke(rest_event("/mng", &marker_text)).await);
+    assert_eq!(mangled.len(), untouched.len());
+    assert!(
+        serde_json::from_slice::<Value>(&mangled).is_err(),
+        "{}",
+        String::from_utf8_lossy(&mangled)
+    );
+
     // Every answer, faultline's own among them, carried the invocation id /next gave.
     assert_eq!(emulator.refused(), Vec::new(), "{}", extension.log_text());
 
@@ -185,6 +219,8 @@ async fn python_runtime_flags_and_effects() {
         "teapot",
         "response-error",
         "response-slow",
+        "garbled-cut",
+        "garbled-mangle",
     ] {
         assert!(experiments.contains(&name), "{name} not audited: {audit:?}");
     }
@@ -199,6 +235,22 @@ async fn python_runtime_flags_and_effects() {
     assert_eq!(first["labels"]["event-source"], "sqs");
     assert_eq!(first["labels"]["function-name"], "test-fn");
     assert_eq!(first["labels"]["region"], "us-east-1");
+    let cut_line = audit
+        .iter()
+        .find(|line| line["experiment"] == "garbled-cut")
+        .expect("garbled-cut audited");
+    assert_eq!(
+        cut_line["effect"],
+        json!({"type": "corrupt", "truncate": 0.5})
+    );
+    let mangle_line = audit
+        .iter()
+        .find(|line| line["experiment"] == "garbled-mangle")
+        .expect("garbled-mangle audited");
+    assert_eq!(
+        mangle_line["effect"],
+        json!({"type": "corrupt", "mangle": true})
+    );
 }
 
 #[tokio::test]

@@ -61,7 +61,7 @@ pub struct ExperimentSpec {
 }
 
 /// The effect of an [`ExperimentSpec`]: any of latency, exception and an HTTP answer.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct EffectSpec {
     /// Added latency in milliseconds.
@@ -76,6 +76,27 @@ pub struct EffectSpec {
     /// Answer an AWS call with this service error.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub aws_error: Option<AwsErrorSpec>,
+    /// Corrupt the function's answer (`response`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub corrupt: Option<CorruptSpec>,
+}
+
+/// A corruption of an [`EffectSpec`]: `{truncate: FRACTION}` or `{mangle: true}`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum CorruptSpec {
+    /// Keep this fraction of the body.
+    #[serde(untagged)]
+    Truncate {
+        /// The fraction kept, `0 <= fraction < 1`.
+        truncate: f64,
+    },
+    /// Flip bytes so that the body no longer parses.
+    #[serde(untagged)]
+    Mangle {
+        /// Always true.
+        mangle: bool,
+    },
 }
 
 /// An AWS service error of an [`EffectSpec`]; the message and, when not given, the status are
@@ -103,6 +124,7 @@ impl EffectSpec {
             && self.exception.is_none()
             && self.http_response.is_none()
             && self.aws_error.is_none()
+            && self.corrupt.is_none()
     }
 }
 
@@ -267,7 +289,33 @@ mod tests {
                 exception: Some("down".into()),
                 http_response: Some(HttpResponseSpec { code: 503 }),
                 aws_error: None,
+                corrupt: None,
             },
+        }
+    }
+
+    #[test]
+    fn a_corruption_is_written_as_the_schema_reads_it() {
+        for (corrupt, read) in [
+            (
+                CorruptSpec::Truncate { truncate: 0.25 },
+                crate::config::CorruptEffect::Truncate(0.25),
+            ),
+            (
+                CorruptSpec::Mangle { mangle: true },
+                crate::config::CorruptEffect::Mangle,
+            ),
+        ] {
+            let mut experiment = spec("garbled");
+            experiment.flag = "response".into();
+            experiment.effect = EffectSpec {
+                corrupt: Some(corrupt),
+                ..EffectSpec::default()
+            };
+            let mut doc = Document::default_for_tests();
+            doc.add(&experiment).unwrap();
+            let config = Config::parse_strict(&doc.render().unwrap()).unwrap();
+            assert_eq!(config.experiments[0].effect.corrupt, Some(read));
         }
     }
 
@@ -350,7 +398,7 @@ mod tests {
             spec.rate = rate;
             spec.selector = selector.clone();
             spec.duration = minutes.map(|m| Duration::from_secs(m * 60));
-            spec.effect = EffectSpec { latency, exception: None, http_response: code.map(|code| HttpResponseSpec { code }), aws_error: None };
+            spec.effect = EffectSpec { latency, exception: None, http_response: code.map(|code| HttpResponseSpec { code }), aws_error: None, corrupt: None };
             if spec.effect.is_empty() {
                 spec.effect.exception = Some("x".into());
             }

@@ -98,6 +98,17 @@ pub struct Effect {
     pub http_response: Option<HttpResponseEffect>,
     /// Answer an AWS call with a service error in its protocol's shape (`aws-*` flags only).
     pub aws_error: Option<AwsErrorEffect>,
+    /// Corrupt the function's answer after the handler ran (`response` only).
+    pub corrupt: Option<CorruptEffect>,
+}
+
+/// How a corrupted answer is corrupted: `corrupt: {truncate: 0.5}` or `corrupt: {mangle: true}`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum CorruptEffect {
+    /// The body cut to this fraction of its length (`0 <= fraction < 1`).
+    Truncate(f64),
+    /// Bytes of the body flipped, so that it is no longer valid JSON (nor UTF-8).
+    Mangle,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -232,6 +243,17 @@ struct RawEffect {
     http_response: Option<RawHttpResponse>,
     #[serde(default)]
     aws_error: Option<RawAwsError>,
+    #[serde(default)]
+    corrupt: Option<RawCorrupt>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCorrupt {
+    #[serde(default)]
+    truncate: Option<f64>,
+    #[serde(default)]
+    mangle: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -607,20 +629,58 @@ fn parse_one(value: Value) -> Result<Experiment, (String, String)> {
         })
         .transpose()?;
 
+    let corrupt = raw
+        .effect
+        .corrupt
+        .map(|raw| {
+            if flag != crate::flags::RESPONSE {
+                return Err(fail(
+                    "effect.corrupt",
+                    format!(
+                        "applies to the function's answer only: the flag must be `response`, \
+                         not `{flag}`"
+                    ),
+                ));
+            }
+            match (raw.truncate, raw.mangle) {
+                (Some(fraction), None | Some(false)) => {
+                    if (0.0..1.0).contains(&fraction) {
+                        Ok(CorruptEffect::Truncate(fraction))
+                    } else {
+                        Err(fail(
+                            "effect.corrupt.truncate",
+                            format!(
+                                "{fraction} is not the fraction of the body to keep (0 up to, \
+                                 not including, 1)"
+                            ),
+                        ))
+                    }
+                }
+                (None, Some(true)) => Ok(CorruptEffect::Mangle),
+                _ => Err(fail(
+                    "effect.corrupt",
+                    "give one of `truncate: FRACTION` (0 <= FRACTION < 1) or `mangle: true`".into(),
+                )),
+            }
+        })
+        .transpose()?;
+
     let effect = Effect {
         latency: raw.effect.latency,
         exception: raw.effect.exception,
         http_response,
         aws_error,
+        corrupt,
     };
     if effect.latency.is_none()
         && effect.exception.is_none()
         && effect.http_response.is_none()
         && effect.aws_error.is_none()
+        && effect.corrupt.is_none()
     {
         return Err(fail(
             "effect",
-            "needs at least one of latency, exception, httpResponse, awsError".into(),
+            "needs at least one of latency, exception, httpResponse, awsError, corrupt".into(),
         ));
     }
 

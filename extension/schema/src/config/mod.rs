@@ -9,13 +9,13 @@ mod experiment;
 mod values;
 
 pub use document::{
-    AwsErrorSpec, Document, DocumentError, EffectSpec, ExperimentSpec, HttpResponseSpec,
-    removed_experiments,
+    AwsErrorSpec, CorruptSpec, Document, DocumentError, EffectSpec, ExperimentSpec,
+    HttpResponseSpec, removed_experiments,
 };
 pub use error::ConfigError;
 pub use experiment::{
-    AwsErrorEffect, Effect, ExceptionEffect, Experiment, ExperimentError, HttpResponseEffect,
-    LatencyEffect, Rate, alarm_name, default_aws_error_status,
+    AwsErrorEffect, CorruptEffect, Effect, ExceptionEffect, Experiment, ExperimentError,
+    HttpResponseEffect, LatencyEffect, Rate, alarm_name, default_aws_error_status,
 };
 pub use values::{ListenAddr, Redacted, mask_userinfo, parse_proxy_url};
 

@@ -418,3 +418,42 @@ experiments:
         assert!(reason.contains(words), "{reason}");
     }
 }
+
+#[test]
+fn corrupt_applies_to_the_functions_answer_only_and_is_one_of_two_forms() {
+    let config = Config::parse_strict(
+        "experiments:\n\
+         - {name: cut, flag: response, effect: {corrupt: {truncate: 0.5}}}\n\
+         - {name: flip, flag: response, effect: {corrupt: {mangle: true}}}\n",
+    )
+    .expect("valid");
+    assert_eq!(
+        config.experiments[0].effect.corrupt,
+        Some(CorruptEffect::Truncate(0.5))
+    );
+    assert_eq!(
+        config.experiments[1].effect.corrupt,
+        Some(CorruptEffect::Mangle)
+    );
+    for (effect, key) in [
+        ("{corrupt: {truncate: 1.0}}", "effect.corrupt.truncate"),
+        ("{corrupt: {truncate: -0.1}}", "effect.corrupt.truncate"),
+        ("{corrupt: {truncate: 0.5, mangle: true}}", "effect.corrupt"),
+        ("{corrupt: {}}", "effect.corrupt"),
+        ("{corrupt: {mangle: false}}", "effect.corrupt"),
+        ("{corrupt: {cut: 1}}", "corrupt"),
+    ] {
+        let text = format!("experiments:\n- {{name: x, flag: response, effect: {effect}}}\n");
+        let err = Config::parse_strict(&text).expect_err(effect).to_string();
+        assert!(err.contains(key), "{effect}: {err}");
+    }
+    let err = Config::parse_strict(
+        "experiments:\n- {name: x, flag: ingress, effect: {corrupt: {mangle: true}}}\n",
+    )
+    .expect_err("ingress")
+    .to_string();
+    assert!(
+        err.contains("effect.corrupt") && err.contains("`response`"),
+        "{err}"
+    );
+}
