@@ -19,7 +19,14 @@ struct InFlight {
     concurrent: bool,
     /// Classic: the latest invocation only. Concurrent: every one handed to the runtime and not
     /// yet answered.
-    ids: Vec<Arc<str>>,
+    ids: Vec<Current>,
+}
+
+/// One invocation handed to the runtime: its request id and, with tenant isolation, its tenant.
+#[derive(Debug)]
+struct Current {
+    id: Arc<str>,
+    tenant: Option<Arc<str>>,
 }
 
 /// The request id of the invocation a dependency call belongs to, when it can be known.
@@ -35,25 +42,31 @@ impl CurrentInvocation {
         })))
     }
 
-    /// Records the invocation just handed to the runtime.
-    pub fn set(&self, request_id: Option<&str>) {
+    /// Records the invocation just handed to the runtime, and its tenant when it has one.
+    pub fn set(&self, request_id: Option<&str>, tenant: Option<&str>) {
         let mut in_flight = self
             .0
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let current = request_id.map(|id| Current {
+            id: Arc::from(id),
+            tenant: tenant.map(Arc::from),
+        });
         if !in_flight.concurrent {
-            if in_flight.ids.first().map(|id| &**id) != request_id {
-                in_flight.ids = request_id.map(Arc::from).into_iter().collect();
+            let same = in_flight.ids.first().map(|c| &*c.id) == request_id
+                && in_flight.ids.first().and_then(|c| c.tenant.as_deref()) == tenant;
+            if !same {
+                in_flight.ids = current.into_iter().collect();
             }
             return;
         }
-        let Some(request_id) = request_id else {
+        let Some(current) = current else {
             return;
         };
         if in_flight.ids.len() >= MAX_TRACKED {
             in_flight.ids.clear();
         }
-        in_flight.ids.push(Arc::from(request_id));
+        in_flight.ids.push(current);
     }
 
     /// Records that the runtime answered `request_id`. A classic environment keeps naming it
@@ -64,7 +77,7 @@ impl CurrentInvocation {
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         if in_flight.concurrent {
-            in_flight.ids.retain(|id| &**id != request_id);
+            in_flight.ids.retain(|current| &*current.id != request_id);
         }
     }
 
@@ -76,7 +89,20 @@ impl CurrentInvocation {
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         match in_flight.ids.as_slice() {
-            [only] => Some(Arc::clone(only)),
+            [only] => Some(Arc::clone(&only.id)),
+            _ => None,
+        }
+    }
+
+    /// The tenant of the invocation in flight (`Lambda-Runtime-Aws-Tenant-Id`), known as the
+    /// request id is: None without tenant isolation, or when the invocation cannot be known.
+    pub fn tenant(&self) -> Option<Arc<str>> {
+        let in_flight = self
+            .0
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        match in_flight.ids.as_slice() {
+            [only] => only.tenant.clone(),
             _ => None,
         }
     }
@@ -90,28 +116,29 @@ mod tests {
     fn a_classic_environment_names_the_latest_invocation() {
         let current = CurrentInvocation::new(false);
         assert_eq!(current.get(), None);
-        current.set(Some("a"));
-        current.set(Some("b"));
+        current.set(Some("a"), None);
+        current.set(Some("b"), Some("gold"));
         assert_eq!(current.get().as_deref(), Some("b"));
+        assert_eq!(current.tenant().as_deref(), Some("gold"));
         current.finish("b");
         assert_eq!(current.get().as_deref(), Some("b"));
-        current.set(None);
+        current.set(None, None);
         assert_eq!(current.get(), None);
     }
 
     #[test]
     fn concurrent_invocations_are_named_only_when_one_is_in_flight() {
         let current = CurrentInvocation::new(true);
-        current.set(Some("a"));
+        current.set(Some("a"), None);
         assert_eq!(current.get().as_deref(), Some("a"));
-        current.set(Some("b"));
+        current.set(Some("b"), Some("gold"));
         assert_eq!(current.get(), None, "two in flight: neither is named");
         current.finish("a");
         assert_eq!(current.get().as_deref(), Some("b"));
         current.finish("b");
         assert_eq!(current.get(), None);
         for i in 0..=MAX_TRACKED {
-            current.set(Some(&i.to_string()));
+            current.set(Some(&i.to_string()), None);
         }
         assert!(current.0.read().unwrap().ids.len() <= MAX_TRACKED);
     }

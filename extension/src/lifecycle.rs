@@ -110,7 +110,7 @@ pub async fn run(
 async fn start_idle(settings: &Settings) {
     let state = ConfigState::for_function(settings.facts.clone());
     start_dependency_proxy(settings, None, &state, CurrentInvocation::default()).await;
-    start_sdk_endpoint(settings, None, &state).await;
+    start_sdk_endpoint(settings, None, &state, CurrentInvocation::default()).await;
 }
 
 /// Binds the dependency proxy; its address, when bound.
@@ -139,11 +139,12 @@ async fn start_sdk_endpoint(
     settings: &Settings,
     config: Option<&Config>,
     state: &ConfigState,
+    current: CurrentInvocation,
 ) -> Option<SocketAddr> {
     let listen = settings.sdk_listen_or(config.map(|c| &c.sdk_endpoint_port));
     let listener = bind("SDK endpoint", &listen).await?;
     let addr = listener.local_addr().ok();
-    let endpoint = SdkEndpoint::new(state.clone(), settings.facts.clone());
+    let endpoint = SdkEndpoint::new(state.clone(), settings.facts.clone(), current);
     tokio::spawn(endpoint.serve(listener));
     addr
 }
@@ -204,11 +205,11 @@ async fn start_enabled(
     if config.is_some_and(|c| !c.dependency_proxy_enabled) {
         tracing::info!("dependency_proxy_enabled is false: dependency traffic passes untouched");
     }
-    listeners.dependency = start_dependency_proxy(settings, config, state, current).await;
+    listeners.dependency = start_dependency_proxy(settings, config, state, current.clone()).await;
     if config.is_some_and(|c| !c.sdk_endpoint_enabled) {
         tracing::info!("sdk_endpoint_enabled is false: SDK lookups are answered with []");
     }
-    listeners.sdk = start_sdk_endpoint(settings, config, state).await;
+    listeners.sdk = start_sdk_endpoint(settings, config, state, current).await;
 
     if let Some(refresher) = refresher {
         tokio::spawn(async move {

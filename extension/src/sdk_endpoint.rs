@@ -6,10 +6,10 @@
 //! besides the socket: the experiments are already compiled in memory.
 
 use crate::config::state::ConfigState;
+use crate::invocation::CurrentInvocation;
 use crate::net::client::{ProxyBody, full_body};
 use crate::net::listener::accept_loop;
-use faultline_schema::labels::FunctionFacts;
-use faultline_schema::labels::Labels;
+use faultline_schema::labels::{FunctionFacts, Labels, TENANT_LABEL};
 use faultline_schema::sdk_view::sdk_view;
 use http::{Method, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Limited};
@@ -38,11 +38,17 @@ pub struct Lookup {
 pub struct SdkEndpoint {
     config: ConfigState,
     facts: FunctionFacts,
+    /// The invocation in flight, whose tenant (tenant isolation) labels a lookup.
+    current: CurrentInvocation,
 }
 
 impl SdkEndpoint {
-    pub fn new(config: ConfigState, facts: FunctionFacts) -> Arc<Self> {
-        Arc::new(SdkEndpoint { config, facts })
+    pub fn new(config: ConfigState, facts: FunctionFacts, current: CurrentInvocation) -> Arc<Self> {
+        Arc::new(SdkEndpoint {
+            config,
+            facts,
+            current,
+        })
     }
 
     /// Serves connections from `listener` until the task is dropped.
@@ -108,6 +114,10 @@ impl SdkEndpoint {
             return Ok(Value::Array(Vec::new()));
         }
         let mut labels = self.facts.base_labels(&active.config);
+        if let Some(tenant) = self.current.tenant() {
+            labels.insert(TENANT_LABEL.into(), tenant.to_string());
+        }
+        // The SDK's own labels win, a `tenant-id` of its own among them.
         labels.extend(sdk_labels(lookup.labels));
         let list = active
             .experiments
@@ -158,7 +168,38 @@ mod tests {
                 function_name: Some("checkout".into()),
                 ..FunctionFacts::default()
             },
+            CurrentInvocation::default(),
         )
+    }
+
+    #[test]
+    fn the_invocations_tenant_labels_a_lookup_unless_the_sdk_names_one() {
+        let state = ConfigState::new();
+        state.set(
+            Config::parse_strict(
+                "experiments:\n- {name: gold-only, flag: db, selector: {tenant-id: gold}, effect: {latency: 5}}\n",
+            )
+            .expect("valid"),
+        );
+        let current = CurrentInvocation::new(false);
+        let endpoint = SdkEndpoint::new(state, FunctionFacts::default(), current.clone());
+        let count = |body: &[u8]| {
+            endpoint
+                .answer(body)
+                .expect("answer")
+                .as_array()
+                .map_or(0, Vec::len)
+        };
+        let lookup = br#"{"name": "db"}"#;
+        assert_eq!(count(lookup), 0, "no invocation, no tenant");
+        current.set(Some("r1"), Some("gold"));
+        assert_eq!(count(lookup), 1);
+        assert_eq!(
+            count(br#"{"name": "db", "labels": {"tenant-id": "free"}}"#),
+            0
+        );
+        current.set(Some("r2"), None);
+        assert_eq!(count(lookup), 0);
     }
 
     const CONFIG: &str = r#"

@@ -86,6 +86,8 @@ struct Shared {
     timed_out: Mutex<std::collections::HashSet<String>>,
     /// Answers without `Lambda-Runtime-Invocation-Id` are accepted (as Lambda does).
     lenient: std::sync::atomic::AtomicBool,
+    /// Tenant isolation: the tenant the next events are for (`Lambda-Runtime-Aws-Tenant-Id`).
+    tenant: Mutex<Option<String>>,
     timeout: Mutex<Duration>,
     /// Answers refused (status, request id, why), in order.
     refused: Mutex<Vec<(u16, String, String)>>,
@@ -109,6 +111,7 @@ impl Default for Shared {
             delivered: Mutex::default(),
             timed_out: Mutex::default(),
             lenient: std::sync::atomic::AtomicBool::new(false),
+            tenant: Mutex::default(),
             timeout: Mutex::new(Duration::from_secs(60)),
             refused: Mutex::default(),
             restored: Notify::new(),
@@ -231,6 +234,12 @@ impl Emulator {
     /// How long each invocation handed to the runtime from now on may run before it times out.
     pub fn set_invocation_timeout(&self, timeout: Duration) {
         *self.shared.timeout.lock().expect("lock") = timeout;
+    }
+
+    /// Sends the next events for `tenant` (`Lambda-Runtime-Aws-Tenant-Id` on `/next`), as Lambda
+    /// does for a function with tenant isolation; None: no such header.
+    pub fn set_tenant(&self, tenant: Option<&str>) {
+        *self.shared.tenant.lock().expect("lock") = tenant.map(str::to_string);
     }
 
     /// Accepts answers without `Lambda-Runtime-Invocation-Id`, as Lambda does for runtime clients
@@ -367,7 +376,11 @@ async fn invocation_next(State(state): State<AppState>) -> Response {
         tokio::time::sleep(timeout).await;
         time_out(&shared, &id, timeout);
     });
-    Response::builder()
+    let mut answer = Response::builder();
+    if let Some(tenant) = state.shared.tenant.lock().expect("lock").as_deref() {
+        answer = answer.header("lambda-runtime-aws-tenant-id", tenant);
+    }
+    answer
         .status(StatusCode::OK)
         .header("content-type", "application/json")
         .header("lambda-runtime-aws-request-id", &pending.id)

@@ -8,9 +8,13 @@ use std::collections::BTreeMap;
 /// Labels describing one request: `function-name`, `event-source`, `host`, ... plus config labels.
 pub type Labels = BTreeMap<String, String>;
 
-/// Labels the Runtime API proxy learns per invocation, from the event: an experiment selecting on
-/// one of these may apply to some invocations of a function and not to others.
-pub const INVOCATION_LABELS: [&str; 3] = ["event-source", "method", "path"];
+/// The label of the invocation's tenant (`Lambda-Runtime-Aws-Tenant-Id`, tenant isolation).
+pub const TENANT_LABEL: &str = "tenant-id";
+
+/// Labels the Runtime API proxy learns per invocation, from the event and the `/next` answer: an
+/// experiment selecting on one of these may apply to some invocations of a function and not to
+/// others.
+pub const INVOCATION_LABELS: [&str; 4] = ["event-source", "method", "path", TENANT_LABEL];
 
 /// The function's own facts, read once from its environment.
 #[derive(Debug, Clone, Default)]

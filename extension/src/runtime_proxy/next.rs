@@ -19,7 +19,7 @@ use faultline_schema::event::{EventFacts, classify};
 use faultline_schema::fault::{Answers, Terminal};
 use faultline_schema::flags::{HTTP_INGRESS, INGRESS, RESPONSE};
 use faultline_schema::labels::Labels;
-use faultline_schema::labels::invocation_labels;
+use faultline_schema::labels::{TENANT_LABEL, invocation_labels};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// An oversized event is logged once per environment.
@@ -76,26 +76,30 @@ impl RuntimeProxy {
                 in_force = self.config.in_force().filter(|a| a.needs_event(now));
             }
             let request_id = answer.request_id.as_deref();
+            let tenant = answer.tenant_id.as_deref();
             let Some(active) = in_force else {
-                self.current.set(request_id);
+                self.current.set(request_id, tenant);
                 return relay.answer(head, answer).await;
             };
             if matches!(answer.framing, Framing::Length(n) if n > MAX_BUFFERED as u64) {
                 log_too_large();
-                self.current.set(request_id);
+                self.current.set(request_id, tenant);
                 return relay.answer(head, answer).await;
             }
             let raw = match relay.read_answer(&answer, MAX_BUFFERED).await? {
                 Read::Whole(raw) => raw,
                 Read::Relayed => {
                     log_too_large();
-                    self.current.set(request_id);
+                    self.current.set(request_id, tenant);
                     return Ok(relay.after(head, &answer));
                 }
             };
             let event = answer_payload(&raw[answer.len..], answer.framing)?;
             let facts = classify(&event);
-            let labels = invocation_labels(&active.base_labels, &facts);
+            let mut labels = invocation_labels(&active.base_labels, &facts);
+            if let Some(tenant) = tenant {
+                labels.insert(TENANT_LABEL.into(), tenant.to_string());
+            }
             let path = head.target.split('?').next().unwrap_or_default();
             if let Some(id) = request_id {
                 let invocation = Invocation {
@@ -110,7 +114,7 @@ impl RuntimeProxy {
                     continue;
                 }
             }
-            self.current.set(request_id);
+            self.current.set(request_id, tenant);
             if active.could_apply(RESPONSE, now)
                 && let Some(id) = &answer.request_id
             {

@@ -313,3 +313,53 @@ async fn rust_runtime_flags_and_effects_on_cargo_lambda() {
         extension.log_text()
     );
 }
+
+/// Tenant isolation: `tenant-id` labels each invocation from `Lambda-Runtime-Aws-Tenant-Id`, so
+/// an experiment can select one tenant's events and answers; the header reaches the runtime
+/// untouched.
+#[tokio::test]
+async fn tenant_id_selects_one_tenants_invocations() {
+    let emulator = Emulator::start().await;
+    let mut env = LambdaEnv::new(&emulator.runtime_api());
+    env.config_file(
+        r#"
+experiments:
+  - name: gold-down
+    flag: ingress
+    selector: {tenant-id: gold}
+    effect: {exception: {message: "gold tenant down", errorType: TenantDown}}
+  - name: silver-teapot
+    flag: response
+    selector: {tenant-id: silver}
+    effect: {httpResponse: {code: 418}}
+"#,
+    );
+    let extension = start_extension(&env, &emulator).await;
+    let runtime = env.python(true);
+    let invoke = async |tenant: Option<&str>| {
+        emulator.set_tenant(tenant);
+        invoke_or_show(
+            &emulator,
+            &runtime,
+            &extension,
+            json!({"op": "echo"}).to_string(),
+            Duration::from_secs(30),
+        )
+        .await
+    };
+    let gold = invoke(Some("gold")).await;
+    assert!(
+        matches!(&gold, Outcome::Error { error_type: Some(t), .. } if t == "TenantDown"),
+        "{gold:?}"
+    );
+    let silver = invoke(Some("silver")).await;
+    assert_eq!(silver.json()["statusCode"], 418, "{silver:?}");
+    for tenant in [Some("bronze"), None] {
+        let outcome = invoke(tenant).await;
+        assert_eq!(outcome.json()["op"], "echo", "{tenant:?}: {outcome:?}");
+    }
+    let audit = audit_lines(&extension);
+    assert_eq!(audit.len(), 2, "{audit:?}");
+    assert_eq!(audit[0]["labels"]["tenant-id"], "gold");
+    assert_eq!(audit[1]["labels"]["tenant-id"], "silver");
+}

@@ -8,6 +8,8 @@ use thiserror::Error;
 /// The header naming one invocation (never reused by a retry, unlike the request id): Lambda
 /// sends it on `/next` and rejects an answer that carries another with `410 Gone`.
 pub(in crate::runtime_proxy) const INVOCATION_ID: &str = "lambda-runtime-invocation-id";
+/// The tenant of the invocation, on `/next` answers of functions with tenant isolation.
+const TENANT_ID: &str = "lambda-runtime-aws-tenant-id";
 
 /// Header fields in one head at most (hyper's default is 100).
 const MAX_HEADERS: usize = 100;
@@ -80,6 +82,8 @@ pub(in crate::runtime_proxy) struct ResponseHead {
     /// `Lambda-Runtime-Invocation-Id`, on `/next` answers since mid-2026: unique per invocation
     /// (never reused by a retry), to be echoed on the `/response` or `/error` that answers it.
     pub invocation_id: Option<String>,
+    /// `Lambda-Runtime-Aws-Tenant-Id`, on `/next` answers of functions with tenant isolation.
+    pub tenant_id: Option<String>,
 }
 
 impl ResponseHead {
@@ -111,6 +115,7 @@ struct Fields {
     streaming: bool,
     request_id: Option<String>,
     invocation_id: Option<String>,
+    tenant_id: Option<String>,
 }
 
 fn read_fields(headers: &[httparse::Header<'_>]) -> Result<Fields, HeadError> {
@@ -152,6 +157,12 @@ fn read_fields(headers: &[httparse::Header<'_>]) -> Result<Fields, HeadError> {
             fields.request_id = std::str::from_utf8(value).ok().map(str::to_string);
         } else if name.eq_ignore_ascii_case(INVOCATION_ID) {
             fields.invocation_id = std::str::from_utf8(value).ok().map(str::to_string);
+        } else if name.eq_ignore_ascii_case(TENANT_ID) {
+            fields.tenant_id = std::str::from_utf8(value)
+                .ok()
+                .map(str::trim)
+                .filter(|tenant| !tenant.is_empty())
+                .map(str::to_string);
         }
     }
     Ok(fields)
@@ -299,6 +310,7 @@ pub(in crate::runtime_proxy) fn parse_response(
         close,
         request_id: fields.request_id,
         invocation_id: fields.invocation_id,
+        tenant_id: fields.tenant_id,
     }))
 }
 
@@ -411,11 +423,13 @@ mod tests {
     #[test]
     fn a_response_head_gives_its_framing_by_the_rules() {
         let next = response(
-            "HTTP/1.1 200 OK\r\nLambda-Runtime-Aws-Request-Id: abc\r\nContent-Length: 5\r\n\r\n",
+            "HTTP/1.1 200 OK\r\nLambda-Runtime-Aws-Request-Id: abc\r\n\
+             Lambda-Runtime-Aws-Tenant-Id: tenant-7\r\nContent-Length: 5\r\n\r\n",
             Method::Get,
         );
         assert_eq!((next.status, next.framing), (200, Framing::Length(5)));
         assert_eq!(next.request_id.as_deref(), Some("abc"));
+        assert_eq!(next.tenant_id.as_deref(), Some("tenant-7"));
         assert!(next.is_success() && !next.close);
         let head = response("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", Method::Head);
         assert_eq!(head.framing, Framing::Length(0));
