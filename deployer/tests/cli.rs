@@ -395,6 +395,40 @@ async fn concurrent_experiment_edits_lose_nothing() {
     assert!(err.contains("effect.corrupt"), "{err}");
     let (code, _, err) = env.deployer(&corrupt("response", "truncate=0.25"));
     assert_eq!(code, 0, "{err}");
+    // A timeout: on events only, held or with a little time left.
+    let (code, _, err) = env.deployer(&[
+        "experiment",
+        "start",
+        "--flag",
+        "ingress",
+        "--timeout",
+        "soon",
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--timeout soon"), "{err}");
+    let (code, _, err) = env.deployer(&[
+        "experiment",
+        "start",
+        "--flag",
+        "response",
+        "--timeout",
+        "hold",
+        "--experiment",
+        "t1",
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("effect.timeout"), "{err}");
+    let (code, _, err) = env.deployer(&[
+        "experiment",
+        "start",
+        "--flag",
+        "ingress",
+        "--timeout",
+        "300ms",
+        "--experiment",
+        "t2",
+    ]);
+    assert_eq!(code, 0, "{err}");
     let (code, _, err) = env.deployer(&["experiment", "stop", "e3"]);
     assert_eq!(code, 0, "{err}");
     let (code, _, err) = env.deployer(&["experiment", "stop", "e3"]);

@@ -3,7 +3,7 @@
 
 use crate::error::DeployError;
 use faultline_schema::config::{
-    AwsErrorSpec, CorruptSpec, EffectSpec, ExperimentSpec, HttpResponseSpec, Rate,
+    AwsErrorSpec, CorruptSpec, EffectSpec, ExperimentSpec, HttpResponseSpec, Rate, TimeoutSpec,
 };
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -15,7 +15,7 @@ const MAX_WINDOW: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// `deployer experiment start`
 #[derive(Debug, clap::Args)]
-#[command(group(clap::ArgGroup::new("effect").required(true).multiple(true).args(["latency", "exception", "http_status", "aws_error", "corrupt"])))]
+#[command(group(clap::ArgGroup::new("effect").required(true).multiple(true).args(["latency", "exception", "http_status", "aws_error", "corrupt", "timeout"])))]
 pub struct StartArgs {
     /// Flag to target: ingress, http-ingress, response, egress, dependency-HOST, or an SDK flag
     #[arg(long)]
@@ -50,6 +50,10 @@ pub struct StartArgs {
     /// keeps that part of the body (0 up to 1), mangle flips bytes so it no longer parses
     #[arg(long, value_name = "truncate=FRACTION|mangle")]
     pub corrupt: Option<String>,
+    /// Make invocations time out (flag ingress or http-ingress): `hold` keeps the event past its
+    /// deadline so Lambda times it out; a duration (300ms) delivers it with only that time left
+    #[arg(long, value_name = "hold|DURATION")]
+    pub timeout: Option<String>,
     /// Stop by itself after this long, at most 24h (default 15m); starts now
     #[arg(long, conflicts_with = "until_stopped")]
     pub duration: Option<String>,
@@ -97,11 +101,12 @@ pub fn spec(
             status: args.aws_error_status,
         }),
         corrupt: args.corrupt.as_deref().map(corrupt).transpose()?,
+        timeout: args.timeout.as_deref().map(timeout).transpose()?,
     };
     if effect.is_empty() {
         return Err(DeployError::Input(
             "give an effect: --latency MS, --exception MESSAGE, --http-status CODE, \
-             --aws-error CODE or --corrupt truncate=FRACTION|mangle"
+             --aws-error CODE, --corrupt truncate=FRACTION|mangle or --timeout hold|DURATION"
                 .into(),
         ));
     }
@@ -135,6 +140,22 @@ fn corrupt(text: &str) -> Result<CorruptSpec, DeployError> {
                 "--corrupt {text}: give truncate=FRACTION (0.5 keeps half the body) or mangle"
             ))
         })
+}
+
+/// `--timeout`: `hold`, or the time the handler is left (`300ms`, `2s`).
+fn timeout(text: &str) -> Result<TimeoutSpec, DeployError> {
+    let text = text.trim();
+    if text.eq_ignore_ascii_case("hold") {
+        return Ok(TimeoutSpec::default());
+    }
+    let left = humantime::parse_duration(text).map_err(|err| {
+        DeployError::Input(format!(
+            "--timeout {text}: give hold, or the time left to the handler like 300ms ({err})"
+        ))
+    })?;
+    Ok(TimeoutSpec {
+        buffer_ms: Some(u64::try_from(left.as_millis()).unwrap_or(u64::MAX)),
+    })
 }
 
 /// `--duration`: 15 minutes when not given, at most 24 hours.
@@ -172,6 +193,7 @@ mod tests {
             aws_error: None,
             aws_error_status: None,
             corrupt: None,
+            timeout: None,
             duration: Some("15m".into()),
             until_stopped: false,
             stop_on_alarms: vec!["orders-5xx".into()],

@@ -8,7 +8,7 @@
 //! This is the decision only: the extension sleeps, answers and writes the audit line.
 
 use crate::config::{
-    AwsErrorEffect, CorruptEffect, ExceptionEffect, Experiment, HttpResponseEffect,
+    AwsErrorEffect, CorruptEffect, ExceptionEffect, Experiment, HttpResponseEffect, TimeoutEffect,
 };
 use crate::labels::Labels;
 use crate::matcher::ExperimentSet;
@@ -47,6 +47,13 @@ pub enum AppliedEffect {
         /// The HTTP status.
         status: u16,
     },
+    /// The invocation was made to time out: held past its deadline, or delivered with only
+    /// `buffer_ms` left.
+    Timeout {
+        /// The time the handler was told it had left; absent: the event was held.
+        #[serde(rename = "bufferMs", skip_serializing_if = "Option::is_none")]
+        buffer_ms: Option<u64>,
+    },
     /// The function's answer was corrupted after the handler ran.
     Corrupt {
         /// The fraction of the body kept, when it was cut.
@@ -80,6 +87,8 @@ pub enum Terminal<'a> {
     AwsError(&'a AwsErrorEffect),
     /// Corrupt the function's buffered answer.
     Corrupt(&'a CorruptEffect),
+    /// Make the invocation time out.
+    Timeout(&'a TimeoutEffect),
 }
 
 /// One latency to inject: the experiment that asks for it and the drawn delay.
@@ -153,11 +162,12 @@ impl Fault {
             let chosen = match (&effect.aws_error, &effect.http_response, &effect.exception) {
                 (Some(error), _, _) if answers == Answers::Aws => Terminal::AwsError(error),
                 (_, Some(response), _) if allow_http => Terminal::HttpResponse(response),
-                _ => match (&effect.corrupt, &effect.exception) {
+                _ => match (&effect.corrupt, &effect.timeout, &effect.exception) {
                     // The schema allows corrupt on `response` only; a streamed answer is not
-                    // buffered, and gets the exception if any.
-                    (Some(corrupt), _) if allow_http => Terminal::Corrupt(corrupt),
-                    (_, Some(exception)) => Terminal::Exception(exception),
+                    // buffered, and gets the exception if any. Timeout: on events only.
+                    (Some(corrupt), _, _) if allow_http => Terminal::Corrupt(corrupt),
+                    (_, Some(timeout), _) => Terminal::Timeout(timeout),
+                    (_, _, Some(exception)) => Terminal::Exception(exception),
                     _ => return None,
                 },
             };
@@ -180,6 +190,9 @@ impl Fault {
                 Terminal::Corrupt(CorruptEffect::Mangle) => AppliedEffect::Corrupt {
                     truncate: None,
                     mangle: true,
+                },
+                Terminal::Timeout(timeout) => AppliedEffect::Timeout {
+                    buffer_ms: timeout.buffer_ms,
                 },
             };
             Some((experiment.as_ref(), chosen, applied))

@@ -49,6 +49,34 @@ pub(super) fn forged_answer(source: EventSource, effect: &HttpResponseEffect) ->
     answer.to_string().into_bytes()
 }
 
+/// An answer (`raw`, its head `head_len` bytes long) with the field `name` set to `value`:
+/// every line of that name goes, one new line ends the head; the body is unchanged.
+pub(super) fn with_field(raw: &[u8], head_len: usize, name: &str, value: &str) -> Vec<u8> {
+    let head = &raw[..head_len.min(raw.len())];
+    let body = &raw[head.len()..];
+    let mut out = Vec::with_capacity(raw.len() + name.len() + value.len() + 4);
+    // The head ends with an empty line; its other lines are the start line and the fields.
+    let lines = head.strip_suffix(b"\r\n\r\n").unwrap_or(head);
+    for line in lines.split(|&b| b == b'\n') {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let named = line.iter().position(|&b| b == b':').is_some_and(|colon| {
+            line[..colon]
+                .trim_ascii()
+                .eq_ignore_ascii_case(name.as_bytes())
+        });
+        if !named {
+            out.extend_from_slice(line);
+            out.extend_from_slice(b"\r\n");
+        }
+    }
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b": ");
+    out.extend_from_slice(value.as_bytes());
+    out.extend_from_slice(b"\r\n\r\n");
+    out.extend_from_slice(body);
+    out
+}
+
 /// The runtime's response body corrupted: cut to the fraction kept, or with bytes flipped so
 /// that it is neither JSON nor UTF-8 any more (the first byte, then every 64th, gets its high bit
 /// flipped; an empty body becomes one byte no parser takes).
@@ -161,6 +189,18 @@ mod tests {
             body: body.to_vec(),
             headers: BTreeMap::from([("content-type".to_string(), "text/plain".to_string())]),
         }
+    }
+
+    #[test]
+    fn a_field_is_set_and_the_rest_kept() {
+        let raw =
+            b"HTTP/1.1 200 OK\r\nLambda-Runtime-Deadline-Ms: 99\r\nContent-Length: 2\r\n\r\n{}";
+        let head_len = raw.len() - 2;
+        let set = with_field(raw, head_len, "lambda-runtime-deadline-ms", "1234");
+        assert_eq!(
+            set,
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nlambda-runtime-deadline-ms: 1234\r\n\r\n{}"
+        );
     }
 
     #[test]

@@ -5,16 +5,17 @@
 //! which keeps waiting on its `/next`. On an HTTP event, an `http-ingress` httpResponse answers
 //! with an HTTP-shaped response the same way. If posting fails, the event is delivered as usual.
 
-use super::answers::{GONE, error_body, forged_answer};
+use super::answers::{GONE, error_body, forged_answer, with_field};
 use super::failure::Failure;
 use super::in_flight::InFlight;
 use super::relay::{Flow, Read, Relay, answer_payload};
 use super::upstream::OwnFields;
 use super::wire::framing::Framing;
-use super::wire::head::RequestHead;
+use super::wire::head::{DEADLINE, RequestHead};
 use super::{MAX_BUFFERED, RuntimeProxy};
 use crate::config::state::ActiveConfig;
 use crate::inject;
+use faultline_schema::config::TimeoutEffect;
 use faultline_schema::event::{EventFacts, classify};
 use faultline_schema::fault::{Answers, Terminal};
 use faultline_schema::flags::{HTTP_INGRESS, INGRESS, RESPONSE};
@@ -86,7 +87,7 @@ impl RuntimeProxy {
                 self.current.set(request_id, tenant);
                 return relay.answer(head, answer).await;
             }
-            let raw = match relay.read_answer(&answer, MAX_BUFFERED).await? {
+            let mut raw = match relay.read_answer(&answer, MAX_BUFFERED).await? {
                 Read::Whole(raw) => raw,
                 Read::Relayed => {
                     log_too_large();
@@ -107,11 +108,15 @@ impl RuntimeProxy {
                     request_id: id,
                     invocation_id: answer.invocation_id.as_deref(),
                 };
-                if self
+                match self
                     .answered_for_handler(relay, &active, invocation, &facts, &labels)
                     .await
                 {
-                    continue;
+                    Handled::Answered => continue,
+                    Handled::Deliver => {}
+                    Handled::TimeOut(timeout) => {
+                        raw = time_out(raw, answer.len, answer.deadline_ms, timeout, id).await;
+                    }
                 }
             }
             self.current.set(request_id, tenant);
@@ -132,8 +137,8 @@ impl RuntimeProxy {
         }
     }
 
-    /// Applies `ingress`, then `http-ingress` on HTTP events. Returns whether the invocation was
-    /// answered here (so the handler must not see it).
+    /// Applies `ingress`, then `http-ingress` on HTTP events: whether the invocation was
+    /// answered here (so the handler must not see it), or is to time out.
     async fn answered_for_handler(
         &self,
         relay: &mut Relay<'_>,
@@ -141,7 +146,7 @@ impl RuntimeProxy {
         invocation: Invocation<'_>,
         facts: &EventFacts,
         labels: &Labels,
-    ) -> bool {
+    ) -> Handled {
         let Invocation {
             next_path,
             request_id,
@@ -168,6 +173,7 @@ impl RuntimeProxy {
                     // An awsError is never chosen for a flag that does not answer AWS calls.
                     // Neither is chosen for an event (the schema allows them elsewhere only).
                     None | Some(Terminal::AwsError(_) | Terminal::Corrupt(_)) => continue,
+                    Some(Terminal::Timeout(timeout)) => return Handled::TimeOut(*timeout),
                     Some(Terminal::Exception(exception)) => (
                         format!("{invocation}/{request_id}/error"),
                         error_body(exception),
@@ -189,7 +195,7 @@ impl RuntimeProxy {
                     // Read the answer so the connection can carry the next /next (one that
                     // breaks off is dropped: the invocation is answered all the same).
                     let _ = relay.drop_answer(&answer).await;
-                    return true;
+                    return Handled::Answered;
                 }
                 Ok(answer) if answer.status == GONE => {
                     // The invocation timed out while the fault held it (a latency past the
@@ -199,7 +205,7 @@ impl RuntimeProxy {
                     tracing::warn!(
                         "invocation {request_id} timed out before faultline's injected {flag} answer (410 Gone); fetching the next event"
                     );
-                    return true;
+                    return Handled::Answered;
                 }
                 Ok(answer) => {
                     let _ = relay.drop_answer(&answer).await;
@@ -212,8 +218,57 @@ impl RuntimeProxy {
                     "cannot post the injected {flag} answer for {request_id}: {failure}; delivering the event"
                 ),
             }
-            return false;
+            return Handled::Deliver;
         }
-        false
+        Handled::Deliver
+    }
+}
+
+/// What the ingress faults made of an event.
+enum Handled {
+    /// Delivered as it came.
+    Deliver,
+    /// Answered here: the handler must not see it.
+    Answered,
+    /// Made to time out: held past its deadline, or delivered with less time.
+    TimeOut(TimeoutEffect),
+}
+
+/// Milliseconds past its deadline a held event is kept, so that Lambda has ended the invocation.
+const PAST_DEADLINE_MS: u64 = 100;
+
+/// The event `raw` (head `head_len` bytes) for a timeout: held until past its deadline and then
+/// delivered as it came (Lambda has timed the invocation out by then: the handler's late answer
+/// gets 410), or delivered at once with a deadline `buffer_ms` from now.
+async fn time_out(
+    raw: Vec<u8>,
+    head_len: usize,
+    deadline_ms: Option<u64>,
+    timeout: TimeoutEffect,
+    request_id: &str,
+) -> Vec<u8> {
+    let now_ms = u64::try_from(chrono::Utc::now().timestamp_millis()).unwrap_or(0);
+    match timeout.buffer_ms {
+        Some(buffer) => with_field(
+            &raw,
+            head_len,
+            DEADLINE,
+            &now_ms.saturating_add(buffer).to_string(),
+        ),
+        None => {
+            match deadline_ms {
+                Some(deadline) => {
+                    let wait = deadline
+                        .saturating_add(PAST_DEADLINE_MS)
+                        .saturating_sub(now_ms);
+                    tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
+                }
+                None => tracing::warn!(
+                    "invocation {request_id} has no Lambda-Runtime-Deadline-Ms: the timeout \
+                     cannot be held past it; delivering the event"
+                ),
+            }
+            raw
+        }
     }
 }

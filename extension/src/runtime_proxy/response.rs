@@ -75,7 +75,9 @@ impl RuntimeProxy {
         };
         match inject::terminal(&fault, answers, Some(&request_id), &labels) {
             // An awsError is never chosen for a flag that does not answer AWS calls.
-            None | Some(Terminal::AwsError(_)) => relay.pass(head).await,
+            // awsError and timeout are never chosen for the function's answer (the schema's
+            // rules).
+            None | Some(Terminal::AwsError(_) | Terminal::Timeout(_)) => relay.pass(head).await,
             Some(Terminal::Exception(exception)) => {
                 // The runtime's answer is dropped; read it (keeping nothing) so its connection
                 // stays usable. A streamed answer may be hundreds of MB.
@@ -112,7 +114,9 @@ impl RuntimeProxy {
                 let replaced = match terminal {
                     Terminal::Corrupt(effect) => corrupted(&original, *effect),
                     Terminal::HttpResponse(effect) => replace_status_and_body(&original, effect),
-                    Terminal::Exception(_) | Terminal::AwsError(_) => original.into_owned(),
+                    Terminal::Exception(_) | Terminal::AwsError(_) | Terminal::Timeout(_) => {
+                        original.into_owned()
+                    }
                 };
                 let mut request = self.upstream.head_for_new_body(
                     head,

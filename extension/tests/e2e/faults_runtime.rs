@@ -363,3 +363,90 @@ experiments:
     assert_eq!(audit[0]["labels"]["tenant-id"], "gold");
     assert_eq!(audit[1]["labels"]["tenant-id"], "silver");
 }
+
+/// `timeout: {}` holds the event past its deadline, so Lambda (the emulator) times the
+/// invocation out itself and the handler's late answer gets 410 Gone; `timeout: {buffer_ms}`
+/// delivers it at once with only that much time left on its deadline.
+#[tokio::test]
+async fn timeouts_hold_past_the_deadline_or_leave_little_time() {
+    let emulator = Emulator::start().await;
+    emulator.set_invocation_timeout(Duration::from_secs(2));
+    let mut env = LambdaEnv::new(&emulator.runtime_api());
+    env.config_file(
+        r#"
+experiments:
+  - name: hang
+    flag: http-ingress
+    selector: {path: /hang}
+    effect: {timeout: {}}
+  - name: hurry
+    flag: ingress
+    selector: {path: /hurry}
+    effect: {timeout: {buffer_ms: 300}}
+"#,
+    );
+    let extension = start_extension(&env, &emulator).await;
+    let runtime = env.python(true);
+    let event = |path: &str| {
+        let mut event: Value = serde_json::from_str(&rest_event(path, "")).expect("event");
+        event["op"] = json!("remaining");
+        event.as_object_mut().map(|e| e.remove("touch"));
+        event.to_string()
+    };
+    let invoke = async |payload: String| {
+        invoke_or_show(
+            &emulator,
+            &runtime,
+            &extension,
+            payload,
+            Duration::from_secs(30),
+        )
+        .await
+    };
+
+    let untouched = invoke(event("/plain")).await;
+    let full = untouched.json()["remaining_ms"]
+        .as_f64()
+        .expect("remaining");
+    assert!(full > 1000.0, "{untouched:?}");
+
+    let hurried = invoke(event("/hurry")).await;
+    let left = hurried.json()["remaining_ms"].as_f64().expect("remaining");
+    assert!(left <= 300.0, "{hurried:?}");
+
+    let hung = invoke(event("/hang")).await;
+    assert!(
+        matches!(&hung, Outcome::Error { error_type: Some(t), .. } if t == crate::emulator::TIMED_OUT),
+        "{hung:?}"
+    );
+    // The handler ran late and its answer was refused, as Lambda refuses it. awslambdaric then
+    // exits, as Lambda's reset after a timeout would end it: a new runtime takes the next event.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while emulator.refused().is_empty() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let refused = emulator.refused();
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert_eq!(refused[0].0, 410);
+    let runtime = env.python(true);
+    let after = invoke_or_show(
+        &emulator,
+        &runtime,
+        &extension,
+        event("/plain"),
+        Duration::from_secs(30),
+    )
+    .await;
+    assert!(after.json()["remaining_ms"].as_f64().is_some(), "{after:?}");
+
+    let audit = audit_lines(&extension);
+    let effects: Vec<&Value> = audit.iter().map(|line| &line["effect"]).collect();
+    assert_eq!(
+        effects,
+        [
+            &json!({"type": "timeout", "bufferMs": 300}),
+            &json!({"type": "timeout"})
+        ],
+        "{audit:?}"
+    );
+}

@@ -71,6 +71,11 @@ def outbound(event, context):
     return {"results": results}
 
 
+def remaining(event, context):
+    """The time the Runtime API's deadline leaves this invocation, as the handler sees it."""
+    return {"remaining_ms": context.get_remaining_time_in_millis()}
+
+
 def dispatch(event, context):
     """One handler for every case: the event's `op` picks the behaviour. An event with a `touch`
     path first creates that file, proof that the handler ran."""
@@ -79,7 +84,7 @@ def dispatch(event, context):
             marker.write("ran")
     op = event.get("op", "echo") if isinstance(event, dict) else "echo"
     return {"echo": echo, "fail": fail, "big": big, "sleep": sleep, "env": env, "flag": flag,
-            "outbound": outbound, "aws": aws_calls}[op](
+            "outbound": outbound, "aws": aws_calls, "remaining": remaining}[op](
         event, context
     )
 

@@ -79,6 +79,18 @@ pub struct EffectSpec {
     /// Corrupt the function's answer (`response`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub corrupt: Option<CorruptSpec>,
+    /// Make the invocation time out (`ingress`, `http-ingress`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<TimeoutSpec>,
+}
+
+/// A timeout of an [`EffectSpec`]: `{}` holds the event past its deadline, `{buffer_ms: N}`
+/// leaves the handler N milliseconds.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct TimeoutSpec {
+    /// The time left to the handler; None: hold the event.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub buffer_ms: Option<u64>,
 }
 
 /// A corruption of an [`EffectSpec`]: `{truncate: FRACTION}` or `{mangle: true}`.
@@ -125,6 +137,7 @@ impl EffectSpec {
             && self.http_response.is_none()
             && self.aws_error.is_none()
             && self.corrupt.is_none()
+            && self.timeout.is_none()
     }
 }
 
@@ -290,6 +303,7 @@ mod tests {
                 http_response: Some(HttpResponseSpec { code: 503 }),
                 aws_error: None,
                 corrupt: None,
+                timeout: None,
             },
         }
     }
@@ -398,7 +412,7 @@ mod tests {
             spec.rate = rate;
             spec.selector = selector.clone();
             spec.duration = minutes.map(|m| Duration::from_secs(m * 60));
-            spec.effect = EffectSpec { latency, exception: None, http_response: code.map(|code| HttpResponseSpec { code }), aws_error: None, corrupt: None };
+            spec.effect = EffectSpec { latency, exception: None, http_response: code.map(|code| HttpResponseSpec { code }), aws_error: None, corrupt: None, timeout: None };
             if spec.effect.is_empty() {
                 spec.effect.exception = Some("x".into());
             }

@@ -100,7 +100,21 @@ pub struct Effect {
     pub aws_error: Option<AwsErrorEffect>,
     /// Corrupt the function's answer after the handler ran (`response` only).
     pub corrupt: Option<CorruptEffect>,
+    /// Make the invocation time out (`ingress` and `http-ingress` only).
+    pub timeout: Option<TimeoutEffect>,
 }
+
+/// A timeout: `timeout: {}` holds the event until 100 ms past the invocation's deadline, so
+/// Lambda times it out itself; `timeout: {buffer_ms: 300}` delivers it at once with only that
+/// much time left on its `Lambda-Runtime-Deadline-Ms`, for the handler's own deadline logic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TimeoutEffect {
+    /// The time the handler is told it has left, in milliseconds; None: hold the event instead.
+    pub buffer_ms: Option<u64>,
+}
+
+/// Lambda's longest function timeout (15 minutes): a longer buffer tells the handler nothing.
+const MAX_TIMEOUT_BUFFER_MS: u64 = 15 * 60 * 1000;
 
 /// How a corrupted answer is corrupted: `corrupt: {truncate: 0.5}` or `corrupt: {mangle: true}`.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -245,6 +259,15 @@ struct RawEffect {
     aws_error: Option<RawAwsError>,
     #[serde(default)]
     corrupt: Option<RawCorrupt>,
+    #[serde(default)]
+    timeout: Option<RawTimeout>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTimeout {
+    #[serde(default)]
+    buffer_ms: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -665,22 +688,50 @@ fn parse_one(value: Value) -> Result<Experiment, (String, String)> {
         })
         .transpose()?;
 
+    let timeout = raw
+        .effect
+        .timeout
+        .map(|raw| {
+            if flag != crate::flags::INGRESS && flag != crate::flags::HTTP_INGRESS {
+                return Err(fail(
+                    "effect.timeout",
+                    format!(
+                        "applies to events before the handler runs: the flag must be `ingress` \
+                         or `http-ingress`, not `{flag}`"
+                    ),
+                ));
+            }
+            match raw.buffer_ms {
+                Some(ms) if ms > MAX_TIMEOUT_BUFFER_MS => Err(fail(
+                    "effect.timeout.buffer_ms",
+                    format!(
+                        "{ms} is more than Lambda's longest timeout ({MAX_TIMEOUT_BUFFER_MS} ms)"
+                    ),
+                )),
+                buffer_ms => Ok(TimeoutEffect { buffer_ms }),
+            }
+        })
+        .transpose()?;
+
     let effect = Effect {
         latency: raw.effect.latency,
         exception: raw.effect.exception,
         http_response,
         aws_error,
         corrupt,
+        timeout,
     };
     if effect.latency.is_none()
         && effect.exception.is_none()
         && effect.http_response.is_none()
         && effect.aws_error.is_none()
         && effect.corrupt.is_none()
+        && effect.timeout.is_none()
     {
         return Err(fail(
             "effect",
-            "needs at least one of latency, exception, httpResponse, awsError, corrupt".into(),
+            "needs at least one of latency, exception, httpResponse, awsError, corrupt, timeout"
+                .into(),
         ));
     }
 

@@ -10,12 +10,12 @@ mod values;
 
 pub use document::{
     AwsErrorSpec, CorruptSpec, Document, DocumentError, EffectSpec, ExperimentSpec,
-    HttpResponseSpec, removed_experiments,
+    HttpResponseSpec, TimeoutSpec, removed_experiments,
 };
 pub use error::ConfigError;
 pub use experiment::{
     AwsErrorEffect, CorruptEffect, Effect, ExceptionEffect, Experiment, ExperimentError,
-    HttpResponseEffect, LatencyEffect, Rate, alarm_name, default_aws_error_status,
+    HttpResponseEffect, LatencyEffect, Rate, TimeoutEffect, alarm_name, default_aws_error_status,
 };
 pub use values::{ListenAddr, Redacted, mask_userinfo, parse_proxy_url};
 

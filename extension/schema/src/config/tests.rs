@@ -457,3 +457,37 @@ fn corrupt_applies_to_the_functions_answer_only_and_is_one_of_two_forms() {
         "{err}"
     );
 }
+
+#[test]
+fn timeout_applies_to_events_only_and_leaves_at_most_lambdas_longest_timeout() {
+    let config = Config::parse_strict(
+        "experiments:\n\
+         - {name: hold, flag: ingress, effect: {timeout: {}}}\n\
+         - {name: hurry, flag: http-ingress, effect: {timeout: {buffer_ms: 300}}}\n",
+    )
+    .expect("valid");
+    assert_eq!(
+        config.experiments[0].effect.timeout,
+        Some(TimeoutEffect { buffer_ms: None })
+    );
+    assert_eq!(
+        config.experiments[1].effect.timeout,
+        Some(TimeoutEffect {
+            buffer_ms: Some(300)
+        })
+    );
+    for (flag, effect, key) in [
+        ("response", "{timeout: {}}", "effect.timeout"),
+        ("egress", "{timeout: {}}", "effect.timeout"),
+        (
+            "ingress",
+            "{timeout: {buffer_ms: 900001}}",
+            "effect.timeout.buffer_ms",
+        ),
+        ("ingress", "{timeout: {buffer: 3}}", "timeout"),
+    ] {
+        let text = format!("experiments:\n- {{name: x, flag: {flag}, effect: {effect}}}\n");
+        let err = Config::parse_strict(&text).expect_err(effect).to_string();
+        assert!(err.contains(key), "{flag} {effect}: {err}");
+    }
+}

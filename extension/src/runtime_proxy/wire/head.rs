@@ -10,6 +10,8 @@ use thiserror::Error;
 pub(in crate::runtime_proxy) const INVOCATION_ID: &str = "lambda-runtime-invocation-id";
 /// The tenant of the invocation, on `/next` answers of functions with tenant isolation.
 const TENANT_ID: &str = "lambda-runtime-aws-tenant-id";
+/// The invocation's deadline, on `/next` answers.
+pub(in crate::runtime_proxy) const DEADLINE: &str = "lambda-runtime-deadline-ms";
 
 /// Header fields in one head at most (hyper's default is 100).
 const MAX_HEADERS: usize = 100;
@@ -84,6 +86,9 @@ pub(in crate::runtime_proxy) struct ResponseHead {
     pub invocation_id: Option<String>,
     /// `Lambda-Runtime-Aws-Tenant-Id`, on `/next` answers of functions with tenant isolation.
     pub tenant_id: Option<String>,
+    /// `Lambda-Runtime-Deadline-Ms`, on `/next` answers: the invocation's deadline, in
+    /// milliseconds since the epoch.
+    pub deadline_ms: Option<u64>,
 }
 
 impl ResponseHead {
@@ -116,6 +121,7 @@ struct Fields {
     request_id: Option<String>,
     invocation_id: Option<String>,
     tenant_id: Option<String>,
+    deadline_ms: Option<u64>,
 }
 
 fn read_fields(headers: &[httparse::Header<'_>]) -> Result<Fields, HeadError> {
@@ -157,6 +163,10 @@ fn read_fields(headers: &[httparse::Header<'_>]) -> Result<Fields, HeadError> {
             fields.request_id = std::str::from_utf8(value).ok().map(str::to_string);
         } else if name.eq_ignore_ascii_case(INVOCATION_ID) {
             fields.invocation_id = std::str::from_utf8(value).ok().map(str::to_string);
+        } else if name.eq_ignore_ascii_case(DEADLINE) {
+            fields.deadline_ms = std::str::from_utf8(value)
+                .ok()
+                .and_then(|ms| ms.trim().parse().ok());
         } else if name.eq_ignore_ascii_case(TENANT_ID) {
             fields.tenant_id = std::str::from_utf8(value)
                 .ok()
@@ -311,6 +321,7 @@ pub(in crate::runtime_proxy) fn parse_response(
         request_id: fields.request_id,
         invocation_id: fields.invocation_id,
         tenant_id: fields.tenant_id,
+        deadline_ms: fields.deadline_ms,
     }))
 }
 
@@ -430,6 +441,11 @@ mod tests {
         assert_eq!((next.status, next.framing), (200, Framing::Length(5)));
         assert_eq!(next.request_id.as_deref(), Some("abc"));
         assert_eq!(next.tenant_id.as_deref(), Some("tenant-7"));
+        let timed = response(
+            "HTTP/1.1 200 OK\r\nLambda-Runtime-Deadline-Ms: 1796522937149\r\nContent-Length: 0\r\n\r\n",
+            Method::Get,
+        );
+        assert_eq!(timed.deadline_ms, Some(1_796_522_937_149));
         assert!(next.is_success() && !next.close);
         let head = response("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", Method::Head);
         assert_eq!(head.framing, Framing::Length(0));
