@@ -395,6 +395,18 @@ async fn concurrent_experiment_edits_lose_nothing() {
     assert!(err.contains("effect.corrupt"), "{err}");
     let (code, _, err) = env.deployer(&corrupt("response", "truncate=0.25"));
     assert_eq!(code, 0, "{err}");
+    // Partial batch failures: on the answer, with a rate.
+    let (code, _, err) = env.deployer(&[
+        "experiment",
+        "start",
+        "--flag",
+        "response",
+        "--batch-item-failures",
+        "20%",
+        "--experiment",
+        "b1",
+    ]);
+    assert_eq!(code, 0, "{err}");
     // A timeout: on events only, held or with a little time left.
     let (code, _, err) = env.deployer(&[
         "experiment",

@@ -3,7 +3,8 @@
 
 use crate::error::DeployError;
 use faultline_schema::config::{
-    AwsErrorSpec, CorruptSpec, EffectSpec, ExperimentSpec, HttpResponseSpec, Rate, TimeoutSpec,
+    AwsErrorSpec, BatchFailuresSpec, CorruptSpec, EffectSpec, ExperimentSpec, HttpResponseSpec,
+    Rate, TimeoutSpec,
 };
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -15,7 +16,7 @@ const MAX_WINDOW: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// `deployer experiment start`
 #[derive(Debug, clap::Args)]
-#[command(group(clap::ArgGroup::new("effect").required(true).multiple(true).args(["latency", "exception", "http_status", "aws_error", "corrupt", "timeout"])))]
+#[command(group(clap::ArgGroup::new("effect").required(true).multiple(true).args(["latency", "exception", "http_status", "aws_error", "corrupt", "timeout", "batch_item_failures"])))]
 pub struct StartArgs {
     /// Flag to target: ingress, http-ingress, response, egress, dependency-HOST, or an SDK flag
     #[arg(long)]
@@ -54,6 +55,10 @@ pub struct StartArgs {
     /// deadline so Lambda times it out; a duration (300ms) delivers it with only that time left
     #[arg(long, value_name = "hold|DURATION")]
     pub timeout: Option<String>,
+    /// Report each record of an SQS, Kinesis or DynamoDB-stream batch as failed with this
+    /// probability, merged with the handler's own (flag response): 0..1 or a percentage (20%)
+    #[arg(long, value_name = "RATE")]
+    pub batch_item_failures: Option<String>,
     /// Stop by itself after this long, at most 24h (default 15m); starts now
     #[arg(long, conflicts_with = "until_stopped")]
     pub duration: Option<String>,
@@ -102,11 +107,23 @@ pub fn spec(
         }),
         corrupt: args.corrupt.as_deref().map(corrupt).transpose()?,
         timeout: args.timeout.as_deref().map(timeout).transpose()?,
+        batch_item_failures: args
+            .batch_item_failures
+            .as_deref()
+            .map(|text| {
+                Rate::parse(text)
+                    .map(|rate| BatchFailuresSpec { rate: rate.value() })
+                    .map_err(|reason| {
+                        DeployError::Input(format!("--batch-item-failures {text}: {reason}"))
+                    })
+            })
+            .transpose()?,
     };
     if effect.is_empty() {
         return Err(DeployError::Input(
             "give an effect: --latency MS, --exception MESSAGE, --http-status CODE, \
-             --aws-error CODE, --corrupt truncate=FRACTION|mangle or --timeout hold|DURATION"
+             --aws-error CODE, --corrupt truncate=FRACTION|mangle, --timeout hold|DURATION or \
+             --batch-item-failures RATE"
                 .into(),
         ));
     }
@@ -194,6 +211,7 @@ mod tests {
             aws_error_status: None,
             corrupt: None,
             timeout: None,
+            batch_item_failures: None,
             duration: Some("15m".into()),
             until_stopped: false,
             stop_on_alarms: vec!["orders-5xx".into()],

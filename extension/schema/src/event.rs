@@ -70,6 +70,15 @@ impl EventSource {
                 | EventSource::FunctionUrl
         )
     }
+
+    /// Batches whose records Lambda redelivers from a partial batch response
+    /// (`batchItemFailures`): SQS, Kinesis and DynamoDB streams.
+    pub fn is_batch(self) -> bool {
+        matches!(
+            self,
+            EventSource::Sqs | EventSource::Kinesis | EventSource::DynamoDb
+        )
+    }
 }
 
 /// What the event says about itself.
@@ -269,6 +278,50 @@ struct Probe<'a> {
     source: Text<'a>,
 }
 
+/// The ids of a batch's records, as Lambda's partial batch response names them: SQS
+/// `messageId`, Kinesis `kinesis.sequenceNumber`, DynamoDB streams `dynamodb.SequenceNumber`.
+/// One pass over the event, without a tree of its values; empty for anything else.
+pub fn record_ids(event: &[u8]) -> Vec<String> {
+    #[derive(serde::Deserialize)]
+    struct Batch {
+        #[serde(rename = "Records", default)]
+        records: Vec<BatchRecord>,
+    }
+    #[derive(serde::Deserialize)]
+    struct BatchRecord {
+        #[serde(rename = "messageId", default)]
+        message_id: Option<String>,
+        #[serde(default)]
+        kinesis: Option<Sequence>,
+        #[serde(default)]
+        dynamodb: Option<StreamSequence>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Sequence {
+        #[serde(rename = "sequenceNumber", default)]
+        sequence_number: Option<String>,
+    }
+    #[derive(serde::Deserialize)]
+    struct StreamSequence {
+        #[serde(rename = "SequenceNumber", default)]
+        sequence_number: Option<String>,
+    }
+    serde_json::from_slice::<Batch>(event)
+        .map(|batch| {
+            batch
+                .records
+                .into_iter()
+                .filter_map(|record| {
+                    record
+                        .message_id
+                        .or(record.kinesis.and_then(|k| k.sequence_number))
+                        .or(record.dynamodb.and_then(|d| d.sequence_number))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Classifies an event (the JSON bytes `/next` delivered) by its shape. Anything that is not a
 /// JSON object, or not one of the known shapes, is `direct`.
 pub fn classify(event: &[u8]) -> EventFacts {
@@ -362,6 +415,22 @@ pub fn classify(event: &[u8]) -> EventFacts {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn record_ids_are_read_from_each_kind_of_batch() {
+        let sqs = br#"{"Records": [{"messageId": "m1", "body": "{}", "eventSource": "aws:sqs"},
+                                    {"messageId": "m2", "attributes": {"x": [1, 2]}}]}"#;
+        assert_eq!(record_ids(sqs), ["m1", "m2"]);
+        let kinesis = br#"{"Records": [{"eventSource": "aws:kinesis",
+                                        "kinesis": {"sequenceNumber": "4959", "data": "e30="}}]}"#;
+        assert_eq!(record_ids(kinesis), ["4959"]);
+        let stream = br#"{"Records": [{"eventSource": "aws:dynamodb",
+                                       "dynamodb": {"SequenceNumber": "111", "Keys": {}}}]}"#;
+        assert_eq!(record_ids(stream), ["111"]);
+        for other in [&b"{}"[..], b"[1]", b"not json", br#"{"Records": 3}"#] {
+            assert!(record_ids(other).is_empty(), "{other:?}");
+        }
+    }
 
     #[test]
     fn http_events_are_told_apart() {

@@ -8,7 +8,8 @@
 //! This is the decision only: the extension sleeps, answers and writes the audit line.
 
 use crate::config::{
-    AwsErrorEffect, CorruptEffect, ExceptionEffect, Experiment, HttpResponseEffect, TimeoutEffect,
+    AwsErrorEffect, BatchFailuresEffect, CorruptEffect, ExceptionEffect, Experiment,
+    HttpResponseEffect, TimeoutEffect,
 };
 use crate::labels::Labels;
 use crate::matcher::ExperimentSet;
@@ -54,6 +55,11 @@ pub enum AppliedEffect {
         #[serde(rename = "bufferMs", skip_serializing_if = "Option::is_none")]
         buffer_ms: Option<u64>,
     },
+    /// Records of the batch were reported failed, each with probability `rate`.
+    BatchItemFailures {
+        /// The probability per record.
+        rate: f64,
+    },
     /// The function's answer was corrupted after the handler ran.
     Corrupt {
         /// The fraction of the body kept, when it was cut.
@@ -89,6 +95,8 @@ pub enum Terminal<'a> {
     Corrupt(&'a CorruptEffect),
     /// Make the invocation time out.
     Timeout(&'a TimeoutEffect),
+    /// Report records of the batch as failed.
+    BatchItemFailures(&'a BatchFailuresEffect),
 }
 
 /// One latency to inject: the experiment that asks for it and the drawn delay.
@@ -159,17 +167,24 @@ impl Fault {
         let allow_http = answers != Answers::Exception;
         self.experiments.iter().find_map(|experiment| {
             let effect = &experiment.effect;
-            let chosen = match (&effect.aws_error, &effect.http_response, &effect.exception) {
-                (Some(error), _, _) if answers == Answers::Aws => Terminal::AwsError(error),
-                (_, Some(response), _) if allow_http => Terminal::HttpResponse(response),
-                _ => match (&effect.corrupt, &effect.timeout, &effect.exception) {
-                    // The schema allows corrupt on `response` only; a streamed answer is not
-                    // buffered, and gets the exception if any. Timeout: on events only.
-                    (Some(corrupt), _, _) if allow_http => Terminal::Corrupt(corrupt),
-                    (_, Some(timeout), _) => Terminal::Timeout(timeout),
-                    (_, _, Some(exception)) => Terminal::Exception(exception),
-                    _ => return None,
-                },
+            // awsError only on AWS calls; an HTTP answer, a partial batch failure and a
+            // corruption only where the flag answers with HTTP (the schema allows the last two
+            // on `response` only, and a streamed answer is not buffered); a timeout on events
+            // only (the schema's rule).
+            let chosen = if let (Some(error), Answers::Aws) = (&effect.aws_error, answers) {
+                Terminal::AwsError(error)
+            } else if let (Some(response), true) = (&effect.http_response, allow_http) {
+                Terminal::HttpResponse(response)
+            } else if let (Some(batch), true) = (&effect.batch_item_failures, allow_http) {
+                Terminal::BatchItemFailures(batch)
+            } else if let (Some(corrupt), true) = (&effect.corrupt, allow_http) {
+                Terminal::Corrupt(corrupt)
+            } else if let Some(timeout) = &effect.timeout {
+                Terminal::Timeout(timeout)
+            } else if let Some(exception) = &effect.exception {
+                Terminal::Exception(exception)
+            } else {
+                return None;
             };
             let applied = match chosen {
                 Terminal::HttpResponse(response) => AppliedEffect::HttpResponse {
@@ -193,6 +208,9 @@ impl Fault {
                 },
                 Terminal::Timeout(timeout) => AppliedEffect::Timeout {
                     buffer_ms: timeout.buffer_ms,
+                },
+                Terminal::BatchItemFailures(batch) => AppliedEffect::BatchItemFailures {
+                    rate: batch.rate.value(),
                 },
             };
             Some((experiment.as_ref(), chosen, applied))

@@ -18,7 +18,7 @@ use chrono::{DateTime, Utc};
 use faultline_schema::config::{Config, Experiment};
 use faultline_schema::flags::{HTTP_INGRESS, INGRESS, RESPONSE};
 use faultline_schema::labels::{FunctionFacts, INVOCATION_LABELS, Labels};
-use faultline_schema::matcher::ExperimentSet;
+use faultline_schema::matcher::{ExperimentSet, is_active};
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::sync::{Arc, OnceLock};
@@ -72,6 +72,16 @@ impl ActiveConfig {
     pub fn could_apply(&self, flag: &str, now: DateTime<Utc>) -> bool {
         self.experiments
             .could_apply(flag, &self.base_labels, &INVOCATION_LABELS, now)
+    }
+
+    /// Whether a `batchItemFailures` experiment could apply to this function's answers now: the
+    /// batch's record ids are then read from each event.
+    pub fn wants_record_ids(&self, now: DateTime<Utc>) -> bool {
+        self.config
+            .experiments
+            .iter()
+            .any(|e| e.effect.batch_item_failures.is_some() && is_active(e, now))
+            && self.could_apply(RESPONSE, now)
     }
 
     /// Whether `/next` must read the event now: an ingress or response experiment could apply

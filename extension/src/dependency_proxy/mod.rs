@@ -250,7 +250,10 @@ impl DependencyProxy {
             match inject::terminal(&fault, answers, request_id, labels) {
                 // corrupt is for the function's own answer, timeout for events (the schema's
                 // rules).
-                None | Some(Terminal::Corrupt(_) | Terminal::Timeout(_)) => {}
+                None
+                | Some(
+                    Terminal::Corrupt(_) | Terminal::Timeout(_) | Terminal::BatchItemFailures(_),
+                ) => {}
                 Some(Terminal::AwsError(error)) => {
                     let Some(call) = target.aws else { continue };
                     let answer = crate::aws::errors::answer(call.protocol, error, target.json_type);

@@ -77,6 +77,37 @@ pub(super) fn with_field(raw: &[u8], head_len: usize, name: &str, value: &str) -
     out
 }
 
+/// The runtime's answer to a batch with records reported failed: each of `record_ids` with
+/// probability `rate` (one `draw()` in `0..1` per record), merged with the `batchItemFailures`
+/// the handler returned (its own kept, none twice). An answer that is not a JSON object (a
+/// handler that returned nothing among them) becomes `{"batchItemFailures": [...]}`.
+pub(super) fn with_batch_failures(
+    original: &[u8],
+    record_ids: &[String],
+    rate: f64,
+    mut draw: impl FnMut() -> f64,
+) -> Vec<u8> {
+    let mut answer = match serde_json::from_slice::<Value>(original) {
+        Ok(Value::Object(answer)) => answer,
+        _ => Map::new(),
+    };
+    let mut failures: Vec<Value> = answer
+        .get("batchItemFailures")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    for id in record_ids {
+        let listed = failures
+            .iter()
+            .any(|failure| failure.get("itemIdentifier").and_then(Value::as_str) == Some(id));
+        if draw() < rate && !listed {
+            failures.push(json!({"itemIdentifier": id}));
+        }
+    }
+    answer.insert("batchItemFailures".into(), Value::Array(failures));
+    Value::Object(answer).to_string().into_bytes()
+}
+
 /// The runtime's response body corrupted: cut to the fraction kept, or with bytes flipped so
 /// that it is neither JSON nor UTF-8 any more (the first byte, then every 64th, gets its high bit
 /// flipped; an empty body becomes one byte no parser takes).
@@ -189,6 +220,29 @@ mod tests {
             body: body.to_vec(),
             headers: BTreeMap::from([("content-type".to_string(), "text/plain".to_string())]),
         }
+    }
+
+    #[test]
+    fn batch_failures_merge_with_the_handlers_own() {
+        let ids: Vec<String> = ["m1", "m2", "m3"].map(String::from).to_vec();
+        let own = br#"{"batchItemFailures": [{"itemIdentifier": "m2"}], "note": "kept"}"#;
+        let all = with_batch_failures(own, &ids, 1.0, || 0.5);
+        let all: Value = serde_json::from_slice(&all).unwrap();
+        assert_eq!(
+            all,
+            json!({"note": "kept", "batchItemFailures": [
+                {"itemIdentifier": "m2"}, {"itemIdentifier": "m1"}, {"itemIdentifier": "m3"}
+            ]})
+        );
+        let none = with_batch_failures(b"null", &ids, 0.0, || 0.0);
+        assert_eq!(none, br#"{"batchItemFailures":[]}"#);
+        let mut draws = [0.1, 0.9, 0.1].into_iter();
+        let some = with_batch_failures(b"", &ids, 0.5, || draws.next().unwrap_or(1.0));
+        let some: Value = serde_json::from_slice(&some).unwrap();
+        assert_eq!(
+            some["batchItemFailures"],
+            json!([{"itemIdentifier": "m1"}, {"itemIdentifier": "m3"}])
+        );
     }
 
     #[test]

@@ -16,6 +16,9 @@ pub(super) struct InFlight {
     pub labels: Labels,
     /// `Lambda-Runtime-Invocation-Id` from `/next`, when Lambda sent one.
     pub invocation_id: Option<String>,
+    /// The ids of the batch's records (SQS `messageId`, a stream record's sequence number),
+    /// read only when a `batchItemFailures` experiment could apply.
+    pub record_ids: Vec<String>,
 }
 
 #[derive(Default)]
@@ -51,6 +54,7 @@ mod tests {
         InFlight {
             labels: Labels::new(),
             invocation_id: Some("inv".into()),
+            record_ids: Vec::new(),
         }
     }
 

@@ -16,7 +16,7 @@ use super::{MAX_BUFFERED, RuntimeProxy};
 use crate::config::state::ActiveConfig;
 use crate::inject;
 use faultline_schema::config::TimeoutEffect;
-use faultline_schema::event::{EventFacts, classify};
+use faultline_schema::event::{EventFacts, classify, record_ids};
 use faultline_schema::fault::{Answers, Terminal};
 use faultline_schema::flags::{HTTP_INGRESS, INGRESS, RESPONSE};
 use faultline_schema::labels::Labels;
@@ -97,6 +97,12 @@ impl RuntimeProxy {
             };
             let event = answer_payload(&raw[answer.len..], answer.framing)?;
             let facts = classify(&event);
+            // Read only when a partial batch failure could be asked of this answer.
+            let record_ids = if facts.source.is_batch() && active.wants_record_ids(now) {
+                record_ids(&event)
+            } else {
+                Vec::new()
+            };
             let mut labels = invocation_labels(&active.base_labels, &facts);
             if let Some(tenant) = tenant {
                 labels.insert(TENANT_LABEL.into(), tenant.to_string());
@@ -129,6 +135,7 @@ impl RuntimeProxy {
                     InFlight {
                         labels,
                         invocation_id,
+                        record_ids,
                     },
                 );
             }
@@ -172,7 +179,12 @@ impl RuntimeProxy {
                 match inject::terminal(&fault, answers, Some(request_id), labels) {
                     // An awsError is never chosen for a flag that does not answer AWS calls.
                     // Neither is chosen for an event (the schema allows them elsewhere only).
-                    None | Some(Terminal::AwsError(_) | Terminal::Corrupt(_)) => continue,
+                    None
+                    | Some(
+                        Terminal::AwsError(_)
+                        | Terminal::Corrupt(_)
+                        | Terminal::BatchItemFailures(_),
+                    ) => continue,
                     Some(Terminal::Timeout(timeout)) => return Handled::TimeOut(*timeout),
                     Some(Terminal::Exception(exception)) => (
                         format!("{invocation}/{request_id}/error"),

@@ -5,7 +5,7 @@
 //! statusCode and body of a buffered answer; a streamed answer (`Lambda-Runtime-Function-
 //! Response-Mode: streaming`) cannot be rewritten, so there only latency and exception apply.
 
-use super::answers::{GONE, corrupted, error_body, replace_status_and_body};
+use super::answers::{GONE, corrupted, error_body, replace_status_and_body, with_batch_failures};
 use super::failure::Failure;
 use super::in_flight::InFlight;
 use super::relay::{Flow, Relay, request_payload};
@@ -57,12 +57,13 @@ impl RuntimeProxy {
         request_id: String,
         in_flight: Option<InFlight>,
     ) -> Result<Flow, Failure> {
-        let (labels, kept_id) = match in_flight {
+        let (labels, kept_id, record_ids) = match in_flight {
             Some(InFlight {
                 labels,
                 invocation_id,
-            }) => (labels, invocation_id),
-            None => (active.base_labels.clone(), None),
+                record_ids,
+            }) => (labels, invocation_id, record_ids),
+            None => (active.base_labels.clone(), None, Vec::new()),
         };
         let Some(fault) = inject::decide(&active.experiments, RESPONSE, &labels) else {
             return relay.pass(head).await;
@@ -99,7 +100,11 @@ impl RuntimeProxy {
                 log_gone(&answer, &request_id, "response error");
                 relay.answer(head, answer).await
             }
-            Some(terminal @ (Terminal::HttpResponse(_) | Terminal::Corrupt(_))) => {
+            Some(
+                terminal @ (Terminal::HttpResponse(_)
+                | Terminal::Corrupt(_)
+                | Terminal::BatchItemFailures(_)),
+            ) => {
                 relay.continue_runtime(head).await?;
                 let (raw, read, delimiter) = relay.read_request(head, MAX_BUFFERED).await?;
                 if read == Relayed::Paused {
@@ -114,6 +119,11 @@ impl RuntimeProxy {
                 let replaced = match terminal {
                     Terminal::Corrupt(effect) => corrupted(&original, *effect),
                     Terminal::HttpResponse(effect) => replace_status_and_body(&original, effect),
+                    Terminal::BatchItemFailures(batch) => {
+                        with_batch_failures(&original, &record_ids, batch.rate.value(), || {
+                            fastrand::f64()
+                        })
+                    }
                     Terminal::Exception(_) | Terminal::AwsError(_) | Terminal::Timeout(_) => {
                         original.into_owned()
                     }

@@ -450,3 +450,97 @@ experiments:
         "{audit:?}"
     );
 }
+
+/// `batchItemFailures`: each record of an SQS or Kinesis batch is reported failed with the
+/// experiment's probability, merged with the failures the handler reported itself; a handler
+/// that returned nothing gets `{"batchItemFailures": [...]}`.
+#[tokio::test]
+async fn partial_batch_failures_are_reported_at_the_rate_and_merged() {
+    let emulator = Emulator::start().await;
+    let mut env = LambdaEnv::new(&emulator.runtime_api());
+    env.config_file(
+        r#"
+experiments:
+  - name: redeliver
+    flag: response
+    selector: {event-source: [sqs, kinesis]}
+    effect: {batchItemFailures: {rate: 0.5}}
+"#,
+    );
+    let extension = start_extension(&env, &emulator).await;
+    let runtime = env.python(true);
+    let invoke = async |event: Value| {
+        invoke_or_show(
+            &emulator,
+            &runtime,
+            &extension,
+            event.to_string(),
+            Duration::from_secs(30),
+        )
+        .await
+        .json()
+    };
+    let sqs = |n: usize, own: Option<Vec<String>>| {
+        let records: Vec<Value> = (0..10)
+            .map(|i| json!({"messageId": format!("m{n}-{i}"), "eventSource": "aws:sqs", "body": "{}"}))
+            .collect();
+        let mut event = json!({"op": "batch", "Records": records});
+        if let Some(own) = own {
+            event["own"] = json!(own);
+        }
+        event
+    };
+    let failed = |answer: &Value| -> Vec<String> {
+        answer["batchItemFailures"]
+            .as_array()
+            .expect("batchItemFailures")
+            .iter()
+            .filter_map(|f| f["itemIdentifier"].as_str().map(str::to_string))
+            .collect()
+    };
+
+    // 40 batches of 10, the handler returning nothing: about half the records come back failed.
+    let mut total = 0;
+    for n in 0..40 {
+        let answer = invoke(sqs(n, None)).await;
+        let ids = failed(&answer);
+        assert!(
+            ids.iter().all(|id| id.starts_with(&format!("m{n}-"))),
+            "{answer}"
+        );
+        total += ids.len();
+    }
+    let share = total as f64 / 400.0;
+    assert!((0.35..=0.65).contains(&share), "{total} of 400 records");
+
+    // The handler's own failures are kept, never twice.
+    let own = vec!["m99-0".to_string(), "m99-1".to_string()];
+    let answer = invoke(sqs(99, Some(own.clone()))).await;
+    let ids = failed(&answer);
+    assert_eq!(ids[..2], own[..], "{answer}");
+    let mut unique = ids.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), ids.len(), "{answer}");
+
+    // Kinesis: the sequence numbers.
+    let kinesis = json!({"op": "batch", "Records": (0..10).map(|i| json!({
+        "eventSource": "aws:kinesis", "kinesis": {"sequenceNumber": format!("seq-{i}"), "data": "e30="}
+    })).collect::<Vec<_>>()});
+    let mut seen = 0;
+    for _ in 0..5 {
+        let ids = failed(&invoke(kinesis.clone()).await);
+        assert!(ids.iter().all(|id| id.starts_with("seq-")), "{ids:?}");
+        seen += ids.len();
+    }
+    assert!(seen > 0 && seen < 50, "{seen} of 50");
+
+    // A direct invocation is not a batch: untouched.
+    let answer = invoke(json!({"op": "echo"})).await;
+    assert_eq!(answer["op"], "echo");
+    let audit = audit_lines(&extension);
+    assert_eq!(
+        audit[0]["effect"],
+        json!({"type": "batchItemFailures", "rate": 0.5})
+    );
+}

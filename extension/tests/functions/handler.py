@@ -71,6 +71,14 @@ def outbound(event, context):
     return {"results": results}
 
 
+def batch(event, context):
+    """A batch consumer: reports the records listed in `own` as failed itself, or returns
+    nothing when there is no such list."""
+    if "own" not in event:
+        return None
+    return {"batchItemFailures": [{"itemIdentifier": i} for i in event["own"]]}
+
+
 def remaining(event, context):
     """The time the Runtime API's deadline leaves this invocation, as the handler sees it."""
     return {"remaining_ms": context.get_remaining_time_in_millis()}
@@ -84,7 +92,8 @@ def dispatch(event, context):
             marker.write("ran")
     op = event.get("op", "echo") if isinstance(event, dict) else "echo"
     return {"echo": echo, "fail": fail, "big": big, "sleep": sleep, "env": env, "flag": flag,
-            "outbound": outbound, "aws": aws_calls, "remaining": remaining}[op](
+            "outbound": outbound, "aws": aws_calls, "remaining": remaining,
+            "batch": batch}[op](
         event, context
     )
 

@@ -82,6 +82,16 @@ pub struct EffectSpec {
     /// Make the invocation time out (`ingress`, `http-ingress`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timeout: Option<TimeoutSpec>,
+    /// Report records of a batch as failed (`response`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub batch_item_failures: Option<BatchFailuresSpec>,
+}
+
+/// A partial batch failure of an [`EffectSpec`]: each record failed with probability `rate`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BatchFailuresSpec {
+    /// The probability per record, 0..1.
+    pub rate: f64,
 }
 
 /// A timeout of an [`EffectSpec`]: `{}` holds the event past its deadline, `{buffer_ms: N}`
@@ -138,6 +148,7 @@ impl EffectSpec {
             && self.aws_error.is_none()
             && self.corrupt.is_none()
             && self.timeout.is_none()
+            && self.batch_item_failures.is_none()
     }
 }
 
@@ -304,6 +315,7 @@ mod tests {
                 aws_error: None,
                 corrupt: None,
                 timeout: None,
+                batch_item_failures: None,
             },
         }
     }
@@ -412,7 +424,7 @@ mod tests {
             spec.rate = rate;
             spec.selector = selector.clone();
             spec.duration = minutes.map(|m| Duration::from_secs(m * 60));
-            spec.effect = EffectSpec { latency, exception: None, http_response: code.map(|code| HttpResponseSpec { code }), aws_error: None, corrupt: None, timeout: None };
+            spec.effect = EffectSpec { latency, exception: None, http_response: code.map(|code| HttpResponseSpec { code }), aws_error: None, corrupt: None, timeout: None, batch_item_failures: None };
             if spec.effect.is_empty() {
                 spec.effect.exception = Some("x".into());
             }

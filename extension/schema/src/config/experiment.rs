@@ -102,6 +102,17 @@ pub struct Effect {
     pub corrupt: Option<CorruptEffect>,
     /// Make the invocation time out (`ingress` and `http-ingress` only).
     pub timeout: Option<TimeoutEffect>,
+    /// Report some of a batch's records as failed (`response` only, SQS and stream events).
+    pub batch_item_failures: Option<BatchFailuresEffect>,
+}
+
+/// A partial batch failure: `batchItemFailures: {rate: 0.2}` reports each record of an SQS,
+/// Kinesis or DynamoDB-stream batch as failed with that probability, merged with the
+/// `batchItemFailures` the handler returned, so Lambda redelivers them.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BatchFailuresEffect {
+    /// The probability that each record is reported failed.
+    pub rate: Rate,
 }
 
 /// A timeout: `timeout: {}` holds the event until 100 ms past the invocation's deadline, so
@@ -261,6 +272,14 @@ struct RawEffect {
     corrupt: Option<RawCorrupt>,
     #[serde(default)]
     timeout: Option<RawTimeout>,
+    #[serde(default)]
+    batch_item_failures: Option<RawBatchFailures>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBatchFailures {
+    rate: RawRate,
 }
 
 #[derive(Deserialize)]
@@ -713,6 +732,25 @@ fn parse_one(value: Value) -> Result<Experiment, (String, String)> {
         })
         .transpose()?;
 
+    let batch_item_failures = raw
+        .effect
+        .batch_item_failures
+        .map(|raw| {
+            if flag != crate::flags::RESPONSE {
+                return Err(fail(
+                    "effect.batchItemFailures",
+                    format!(
+                        "applies to the function's answer to a batch: the flag must be \
+                         `response`, not `{flag}`"
+                    ),
+                ));
+            }
+            let RawRate(rate) = raw.rate;
+            rate.map(|rate| BatchFailuresEffect { rate })
+                .map_err(|reason| fail("effect.batchItemFailures.rate", reason))
+        })
+        .transpose()?;
+
     let effect = Effect {
         latency: raw.effect.latency,
         exception: raw.effect.exception,
@@ -720,6 +758,7 @@ fn parse_one(value: Value) -> Result<Experiment, (String, String)> {
         aws_error,
         corrupt,
         timeout,
+        batch_item_failures,
     };
     if effect.latency.is_none()
         && effect.exception.is_none()
@@ -727,10 +766,12 @@ fn parse_one(value: Value) -> Result<Experiment, (String, String)> {
         && effect.aws_error.is_none()
         && effect.corrupt.is_none()
         && effect.timeout.is_none()
+        && effect.batch_item_failures.is_none()
     {
         return Err(fail(
             "effect",
-            "needs at least one of latency, exception, httpResponse, awsError, corrupt, timeout"
+            "needs at least one of latency, exception, httpResponse, awsError, corrupt, timeout, \
+             batchItemFailures"
                 .into(),
         ));
     }

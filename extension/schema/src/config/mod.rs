@@ -9,13 +9,14 @@ mod experiment;
 mod values;
 
 pub use document::{
-    AwsErrorSpec, CorruptSpec, Document, DocumentError, EffectSpec, ExperimentSpec,
-    HttpResponseSpec, TimeoutSpec, removed_experiments,
+    AwsErrorSpec, BatchFailuresSpec, CorruptSpec, Document, DocumentError, EffectSpec,
+    ExperimentSpec, HttpResponseSpec, TimeoutSpec, removed_experiments,
 };
 pub use error::ConfigError;
 pub use experiment::{
-    AwsErrorEffect, CorruptEffect, Effect, ExceptionEffect, Experiment, ExperimentError,
-    HttpResponseEffect, LatencyEffect, Rate, TimeoutEffect, alarm_name, default_aws_error_status,
+    AwsErrorEffect, BatchFailuresEffect, CorruptEffect, Effect, ExceptionEffect, Experiment,
+    ExperimentError, HttpResponseEffect, LatencyEffect, Rate, TimeoutEffect, alarm_name,
+    default_aws_error_status,
 };
 pub use values::{ListenAddr, Redacted, mask_userinfo, parse_proxy_url};
 

@@ -491,3 +491,33 @@ fn timeout_applies_to_events_only_and_leaves_at_most_lambdas_longest_timeout() {
         assert!(err.contains(key), "{flag} {effect}: {err}");
     }
 }
+
+#[test]
+fn batch_item_failures_apply_to_the_answer_with_a_rate() {
+    let config = Config::parse_strict(
+        "experiments:\n- {name: b, flag: response, effect: {batchItemFailures: {rate: 20%}}}\n",
+    )
+    .expect("valid");
+    let batch = config.experiments[0]
+        .effect
+        .batch_item_failures
+        .expect("batchItemFailures");
+    assert!((batch.rate.value() - 0.2).abs() < 1e-9);
+    for (flag, effect, key) in [
+        (
+            "ingress",
+            "{batchItemFailures: {rate: 0.2}}",
+            "effect.batchItemFailures",
+        ),
+        (
+            "response",
+            "{batchItemFailures: {rate: 3}}",
+            "effect.batchItemFailures.rate",
+        ),
+        ("response", "{batchItemFailures: {}}", "batchItemFailures"),
+    ] {
+        let text = format!("experiments:\n- {{name: x, flag: {flag}, effect: {effect}}}\n");
+        let err = Config::parse_strict(&text).expect_err(effect).to_string();
+        assert!(err.contains(key), "{flag} {effect}: {err}");
+    }
+}
