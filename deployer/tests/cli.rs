@@ -383,64 +383,80 @@ async fn concurrent_experiment_edits_lose_nothing() {
         (error.code.as_str(), error.status),
         ("ProvisionedThroughputExceededException", 400)
     );
-    // A corrupted answer: on `response` only, in one of its two forms.
-    let corrupt = |flag: &'static str, how: &'static str| {
-        ["experiment", "start", "--flag", flag, "--corrupt", how]
-    };
-    let (code, _, err) = env.deployer(&corrupt("response", "cut"));
-    assert_eq!(code, 2, "{err}");
-    assert!(err.contains("--corrupt cut"), "{err}");
-    let (code, _, err) = env.deployer(&corrupt("ingress", "mangle"));
-    assert_eq!(code, 2, "{err}");
-    assert!(err.contains("effect.corrupt"), "{err}");
-    let (code, _, err) = env.deployer(&corrupt("response", "truncate=0.25"));
-    assert_eq!(code, 0, "{err}");
-    // Partial batch failures: on the answer, with a rate.
-    let (code, _, err) = env.deployer(&[
-        "experiment",
-        "start",
-        "--flag",
-        "response",
-        "--batch-item-failures",
-        "20%",
-        "--experiment",
-        "b1",
-    ]);
-    assert_eq!(code, 0, "{err}");
-    // A timeout: on events only, held or with a little time left.
-    let (code, _, err) = env.deployer(&[
-        "experiment",
-        "start",
-        "--flag",
-        "ingress",
-        "--timeout",
-        "soon",
-    ]);
-    assert_eq!(code, 2, "{err}");
-    assert!(err.contains("--timeout soon"), "{err}");
-    let (code, _, err) = env.deployer(&[
-        "experiment",
-        "start",
-        "--flag",
-        "response",
-        "--timeout",
-        "hold",
-        "--experiment",
-        "t1",
-    ]);
-    assert_eq!(code, 2, "{err}");
-    assert!(err.contains("effect.timeout"), "{err}");
-    let (code, _, err) = env.deployer(&[
-        "experiment",
-        "start",
-        "--flag",
-        "ingress",
-        "--timeout",
-        "300ms",
-        "--experiment",
-        "t2",
-    ]);
-    assert_eq!(code, 0, "{err}");
+    // The effects of the fault catalogue: refused with the option or key named where they do
+    // not apply, written where they do.
+    let catalogue: [(&[&str], i32, &str); 7] = [
+        (
+            &["--flag", "response", "--corrupt", "cut"],
+            2,
+            "--corrupt cut",
+        ),
+        (
+            &["--flag", "ingress", "--corrupt", "mangle"],
+            2,
+            "effect.corrupt",
+        ),
+        (
+            &[
+                "--flag",
+                "response",
+                "--corrupt",
+                "truncate=0.25",
+                "--experiment",
+                "c1",
+            ],
+            0,
+            "",
+        ),
+        (
+            &[
+                "--flag",
+                "response",
+                "--batch-item-failures",
+                "20%",
+                "--experiment",
+                "b1",
+            ],
+            0,
+            "",
+        ),
+        (
+            &["--flag", "ingress", "--timeout", "soon"],
+            2,
+            "--timeout soon",
+        ),
+        (
+            &[
+                "--flag",
+                "response",
+                "--timeout",
+                "hold",
+                "--experiment",
+                "t1",
+            ],
+            2,
+            "effect.timeout",
+        ),
+        (
+            &[
+                "--flag",
+                "ingress",
+                "--timeout",
+                "300ms",
+                "--experiment",
+                "t2",
+            ],
+            0,
+            "",
+        ),
+    ];
+    for (options, wanted, said) in catalogue {
+        let mut args = vec!["experiment", "start"];
+        args.extend_from_slice(options);
+        let (code, _, err) = env.deployer(&args);
+        assert_eq!(code, wanted, "{options:?}: {err}");
+        assert!(err.contains(said), "{options:?}: {err}");
+    }
     let (code, _, err) = env.deployer(&["experiment", "stop", "e3"]);
     assert_eq!(code, 0, "{err}");
     let (code, _, err) = env.deployer(&["experiment", "stop", "e3"]);

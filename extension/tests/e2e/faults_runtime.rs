@@ -68,6 +68,23 @@ fn rest_event(path: &str, touch: &str) -> String {
     .to_string()
 }
 
+/// One invocation, answered within 30 s (else the test fails with the logs).
+async fn within_30s(
+    emulator: &Emulator,
+    runtime: &Proc,
+    extension: &Proc,
+    payload: String,
+) -> Outcome {
+    invoke_or_show(
+        emulator,
+        runtime,
+        extension,
+        payload,
+        Duration::from_secs(30),
+    )
+    .await
+}
+
 /// Audit lines the extension logged.
 fn audit_lines(extension: &Proc) -> Vec<Value> {
     extension
@@ -87,16 +104,7 @@ async fn python_runtime_flags_and_effects() {
     let runtime = env.python(true);
     let marker = env.temp_path("handler-ran");
     let marker_text = marker.to_string_lossy().to_string();
-    let invoke = async |payload: String| {
-        invoke_or_show(
-            &emulator,
-            &runtime,
-            &extension,
-            payload,
-            Duration::from_secs(30),
-        )
-        .await
-    };
+    let invoke = async |payload: String| within_30s(&emulator, &runtime, &extension, payload).await;
 
     // ingress exception: the invocation fails and the handler never runs.
     let outcome = invoke(sqs_event(&marker_text)).await;
@@ -338,14 +346,8 @@ experiments:
     let runtime = env.python(true);
     let invoke = async |tenant: Option<&str>| {
         emulator.set_tenant(tenant);
-        invoke_or_show(
-            &emulator,
-            &runtime,
-            &extension,
-            json!({"op": "echo"}).to_string(),
-            Duration::from_secs(30),
-        )
-        .await
+        let echo = json!({"op": "echo"}).to_string();
+        within_30s(&emulator, &runtime, &extension, echo).await
     };
     let gold = invoke(Some("gold")).await;
     assert!(
@@ -393,16 +395,7 @@ experiments:
         event.as_object_mut().map(|e| e.remove("touch"));
         event.to_string()
     };
-    let invoke = async |payload: String| {
-        invoke_or_show(
-            &emulator,
-            &runtime,
-            &extension,
-            payload,
-            Duration::from_secs(30),
-        )
-        .await
-    };
+    let invoke = async |payload: String| within_30s(&emulator, &runtime, &extension, payload).await;
 
     let untouched = invoke(event("/plain")).await;
     let full = untouched.json()["remaining_ms"]
@@ -429,14 +422,7 @@ experiments:
     assert_eq!(refused.len(), 1, "{refused:?}");
     assert_eq!(refused[0].0, 410);
     let runtime = env.python(true);
-    let after = invoke_or_show(
-        &emulator,
-        &runtime,
-        &extension,
-        event("/plain"),
-        Duration::from_secs(30),
-    )
-    .await;
+    let after = within_30s(&emulator, &runtime, &extension, event("/plain")).await;
     assert!(after.json()["remaining_ms"].as_f64().is_some(), "{after:?}");
 
     let audit = audit_lines(&extension);
@@ -470,15 +456,9 @@ experiments:
     let extension = start_extension(&env, &emulator).await;
     let runtime = env.python(true);
     let invoke = async |event: Value| {
-        invoke_or_show(
-            &emulator,
-            &runtime,
-            &extension,
-            event.to_string(),
-            Duration::from_secs(30),
-        )
-        .await
-        .json()
+        within_30s(&emulator, &runtime, &extension, event.to_string())
+            .await
+            .json()
     };
     let sqs = |n: usize, own: Option<Vec<String>>| {
         let records: Vec<Value> = (0..10)
