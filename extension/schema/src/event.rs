@@ -278,6 +278,49 @@ struct Probe<'a> {
     source: Text<'a>,
 }
 
+/// The values at `paths` in the event (each a list of object keys or array indexes), as text:
+/// a string as it reads, anything else as its JSON. A path that leads nowhere has no value.
+/// Each path is one walk down the event: every level is scanned once, its values skipped
+/// without being built, and only the value at the end is read.
+pub fn values_at<'p>(event: &[u8], paths: &'p [(String, Vec<String>)]) -> Vec<(&'p str, String)> {
+    use serde_json::value::RawValue;
+    let Ok(root) = serde_json::from_slice::<&RawValue>(event) else {
+        return Vec::new();
+    };
+    paths
+        .iter()
+        .filter_map(|(key, segments)| {
+            let mut current: &RawValue = root;
+            for segment in segments {
+                current = step_into(current, segment)?;
+            }
+            let text = current.get();
+            let value = serde_json::from_str::<String>(text).unwrap_or_else(|_| text.to_string());
+            Some((key.as_str(), value))
+        })
+        .collect()
+}
+
+/// The value under `segment` (an object's key, or an array's index) of `raw`, borrowed from
+/// the same text.
+fn step_into<'a>(
+    raw: &'a serde_json::value::RawValue,
+    segment: &str,
+) -> Option<&'a serde_json::value::RawValue> {
+    let text: &'a str = raw.get();
+    if text.starts_with('{') {
+        let map: std::collections::HashMap<Cow<'a, str>, &'a serde_json::value::RawValue> =
+            serde_json::from_str(text).ok()?;
+        map.get(segment).copied()
+    } else if text.starts_with('[') {
+        let index: usize = segment.parse().ok()?;
+        let list: Vec<&'a serde_json::value::RawValue> = serde_json::from_str(text).ok()?;
+        list.get(index).copied()
+    } else {
+        None
+    }
+}
+
 /// The ids of a batch's records, as Lambda's partial batch response names them: SQS
 /// `messageId`, Kinesis `kinesis.sequenceNumber`, DynamoDB streams `dynamodb.SequenceNumber`.
 /// One pass over the event, without a tree of its values; empty for anything else.
@@ -415,6 +458,68 @@ pub fn classify(event: &[u8]) -> EventFacts {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn values_are_read_at_event_paths() {
+        let event = br#"{"requestContext": {"stage": "prod", "port": 443},
+            "headers": {"x-chaos": "on", "x.dotted": "x"}, "Records": [{"eventSource": "aws:sqs"},
+            {"body": "{\"a\": 1}"}], "flag": true, "none": null, "esc\u0061ped": "yes"}"#;
+        let path = |key: &str| {
+            let segments = crate::labels::event_path(key).expect("a path");
+            (
+                key.to_string(),
+                segments.into_iter().map(String::from).collect::<Vec<_>>(),
+            )
+        };
+        let paths: Vec<(String, Vec<String>)> = [
+            "event.requestContext.stage",
+            "event.requestContext.port",
+            "event.headers.x-chaos",
+            "event.Records.0.eventSource",
+            "event.Records.1.body",
+            "event.Records.7.body",
+            "event.flag",
+            "event.none",
+            "event.escaped",
+            "event.requestContext",
+            "event.missing.deeper",
+            "event.flag.deeper",
+        ]
+        .map(path)
+        .to_vec();
+        let found: std::collections::BTreeMap<&str, String> =
+            values_at(event, &paths).into_iter().collect();
+        assert_eq!(found["event.requestContext.stage"], "prod");
+        assert_eq!(found["event.requestContext.port"], "443");
+        assert_eq!(found["event.headers.x-chaos"], "on");
+        assert_eq!(found["event.Records.0.eventSource"], "aws:sqs");
+        assert_eq!(found["event.Records.1.body"], r#"{"a": 1}"#);
+        assert_eq!(found["event.flag"], "true");
+        assert_eq!(found["event.none"], "null");
+        assert_eq!(found["event.escaped"], "yes");
+        assert!(found["event.requestContext"].contains("\"stage\""));
+        for absent in [
+            "event.Records.7.body",
+            "event.missing.deeper",
+            "event.flag.deeper",
+        ] {
+            assert!(!found.contains_key(absent), "{absent}");
+        }
+        assert!(values_at(b"not json", &paths).is_empty());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn no_event_or_path_panics(
+            event in proptest::collection::vec(proptest::num::u8::ANY, 0..512),
+            json in "[\\[\\]{}:,\"a-z0-9 ]{0,64}",
+            segments in proptest::collection::vec("[a-z0-9]{1,3}", 1..5),
+        ) {
+            let paths = vec![(format!("event.{}", segments.join(".")), segments)];
+            let _ = values_at(&event, &paths);
+            let _ = values_at(json.as_bytes(), &paths);
+        }
+    }
 
     #[test]
     fn record_ids_are_read_from_each_kind_of_batch() {

@@ -8,6 +8,21 @@ use std::collections::BTreeMap;
 /// Labels describing one request: `function-name`, `event-source`, `host`, ... plus config labels.
 pub type Labels = BTreeMap<String, String>;
 
+/// The prefix of selector keys that match a value in the event itself: `event.<dot.path>`, with
+/// array indexes as path segments (`event.Records.0.eventSource`).
+pub const EVENT_PREFIX: &str = "event.";
+
+/// The selector value that matches any value at an `event.` path, as long as there is one.
+pub const EXISTS: &str = "exists";
+
+/// The segments of an `event.` selector key (`event.a.0.b` → `[a, 0, b]`), or None for another
+/// key, or one with an empty segment.
+pub fn event_path(key: &str) -> Option<Vec<&str>> {
+    let path = key.strip_prefix(EVENT_PREFIX)?;
+    let segments: Vec<&str> = path.split('.').collect();
+    segments.iter().all(|s| !s.is_empty()).then_some(segments)
+}
+
 /// The label of the invocation's tenant (`Lambda-Runtime-Aws-Tenant-Id`, tenant isolation).
 pub const TENANT_LABEL: &str = "tenant-id";
 

@@ -8,7 +8,7 @@
 //! [`GlobSet`], so the cost of a flag no experiment names barely grows with the experiment count.
 
 use crate::config::Experiment;
-use crate::labels::Labels;
+use crate::labels::{EVENT_PREFIX, EXISTS, Labels, event_path};
 use chrono::{DateTime, Utc};
 use globset::{Glob, GlobMatcher, GlobSet, GlobSetBuilder};
 use std::collections::HashMap;
@@ -19,6 +19,8 @@ use std::sync::Arc;
 enum Pattern {
     Exact(String),
     Glob(GlobMatcher),
+    /// `exists` at an `event.` path: any value there.
+    Exists,
 }
 
 impl Pattern {
@@ -35,6 +37,7 @@ impl Pattern {
         match self {
             Pattern::Exact(exact) => exact == value,
             Pattern::Glob(glob) => glob.is_match(value),
+            Pattern::Exists => true,
         }
     }
 }
@@ -73,6 +76,9 @@ pub struct ExperimentSet {
     glob_owner: Vec<usize>,
     /// Why the glob flags could not be compiled, if they could not.
     problem: Option<String>,
+    /// Every `event.` selector key of these experiments, once, with its path segments: what
+    /// `/next` reads from each event as labels.
+    event_paths: Vec<(String, Vec<String>)>,
 }
 
 impl ExperimentSet {
@@ -88,6 +94,8 @@ impl ExperimentSet {
                     glob_owner.push(index);
                 }
                 Pattern::Exact(flag) => exact.entry(flag).or_default().push(index),
+                // Pattern::new never makes it (it is a selector value only).
+                Pattern::Exists => {}
             }
         }
         // Each glob compiled on its own when the config was parsed; a set of them cannot fail in
@@ -109,21 +117,36 @@ impl ExperimentSet {
                     .selector
                     .iter()
                     .map(|(key, values)| {
-                        (
-                            key.clone(),
-                            values.iter().map(|v| Pattern::new(v)).collect(),
-                        )
+                        let at_event_path = key.starts_with(EVENT_PREFIX);
+                        let patterns = values
+                            .iter()
+                            .map(|v| match (at_event_path, v.as_str()) {
+                                (true, EXISTS) => Pattern::Exists,
+                                _ => Pattern::new(v),
+                            })
+                            .collect();
+                        (key.clone(), patterns)
                     })
                     .collect(),
                 experiment: Arc::new(experiment.clone()),
             })
             .collect();
+        let mut event_paths: Vec<(String, Vec<String>)> = Vec::new();
+        for key in experiments.iter().flat_map(|e| e.selector.keys()) {
+            if let Some(segments) = event_path(key)
+                && !event_paths.iter().any(|(known, _)| known == key)
+            {
+                let segments = segments.into_iter().map(str::to_string).collect();
+                event_paths.push((key.clone(), segments));
+            }
+        }
         ExperimentSet {
             compiled,
             exact,
             globs,
             glob_owner,
             problem,
+            event_paths,
         }
     }
 
@@ -143,6 +166,11 @@ impl ExperimentSet {
             }
         }
         found
+    }
+
+    /// The `event.` selector keys of these experiments with their path segments.
+    pub fn event_paths(&self) -> &[(String, Vec<String>)] {
+        &self.event_paths
     }
 
     /// Why some experiments can never match (their flag globs failed to compile), if so.
@@ -187,6 +215,7 @@ impl ExperimentSet {
                 is_active(&c.experiment, now)
                     && c.selector.iter().all(|(key, patterns)| {
                         per_request.contains(&key.as_str())
+                            || key.starts_with(EVENT_PREFIX)
                             || known
                                 .get(key)
                                 .is_some_and(|value| patterns.iter().any(|p| p.matches(value)))

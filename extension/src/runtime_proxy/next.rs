@@ -16,7 +16,7 @@ use super::{MAX_BUFFERED, RuntimeProxy};
 use crate::config::state::ActiveConfig;
 use crate::inject;
 use faultline_schema::config::TimeoutEffect;
-use faultline_schema::event::{EventFacts, classify, record_ids};
+use faultline_schema::event::{EventFacts, classify, record_ids, values_at};
 use faultline_schema::fault::{Answers, Terminal};
 use faultline_schema::flags::{HTTP_INGRESS, INGRESS, RESPONSE};
 use faultline_schema::labels::Labels;
@@ -106,6 +106,13 @@ impl RuntimeProxy {
             let mut labels = invocation_labels(&active.base_labels, &facts);
             if let Some(tenant) = tenant {
                 labels.insert(TENANT_LABEL.into(), tenant.to_string());
+            }
+            // The values at the paths of `event.` selectors, read only when some exist.
+            let paths = active.experiments.event_paths();
+            if !paths.is_empty() {
+                for (key, value) in values_at(&event, paths) {
+                    labels.insert(key.to_string(), value);
+                }
             }
             let path = head.target.split('?').next().unwrap_or_default();
             if let Some(id) = request_id {

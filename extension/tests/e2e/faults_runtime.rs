@@ -524,3 +524,71 @@ experiments:
         json!({"type": "batchItemFailures", "rate": 0.5})
     );
 }
+
+/// Selectors on the event's content: `event.<dot.path>` matches the value at that path, and
+/// `exists` any value there; matching and non-matching events in one run.
+#[tokio::test]
+async fn event_content_selects_the_invocations() {
+    let emulator = Emulator::start().await;
+    let mut env = LambdaEnv::new(&emulator.runtime_api());
+    env.config_file(
+        r#"
+experiments:
+  - name: prod-chaos
+    flag: ingress
+    selector: {event.requestContext.stage: [prod], event.headers.x-chaos: [exists]}
+    effect: {exception: {message: "chaos in prod", errorType: ChaosFault}}
+  - name: first-record
+    flag: response
+    selector: {event.Records.0.body: "order-*"}
+    effect: {httpResponse: {code: 409}}
+"#,
+    );
+    let extension = start_extension(&env, &emulator).await;
+    let runtime = env.python(true);
+    let request = |stage: &str, chaos: bool| {
+        let mut event: Value = serde_json::from_str(&rest_event("/orders", "")).expect("event");
+        event["requestContext"]["stage"] = json!(stage);
+        event.as_object_mut().map(|e| e.remove("touch"));
+        if chaos {
+            event["headers"]["x-chaos"] = json!("1");
+        }
+        event.to_string()
+    };
+    let outcome = within_30s(&emulator, &runtime, &extension, request("prod", true)).await;
+    assert!(
+        matches!(&outcome, Outcome::Error { error_type: Some(t), .. } if t == "ChaosFault"),
+        "{outcome:?}"
+    );
+    for (stage, chaos) in [("prod", false), ("dev", true)] {
+        let outcome = within_30s(&emulator, &runtime, &extension, request(stage, chaos)).await;
+        assert!(
+            matches!(outcome, Outcome::Response { .. }),
+            "{stage} {chaos}: {outcome:?}"
+        );
+    }
+    let batch = |body: &str| json!({"Records": [{"eventSource": "aws:sqs", "body": body}]});
+    let order = within_30s(
+        &emulator,
+        &runtime,
+        &extension,
+        batch("order-1").to_string(),
+    )
+    .await;
+    assert_eq!(order.json()["statusCode"], 409, "{order:?}");
+    let other = within_30s(
+        &emulator,
+        &runtime,
+        &extension,
+        batch("refund-1").to_string(),
+    )
+    .await;
+    assert!(other.json()["Records"].is_array(), "{other:?}");
+    let audit = audit_lines(&extension);
+    let names: Vec<&str> = audit
+        .iter()
+        .filter_map(|line| line["experiment"].as_str())
+        .collect();
+    assert_eq!(names, ["prod-chaos", "first-record"]);
+    assert_eq!(audit[0]["labels"]["event.requestContext.stage"], "prod");
+}

@@ -527,6 +527,15 @@ fn parse_one(value: Value) -> Result<Experiment, (String, String)> {
         for value in &values {
             validate_glob(value).map_err(|r| fail(&format!("selector.{key}"), r))?;
         }
+        if key.starts_with(crate::labels::EVENT_PREFIX) && crate::labels::event_path(&key).is_none()
+        {
+            return Err(fail(
+                &format!("selector.{key}"),
+                "an event path is `event.` and dot-separated keys or array indexes, none empty \
+                 (event.requestContext.stage, event.Records.0.eventSource)"
+                    .into(),
+            ));
+        }
         selector.insert(key, values);
     }
 

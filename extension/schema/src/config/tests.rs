@@ -521,3 +521,39 @@ fn batch_item_failures_apply_to_the_answer_with_a_rate() {
         assert!(err.contains(key), "{flag} {effect}: {err}");
     }
 }
+
+#[test]
+fn event_paths_in_selectors_are_checked() {
+    let config = Config::parse_strict(
+        "experiments:\n- {name: p, flag: ingress, selector: {event.requestContext.stage: prod, \
+         event.headers.x-chaos: exists}, effect: {latency: 1}}\n",
+    )
+    .expect("valid");
+    let set = crate::matcher::ExperimentSet::compile(&config.experiments);
+    let keys: Vec<&str> = set.event_paths().iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(
+        keys,
+        ["event.headers.x-chaos", "event.requestContext.stage"]
+    );
+    let mut labels = crate::labels::Labels::new();
+    let now = chrono::Utc::now();
+    assert!(
+        set.could_apply("ingress", &labels, &[], now),
+        "event labels are per request"
+    );
+    assert!(set.select("ingress", &labels, now, 0.0).is_empty());
+    labels.insert("event.requestContext.stage".into(), "prod".into());
+    assert!(
+        set.select("ingress", &labels, now, 0.0).is_empty(),
+        "the header must exist"
+    );
+    labels.insert("event.headers.x-chaos".into(), "anything".into());
+    assert_eq!(set.select("ingress", &labels, now, 0.0).len(), 1);
+    for bad in ["event.", "event.a..b", "event.a."] {
+        let text = format!(
+            "experiments:\n- {{name: x, flag: ingress, selector: {{\"{bad}\": x}}, effect: {{latency: 1}}}}\n"
+        );
+        let err = Config::parse_strict(&text).expect_err(bad).to_string();
+        assert!(err.contains(&format!("selector.{bad}")), "{bad}: {err}");
+    }
+}
