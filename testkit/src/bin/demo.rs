@@ -258,6 +258,43 @@ async fn invoke(emulator: &Emulator) -> Result<(String, Duration)> {
     Ok((text, took))
 }
 
+/// Invokes the function with an SQS batch of ten orders; what came back as `batchItemFailures`.
+async fn invoke_batch(emulator: &Emulator) -> Result<(String, Duration)> {
+    let records: Vec<serde_json::Value> = (1..=10)
+        .map(|i| {
+            serde_json::json!({
+                "messageId": format!("order-{i}"),
+                "eventSource": "aws:sqs",
+                "body": format!("{{\"order\": {i}}}"),
+            })
+        })
+        .collect();
+    let event = serde_json::json!({ "Records": records }).to_string();
+    let start = Instant::now();
+    let outcome = emulator
+        .try_invoke(event, Duration::from_secs(30))
+        .await
+        .context("the invocation did not finish within 30 s")?;
+    let took = start.elapsed();
+    let failed: Vec<String> = outcome.json()["batchItemFailures"]
+        .as_array()
+        .map(|failures| {
+            failures
+                .iter()
+                .filter_map(|f| f["itemIdentifier"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok((
+        format!(
+            "batchItemFailures: {} of 10 records ({})",
+            failed.len(),
+            failed.join(", ")
+        ),
+        took,
+    ))
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> Result<()> {
     let root = repo_root();
@@ -488,6 +525,38 @@ async fn main() -> Result<()> {
         );
     }
 
+    // A partial batch failure: an SQS batch of ten orders, about half of them reported failed
+    // after the handler answered, so that Lambda would redeliver them.
+    let t = Instant::now();
+    let args = ["--flag", "response", "--batch-item-failures", "50%"];
+    let mut start = vec!["experiment", "start", "--experiment", "redelivered-orders"];
+    start.extend_from_slice(&args);
+    deployer.run(&start).await?;
+    let picked = wait_for_experiments(sdk_port, "response", 1)
+        .await
+        .with_context(|| extension.log_text())?;
+    report.step(
+        &format!("deployer experiment start {}", args.join(" ")),
+        &format!("extension applied it {} after the edit", ms(picked)),
+        t.elapsed(),
+    );
+    let (result, took) = invoke_batch(&emulator).await?;
+    report.step(
+        "invoke with an SQS batch of 10 under redelivered-orders",
+        &result,
+        took,
+    );
+    let t = Instant::now();
+    deployer
+        .run(&["experiment", "stop", "redelivered-orders"])
+        .await?;
+    wait_for_experiments(sdk_port, "response", 0).await?;
+    report.step(
+        "deployer experiment stop redelivered-orders",
+        "stopped",
+        t.elapsed(),
+    );
+
     // An experiment that stops itself: a CloudWatch alarm as its stop condition.
     let cloudwatch = aws_sdk_cloudwatch::Client::new(&sdk);
     put_alarm(&cloudwatch, ALARM, StateValue::Ok).await?;
@@ -560,7 +629,8 @@ async fn main() -> Result<()> {
 
     emulator.shutdown_extensions();
     report.table();
-    if after != before || audits != 4 {
+    // One audit line per injected fault: slow, broken, throttled, redelivered and guarded.
+    if after != before || audits != 5 {
         bail!("the demo did not go as expected (see above)");
     }
     readme(&report)
