@@ -155,10 +155,7 @@ impl ConfigFetcher {
                     })
             }
             ConfigSource::SecretsManager { arn, region } => {
-                let mut conf =
-                    aws_sdk_secretsmanager::config::Builder::from(self.sdk_config(region).await);
-                conf.set_endpoint_url(own_endpoint());
-                let client = aws_sdk_secretsmanager::Client::from_conf(conf.build());
+                let client = aws_sdk_secretsmanager::Client::new(self.sdk_config(region).await);
                 let output = client
                     .get_secret_value()
                     .secret_id(arn)
@@ -176,9 +173,7 @@ impl ConfigFetcher {
                     .ok_or_else(|| FetchError::NotText { arn: arn.clone() })
             }
             ConfigSource::SsmParameter { arn, region } => {
-                let mut conf = aws_sdk_ssm::config::Builder::from(self.sdk_config(region).await);
-                conf.set_endpoint_url(own_endpoint());
-                let client = aws_sdk_ssm::Client::from_conf(conf.build());
+                let client = aws_sdk_ssm::Client::new(self.sdk_config(region).await);
                 let output = client
                     .get_parameter()
                     .name(arn)
@@ -206,9 +201,7 @@ impl ConfigFetcher {
         let what = format!("CloudWatch alarms {}", names.join(", "));
         let read = async {
             let sdk = self.alarms_aws.get_or_init(|| sdk_config(region)).await;
-            let mut conf = aws_sdk_cloudwatch::config::Builder::from(sdk);
-            conf.set_endpoint_url(own_endpoint());
-            let client = aws_sdk_cloudwatch::Client::from_conf(conf.build());
+            let client = aws_sdk_cloudwatch::Client::new(sdk);
             faultline_alarms::states(&client, names)
                 .await
                 .map_err(|err| aws_error("CloudWatch", "DescribeAlarms", &what, err))
@@ -224,23 +217,29 @@ impl ConfigFetcher {
     }
 }
 
-/// The endpoint of faultline's own AWS calls: the global AWS_ENDPOINT_URL (tests), or None for
-/// the SDK's default. Set on each client, it also wins over the service's own
-/// AWS_ENDPOINT_URL_<SERVICE>, which the SDK would otherwise read from the function's
-/// environment.
-fn own_endpoint() -> Option<String> {
-    std::env::var("AWS_ENDPOINT_URL")
-        .ok()
-        .filter(|url| !url.trim().is_empty())
+/// No per-service settings for faultline's own clients: a function's
+/// `AWS_ENDPOINT_URL_<SERVICE>` (and a profile's `services` section) never reach them. The
+/// global `AWS_ENDPOINT_URL` is read by the loader itself and still applies (tests).
+#[derive(Debug)]
+struct NoServiceSettings;
+
+impl aws_types::service_config::LoadServiceConfig for NoServiceSettings {
+    fn load_config(&self, _key: aws_types::service_config::ServiceConfigKey<'_>) -> Option<String> {
+        None
+    }
 }
 
-/// An AWS SDK config for `region` with the direct (no proxy) HTTPS client.
+/// An AWS SDK config for `region` with the direct (no proxy) HTTPS client and no per-service
+/// settings.
 async fn sdk_config(region: &str) -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new(region.to_string()))
         .http_client(direct_https_client())
         .load()
         .await
+        .into_builder()
+        .service_config(NoServiceSettings)
+        .build()
 }
 
 /// An HTTPS client for AWS APIs that connects directly, ignoring HTTP(S)_PROXY: the function's
