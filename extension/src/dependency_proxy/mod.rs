@@ -308,8 +308,8 @@ impl DependencyProxy {
     }
 
     /// Sends a plain-HTTP request on over TLS to `host`, port 443, with its Host header as it
-    /// came (an AWS SDK signed it). A certificate that fails verification stops it: 502 with
-    /// the reason, logged.
+    /// came (an AWS SDK signed it); `parts` has its end-to-end fields only. A certificate that
+    /// fails verification stops it: 502 with the reason, logged.
     async fn originate(
         &self,
         host: &str,
@@ -343,8 +343,6 @@ impl DependencyProxy {
             ));
         };
         parts.uri = uri;
-        parts.headers = end_to_end(parts.headers);
-        parts.headers.remove(header::PROXY_AUTHORIZATION);
         match client.request(Request::from_parts(parts, body)).await {
             Ok(response) => relayed(response),
             Err(err) => {
@@ -439,13 +437,14 @@ impl DependencyProxy {
         {
             return injected;
         }
+        // Hop-by-hop fields and the function's proxy credentials go, whichever way it is sent.
+        let mut parts = parts;
+        parts.headers = end_to_end(parts.headers);
+        parts.headers.remove(header::PROXY_AUTHORIZATION);
         if originate {
             return self.originate(&host, parts, body).await;
         }
         let (corporate, client) = self.corporate_proxy_and_client();
-        let mut parts = parts;
-        parts.headers = end_to_end(parts.headers);
-        parts.headers.remove(header::PROXY_AUTHORIZATION);
         if let Some(auth) = corporate.as_ref().and_then(CorporateProxy::authorization) {
             parts
                 .headers
