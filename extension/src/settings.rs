@@ -67,6 +67,10 @@ pub struct Settings {
     /// invocations run in this environment at once. A value that is not a number counts as
     /// concurrent, so that no audit line ever names a wrong invocation.
     pub concurrent: bool,
+    /// FAULTLINE_INIT_FAULTS is truthy (`deployer enable --init-faults`): the config is waited
+    /// for during INIT (bounded by the request timeout) and `init` experiments apply. Without
+    /// it, INIT never waits for the config.
+    pub init_faults: bool,
     /// Function name, version and region, for labels.
     pub facts: FunctionFacts,
     /// A setting that could not be used. faultline then stays idle (registered, proxying
@@ -74,18 +78,7 @@ pub struct Settings {
     pub problem: Option<String>,
 }
 
-/// The variable naming the function's variables whose `https://` URL `deployer enable` rewrote
-/// for TLS origination (the wrapper gives them back when the dependency proxy is not live).
-pub const ORIGINATION_ENV: &str = "FAULTLINE_TLS_ORIGINATION_ENV";
-
-/// The host of a URL rewritten for TLS origination (`http://HOST:443` or `http://HOST:443/...`);
-/// None for anything else.
-fn origination_host(url: &str) -> Option<String> {
-    let rest = url.trim().strip_prefix("http://")?;
-    let authority = rest.split(['/', '?', '#']).next()?;
-    let host = authority.strip_suffix(":443")?;
-    (!host.is_empty() && !host.contains(['@', ':'])).then(|| host.to_ascii_lowercase())
-}
+use faultline_schema::wiring::{INIT_FAULTS_ENV, ORIGINATION_ENV, origination_host};
 
 /// Descriptors kept for everything but the dependency proxy's connections.
 const FD_MARGIN: usize = 64;
@@ -206,6 +199,7 @@ impl Settings {
                 .map_or_else(|| PathBuf::from(DEFAULT_READY_FILE), PathBuf::from),
             upstream_proxy,
             origination_hosts,
+            init_faults: get(INIT_FAULTS_ENV).is_some_and(|v| is_truthy(&v)),
             max_connections,
             concurrent: get("AWS_LAMBDA_MAX_CONCURRENCY")
                 .is_some_and(|v| v.trim().parse::<u32>().map_or(true, |n| n > 1)),

@@ -11,6 +11,11 @@
 //! [`Emulator::accept_answers_without_invocation_id`] turns that off for runtimes that predate
 //! the header. Each invocation times out after [`Emulator::set_invocation_timeout`] (60 s by
 //! default): the caller gets the `Sandbox.Timedout` error Lambda reports.
+//!
+//! INIT ends as Lambda's does: when the runtime and every registered extension have asked for
+//! their next event. No invocation is handed to the runtime before. An extension that reports
+//! `/extension/init/error` fails the INIT: every invocation then fails with its error type and
+//! message, and none reaches the runtime ([`Emulator::init_error`]).
 
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -96,6 +101,14 @@ struct Shared {
     restored_flag: std::sync::atomic::AtomicBool,
     restore_waiting: AtomicUsize,
     registrations: Mutex<Vec<Registration>>,
+    /// Identifiers of the extensions that asked for their next event, with when they first did.
+    extensions_asked: Mutex<HashMap<String, Instant>>,
+    /// The runtime asked for its first invocation.
+    runtime_asked: std::sync::atomic::AtomicBool,
+    /// When INIT ended (the runtime and every extension asked for their next event).
+    init_ended: watch::Sender<Option<Instant>>,
+    /// An extension's `/extension/init/error`: its error type and message.
+    init_error: Mutex<Option<(String, String)>>,
     ready_probe: Mutex<Option<PathBuf>>,
     counter: AtomicU64,
     in_flight: AtomicUsize,
@@ -118,6 +131,10 @@ impl Default for Shared {
             restored_flag: std::sync::atomic::AtomicBool::new(false),
             restore_waiting: AtomicUsize::new(0),
             registrations: Mutex::default(),
+            extensions_asked: Mutex::default(),
+            runtime_asked: std::sync::atomic::AtomicBool::new(false),
+            init_ended: watch::channel(None).0,
+            init_error: Mutex::default(),
             ready_probe: Mutex::default(),
             counter: AtomicU64::new(0),
             in_flight: AtomicUsize::new(0),
@@ -154,6 +171,10 @@ impl Emulator {
         let app = Router::new()
             .route("/2020-01-01/extension/register", post(register))
             .route("/2020-01-01/extension/event/next", get(event_next))
+            .route(
+                "/2020-01-01/extension/init/error",
+                post(extension_init_error),
+            )
             .route("/2018-06-01/runtime/invocation/next", get(invocation_next))
             .route(
                 "/2018-06-01/runtime/invocation/{id}/response",
@@ -205,6 +226,9 @@ impl Emulator {
             std::process::id(),
             self.shared.counter.fetch_add(1, Ordering::SeqCst)
         );
+        if let Some(outcome) = init_failed(&self.shared) {
+            return Some(outcome);
+        }
         let (tx, rx) = oneshot::channel();
         self.shared
             .waiting
@@ -273,6 +297,52 @@ impl Emulator {
         false
     }
 
+    /// When INIT ended: the runtime and every registered extension had asked for their next
+    /// event.
+    pub fn init_ended(&self) -> Option<Instant> {
+        *self.shared.init_ended.borrow()
+    }
+
+    /// Waits for the end of INIT, `timeout` at most.
+    pub async fn wait_init_ended(&self, timeout: Duration) -> Option<Instant> {
+        let mut rx = self.shared.init_ended.subscribe();
+        let ended = tokio::time::timeout(timeout, rx.wait_for(Option::is_some)).await;
+        ended.ok().and_then(|r| r.ok()).and_then(|at| *at)
+    }
+
+    /// Waits until `count` extensions have asked for their next event, `timeout` at most.
+    pub async fn wait_extensions_asked(&self, count: usize, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if self.shared.extensions_asked.lock().expect("lock").len() >= count {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        false
+    }
+
+    /// How long after registering the extension `name` first asked for its next event.
+    pub fn extension_init_time(&self, name: &str) -> Option<Duration> {
+        let registered = self
+            .registrations()
+            .into_iter()
+            .find(|r| r.name == name)?
+            .at;
+        let asked = *self
+            .shared
+            .extensions_asked
+            .lock()
+            .expect("lock")
+            .get(&format!("ext-{name}"))?;
+        Some(asked.saturating_duration_since(registered))
+    }
+
+    /// The error type and message an extension reported on `/extension/init/error`, if one did.
+    pub fn init_error(&self) -> Option<(String, String)> {
+        self.shared.init_error.lock().expect("lock").clone()
+    }
+
     /// Sends SHUTDOWN to every extension waiting on /event/next.
     pub fn shutdown_extensions(&self) {
         let _ = self.shutdown.send(true);
@@ -327,7 +397,81 @@ async fn register(State(state): State<AppState>, headers: HeaderMap, body: Bytes
         .into_response()
 }
 
-async fn event_next(State(mut state): State<AppState>) -> Response {
+/// Ends INIT if the runtime and every registered extension have asked for their next event.
+fn check_init_ended(shared: &Shared) {
+    if shared.init_ended.borrow().is_some() || !shared.runtime_asked.load(Ordering::SeqCst) {
+        return;
+    }
+    let asked = shared.extensions_asked.lock().expect("lock");
+    let all = shared
+        .registrations
+        .lock()
+        .expect("lock")
+        .iter()
+        .all(|r| asked.contains_key(&format!("ext-{}", r.name)));
+    if all {
+        shared.init_ended.send_replace(Some(Instant::now()));
+    }
+}
+
+/// The outcome every invocation gets once an extension failed the INIT, if one did.
+fn init_failed(shared: &Shared) -> Option<Outcome> {
+    let (error_type, message) = shared.init_error.lock().expect("lock").clone()?;
+    let body = serde_json::json!({"errorType": error_type, "errorMessage": message});
+    Some(Outcome::Error {
+        error_type: Some(error_type),
+        body: Bytes::from(body.to_string()),
+    })
+}
+
+/// An extension fails the INIT: every invocation waiting, and every later one, fails with its
+/// error.
+async fn extension_init_error(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let error_type = headers
+        .get("lambda-extension-function-error-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    if error_type.is_empty() {
+        return (
+            StatusCode::BAD_REQUEST,
+            "missing Lambda-Extension-Function-Error-Type",
+        )
+            .into_response();
+    }
+    let message = serde_json::from_slice::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|v| v.get("errorMessage")?.as_str().map(str::to_string))
+        .unwrap_or_default();
+    *state.shared.init_error.lock().expect("lock") = Some((error_type, message));
+    let waiting: Vec<_> = state.shared.waiting.lock().expect("lock").drain().collect();
+    state.shared.queue.lock().expect("lock").clear();
+    for (_, tx) in waiting {
+        if let Some(outcome) = init_failed(&state.shared) {
+            let _ = tx.send(outcome);
+        }
+    }
+    (StatusCode::ACCEPTED, r#"{"status":"OK"}"#).into_response()
+}
+
+async fn event_next(State(mut state): State<AppState>, headers: HeaderMap) -> Response {
+    if let Some(id) = headers
+        .get("lambda-extension-identifier")
+        .and_then(|v| v.to_str().ok())
+    {
+        state
+            .shared
+            .extensions_asked
+            .lock()
+            .expect("lock")
+            .entry(id.to_string())
+            .or_insert_with(Instant::now);
+        check_init_ended(&state.shared);
+    }
     let _ = state.shutdown.wait_for(|down| *down).await;
     let deadline = chrono_like_deadline(2000);
     (
@@ -348,6 +492,10 @@ fn chrono_like_deadline(ms: u64) -> u64 {
 }
 
 async fn invocation_next(State(state): State<AppState>) -> Response {
+    state.shared.runtime_asked.store(true, Ordering::SeqCst);
+    check_init_ended(&state.shared);
+    let mut init = state.shared.init_ended.subscribe();
+    let _ = init.wait_for(Option::is_some).await;
     let pending = loop {
         let notified = state.shared.queued.notified();
         if let Some(p) = state.shared.queue.lock().expect("lock").pop_front() {

@@ -35,6 +35,12 @@ pub struct Args {
     /// exactly the variables given
     #[arg(long, value_name = "VARS", value_delimiter = ',')]
     pub tls_origination_env: Vec<String>,
+    /// Opt in to cold-start faults (experiments on the `init` flag): sets
+    /// FAULTLINE_INIT_FAULTS=true, so that faultline reads its config during INIT (waiting up to
+    /// its request_timeout). Without it INIT never waits for the config; a re-run without it
+    /// takes the opt-in back
+    #[arg(long)]
+    pub init_faults: bool,
 }
 
 /// What every function's enabling shares.
@@ -49,6 +55,8 @@ struct Shared {
     aws_endpoints: Vec<(String, String)>,
     /// `--tls-origination-env`.
     tls_origination_env: Vec<String>,
+    /// `--init-faults`.
+    init_faults: bool,
 }
 
 async fn enable_one(shared: &Shared, name: &str) -> Result<Outcome, DeployError> {
@@ -61,6 +69,7 @@ async fn enable_one(shared: &Shared, name: &str) -> Result<Outcome, DeployError>
         dry_run,
         aws_endpoints,
         tls_origination_env,
+        init_faults,
     } = shared;
     let mut function: Function = match listed.get(name) {
         Some(function) => function.clone(),
@@ -77,6 +86,7 @@ async fn enable_one(shared: &Shared, name: &str) -> Result<Outcome, DeployError>
         secret_arn: installed.secret_arn.clone(),
         aws_endpoints: aws_endpoints.clone(),
         tls_origination_env: tls_origination_env.clone(),
+        init_faults: *init_faults,
     };
     let mut attempt = 0;
     let outcome = loop {
@@ -146,6 +156,7 @@ pub async fn run(global: &Global, args: &Args) -> Result<(), DeployError> {
             "--tls-origination-env: `{bad}` is not an environment variable name"
         )));
     }
+    let init_faults = args.init_faults;
     let args = &args.batch;
     let aws_ = Aws::connect(&global.aws).await?;
     let aws_endpoints = services
@@ -169,6 +180,7 @@ pub async fn run(global: &Global, args: &Args) -> Result<(), DeployError> {
         dry_run: args.dry_run,
         aws_endpoints,
         tls_origination_env,
+        init_faults,
     });
     let outcomes = run_each(selected.names, global.output == Output::Text, |name| {
         let shared = Arc::clone(&shared);

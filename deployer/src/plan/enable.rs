@@ -44,11 +44,12 @@ pub struct EnableTarget {
     /// Variables holding an `https://` URL of a third-party API to rewrite to `http://HOST:443`
     /// for TLS origination (`--tls-origination-env`): exactly the set the function gets.
     pub tls_origination_env: Vec<String>,
+    /// `--init-faults`: FAULTLINE_INIT_FAULTS=true, the opt-in to cold-start faults.
+    pub init_faults: bool,
 }
 
-/// The variable listing the variables rewritten for TLS origination: the extension originates
-/// TLS for their hosts, and the wrapper rewrites them back when the dependency proxy is not live.
-pub const ORIGINATION_ENV: &str = "FAULTLINE_TLS_ORIGINATION_ENV";
+pub use faultline_schema::wiring::ORIGINATION_ENV;
+use faultline_schema::wiring::{INIT_FAULTS_ENV, origination_url};
 
 /// The prefix of the SDKs' endpoint variables; the global one is this without the underscore.
 const ENDPOINT_PREFIX: &str = "AWS_ENDPOINT_URL_";
@@ -153,6 +154,9 @@ pub fn plan_enable(current: &FunctionConfig, target: &EnableTarget) -> Result<Pl
         &mut warnings,
     ));
     wanted.extend(endpoints.iter().map(|(k, v)| (k.as_str(), v.clone())));
+    if target.init_faults {
+        wanted.push((INIT_FAULTS_ENV, "true".into()));
+    }
     if !already_enabled {
         if let Some(previous) = env.get("AWS_LAMBDA_EXEC_WRAPPER").filter(|w| *w != WRAPPER) {
             wanted.push(("FAULTLINE_NEXT_WRAPPER", previous.clone()));
@@ -166,8 +170,8 @@ pub fn plan_enable(current: &FunctionConfig, target: &EnableTarget) -> Result<Pl
         }
     }
     let mut new_env = env.clone();
-    // An endpoint or rewritten URL an earlier enable set, no longer asked for, goes back as it
-    // was.
+    // An endpoint, a rewritten URL or the cold-start opt-in an earlier enable set, no longer
+    // asked for, goes back as it was.
     let rewritten_before: Vec<&str> = env
         .get(ORIGINATION_ENV)
         .map(|names| names.split(',').map(str::trim).collect())
@@ -178,9 +182,10 @@ pub fn plan_enable(current: &FunctionConfig, target: &EnableTarget) -> Result<Pl
         .filter(|key| {
             key.starts_with(ENDPOINT_PREFIX)
                 || *key == ORIGINATION_ENV
+                || *key == INIT_FAULTS_ENV
                 || rewritten_before.contains(&key.as_str())
         })
-        .filter(|key| !endpoints.iter().any(|(wanted, _)| wanted == *key))
+        .filter(|key| !wanted.iter().any(|(wanted, _)| *wanted == key.as_str()))
         .cloned()
         .collect();
     for key in dropped {
@@ -318,20 +323,6 @@ fn rewritten_urls(
         rewritten.push((ORIGINATION_ENV.to_string(), list));
     }
     rewritten
-}
-
-/// `https://HOST[:443]/rest` as `http://HOST:443/rest`; None for another URL (another scheme or
-/// port, credentials in it).
-fn origination_url(url: &str) -> Option<String> {
-    let rest = url.trim().strip_prefix("https://")?;
-    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let (authority, path) = rest.split_at(end);
-    let host = authority.strip_suffix(":443").unwrap_or(authority);
-    let plain_host = !host.is_empty()
-        && host
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
-    plain_host.then(|| format!("http://{host}:443{path}"))
 }
 
 /// Whether the runtime's AWS SDK sends an `http://` endpoint through HTTP_PROXY (boto3, the

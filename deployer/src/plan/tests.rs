@@ -12,6 +12,7 @@ fn target(version: u32) -> EnableTarget {
             .into(),
         aws_endpoints: Vec::new(),
         tls_origination_env: Vec::new(),
+        init_faults: false,
     }
 }
 
@@ -380,4 +381,32 @@ fn urls_named_for_tls_origination_are_rewritten_and_given_back() {
     let enabled = apply(&enabled, &plan);
     let disabled = plan_disable(&enabled, |l| target(7).layer.owns(l)).unwrap();
     assert_eq!(disabled.env, before.env, "disable restores exactly");
+}
+
+#[test]
+fn the_cold_start_opt_in_is_set_taken_back_and_restored() {
+    const INIT: &str = faultline_schema::wiring::INIT_FAULTS_ENV;
+    for own in [None, Some("false")] {
+        let env: Vec<(&str, &str)> = own.iter().map(|v| (INIT, *v)).collect();
+        let before = function(&[], &env);
+        let opted_in = EnableTarget {
+            init_faults: true,
+            ..target(7)
+        };
+        let plan = plan_enable(&before, &opted_in).unwrap();
+        assert_eq!(plan.env[INIT], "true");
+        let enabled = apply(&before, &plan);
+        assert!(
+            !plan_enable(&enabled, &opted_in).unwrap().changes(&enabled),
+            "a re-run with it changes nothing"
+        );
+        // A re-run without --init-faults takes the opt-in back, to the function's own value.
+        let plan = plan_enable(&enabled, &target(7)).unwrap();
+        assert_eq!(plan.env.get(INIT).map(String::as_str), own);
+        let again = apply(&enabled, &plan);
+        let plan = plan_enable(&again, &opted_in).unwrap();
+        let enabled = apply(&again, &plan);
+        let disabled = plan_disable(&enabled, |l| target(7).layer.owns(l)).unwrap();
+        assert_eq!(disabled.env, before.env, "disable restores exactly");
+    }
 }

@@ -6,6 +6,9 @@ pub const INGRESS: &str = "ingress";
 /// An HTTP event (API Gateway, ALB, function URL) before the runtime sees it; can be answered
 /// with a forged HTTP response.
 pub const HTTP_INGRESS: &str = "http-ingress";
+/// A cold start: applied once per execution environment during INIT, and only when the function
+/// opted in (`FAULTLINE_INIT_FAULTS`). A latency delays the end of INIT; an exception fails it.
+pub const INIT: &str = "init";
 /// What the runtime answers for an invocation.
 pub const RESPONSE: &str = "response";
 /// Every outbound request through the dependency proxy.

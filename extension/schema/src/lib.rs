@@ -3,7 +3,8 @@
 //! ([`event`]), the labels a request carries ([`labels`]), which experiments apply to a request ([`matcher`]), the fault they add up to
 //! ([`fault`]) the experiment as the Failure Flags SDKs read it ([`sdk_view`]) and the rule of
 //! which stop-alarm states halt an experiment ([`stop_alarms`]), and the AWS services the deployer
-//! wires for TLS origination ([`aws_services`]).
+//! wires for TLS origination ([`aws_services`]), and the variables of faultline's own wiring in the
+//! function's environment ([`wiring`]).
 //!
 //! Everything here is pure: no I/O, no clock read, no random draw, no async runtime. Callers pass
 //! the time and the draw in.
@@ -19,3 +20,4 @@ pub mod labels;
 pub mod matcher;
 pub mod sdk_view;
 pub mod stop_alarms;
+pub mod wiring;

@@ -1,7 +1,8 @@
 //! The config currently in force, shared between the loader and the proxies.
 //!
-//! Before the first load attempt finishes there is no config; `/next` may wait for that attempt,
-//! but never longer than the request timeout. A failed load keeps the last good config, for
+//! Before the first load attempt finishes there is no config, and nothing applies: the proxies
+//! never wait for it (only INIT does, for a function that opted in to cold-start faults, and
+//! never longer than the request timeout). A failed load keeps the last good config, for
 //! `max_stale` at most: past it (the dead-man) no experiment is applied until a read succeeds.
 //! An experiment halted by a stop alarm stays halted (latched) until its definition changes.
 //!
@@ -20,12 +21,11 @@ use faultline_schema::flags::{HTTP_INGRESS, INGRESS, RESPONSE};
 use faultline_schema::labels::{FunctionFacts, INVOCATION_LABELS, Labels};
 use faultline_schema::matcher::{ExperimentSet, is_active};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::sync::Mutex;
-use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use std::time::SystemTime;
 use tokio::sync::watch;
-use tokio::time::Instant;
 
 /// A loaded config with its experiments compiled for matching, and the labels every request of
 /// this function carries.
@@ -141,8 +141,6 @@ fn restored_by_clocks(
 #[derive(Debug, Clone)]
 pub struct ConfigState {
     tx: Arc<watch::Sender<Snapshot>>,
-    /// When waiting for the first load attempt stops, for every waiter: set by the first one.
-    first_wait_deadline: Arc<OnceLock<Instant>>,
     /// The function the config is for: its facts are labels of every request.
     facts: Arc<FunctionFacts>,
     guards: Arc<Mutex<Guards>>,
@@ -165,7 +163,6 @@ impl ConfigState {
         let (tx, _rx) = watch::channel(Snapshot::default());
         ConfigState {
             tx: Arc::new(tx),
-            first_wait_deadline: Arc::new(OnceLock::new()),
             facts: Arc::new(facts),
             guards: Arc::new(Mutex::new(Guards::default())),
         }
@@ -384,30 +381,14 @@ impl ConfigState {
         )
     }
 
-    /// Waits until the first load attempt has finished, or `timeout` passed. Returns immediately
-    /// once any attempt has finished. The wait happens once: every caller waits until the same
-    /// deadline, set `timeout` after the first caller began, and nobody waits after it.
+    /// Waits until the first load attempt has finished, `timeout` at most. Returns at once
+    /// when one has.
     pub async fn wait_first_attempt(&self, timeout: Duration) -> bool {
-        if self.attempted() {
-            return true;
-        }
-        let deadline = *self
-            .first_wait_deadline
-            .get_or_init(|| Instant::now() + timeout);
         let mut rx = self.tx.subscribe();
         matches!(
-            tokio::time::timeout_at(deadline, rx.wait_for(|s| s.attempted)).await,
+            tokio::time::timeout(timeout, rx.wait_for(|s| s.attempted)).await,
             Ok(Ok(_))
         )
-    }
-
-    /// Whether a caller would still wait for the first load attempt.
-    pub fn first_wait_pending(&self) -> bool {
-        !self.attempted()
-            && self
-                .first_wait_deadline
-                .get()
-                .is_none_or(|deadline| Instant::now() < *deadline)
     }
 
     /// The request timeout in force (the default before any config was loaded).
@@ -510,18 +491,6 @@ mod tests {
         let active = state.in_force().expect("in force");
         assert_eq!(active.experiments.len(), 1);
         assert!(active.needs_event(chrono::Utc::now()));
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn the_first_wait_happens_once() {
-        let state = ConfigState::new();
-        assert!(state.first_wait_pending());
-        let started = Instant::now();
-        assert!(!state.wait_first_attempt(Duration::from_millis(500)).await);
-        assert!(!state.first_wait_pending());
-        // A later caller with its own timeout does not wait again.
-        assert!(!state.wait_first_attempt(Duration::from_millis(500)).await);
-        assert_eq!(started.elapsed(), Duration::from_millis(500));
     }
 
     #[tokio::test]

@@ -10,6 +10,8 @@ use thiserror::Error;
 
 const REGISTER_PATH: &str = "/2020-01-01/extension/register";
 const NEXT_EVENT_PATH: &str = "/2020-01-01/extension/event/next";
+const INIT_ERROR_PATH: &str = "/2020-01-01/extension/init/error";
+const ERROR_TYPE_HEADER: &str = "lambda-extension-function-error-type";
 const EXTENSION_NAME_HEADER: &str = "lambda-extension-name";
 const EXTENSION_ID_HEADER: &str = "lambda-extension-identifier";
 
@@ -122,6 +124,29 @@ impl ExtensionsApi {
             path: NEXT_EVENT_PATH,
             source,
         })
+    }
+
+    /// Reports that INIT failed (`/extension/init/error`): Lambda then fails the INIT phase and
+    /// answers no further call of this extension, which must exit. `error_type` goes in
+    /// `Lambda-Extension-Function-Error-Type` and in the body with `message`.
+    pub async fn init_error(
+        &self,
+        identifier: &str,
+        error_type: &str,
+        message: &str,
+    ) -> Result<(), ExtensionsApiError> {
+        let body = serde_json::json!({
+            "errorMessage": message,
+            "errorType": error_type,
+            "stackTrace": [],
+        })
+        .to_string();
+        let request = http::Request::post(self.endpoint.path_uri(INIT_ERROR_PATH))
+            .header(EXTENSION_ID_HEADER, identifier)
+            .header(ERROR_TYPE_HEADER, error_type)
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .body(full_body(body));
+        self.call(INIT_ERROR_PATH, request).await.map(|_| ())
     }
 
     /// Sends one request; a non-2xx answer is an error carrying the body.

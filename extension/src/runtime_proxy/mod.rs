@@ -107,16 +107,8 @@ impl RuntimeProxy {
             return relay.answer(&head, answer).await;
         }
         if path.ends_with(NEXT_SUFFIX) {
-            if self.config.first_wait_pending() {
-                // The first /next may wait for the config, never longer than the request timeout;
-                // the wait happens once, however many invocations come before the config.
-                let timeout = self.config.request_timeout();
-                if !self.config.wait_first_attempt(timeout).await {
-                    tracing::warn!(
-                        "config not loaded within {timeout:?}; passing this invocation through untouched"
-                    );
-                }
-            }
+            // Never held for the config: Lambda ends INIT when the runtime asks for its first
+            // event. An event that arrives before the first read is delivered untouched.
             self.poke_refresh();
             return self.next_invocation(relay, &head).await;
         } else if let Some(request_id) = response::invocation_of_response(path) {

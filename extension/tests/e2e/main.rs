@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failure is the report
 
 mod aws_errors;
+mod cold_start;
 mod config_loading;
 mod dependency_proxy;
 mod experiment_selection;

@@ -600,6 +600,14 @@ fn parse_one(value: Value) -> Result<Experiment, (String, String)> {
         .effect
         .http_response
         .map(|raw| {
+            if flag == crate::flags::INIT {
+                return Err(fail(
+                    "effect.httpResponse",
+                    "a cold start (flag `init`) is delayed or failed, never answered: use \
+                     `latency` or `exception`"
+                        .into(),
+                ));
+            }
             if !(100..=599).contains(&raw.code) {
                 return Err(fail(
                     "effect.httpResponse.code",

@@ -557,3 +557,25 @@ fn event_paths_in_selectors_are_checked() {
         assert!(err.contains(&format!("selector.{bad}")), "{bad}: {err}");
     }
 }
+
+#[test]
+fn a_cold_start_is_delayed_or_failed_and_nothing_else() {
+    let config = Config::parse_strict(
+        "experiments:\n\
+         - {name: slow, flag: init, effect: {latency: 800}}\n\
+         - {name: crash, flag: init, effect: {exception: {message: boom, errorType: Crash}}}\n",
+    )
+    .expect("valid");
+    assert_eq!(config.experiments.len(), 2);
+    for (effect, key) in [
+        ("{httpResponse: {code: 503}}", "effect.httpResponse"),
+        ("{corrupt: {mangle: true}}", "effect.corrupt"),
+        ("{timeout: {}}", "effect.timeout"),
+        ("{batchItemFailures: {rate: 1}}", "effect.batchItemFailures"),
+        ("{awsError: {code: Throttling}}", "effect.awsError"),
+    ] {
+        let text = format!("experiments:\n- {{name: x, flag: init, effect: {effect}}}\n");
+        let err = Config::parse_strict(&text).expect_err(effect).to_string();
+        assert!(err.contains(key), "{effect}: {err}");
+    }
+}

@@ -2,12 +2,16 @@
 //!
 //! Order matters. The listeners are bound and the ready file written *before* registering,
 //! because Lambda starts the runtime (and so `faultline-wrapper`) once every extension has
-//! registered. The config is fetched in parallel and never delays registration.
+//! registered. The config is fetched in parallel and never delays registration, nor, unless the
+//! function opted in to cold-start faults ([`cold_start`]), the end of INIT: an invocation that
+//! arrives before the first read passes through untouched.
 //!
 //! Idle (disabled, or a setting that cannot be used), faultline still binds the dependency proxy
 //! as a pure pass-through and the SDK endpoint answering `[]`, so that a runtime that ignores the
 //! wrapper (and so keeps HTTP(S)_PROXY on faultline) loses nothing; no ready file is written, so
 //! the wrapper leaves the runtime alone and restores the function's own proxy.
+
+mod cold_start;
 
 use crate::config::loader::ConfigLoader;
 use crate::config::refresh::ConfigRefresher;
@@ -68,10 +72,13 @@ pub async fn run(
         registration.info.function_name.as_deref().unwrap_or("?")
     );
 
-    if settings.enabled {
-        // Give a remote config fetch its chance before the environment may be frozen, bounded
-        // by the request timeout. The runtime's init runs meanwhile.
-        state.wait_first_attempt(state.request_timeout()).await;
+    if settings.enabled
+        && settings.init_faults
+        && cold_start::apply(&state, &api, &registration.identifier).await
+            == cold_start::ColdStart::Failed
+    {
+        ready_file::remove(&settings.ready_file);
+        return Ok(());
     }
 
     let mut failures = 0;
