@@ -158,6 +158,7 @@ async fn the_complete_example_applies_to_moto_as_enable_wires_and_destroys() {
         "tfinit",
         "--aws-services",
         "dynamodb,sqs",
+        "--init-faults",
     ]);
     assert_eq!(code, 0, "{out}\n{err}");
     let (enabled_layers, mut enabled_env) = env.state("orders-plain").await;
@@ -184,6 +185,7 @@ async fn the_complete_example_applies_to_moto_as_enable_wires_and_destroys() {
         format!("-var=function_zip={}", function_zip.display()),
         format!("-var=shared_layer_arn={shared}"),
         r#"-var=aws_services=["dynamodb","sqs"]"#.to_string(),
+        "-var=init_faults=true".to_string(),
     ];
     let with_vars = |command: &[&str]| -> Vec<String> {
         command
@@ -216,6 +218,7 @@ async fn the_complete_example_applies_to_moto_as_enable_wires_and_destroys() {
         tf_env["AWS_ENDPOINT_URL_SQS"],
         "http://sqs.us-east-1.amazonaws.com:443"
     );
+    assert_eq!(tf_env["FAULTLINE_INIT_FAULTS"], "true");
     // The layers: the function's own, then faultline's (of each install).
     assert_eq!(layers.len(), enabled_layers.len(), "{layers:?}");
     assert_eq!(layers[0], shared);

@@ -18,7 +18,8 @@ const MAX_WINDOW: Duration = Duration::from_secs(24 * 60 * 60);
 #[derive(Debug, clap::Args)]
 #[command(group(clap::ArgGroup::new("effect").required(true).multiple(true).args(["latency", "exception", "http_status", "aws_error", "corrupt", "timeout", "batch_item_failures"])))]
 pub struct StartArgs {
-    /// Flag to target: ingress, http-ingress, response, egress, dependency-HOST, or an SDK flag
+    /// Flag to target: ingress, http-ingress, response, egress, dependency-HOST, aws-SERVICE,
+    /// init (cold starts of functions enabled with --init-faults), or an SDK flag
     #[arg(long)]
     pub flag: String,
     /// Experiment name (default: the flag and the time); `--name` is the install's name prefix

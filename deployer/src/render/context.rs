@@ -201,6 +201,7 @@ pub fn build(params: &RenderParams) -> Result<Value, RenderError> {
         "dependency_proxy": quoted(&plan::dependency_proxy_url(&params.ports)),
         "aws_services": aligned_as(aws_services, "prefix_hcl"),
         "aws_service_prefixes": prefixes.join(", "),
+        "init_faults_env": faultline_schema::wiring::INIT_FAULTS_ENV,
         "aws_service_prefixes_hcl": hcl_list(&prefixes),
         "max_layers": plan::MAX_LAYERS,
         "max_env_bytes": plan::MAX_ENV_BYTES,

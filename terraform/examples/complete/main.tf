@@ -43,6 +43,7 @@ module "orders_faultline" {
   runtime              = "python3.13"
   layers               = [var.shared_layer_arn]
   aws_services         = var.aws_services
+  init_faults          = var.init_faults
   environment = {
     LOG_LEVEL = "INFO"
     NO_PROXY  = "internal.example.com"

@@ -87,7 +87,9 @@ locals {
     if !contains(keys(var.environment), local.aws_endpoint_variables[service])
   }
 
-  environment       = merge(var.environment, local.chained, local.faultline_environment, local.runtime_environment, local.aws_endpoints)
+  init_faults = var.init_faults ? { FAULTLINE_INIT_FAULTS = "true" } : {}
+
+  environment       = merge(var.environment, local.chained, local.faultline_environment, local.runtime_environment, local.aws_endpoints, local.init_faults)
   environment_bytes = length(join("", [for key, value in local.environment : "${key}${value}"]))
 }
 

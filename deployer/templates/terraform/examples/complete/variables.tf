@@ -26,6 +26,12 @@ variable "shared_layer_arn" {
   type        = string
 }
 
+variable "init_faults" {
+  description = "Opt the example function in to cold-start faults (the function module's init_faults)."
+  type        = bool
+  default     = false
+}
+
 variable "aws_services" {
   description = "AWS services whose SDK calls go through faultline's TLS origination (the function module's aws_services)."
   type        = list(string)

@@ -54,6 +54,12 @@ variable "enabled" {
   default     = {{enabled}}
 }
 
+variable "init_faults" {
+  description = "true opts the function in to cold-start faults, experiments on the init flag (what `deployer enable --init-faults` sets): {{init_faults_env}} = true, so that faultline reads its config during INIT, waiting up to its request_timeout. Without it INIT never waits for the config."
+  type        = bool
+  default     = false
+}
+
 variable "aws_services" {
   description = "AWS services whose SDK calls go through faultline's TLS origination, so that experiments on the aws-<service> flags can answer them (what `deployer enable --aws-services` takes): each gets AWS_ENDPOINT_URL_<SERVICE> = http://<service>.<region>.<dns suffix>:443. A function's own endpoint variable is kept; a function with its own AWS_ENDPOINT_URL, or on Node.js before nodejs24.x, gets none."
   type        = list(string)
