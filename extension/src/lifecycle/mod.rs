@@ -48,6 +48,7 @@ pub async fn run(
     let api = ExtensionsApi::new(client.clone(), settings.lambda_api.clone());
     ready_file::remove(&settings.ready_file);
     let state = ConfigState::for_function(settings.facts.clone());
+    let mut refresher = None;
 
     if let Some(problem) = &settings.problem {
         tracing::error!("{problem}; faultline stays idle and the function runs without it");
@@ -56,7 +57,8 @@ pub async fn run(
         tracing::info!("GREMLIN_LAMBDA_ENABLED is not true: faultline stays idle");
         start_idle(&settings).await;
     } else {
-        let listeners = start_enabled(&settings, &log_level, &state).await;
+        let (listeners, started) = start_enabled(&settings, &log_level, &state).await;
+        refresher = started;
         match ready_file::write(&settings.ready_file, &listeners) {
             Ok(()) => tracing::debug!("ready: {}", listeners.line(std::process::id()).trim()),
             Err(err) => tracing::error!(
@@ -66,7 +68,20 @@ pub async fn run(
         }
     }
 
-    let registration = api.register(extension_name, EVENTS).await?;
+    // The remote read starts after registering: setting up its AWS client (credentials, TLS
+    // roots) takes milliseconds of CPU on this one thread, which would hold up the registration
+    // and so the start of the runtime. With the cold-start opt-in INIT waits for the read: it
+    // starts at once.
+    if settings.init_faults
+        && let Some(refresher) = refresher.take()
+    {
+        spawn_refresh(refresher);
+    }
+    let registration = api.register(extension_name, EVENTS).await;
+    if let Some(refresher) = refresher.take() {
+        spawn_refresh(refresher);
+    }
+    let registration = registration?;
     tracing::debug!(
         "registered as {extension_name} for function {}",
         registration.info.function_name.as_deref().unwrap_or("?")
@@ -156,8 +171,8 @@ async fn start_sdk_endpoint(
     addr
 }
 
-/// Loads a local config, binds the Runtime API proxy, the dependency proxy and the SDK endpoint,
-/// then starts the remote config fetch and the refresh in the background. Every listener is
+/// Loads a local config, binds the Runtime API proxy, the dependency proxy and the SDK endpoint;
+/// returns the listeners and the refresher, which the caller starts ([`spawn_refresh`]). Every listener is
 /// bound before registration; a listener that cannot be bound is logged and skipped (the
 /// function runs without it). The dependency proxy and the SDK endpoint are bound even when the
 /// config switches them off: they then pass everything through and answer `[]`.
@@ -165,7 +180,7 @@ async fn start_enabled(
     settings: &Settings,
     log_level: &LogLevel,
     state: &ConfigState,
-) -> Listeners {
+) -> (Listeners, Option<Arc<ConfigRefresher>>) {
     let refresher = settings.config_source.clone().map(|source| {
         let loader = Arc::new(ConfigLoader::new(ConfigFetcher::new(source), state.clone()));
         ConfigRefresher::new(
@@ -218,15 +233,17 @@ async fn start_enabled(
     }
     listeners.sdk = start_sdk_endpoint(settings, config, state, current).await;
 
-    if let Some(refresher) = refresher {
-        tokio::spawn(async move {
-            if refresher.is_remote() {
-                refresher.load_now().await;
-            }
-            refresher.run_periodic().await;
-        });
-    }
-    listeners
+    (listeners, refresher)
+}
+
+/// Starts reading the config in the background: the first remote read now, then the refresh.
+fn spawn_refresh(refresher: Arc<ConfigRefresher>) {
+    tokio::spawn(async move {
+        if refresher.is_remote() {
+            refresher.load_now().await;
+        }
+        refresher.run_periodic().await;
+    });
 }
 
 /// Binds one listener, logging why not.
