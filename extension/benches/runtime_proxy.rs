@@ -2,6 +2,8 @@
 //!
 //! * per-invocation time (GET /next + POST /response) direct against a minimal Runtime API vs
 //!   through the faultline process, 1 KiB and 1 MiB payloads, interleaved in blocks;
+//! * a 256 KiB SQS batch on the same paths and on faultline with a `batchItemFailures` or an
+//!   `event.` selector experiment applying to it (relay CPU per invocation against the floor);
 //! * time from exec to the register call;
 //! * RSS of the extension before and after 10,000 proxied invocations;
 //! * stripped binary and layer zip sizes (from `make layer`, when built).
@@ -90,11 +92,21 @@ async fn compare(
     iterations: usize,
 ) -> Comparison {
     upstream.payload.store(size, Ordering::Relaxed);
-    let payload = Bytes::from(vec![b'y'; size]);
+    let label = if size >= 1024 * 1024 {
+        format!("{} MiB", size / (1024 * 1024))
+    } else {
+        format!("{} KiB", size / 1024)
+    };
+    measure(sides, label, &Bytes::from(vec![b'y'; size]), iterations).await
+}
+
+/// The rounds of [`compare`] with the upstream's events as they are set, each answered with
+/// `payload`.
+async fn measure(sides: &[Side], label: String, payload: &Bytes, iterations: usize) -> Comparison {
     let client = new_client();
     for _ in 0..iterations.min(200) {
         for side in sides {
-            invocation(&client, &side.addr, &payload).await;
+            invocation(&client, &side.addr, payload).await;
         }
     }
     let cpu_before: Vec<Option<Duration>> =
@@ -109,7 +121,7 @@ async fn compare(
         for k in 0..sides.len() {
             let i = (k + round) % sides.len();
             for _ in 0..n {
-                times[i].push(invocation(&client, &sides[i].addr, &payload).await);
+                times[i].push(invocation(&client, &sides[i].addr, payload).await);
             }
         }
         done += n;
@@ -140,11 +152,7 @@ async fn compare(
         t.sort();
     }
     Comparison {
-        label: if size >= 1024 * 1024 {
-            format!("{} MiB", size / (1024 * 1024))
-        } else {
-            format!("{} KiB", size / 1024)
-        },
+        label,
         times,
         cpu_per_invocation,
         sched_per_invocation,
@@ -204,6 +212,51 @@ fn median_run(runs: Vec<Comparison>) -> Runs {
     Runs { median, ratios }
 }
 
+/// An SQS batch of about `size` bytes: records of 2 KiB bodies, as Lambda delivers them.
+fn sqs_batch(size: usize) -> Bytes {
+    let body = "b".repeat(2048);
+    let mut records = Vec::new();
+    let mut total = 20;
+    let mut n = 0;
+    while total < size {
+        let record = serde_json::json!({
+            "messageId": format!("059f36b4-87a3-44ab-83d2-{n:012x}"),
+            "receiptHandle": "AQEBwJnKyrHigUMZj6rYigCgxlaS3SLy0a",
+            "body": body,
+            "attributes": {
+                "ApproximateReceiveCount": "1",
+                "SentTimestamp": "1545082649183",
+                "SenderId": "AIDAIENQZJOLO23YVJ4VO",
+                "ApproximateFirstReceiveTimestamp": "1545082649185"
+            },
+            "messageAttributes": {},
+            "md5OfBody": "e4e68fb7bd0e697a0ae8f1bb342846b3",
+            "eventSource": "aws:sqs",
+            "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:orders",
+            "awsRegion": "us-east-1"
+        });
+        total += record.to_string().len() + 1;
+        records.push(record);
+        n += 1;
+    }
+    Bytes::from(serde_json::json!({ "Records": records }).to_string())
+}
+
+/// faultline with `yaml` as its config file.
+fn start_with_config(
+    upstream: std::net::SocketAddr,
+    yaml: &str,
+) -> (support::Spawned, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("faultline.yaml");
+    std::fs::write(&config, yaml).expect("config file");
+    let (spawned, _) = start_extension(
+        upstream,
+        &[("GREMLIN_CONFIG_FILE", config.to_string_lossy().into_owned())],
+    );
+    (spawned, dir)
+}
+
 fn file_size(path: &Path) -> Option<u64> {
     std::fs::metadata(path).ok().map(|m| m.len())
 }
@@ -218,6 +271,7 @@ fn main() {
     } else {
         (20, 4, 50, 2)
     };
+    let batch_iterations = if full { 1500 } else { 4 };
     // The 1 KiB comparison is measured this many times over: one run's CPU ratio swings with
     // where the scheduler puts the processes, so the median and the spread are reported.
     let repeats = if full { 7 } else { 2 };
@@ -287,7 +341,45 @@ fn main() {
             pid: Some(with_experiment.child.id()),
         },
     ];
-    let (small, large, rss_before, rss_after, proxy_cpu, loop_wall, connections) = runtime
+    // Two more, for a 256 KiB SQS batch: a partial batch failure applying to every answer, and
+    // an `event.` selector read from every event.
+    let (with_batch_failures, _batch_dir) = start_with_config(
+        upstream_addr,
+        "experiments:\n  - {name: bench-batch, flag: response, effect: {batchItemFailures: {rate: 0.2}}}\n",
+    );
+    let (with_event_selector, _event_dir) = start_with_config(
+        upstream_addr,
+        "experiments:\n  - {name: bench-event, flag: ingress, selector: {event.Records.0.eventSource: \"aws:sqs\"}, effect: {latency: 0}}\n",
+    );
+    let batch_sides = [
+        Side {
+            label: "direct",
+            addr: upstream_addr.to_string(),
+            pid: None,
+        },
+        Side {
+            label: "floor relay",
+            addr: floor.addr.clone(),
+            pid: Some(floor.child.id()),
+        },
+        Side {
+            label: "faultline",
+            addr: extension.addr.clone(),
+            pid: Some(extension.child.id()),
+        },
+        Side {
+            label: "faultline, batchItemFailures {rate: 0.2} applying",
+            addr: with_batch_failures.addr.clone(),
+            pid: Some(with_batch_failures.child.id()),
+        },
+        Side {
+            label: "faultline, an event.Records.0.eventSource selector applying",
+            addr: with_event_selector.addr.clone(),
+            pid: Some(with_event_selector.child.id()),
+        },
+    ];
+    let batch_answer = Bytes::from_static(br#"{"batchItemFailures":[]}"#);
+    let (small, large, batch, rss_before, rss_after, proxy_cpu, loop_wall, connections) = runtime
         .block_on(async {
             let mut runs = Vec::with_capacity(repeats);
             for _ in 0..repeats {
@@ -295,6 +387,11 @@ fn main() {
             }
             let small = median_run(runs);
             let large = compare(&upstream, &sides, 1024 * 1024, large_iterations).await;
+            let event = sqs_batch(256 * 1024);
+            let label = format!("{} KiB SQS batch", event.len() / 1024);
+            *upstream.event.lock().expect("lock") = Some(event);
+            let batch = measure(&batch_sides, label, &batch_answer, batch_iterations).await;
+            *upstream.event.lock().expect("lock") = None;
             upstream.payload.store(1024, Ordering::Relaxed);
             let connections_before = upstream.connections.load(Ordering::Relaxed);
             let rss_before = rss_kib(extension.child.id());
@@ -313,6 +410,7 @@ fn main() {
             (
                 small,
                 large,
+                batch,
                 rss_before,
                 rss_kib(extension.child.id()),
                 cpu,
@@ -322,6 +420,8 @@ fn main() {
         });
     drop(floor);
     drop(with_experiment);
+    drop(with_batch_failures);
+    drop(with_event_selector);
     drop(extension);
 
     let root = repo_root();
@@ -353,6 +453,30 @@ fn main() {
     for c in [&small.median, &large] {
         comparison_rows(&mut report, c, &sides);
     }
+    report.push_str(
+        "\nA 256 KiB SQS batch (records with 2 KiB bodies), answered `{\"batchItemFailures\":[]}`, \
+         on the same paths, and on faultline with a partial batch failure applying to every \
+         answer (the record ids read at /next, a fifth of them added to the answer) and with an \
+         `event.` selector read from every event:\n\n\
+         | event | path | p50 µs | p99 µs | added p50 µs | added p99 µs | relay CPU µs per invocation |\n\
+         |---|---|---|---|---|---|---|\n",
+    );
+    comparison_rows(&mut report, &batch, &batch_sides);
+    let floor_cpu = batch.cpu_per_invocation[1];
+    let against = |i: usize| {
+        batch.cpu_per_invocation[i]
+            .zip(floor_cpu)
+            .map_or("?".into(), |(ours, floor)| {
+                format!("{:.2}", micros(ours) / micros(floor).max(0.001))
+            })
+    };
+    report.push_str(&format!(
+        "\n256 KiB SQS batch, CPU per invocation against the floor: faultline {}, with \
+         batchItemFailures applying {}, with an event. selector applying {}\n",
+        against(2),
+        against(3),
+        against(4)
+    ));
     let (small_added, small_ratio) = against_floor(&small.median);
     let (large_added, large_ratio) = against_floor(&large);
     let ratio = |r: Option<f64>| r.map_or("?".into(), |r| format!("{r:.2}"));

@@ -29,6 +29,8 @@ pub struct Upstream {
     pub registered: Mutex<Option<Instant>>,
     /// Events handed out so far: each gets the next number in its ids.
     pub events: AtomicUsize,
+    /// The event to hand out instead of `payload` bytes of `x`, when set.
+    pub event: Mutex<Option<bytes::Bytes>>,
 }
 
 impl Upstream {
@@ -78,7 +80,14 @@ async fn upstream_handle(
                 format!("Root=1-5bef4de7-{n:024x};Parent=9a9197af755a6419;Sampled=1"),
             )
             .header(INVOCATION_ID, format!("{n:032x}"))
-            .body(full_body(vec![b'x'; size]))
+            .body(full_body(
+                upstream
+                    .event
+                    .lock()
+                    .expect("lock")
+                    .clone()
+                    .unwrap_or_else(|| bytes::Bytes::from(vec![b'x'; size])),
+            ))
     } else {
         http::Response::builder().status(202).body(full_body(""))
     };
