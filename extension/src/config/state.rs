@@ -35,6 +35,8 @@ pub struct ActiveConfig {
     pub experiments: ExperimentSet,
     /// The function's facts and the config's labels: what every request is labelled with.
     pub base_labels: Labels,
+    /// Some experiment asks for a partial batch failure (its window is checked per event).
+    asks_batch_failures: bool,
 }
 
 impl ActiveConfig {
@@ -61,6 +63,9 @@ impl ActiveConfig {
         }
         ActiveConfig {
             base_labels: facts.base_labels(&config),
+            asks_batch_failures: running
+                .iter()
+                .any(|e| e.effect.batch_item_failures.is_some()),
             config,
             experiments,
         }
@@ -77,10 +82,12 @@ impl ActiveConfig {
     /// Whether a `batchItemFailures` experiment could apply to this function's answers now: the
     /// batch's record ids are then read from each event.
     pub fn wants_record_ids(&self, now: DateTime<Utc>) -> bool {
-        self.config
-            .experiments
-            .iter()
-            .any(|e| e.effect.batch_item_failures.is_some() && is_active(e, now))
+        self.asks_batch_failures
+            && self
+                .config
+                .experiments
+                .iter()
+                .any(|e| e.effect.batch_item_failures.is_some() && is_active(e, now))
             && self.could_apply(RESPONSE, now)
     }
 
