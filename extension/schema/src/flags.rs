@@ -9,6 +9,9 @@ pub const HTTP_INGRESS: &str = "http-ingress";
 /// A cold start: applied once per execution environment during INIT, and only when the function
 /// opted in (`FAULTLINE_INIT_FAULTS`). A latency delays the end of INIT; an exception fails it.
 pub const INIT: &str = "init";
+/// The execution environment itself, while an experiment is active: `disk`, `memory` and `cpu`
+/// effects, started when it begins and undone when it ends (never a glob's: named exactly).
+pub const ENVIRONMENT: &str = "environment";
 /// What the runtime answers for an invocation.
 pub const RESPONSE: &str = "response";
 /// Every outbound request through the dependency proxy.

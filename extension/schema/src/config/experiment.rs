@@ -3,6 +3,9 @@
 //! Each experiment is validated on its own so that the extension can drop an invalid one (logging
 //! why) and still apply the others. The deployer refuses the whole document instead.
 
+use super::environment::{
+    CpuEffect, DiskEffect, Guard, MemoryEffect, RawCpu, RawDisk, RawGuard, RawMemory,
+};
 use super::values::{HumanDuration, Scalar, parse_duration};
 use base64::Engine as _;
 use chrono::{DateTime, Datelike as _, Utc};
@@ -39,6 +42,9 @@ pub struct Experiment {
     /// CloudWatch alarms (names or ARNs) that halt this experiment when one is in ALARM, besides
     /// the config's top-level ones.
     pub stop_on_alarms: Vec<String>,
+    /// Suspends it in an environment where the function fails on its own (wins over the
+    /// config's top-level guard).
+    pub guard: Option<Guard>,
     /// What the fault does.
     pub effect: Effect,
 }
@@ -104,6 +110,19 @@ pub struct Effect {
     pub timeout: Option<TimeoutEffect>,
     /// Report some of a batch's records as failed (`response` only, SQS and stream events).
     pub batch_item_failures: Option<BatchFailuresEffect>,
+    /// Fill the temporary directory (`environment` only).
+    pub disk: Option<DiskEffect>,
+    /// Hold memory (`environment` only).
+    pub memory: Option<MemoryEffect>,
+    /// Burn a share of one CPU (`environment` only).
+    pub cpu: Option<CpuEffect>,
+}
+
+impl Effect {
+    /// Whether it acts on the execution environment (`disk`, `memory`, `cpu`).
+    pub fn on_environment(&self) -> bool {
+        self.disk.is_some() || self.memory.is_some() || self.cpu.is_some()
+    }
 }
 
 /// A partial batch failure: `batchItemFailures: {rate: 0.2}` reports each record of an SQS,
@@ -254,6 +273,8 @@ struct RawExperiment {
     duration: Option<HumanDuration>,
     #[serde(default)]
     stop_on_alarms: Vec<String>,
+    #[serde(default)]
+    guard: Option<RawGuard>,
     effect: RawEffect,
 }
 
@@ -274,6 +295,12 @@ struct RawEffect {
     timeout: Option<RawTimeout>,
     #[serde(default)]
     batch_item_failures: Option<RawBatchFailures>,
+    #[serde(default)]
+    disk: Option<RawDisk>,
+    #[serde(default)]
+    memory: Option<RawMemory>,
+    #[serde(default)]
+    cpu: Option<RawCpu>,
 }
 
 #[derive(Deserialize)]
@@ -336,7 +363,8 @@ impl<'de> Deserialize<'de> for OneOrMany {
     }
 }
 
-struct RawRate(Result<Rate, String>);
+#[derive(Debug)]
+pub(crate) struct RawRate(pub(crate) Result<Rate, String>);
 
 impl<'de> Deserialize<'de> for RawRate {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -768,6 +796,49 @@ fn parse_one(value: Value) -> Result<Experiment, (String, String)> {
         })
         .transpose()?;
 
+    let on_environment = flag == crate::flags::ENVIRONMENT;
+    let resource = |name: &str| {
+        if on_environment {
+            Ok(())
+        } else {
+            Err(fail(
+                &format!("effect.{name}"),
+                format!(
+                    "acts on the execution environment: the flag must be `environment`, not \
+                     `{flag}`"
+                ),
+            ))
+        }
+    };
+    let nested = |name: &str, (key, reason): (&str, String)| {
+        let field = if key.is_empty() {
+            format!("effect.{name}")
+        } else {
+            format!("effect.{name}.{key}")
+        };
+        (field, reason)
+    };
+    let disk = match raw.effect.disk {
+        Some(raw) => {
+            resource("disk")?;
+            Some(raw.validate().map_err(|p| nested("disk", p))?)
+        }
+        None => None,
+    };
+    let memory = match raw.effect.memory {
+        Some(raw) => {
+            resource("memory")?;
+            Some(raw.validate().map_err(|p| nested("memory", p))?)
+        }
+        None => None,
+    };
+    let cpu = match raw.effect.cpu {
+        Some(raw) => {
+            resource("cpu")?;
+            Some(raw.validate().map_err(|p| nested("cpu", p))?)
+        }
+        None => None,
+    };
     let effect = Effect {
         latency: raw.effect.latency,
         exception: raw.effect.exception,
@@ -776,8 +847,26 @@ fn parse_one(value: Value) -> Result<Experiment, (String, String)> {
         corrupt,
         timeout,
         batch_item_failures,
+        disk,
+        memory,
+        cpu,
     };
-    if effect.latency.is_none()
+    if on_environment {
+        if !effect.on_environment() {
+            return Err(fail(
+                "effect",
+                "an `environment` experiment needs at least one of disk, memory, cpu".into(),
+            ));
+        }
+        if effect.latency.is_some() || effect.exception.is_some() {
+            return Err(fail(
+                "effect",
+                "an `environment` experiment acts on the environment, not on requests: give \
+                 disk, memory or cpu only"
+                    .into(),
+            ));
+        }
+    } else if effect.latency.is_none()
         && effect.exception.is_none()
         && effect.http_response.is_none()
         && effect.aws_error.is_none()
@@ -788,10 +877,17 @@ fn parse_one(value: Value) -> Result<Experiment, (String, String)> {
         return Err(fail(
             "effect",
             "needs at least one of latency, exception, httpResponse, awsError, corrupt, timeout, \
-             batchItemFailures"
+             batchItemFailures (disk, memory and cpu on the `environment` flag)"
                 .into(),
         ));
     }
+    let guard = raw
+        .guard
+        .map(|raw| {
+            raw.validate()
+                .map_err(|(key, reason)| fail(&format!("guard.{key}"), reason))
+        })
+        .transpose()?;
 
     for (index, alarm) in raw.stop_on_alarms.iter().enumerate() {
         validate_alarm(alarm).map_err(|r| fail(&format!("stop_on_alarms[{index}]"), r))?;
@@ -805,6 +901,7 @@ fn parse_one(value: Value) -> Result<Experiment, (String, String)> {
         start,
         end,
         stop_on_alarms: raw.stop_on_alarms,
+        guard,
         effect,
     })
 }

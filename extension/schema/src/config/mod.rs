@@ -4,6 +4,7 @@
 //! validates it before anything is uploaded. Every error names the key path and the reason.
 
 mod document;
+mod environment;
 mod error;
 mod experiment;
 mod values;
@@ -11,6 +12,10 @@ mod values;
 pub use document::{
     AwsErrorSpec, BatchFailuresSpec, CorruptSpec, Document, DocumentError, EffectSpec,
     ExperimentSpec, HttpResponseSpec, TimeoutSpec, removed_experiments,
+};
+pub use environment::{
+    CpuEffect, DEFAULT_GUARD_MIN_INVOCATIONS, DEFAULT_GUARD_WINDOW, DiskEffect, Guard,
+    MAX_RESOURCE_MB, MEMORY_CEILING_PERCENT, MemoryEffect,
 };
 pub use error::ConfigError;
 pub use experiment::{
@@ -76,6 +81,8 @@ pub struct Config {
     pub max_stale: Duration,
     /// CloudWatch alarms (names or ARNs) that halt every experiment when one is in ALARM.
     pub stop_on_alarms: Vec<String>,
+    /// The guard of every experiment that has none of its own.
+    pub guard: Option<Guard>,
     /// Hosts besides AWS's whose plain-HTTP requests the dependency proxy sends on over TLS
     /// (`api.example.com`, or a glob such as `*.example.com`).
     pub tls_origination: Vec<String>,
@@ -112,6 +119,7 @@ impl std::fmt::Debug for Config {
             .field("request_timeout", &self.request_timeout)
             .field("max_stale", &self.max_stale)
             .field("stop_on_alarms", &self.stop_on_alarms)
+            .field("guard", &self.guard)
             .field("tls_origination", &self.tls_origination)
             .field("team_id", &self.team_id)
             .field("team_certificate", &self.team_certificate)
@@ -139,6 +147,7 @@ impl Default for Config {
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             max_stale: DEFAULT_MAX_STALE,
             stop_on_alarms: Vec::new(),
+            guard: None,
             tls_origination: Vec::new(),
             team_id: None,
             team_certificate: None,
@@ -183,6 +192,8 @@ struct RawConfig {
     #[serde(default)]
     stop_on_alarms: Option<Vec<String>>,
     #[serde(default)]
+    guard: Option<environment::RawGuard>,
+    #[serde(default)]
     tls_origination: Option<Vec<String>>,
     #[serde(default)]
     team_id: Option<Redacted>,
@@ -195,6 +206,11 @@ struct RawConfig {
 }
 
 impl Config {
+    /// The guard of `experiment`: its own, else the config's.
+    pub fn guard_of(&self, experiment: &Experiment) -> Option<Guard> {
+        experiment.guard.or(self.guard)
+    }
+
     /// Parses a YAML document. Invalid experiments do not fail the parse: they are returned in
     /// `rejected_experiments`, so one bad experiment cannot switch off the others.
     pub fn parse(yaml: &str) -> Result<Config, ConfigError> {
@@ -273,6 +289,16 @@ impl RawConfig {
                 reason,
             })?;
         }
+        let guard = self
+            .guard
+            .map(|raw| {
+                raw.validate()
+                    .map_err(|(key, reason)| ConfigError::Invalid {
+                        path: format!("guard.{key}"),
+                        reason,
+                    })
+            })
+            .transpose()?;
         let tls_origination: Vec<String> = self
             .tls_origination
             .unwrap_or_default()
@@ -338,6 +364,7 @@ impl RawConfig {
             request_timeout,
             max_stale,
             stop_on_alarms,
+            guard,
             tls_origination,
             team_id: self.team_id,
             team_certificate: self.team_certificate,

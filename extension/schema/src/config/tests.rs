@@ -579,3 +579,89 @@ fn a_cold_start_is_delayed_or_failed_and_nothing_else() {
         assert!(err.contains(key), "{effect}: {err}");
     }
 }
+
+#[test]
+fn environment_effects_are_bounded_and_on_their_own_flag() {
+    let config = Config::parse_strict(
+        "experiments:\n\
+         - {name: full, flag: environment, effect: {disk: {fill_mb: 400}}}\n\
+         - {name: tight, flag: environment, effect: {disk: {leave_free_mb: 10}, cpu: {percent: 50}}}\n\
+         - {name: hog, flag: environment, effect: {memory: {mb: 512, allow_oom: true}}}\n",
+    )
+    .expect("valid");
+    let effects: Vec<&Effect> = config.experiments.iter().map(|e| &e.effect).collect();
+    assert_eq!(effects[0].disk, Some(DiskEffect::Fill(400)));
+    assert_eq!(effects[1].disk, Some(DiskEffect::LeaveFree(10)));
+    assert_eq!(effects[1].cpu, Some(CpuEffect { percent: 50 }));
+    assert_eq!(
+        effects[2].memory,
+        Some(MemoryEffect {
+            mb: 512,
+            allow_oom: true
+        })
+    );
+    for (flag, effect, key) in [
+        ("ingress", "{disk: {fill_mb: 1}}", "effect.disk"),
+        ("*", "{memory: {mb: 1}}", "effect.memory"),
+        ("environment", "{cpu: {percent: 0}}", "effect.cpu.percent"),
+        ("environment", "{cpu: {percent: 101}}", "effect.cpu.percent"),
+        ("environment", "{disk: {fill_mb: 0}}", "effect.disk.fill_mb"),
+        (
+            "environment",
+            "{disk: {fill_mb: 10241}}",
+            "effect.disk.fill_mb",
+        ),
+        ("environment", "{disk: {}}", "effect.disk"),
+        (
+            "environment",
+            "{disk: {fill_mb: 1, leave_free_mb: 1}}",
+            "effect.disk",
+        ),
+        ("environment", "{memory: {mb: 20000}}", "effect.memory.mb"),
+        ("environment", "{latency: 100}", "effect"),
+        ("environment", "{latency: 100, cpu: {percent: 5}}", "effect"),
+    ] {
+        let text = format!("experiments:\n- {{name: x, flag: \"{flag}\", effect: {effect}}}\n");
+        let err = Config::parse_strict(&text).expect_err(effect).to_string();
+        assert!(err.contains(key), "{flag} {effect}: {err}");
+    }
+}
+
+#[test]
+fn a_guard_is_read_at_the_top_and_per_experiment() {
+    let config = Config::parse_strict(
+        "guard: {max_error_rate: 50%}\n\
+         experiments:\n\
+         - {name: a, flag: ingress, effect: {latency: 100}}\n\
+         - {name: b, flag: ingress, guard: {max_error_rate: 0.1, min_invocations: 5, window: 10s}, effect: {latency: 100}}\n",
+    )
+    .expect("valid");
+    let top = config.guard.expect("top-level guard");
+    assert_eq!(top.max_error_rate.value(), 0.5);
+    assert_eq!(top.min_invocations, DEFAULT_GUARD_MIN_INVOCATIONS);
+    assert_eq!(top.window, DEFAULT_GUARD_WINDOW);
+    assert_eq!(config.guard_of(&config.experiments[0]), Some(top));
+    let own = config.guard_of(&config.experiments[1]).expect("own");
+    assert_eq!(own.min_invocations, 5);
+    assert_eq!(own.window, std::time::Duration::from_secs(10));
+    for (guard, key) in [
+        ("{max_error_rate: 0}", "guard.max_error_rate"),
+        ("{max_error_rate: 150%}", "guard.max_error_rate"),
+        (
+            "{max_error_rate: 0.5, min_invocations: 0}",
+            "guard.min_invocations",
+        ),
+        ("{max_error_rate: 0.5, window: 2h}", "guard.window"),
+        ("{min_invocations: 3}", "guard"),
+    ] {
+        let top = Config::parse_strict(&format!("guard: {guard}\n"))
+            .expect_err(guard)
+            .to_string();
+        assert!(top.contains(key), "{guard}: {top}");
+        let text = format!(
+            "experiments:\n- {{name: x, flag: ingress, guard: {guard}, effect: {{latency: 1}}}}\n"
+        );
+        let own = Config::parse_strict(&text).expect_err(guard).to_string();
+        assert!(own.contains(key), "{guard}: {own}");
+    }
+}
