@@ -8,6 +8,7 @@ pub mod audit;
 pub mod aws;
 pub mod config;
 pub mod dependency_proxy;
+pub mod environment;
 pub mod inject;
 pub mod invocation;
 pub mod lambda;

@@ -60,6 +60,21 @@ pub enum AppliedEffect {
         /// The probability per record.
         rate: f64,
     },
+    /// A file filled the temporary directory while the experiment was active.
+    Disk {
+        /// The file's size in bytes.
+        bytes: u64,
+    },
+    /// Memory was held while the experiment was active.
+    Memory {
+        /// MiB held.
+        mb: u64,
+    },
+    /// A thread burnt a share of one CPU while the experiment was active.
+    Cpu {
+        /// The share, in percent.
+        percent: u8,
+    },
     /// The function's answer was corrupted after the handler ran.
     Corrupt {
         /// The fraction of the body kept, when it was cut.

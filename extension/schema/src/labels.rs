@@ -40,6 +40,8 @@ pub struct FunctionFacts {
     pub function_version: Option<String>,
     /// AWS_REGION (or AWS_DEFAULT_REGION).
     pub region: Option<String>,
+    /// AWS_LAMBDA_FUNCTION_MEMORY_SIZE, in MB: what a `memory` effect is measured against.
+    pub memory_mb: Option<u64>,
 }
 
 impl FunctionFacts {
@@ -50,6 +52,7 @@ impl FunctionFacts {
             function_name: get("AWS_LAMBDA_FUNCTION_NAME"),
             function_version: get("AWS_LAMBDA_FUNCTION_VERSION"),
             region: get("AWS_REGION").or_else(|| get("AWS_DEFAULT_REGION")),
+            memory_mb: get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE").and_then(|v| v.trim().parse().ok()),
         }
     }
 
@@ -99,6 +102,7 @@ mod tests {
             function_name: Some("checkout".into()),
             function_version: Some("$LATEST".into()),
             region: Some("eu-west-1".into()),
+            memory_mb: None,
         };
         let labels = invocation_labels(
             &facts.base_labels(&config),

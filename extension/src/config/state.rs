@@ -144,6 +144,17 @@ fn restored_by_clocks(
     wall.saturating_sub(mono) > interval
 }
 
+/// Tells of each change of the config in force ([`ConfigState::changes`]).
+#[derive(Debug)]
+pub struct Changes(watch::Receiver<Snapshot>);
+
+impl Changes {
+    /// Waits for the next change; false once nobody can change the config any more.
+    pub async fn changed(&mut self) -> bool {
+        self.0.changed().await.is_ok()
+    }
+}
+
 /// The config in force, shared by the loader (which sets it) and the proxies (which read it).
 #[derive(Debug, Clone)]
 pub struct ConfigState {
@@ -376,6 +387,12 @@ impl ConfigState {
             }
         }
         (!stale).then_some(current)
+    }
+
+    /// A receiver told of every change of the config in force: a load (successful or not), a
+    /// halt, a clear.
+    pub fn changes(&self) -> Changes {
+        Changes(self.tx.subscribe())
     }
 
     /// Waits until the load attempt under way (or the next one) finishes, `timeout` at most.

@@ -18,6 +18,7 @@ use crate::config::refresh::ConfigRefresher;
 use crate::config::source::ConfigFetcher;
 use crate::config::state::ConfigState;
 use crate::dependency_proxy::DependencyProxy;
+use crate::environment::Environment;
 use crate::invocation::CurrentInvocation;
 use crate::lambda::extensions_api::{ExtensionsApi, ExtensionsApiError};
 use crate::lambda::ready_file::{self, Listeners};
@@ -49,6 +50,7 @@ pub async fn run(
     ready_file::remove(&settings.ready_file);
     let state = ConfigState::for_function(settings.facts.clone());
     let mut refresher = None;
+    let mut environment = None;
 
     if let Some(problem) = &settings.problem {
         tracing::error!("{problem}; faultline stays idle and the function runs without it");
@@ -59,6 +61,11 @@ pub async fn run(
     } else {
         let (listeners, started) = start_enabled(&settings, &log_level, &state).await;
         refresher = started;
+        environment = Some(Environment::new(
+            state.clone(),
+            settings.facts.memory_mb,
+            std::env::temp_dir(),
+        ));
         match ready_file::write(&settings.ready_file, &listeners) {
             Ok(()) => tracing::debug!("ready: {}", listeners.line(std::process::id()).trim()),
             Err(err) => tracing::error!(
@@ -82,6 +89,15 @@ pub async fn run(
         spawn_refresh(refresher);
     }
     let registration = registration?;
+    if let Some(environment) = &environment {
+        environment.spawn();
+    }
+    // Whatever the environment effects started is undone however this returns.
+    let undo = || {
+        if let Some(environment) = &environment {
+            environment.stop_all();
+        }
+    };
     tracing::debug!(
         "registered as {extension_name} for function {}",
         registration.info.function_name.as_deref().unwrap_or("?")
@@ -92,6 +108,7 @@ pub async fn run(
         && cold_start::apply(&state, &api, &registration.identifier).await
             == cold_start::ColdStart::Failed
     {
+        undo();
         ready_file::remove(&settings.ready_file);
         return Ok(());
     }
@@ -107,6 +124,7 @@ pub async fn run(
                         .as_deref()
                         .unwrap_or("no reason given")
                 );
+                undo();
                 ready_file::remove(&settings.ready_file);
                 return Ok(());
             }
@@ -117,6 +135,7 @@ pub async fn run(
             Err(err) => {
                 failures += 1;
                 if failures >= NEXT_EVENT_ATTEMPTS {
+                    undo();
                     ready_file::remove(&settings.ready_file);
                     return Err(err);
                 }

@@ -8,6 +8,7 @@ mod aws_errors;
 mod cold_start;
 mod config_loading;
 mod dependency_proxy;
+mod environment;
 mod experiment_selection;
 mod fail_open;
 mod faults_runtime;
