@@ -2,8 +2,7 @@
 //! resource effects (`disk`, `memory`, `cpu`), and the guard that suspends experiments when the
 //! function fails on its own (`guard`, top-level and per experiment).
 
-use super::experiment::{Rate, RawRate};
-use super::values::HumanDuration;
+use super::values::{HumanDuration, Rate, RawRate};
 use serde::Deserialize;
 use std::time::Duration;
 

@@ -6,7 +6,7 @@
 use super::environment::{
     CpuEffect, DiskEffect, Guard, MemoryEffect, RawCpu, RawDisk, RawGuard, RawMemory,
 };
-use super::values::{HumanDuration, Scalar, parse_duration};
+use super::values::{HumanDuration, Rate, RawRate, Scalar, parse_duration};
 use base64::Engine as _;
 use chrono::{DateTime, Datelike as _, Utc};
 use serde::Deserialize;
@@ -47,50 +47,6 @@ pub struct Experiment {
     pub guard: Option<Guard>,
     /// What the fault does.
     pub effect: Effect,
-}
-
-/// Probability in 0..=1 that a matching request is affected.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Rate(f64);
-
-impl Rate {
-    /// Every matching request.
-    pub const ALWAYS: Rate = Rate(1.0);
-
-    /// A probability in 0..=1. A bare number above 1 is refused rather than guessed at: `25`
-    /// could mean 25 % or a typo for 0.25; a percentage is written with `%` (see [`Rate::parse`]).
-    pub fn new(value: f64) -> Result<Rate, String> {
-        if !value.is_finite() || !(0.0..=1.0).contains(&value) {
-            return Err(format!(
-                "{value} is not a rate: write 0..1 (0.25) or a percentage with % (\"25%\")"
-            ));
-        }
-        Ok(Rate(value))
-    }
-
-    /// `0.25` or `25%` (one request in four).
-    pub fn parse(text: &str) -> Result<Rate, String> {
-        let trimmed = text.trim();
-        let (number, percent) = match trimmed.strip_suffix('%') {
-            Some(n) => (n.trim(), true),
-            None => (trimmed, false),
-        };
-        let value: f64 = number
-            .parse()
-            .map_err(|_| format!("`{text}` is not a rate like 0.25 or 25%"))?;
-        if !percent {
-            return Rate::new(value);
-        }
-        if !value.is_finite() || !(0.0..=100.0).contains(&value) {
-            return Err(format!("`{text}` is not a percentage from 0% to 100%"));
-        }
-        Rate::new(value / 100.0)
-    }
-
-    /// The probability in 0..=1.
-    pub fn value(self) -> f64 {
-        self.0
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -360,23 +316,6 @@ impl<'de> Deserialize<'de> for OneOrMany {
                 .map(|s| OneOrMany(vec![s]))
                 .map_err(serde::de::Error::custom),
         }
-    }
-}
-
-#[derive(Debug)]
-pub(crate) struct RawRate(pub(crate) Result<Rate, String>);
-
-impl<'de> Deserialize<'de> for RawRate {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let rate = match Value::deserialize(deserializer)? {
-            Value::Number(n) => match n.as_f64() {
-                Some(value) => Rate::new(value),
-                None => Err("rate is not a number".to_string()),
-            },
-            Value::String(s) => Rate::parse(&s),
-            _ => return Err(serde::de::Error::custom("expected a rate like 0.25 or 25%")),
-        };
-        Ok(RawRate(rate))
     }
 }
 

@@ -20,10 +20,10 @@ pub use environment::{
 pub use error::ConfigError;
 pub use experiment::{
     AwsErrorEffect, BatchFailuresEffect, CorruptEffect, Effect, ExceptionEffect, Experiment,
-    ExperimentError, HttpResponseEffect, LatencyEffect, Rate, TimeoutEffect, alarm_name,
+    ExperimentError, HttpResponseEffect, LatencyEffect, TimeoutEffect, alarm_name,
     default_aws_error_status,
 };
-pub use values::{ListenAddr, Redacted, mask_userinfo, parse_proxy_url};
+pub use values::{ListenAddr, Rate, Redacted, mask_userinfo, parse_proxy_url};
 
 use serde::Deserialize;
 use std::collections::BTreeMap;
