@@ -4,7 +4,8 @@
 //! no API call: namespace `faultline`, `FaultsInjected` by `[experiment]` and by
 //! `[function-name, flag]` (and by `[aws_service, operation]` for AWS calls);
 //! `ExperimentHalted` by `[experiment]` when a stop alarm halts one, and
-//! `ExperimentsSuspended` by `[function-name]` when the config goes stale.
+//! `ExperimentsSuspended` by `[function-name]` when the config goes stale; and
+//! `ExperimentGuardTripped` by `[experiment]` and `[function-name]` when a guard suspends one.
 
 use faultline_schema::fault::AppliedEffect;
 use faultline_schema::labels::Labels;
@@ -120,6 +121,29 @@ pub fn suspended_line(reason: &str, function: &str) -> String {
     .to_string()
 }
 
+/// The line for an experiment its guard suspended in this environment: the error rate seen and
+/// the counts it is made of.
+pub fn guard_tripped_line(
+    experiment: &str,
+    function: &str,
+    reason: &str,
+    error_rate: f64,
+    (errors, invocations): (u32, u32),
+) -> String {
+    json!({
+        "_aws": metadata("ExperimentGuardTripped", &[&["experiment"], &["function-name"]]),
+        "faultline": "guard-tripped",
+        "experiment": experiment,
+        "function-name": function,
+        "reason": reason,
+        "errorRate": error_rate,
+        "errors": errors,
+        "invocations": invocations,
+        "ExperimentGuardTripped": 1,
+    })
+    .to_string()
+}
+
 /// Writes one line to stderr in a single write, so lines never interleave.
 pub fn write_line(mut text: String) {
     text.push('\n');
@@ -185,6 +209,16 @@ mod tests {
             json!([["experiment"], ["function-name", "flag"]])
         );
         assert!(!text.contains('\n'));
+    }
+
+    #[test]
+    fn a_tripped_guard_is_a_metric_with_its_rate() {
+        let line = guard_tripped_line("slow", "checkout", "guard: 6 of 10", 0.6, (6, 10));
+        let value = assert_emf(&line, "ExperimentGuardTripped");
+        assert_eq!(value["errorRate"], 0.6);
+        assert_eq!(value["errors"], 6);
+        assert_eq!(value["invocations"], 10);
+        assert_eq!(value["faultline"], "guard-tripped");
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod aws;
 pub mod config;
 pub mod dependency_proxy;
 pub mod environment;
+pub mod guard;
 pub mod inject;
 pub mod invocation;
 pub mod lambda;

@@ -16,7 +16,7 @@
 
 use crate::audit;
 use chrono::{DateTime, Utc};
-use faultline_schema::config::{Config, Experiment};
+use faultline_schema::config::{Config, Experiment, Guard};
 use faultline_schema::flags::{HTTP_INGRESS, INGRESS, RESPONSE};
 use faultline_schema::labels::{FunctionFacts, INVOCATION_LABELS, Labels};
 use faultline_schema::matcher::{ExperimentSet, is_active};
@@ -37,6 +37,8 @@ pub struct ActiveConfig {
     pub base_labels: Labels,
     /// Some experiment asks for a partial batch failure (its window is checked per event).
     asks_batch_failures: bool,
+    /// The running experiments with a guard (their own, else the config's), with it.
+    guarded: Vec<(String, Guard)>,
 }
 
 impl ActiveConfig {
@@ -66,6 +68,10 @@ impl ActiveConfig {
             asks_batch_failures: running
                 .iter()
                 .any(|e| e.effect.batch_item_failures.is_some()),
+            guarded: running
+                .iter()
+                .filter_map(|e| config.guard_of(e).map(|g| (e.name.clone(), g)))
+                .collect(),
             config,
             experiments,
         }
@@ -89,6 +95,22 @@ impl ActiveConfig {
                 .iter()
                 .any(|e| e.effect.batch_item_failures.is_some() && is_active(e, now))
             && self.could_apply(RESPONSE, now)
+    }
+
+    /// The guards of the experiments running now (their window open), by experiment name.
+    pub fn guards(&self, now: DateTime<Utc>) -> impl Iterator<Item = (&str, Guard)> + '_ {
+        self.guarded.iter().filter_map(move |(name, guard)| {
+            self.config
+                .experiments
+                .iter()
+                .any(|e| &e.name == name && is_active(e, now))
+                .then_some((name.as_str(), *guard))
+        })
+    }
+
+    /// Whether an experiment with a guard runs now: invocation outcomes are then counted.
+    pub fn is_guarded(&self, now: DateTime<Utc>) -> bool {
+        !self.guarded.is_empty() && self.guards(now).next().is_some()
     }
 
     /// Whether `/next` must read the event now: an ingress or response experiment could apply
@@ -267,7 +289,48 @@ impl ConfigState {
     /// Halts experiment `name` in this environment (a stop alarm fired), until its definition
     /// changes in the config. Returns whether it was running.
     pub fn halt(&self, name: &str, reason: &str) -> bool {
-        let halted = self.change_guards(name, |guards, definition| {
+        let halted = self.suspend(name, reason);
+        if halted {
+            tracing::warn!(
+                "experiment {name} halted: {reason}; it stays halted until it is edited"
+            );
+            audit::write_line(audit::halted_line(name, reason, self.function_name()));
+        }
+        halted
+    }
+
+    /// Suspends experiment `name` in this environment: its guard tripped, `errors` of `total`
+    /// invocations in its window having failed on their own. Until its definition changes, as a
+    /// halt. Returns whether it was running.
+    pub fn trip_guard(&self, name: &str, errors: u32, total: u32, guard: Guard) -> bool {
+        let rate = f64::from(errors) / f64::from(total.max(1));
+        let reason = format!(
+            "guard: {errors} of the last {total} invocations failed on their own in {} ({:.0} % \
+             >= {:.0} %)",
+            humantime::format_duration(guard.window),
+            rate * 100.0,
+            guard.max_error_rate.value() * 100.0
+        );
+        let tripped = self.suspend(name, &reason);
+        if tripped {
+            tracing::warn!(
+                "experiment {name} suspended in this environment: {reason}; it stays suspended \
+                 until it is edited"
+            );
+            audit::write_line(audit::guard_tripped_line(
+                name,
+                self.function_name(),
+                &reason,
+                rate,
+                (errors, total),
+            ));
+        }
+        tripped
+    }
+
+    /// Latches experiment `name` as halted with `reason`; whether it was running.
+    fn suspend(&self, name: &str, reason: &str) -> bool {
+        self.change_guards(name, |guards, definition| {
             if guards.halted.contains_key(name) {
                 return false;
             }
@@ -276,14 +339,7 @@ impl ConfigState {
                 .insert(name.to_string(), (definition.clone(), reason.to_string()));
             guards.cleared.remove(name);
             true
-        });
-        if halted {
-            tracing::warn!(
-                "experiment {name} halted: {reason}; it stays halted until it is edited"
-            );
-            audit::write_line(audit::halted_line(name, reason, self.function_name()));
-        }
-        halted
+        })
     }
 
     /// Lets experiment `name` run: its stop alarms were read, none in ALARM.

@@ -23,6 +23,7 @@ mod wire;
 
 use crate::config::refresh::ConfigRefresher;
 use crate::config::state::ConfigState;
+use crate::guard::Guardian;
 use crate::invocation::CurrentInvocation;
 use crate::lambda::endpoint::ApiEndpoint;
 use failure::Failure;
@@ -45,6 +46,8 @@ pub struct RuntimeProxy {
     /// Labels of invocations in flight, for the `response` flag.
     invocations: Invocations,
     current: CurrentInvocation,
+    /// How invocations end while a guarded experiment runs.
+    guardian: Guardian,
     /// Runtime connections served at once.
     max_connections: usize,
     /// The most bytes one read from the runtime takes (tests cut the stream at every byte).
@@ -60,6 +63,7 @@ impl RuntimeProxy {
     ) -> Arc<Self> {
         Arc::new(RuntimeProxy {
             upstream: Upstream::new(upstream),
+            guardian: Guardian::new(config.clone()),
             config,
             refresher,
             invocations: Invocations::default(),
@@ -114,17 +118,29 @@ impl RuntimeProxy {
         } else if let Some(request_id) = response::invocation_of_response(path) {
             self.current.finish(request_id);
             let in_flight = self.invocations.take(request_id);
-            if let Some(active) = self.config.in_force()
-                && active.could_apply(RESPONSE, chrono::Utc::now())
-            {
+            let now = chrono::Utc::now();
+            let in_force = self.config.in_force();
+            let guarded = in_force.as_ref().is_some_and(|a| a.is_guarded(now));
+            if let Some(active) = in_force.filter(|a| a.could_apply(RESPONSE, now)) {
                 let request_id = request_id.to_string();
                 return self
-                    .response_with_faults(relay, &head, active, request_id, in_flight)
+                    .response_with_faults(relay, &head, active, request_id, in_flight, guarded)
                     .await;
+            }
+            if guarded {
+                return self.observed_response(relay, &head, request_id).await;
             }
         } else if let Some(request_id) = response::invocation_of_error(path) {
             self.current.finish(request_id);
             self.invocations.take(request_id);
+            if self
+                .config
+                .in_force()
+                .is_some_and(|a| a.is_guarded(chrono::Utc::now()))
+            {
+                // The runtime's own error: one faultline injected never comes this way.
+                self.guardian.ended(request_id, true);
+            }
         }
         relay.pass(&head).await
     }

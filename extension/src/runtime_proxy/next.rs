@@ -64,7 +64,9 @@ impl RuntimeProxy {
                 return relay.answer(head, answer).await;
             }
             let mut now = chrono::Utc::now();
-            let mut in_force = self.config.in_force().filter(|a| a.needs_event(now));
+            let mut in_force = self.config.in_force();
+            let mut guarded = in_force.as_ref().is_some_and(|a| a.is_guarded(now));
+            in_force = in_force.filter(|a| a.needs_event(now));
             if (in_force.is_some() || self.config.restored()) && self.refreshing() {
                 // A stale config that would act on this event is being re-read (the environment
                 // was just thawed, or restored from a snapshot): decide with the fresh one, so
@@ -74,16 +76,26 @@ impl RuntimeProxy {
                     .wait_next_attempt(self.config.request_timeout())
                     .await;
                 now = chrono::Utc::now();
-                in_force = self.config.in_force().filter(|a| a.needs_event(now));
+                in_force = self.config.in_force();
+                guarded = in_force.as_ref().is_some_and(|a| a.is_guarded(now));
+                in_force = in_force.filter(|a| a.needs_event(now));
             }
             let request_id = answer.request_id.as_deref();
             let tenant = answer.tenant_id.as_deref();
+            // Under a guard, each invocation the runtime gets is watched until it is answered.
+            let delivering = || {
+                if guarded && let Some(id) = request_id {
+                    self.guardian.delivered(id, answer.deadline_ms);
+                }
+            };
             let Some(active) = in_force else {
+                delivering();
                 self.current.set(request_id, tenant);
                 return relay.answer(head, answer).await;
             };
             if matches!(answer.framing, Framing::Length(n) if n > MAX_BUFFERED as u64) {
                 log_too_large();
+                delivering();
                 self.current.set(request_id, tenant);
                 return relay.answer(head, answer).await;
             }
@@ -91,6 +103,7 @@ impl RuntimeProxy {
                 Read::Whole(raw) => raw,
                 Read::Relayed => {
                     log_too_large();
+                    delivering();
                     self.current.set(request_id, tenant);
                     return Ok(relay.after(head, &answer));
                 }
@@ -126,7 +139,8 @@ impl RuntimeProxy {
                     .await
                 {
                     Handled::Answered => continue,
-                    Handled::Deliver => {}
+                    Handled::Deliver => delivering(),
+                    // Timed out on purpose: not the function's failure, so not watched.
                     Handled::TimeOut(timeout) => {
                         raw = time_out(raw, answer.len, answer.deadline_ms, timeout, id).await;
                     }

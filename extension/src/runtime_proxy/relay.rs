@@ -593,6 +593,15 @@ impl<'u> Relay<'u> {
             .map_err(|err| Failure::Upstream(err.to_string()))
     }
 
+    /// Reads and drops the rest of a runtime request read in part ([`Relay::read_request`]).
+    pub(super) async fn drop_rest(&mut self, delimiter: &mut Delimiter) -> Result<(), Failure> {
+        self.runtime
+            .relay(&mut tokio::io::sink(), 0, delimiter, usize::MAX)
+            .await
+            .map(|_| ())
+            .map_err(Failure::in_request)
+    }
+
     /// Reads and drops the runtime's request body (its head first).
     pub(super) async fn drop_request(&mut self, head: &RequestHead) -> Result<(), Failure> {
         let mut delimiter = Delimiter::new(head.framing);

@@ -14,6 +14,7 @@ use super::wire::Relayed;
 use super::wire::head::{RequestHead, ResponseHead};
 use super::{MAX_BUFFERED, RuntimeProxy};
 use crate::config::state::ActiveConfig;
+use crate::guard::is_server_error;
 use crate::inject;
 use faultline_schema::fault::{Answers, Terminal};
 use faultline_schema::flags::RESPONSE;
@@ -49,6 +50,42 @@ fn log_gone(answer: &ResponseHead, request_id: &str, what: &str) {
 }
 
 impl RuntimeProxy {
+    /// The runtime's answer relayed as it came, after the guard was told whether it is an
+    /// HTTP-shaped 5xx (a buffered answer is read for it; a streamed one counts as answered).
+    pub(super) async fn observed_response(
+        &self,
+        relay: &mut Relay<'_>,
+        head: &RequestHead,
+        request_id: &str,
+    ) -> Result<Flow, Failure> {
+        if head.streaming {
+            self.guardian.ended(request_id, false);
+            return relay.pass(head).await;
+        }
+        relay.continue_runtime(head).await?;
+        let (raw, read, delimiter) = relay.read_request(head, MAX_BUFFERED).await?;
+        let failed = read != Relayed::Paused
+            && request_payload(&raw[head.len..], head.framing).is_ok_and(|p| is_server_error(&p));
+        self.guardian.ended(request_id, failed);
+        let answer = relay.send_rest(head, &raw, delimiter).await?;
+        relay.answer(head, answer).await
+    }
+
+    /// The answer with no response fault: observed for the guard, or passed on.
+    async fn untouched(
+        &self,
+        relay: &mut Relay<'_>,
+        head: &RequestHead,
+        request_id: &str,
+        guarded: bool,
+    ) -> Result<Flow, Failure> {
+        if guarded {
+            self.observed_response(relay, head, request_id).await
+        } else {
+            relay.pass(head).await
+        }
+    }
+
     pub(super) async fn response_with_faults(
         &self,
         relay: &mut Relay<'_>,
@@ -56,6 +93,7 @@ impl RuntimeProxy {
         active: Arc<ActiveConfig>,
         request_id: String,
         in_flight: Option<InFlight>,
+        guarded: bool,
     ) -> Result<Flow, Failure> {
         let (labels, kept_id, record_ids) = match in_flight {
             Some(InFlight {
@@ -66,7 +104,7 @@ impl RuntimeProxy {
             None => (active.base_labels.clone(), None, Vec::new()),
         };
         let Some(fault) = inject::decide(&active.experiments, RESPONSE, &labels) else {
-            return relay.pass(head).await;
+            return self.untouched(relay, head, &request_id, guarded).await;
         };
         inject::delay(&fault, Some(&request_id), &labels).await;
         let answers = if head.streaming {
@@ -78,12 +116,29 @@ impl RuntimeProxy {
             // An awsError is never chosen for a flag that does not answer AWS calls.
             // awsError and timeout are never chosen for the function's answer (the schema's
             // rules).
-            None | Some(Terminal::AwsError(_) | Terminal::Timeout(_)) => relay.pass(head).await,
+            None | Some(Terminal::AwsError(_) | Terminal::Timeout(_)) => {
+                self.untouched(relay, head, &request_id, guarded).await
+            }
             Some(Terminal::Exception(exception)) => {
                 // The runtime's answer is dropped; read it (keeping nothing) so its connection
-                // stays usable. A streamed answer may be hundreds of MB.
+                // stays usable. A streamed answer may be hundreds of MB. Under a guard, a
+                // buffered one is judged first: the injected error is not the function's.
                 relay.continue_runtime(head).await?;
-                relay.drop_request(head).await?;
+                if guarded && !head.streaming {
+                    let (raw, read, mut delimiter) = relay.read_request(head, MAX_BUFFERED).await?;
+                    let failed = read != Relayed::Paused
+                        && request_payload(&raw[head.len..], head.framing)
+                            .is_ok_and(|p| is_server_error(&p));
+                    self.guardian.ended(&request_id, failed);
+                    if read == Relayed::Paused {
+                        relay.drop_rest(&mut delimiter).await?;
+                    }
+                } else {
+                    if guarded {
+                        self.guardian.ended(&request_id, false);
+                    }
+                    relay.drop_request(head).await?;
+                }
                 let path = head.target.split('?').next().unwrap_or_default();
                 let base = path.strip_suffix("response").unwrap_or(path);
                 // The runtime's own echo of the invocation id wins; an older runtime client
@@ -107,6 +162,12 @@ impl RuntimeProxy {
             ) => {
                 relay.continue_runtime(head).await?;
                 let (raw, read, delimiter) = relay.read_request(head, MAX_BUFFERED).await?;
+                if guarded {
+                    let failed = read != Relayed::Paused
+                        && request_payload(&raw[head.len..], head.framing)
+                            .is_ok_and(|p| is_server_error(&p));
+                    self.guardian.ended(&request_id, failed);
+                }
                 if read == Relayed::Paused {
                     tracing::warn!(
                         "a response over {MAX_BUFFERED} bytes cannot be replaced or corrupted: \

@@ -12,6 +12,7 @@ mod environment;
 mod experiment_selection;
 mod fail_open;
 mod faults_runtime;
+mod guard;
 mod idle_outbound;
 mod invocation_id;
 mod lifecycle;

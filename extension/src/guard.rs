@@ -1,0 +1,213 @@
+//! The guard: experiments stop themselves in an environment where the function starts failing on
+//! its own while they apply, within one invocation of crossing the threshold, with no API call.
+//!
+//! While an experiment with a guard is in force, the Runtime API proxy reports how each
+//! invocation ended: an error faultline did not inject (the runtime's own `/error`, an
+//! HTTP-shaped answer with a 5xx status, an answer missing at the deadline), or not. Faults
+//! faultline injected never count: its own `/error` posts do not pass through here, an answer it
+//! replaced is judged as the runtime gave it, and an invocation it made time out is not tracked.
+//! When, over a guard's window, at least `min_invocations` ended and the share of errors reached
+//! `max_error_rate`, the experiment is suspended in this environment until its definition
+//! changes ([`ConfigState::trip_guard`]), and the window starts afresh.
+
+use crate::config::state::ConfigState;
+use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// The longest window a guard may have: older outcomes are forgotten.
+const MAX_WINDOW: Duration = Duration::from_secs(3600);
+
+#[derive(Debug, Default)]
+struct Window {
+    /// When each invocation ended, and whether in an error faultline did not inject.
+    outcomes: VecDeque<(Instant, bool)>,
+    /// Invocations delivered to the runtime and not answered yet: their deadline (ms since the
+    /// epoch).
+    pending: HashMap<String, u64>,
+}
+
+/// The outcomes of this environment's invocations while guarded experiments apply.
+#[derive(Debug)]
+pub struct Guardian {
+    state: ConfigState,
+    window: Mutex<Window>,
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+impl Guardian {
+    pub fn new(state: ConfigState) -> Guardian {
+        Guardian {
+            state,
+            window: Mutex::new(Window::default()),
+        }
+    }
+
+    fn window(&self) -> std::sync::MutexGuard<'_, Window> {
+        self.window
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// An event was delivered to the runtime with this deadline. Invocations delivered earlier
+    /// and still unanswered past their deadline timed out: each counts as an error.
+    pub fn delivered(&self, request_id: &str, deadline_ms: Option<u64>) {
+        let now = now_ms();
+        let timed_out = {
+            let mut window = self.window();
+            let before = window.pending.len();
+            window.pending.retain(|_, deadline| *deadline >= now);
+            let timed_out = before - window.pending.len();
+            if let Some(deadline) = deadline_ms {
+                window.pending.insert(request_id.to_string(), deadline);
+            }
+            timed_out
+        };
+        for _ in 0..timed_out {
+            self.record(true);
+        }
+    }
+
+    /// The runtime answered invocation `request_id`: with an error of its own (`failed`), or
+    /// not. An answer after the deadline is a timeout.
+    pub fn ended(&self, request_id: &str, failed: bool) {
+        let deadline = self.window().pending.remove(request_id);
+        let late = deadline.is_some_and(|deadline| now_ms() > deadline);
+        self.record(failed || late);
+    }
+
+    /// Records one outcome and suspends each guarded experiment whose guard it trips.
+    fn record(&self, error: bool) {
+        let now = Instant::now();
+        let mut window = self.window();
+        window.outcomes.push_back((now, error));
+        while window
+            .outcomes
+            .front()
+            .is_some_and(|(at, _)| now.duration_since(*at) > MAX_WINDOW)
+        {
+            window.outcomes.pop_front();
+        }
+        let Some(active) = self.state.in_force() else {
+            return;
+        };
+        let mut tripped = false;
+        for (name, guard) in active.guards(chrono::Utc::now()) {
+            let (errors, total) = window
+                .outcomes
+                .iter()
+                .rev()
+                .take_while(|(at, _)| now.duration_since(*at) <= guard.window)
+                .fold((0u32, 0u32), |(errors, total), (_, error)| {
+                    (errors + u32::from(*error), total + 1)
+                });
+            if guard.trips(errors, total) {
+                tripped |= self.state.trip_guard(name, errors, total, guard);
+            }
+        }
+        if tripped {
+            // A re-armed guard (a changed definition) starts from a clean window.
+            window.outcomes.clear();
+        }
+    }
+}
+
+/// Whether an answer is HTTP-shaped (`{"statusCode": ...}`) with a 5xx status.
+pub fn is_server_error(payload: &[u8]) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Shape {
+        #[serde(rename = "statusCode")]
+        status_code: Option<serde_json::Value>,
+    }
+    // An object only: serde would read a list positionally.
+    if payload.trim_ascii_start().first() != Some(&b'{') {
+        return false;
+    }
+    let Ok(Shape {
+        status_code: Some(code),
+    }) = serde_json::from_slice::<Shape>(payload)
+    else {
+        return false;
+    };
+    let code = code
+        .as_u64()
+        .or_else(|| code.as_str().and_then(|s| s.trim().parse().ok()));
+    code.is_some_and(|c| (500..600).contains(&c))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use faultline_schema::config::Config;
+
+    #[test]
+    fn only_an_http_shaped_5xx_is_a_server_error() {
+        assert!(is_server_error(br#"{"statusCode": 503, "body": "down"}"#));
+        assert!(is_server_error(br#"{"statusCode": "500"}"#));
+        assert!(!is_server_error(br#"{"statusCode": 404}"#));
+        assert!(!is_server_error(br#"{"ok": true}"#));
+        assert!(!is_server_error(b"not json"));
+        assert!(!is_server_error(br#"[500]"#));
+    }
+
+    fn guarded(yaml: &str) -> (ConfigState, Guardian) {
+        let state = ConfigState::new();
+        state.set(Config::parse_strict(yaml).expect("valid"));
+        let guardian = Guardian::new(state.clone());
+        (state, guardian)
+    }
+
+    #[test]
+    fn the_guard_suspends_at_its_rate_and_a_new_definition_rearms_it() {
+        let yaml = "experiments:\n  - {name: slow, flag: ingress, guard: {max_error_rate: 50%, min_invocations: 4}, effect: {latency: 10}}\n";
+        let (state, guardian) = guarded(yaml);
+        for (i, failed) in [false, true, false].into_iter().enumerate() {
+            guardian.ended(&format!("r{i}"), failed);
+        }
+        assert!(state.in_force().expect("config").experiments.len() == 1);
+        guardian.ended("r3", true);
+        assert_eq!(
+            state.in_force().expect("config").experiments.len(),
+            0,
+            "2 of 4 failed: suspended"
+        );
+        assert_eq!(state.halted().len(), 1);
+        // The same definition read again stays suspended; a changed one runs again.
+        state.set(Config::parse_strict(yaml).expect("valid"));
+        assert_eq!(state.in_force().expect("config").experiments.len(), 0);
+        state
+            .set(Config::parse_strict(&yaml.replace("latency: 10", "latency: 20")).expect("valid"));
+        assert_eq!(state.in_force().expect("config").experiments.len(), 1);
+        guardian.ended("r4", true);
+        assert_eq!(
+            state.in_force().expect("config").experiments.len(),
+            1,
+            "re-armed with a clean window"
+        );
+    }
+
+    #[test]
+    fn an_answer_missing_at_the_deadline_is_an_error() {
+        let (state, guardian) = guarded(
+            "experiments:\n  - {name: slow, flag: ingress, guard: {max_error_rate: 100%, min_invocations: 1}, effect: {latency: 10}}\n",
+        );
+        guardian.delivered("late", Some(now_ms().saturating_sub(1)));
+        guardian.delivered("next", Some(now_ms() + 60_000));
+        assert!(state.in_force().expect("config").experiments.is_empty());
+    }
+
+    #[test]
+    fn without_a_guard_nothing_is_suspended() {
+        let (state, guardian) =
+            guarded("experiments:\n  - {name: slow, flag: ingress, effect: {latency: 10}}\n");
+        for i in 0..50 {
+            guardian.ended(&format!("r{i}"), true);
+        }
+        assert_eq!(state.in_force().expect("config").experiments.len(), 1);
+    }
+}
