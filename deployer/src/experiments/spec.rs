@@ -3,8 +3,8 @@
 
 use crate::error::DeployError;
 use faultline_schema::config::{
-    AwsErrorSpec, BatchFailuresSpec, CorruptSpec, EffectSpec, ExperimentSpec, HttpResponseSpec,
-    Rate, TimeoutSpec,
+    AwsErrorSpec, BatchFailuresSpec, CorruptSpec, CpuSpec, DiskSpec, EffectSpec, ExperimentSpec,
+    GuardSpec, HttpResponseSpec, MemorySpec, Rate, TimeoutSpec,
 };
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -16,7 +16,7 @@ const MAX_WINDOW: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// `deployer experiment start`
 #[derive(Debug, clap::Args)]
-#[command(group(clap::ArgGroup::new("effect").required(true).multiple(true).args(["latency", "exception", "http_status", "aws_error", "corrupt", "timeout", "batch_item_failures"])))]
+#[command(group(clap::ArgGroup::new("effect").required(true).multiple(true).args(["latency", "exception", "http_status", "aws_error", "corrupt", "timeout", "batch_item_failures", "disk_fill", "disk_leave_free", "memory", "cpu"])))]
 pub struct StartArgs {
     /// Flag to target: ingress, http-ingress, response, egress, dependency-HOST, aws-SERVICE,
     /// init (cold starts of functions enabled with --init-faults), or an SDK flag
@@ -60,6 +60,28 @@ pub struct StartArgs {
     /// probability, merged with the handler's own (flag response): 0..1 or a percentage (20%)
     #[arg(long, value_name = "RATE")]
     pub batch_item_failures: Option<String>,
+    /// Fill the temporary directory (/tmp) with a file of this many MB while the experiment
+    /// runs (flag environment); never more than the free space less 1 MiB
+    #[arg(long, value_name = "MB", conflicts_with = "disk_leave_free")]
+    pub disk_fill: Option<u64>,
+    /// Fill the temporary directory until only this many MB are free (flag environment)
+    #[arg(long, value_name = "MB")]
+    pub disk_leave_free: Option<u64>,
+    /// Hold this many MB of memory in the function's sandbox while the experiment runs (flag
+    /// environment); refused above 90 % of the function's memory without --allow-oom
+    #[arg(long, value_name = "MB")]
+    pub memory: Option<u64>,
+    /// Let --memory go past 90 % of the function's memory: a rehearsal of an out-of-memory kill
+    #[arg(long, requires = "memory")]
+    pub allow_oom: bool,
+    /// Burn this share of one CPU while the experiment runs (flag environment): 1 to 100
+    #[arg(long, value_name = "PERCENT")]
+    pub cpu: Option<u8>,
+    /// Suspend the experiment in an execution environment where this share of invocations
+    /// fails on its own (their own errors, 5xx answers, timeouts; injected faults never count),
+    /// over 60 s and at least 20 invocations: 0..1 or a percentage (50%). Default: no guard
+    #[arg(long, value_name = "RATE")]
+    pub guard: Option<String>,
     /// Stop by itself after this long, at most 24h (default 15m); starts now
     #[arg(long, conflicts_with = "until_stopped")]
     pub duration: Option<String>,
@@ -119,12 +141,34 @@ pub fn spec(
                     })
             })
             .transpose()?,
+        disk: match (args.disk_fill, args.disk_leave_free) {
+            (Some(fill_mb), _) => Some(DiskSpec::Fill { fill_mb }),
+            (None, Some(leave_free_mb)) => Some(DiskSpec::LeaveFree { leave_free_mb }),
+            (None, None) => None,
+        },
+        memory: args.memory.map(|mb| MemorySpec {
+            mb,
+            allow_oom: args.allow_oom,
+        }),
+        cpu: args.cpu.map(|percent| CpuSpec { percent }),
     };
+    let guard = args
+        .guard
+        .as_deref()
+        .map(|text| {
+            Rate::parse(text)
+                .map(|rate| GuardSpec {
+                    max_error_rate: rate.value(),
+                })
+                .map_err(|reason| DeployError::Input(format!("--guard {text}: {reason}")))
+        })
+        .transpose()?;
     if effect.is_empty() {
         return Err(DeployError::Input(
             "give an effect: --latency MS, --exception MESSAGE, --http-status CODE, \
              --aws-error CODE, --corrupt truncate=FRACTION|mangle, --timeout hold|DURATION or \
-             --batch-item-failures RATE"
+             --batch-item-failures RATE (or, on the environment flag, --disk-fill MB, \
+             --disk-leave-free MB, --memory MB, --cpu PERCENT)"
                 .into(),
         ));
     }
@@ -140,6 +184,7 @@ pub fn spec(
             .iter()
             .map(|a| a.trim().to_string())
             .collect(),
+        guard,
         effect,
     })
 }
@@ -213,6 +258,12 @@ mod tests {
             corrupt: None,
             timeout: None,
             batch_item_failures: None,
+            disk_fill: None,
+            disk_leave_free: None,
+            memory: None,
+            allow_oom: false,
+            cpu: None,
+            guard: None,
             duration: Some("15m".into()),
             until_stopped: false,
             stop_on_alarms: vec!["orders-5xx".into()],
@@ -256,6 +307,30 @@ mod tests {
         args.selector = vec!["nokey".into()];
         assert!(
             matches!(spec(&args, now), Err(DeployError::Input(m)) if m.contains("--selector nokey"))
+        );
+    }
+
+    #[test]
+    fn environment_effects_and_a_guard_pass_the_shared_schema() {
+        let mut args = start_args("environment");
+        args.latency = None;
+        args.disk_fill = Some(400);
+        args.memory = Some(512);
+        args.allow_oom = true;
+        args.cpu = Some(50);
+        args.guard = Some("50%".into());
+        let mut doc = Document::parse("").unwrap();
+        doc.add(&spec(&args, chrono::Utc::now()).unwrap()).unwrap();
+        let config = Config::parse_strict(&doc.render().unwrap()).expect("valid");
+        let experiment = &config.experiments[0];
+        assert!(experiment.effect.on_environment());
+        assert_eq!(
+            experiment.guard.map(|g| g.max_error_rate.value()),
+            Some(0.5)
+        );
+        args.guard = Some("150%".into());
+        assert!(
+            matches!(spec(&args, chrono::Utc::now()), Err(DeployError::Input(m)) if m.contains("--guard"))
         );
     }
 }

@@ -56,8 +56,19 @@ pub struct ExperimentSpec {
     /// Alarms (names or ARNs) that halt it.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub stop_on_alarms: Vec<String>,
+    /// Its own guard.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub guard: Option<GuardSpec>,
     /// What it does.
     pub effect: EffectSpec,
+}
+
+/// The guard of an [`ExperimentSpec`]: the error share that suspends it (the window and the
+/// least number of invocations are the schema's defaults).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GuardSpec {
+    /// The share of invocations failing on their own, 0..1.
+    pub max_error_rate: f64,
 }
 
 /// The effect of an [`ExperimentSpec`]: any of latency, exception and an HTTP answer.
@@ -85,6 +96,49 @@ pub struct EffectSpec {
     /// Report records of a batch as failed (`response`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub batch_item_failures: Option<BatchFailuresSpec>,
+    /// Fill the temporary directory (`environment`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub disk: Option<DiskSpec>,
+    /// Hold memory (`environment`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memory: Option<MemorySpec>,
+    /// Burn a share of one CPU (`environment`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<CpuSpec>,
+}
+
+/// A `disk` effect of an [`EffectSpec`]: `{fill_mb}` or `{leave_free_mb}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum DiskSpec {
+    /// A file of this many MiB.
+    #[serde(untagged)]
+    Fill {
+        /// MiB.
+        fill_mb: u64,
+    },
+    /// A file leaving this many MiB free.
+    #[serde(untagged)]
+    LeaveFree {
+        /// MiB.
+        leave_free_mb: u64,
+    },
+}
+
+/// A `memory` effect of an [`EffectSpec`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MemorySpec {
+    /// MiB held.
+    pub mb: u64,
+    /// Above 90 % of the function's memory: a rehearsal of an out-of-memory kill.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub allow_oom: bool,
+}
+
+/// A `cpu` effect of an [`EffectSpec`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CpuSpec {
+    /// Share of one CPU, 1..=100.
+    pub percent: u8,
 }
 
 /// A partial batch failure of an [`EffectSpec`]: each record failed with probability `rate`.
@@ -149,6 +203,9 @@ impl EffectSpec {
             && self.corrupt.is_none()
             && self.timeout.is_none()
             && self.batch_item_failures.is_none()
+            && self.disk.is_none()
+            && self.memory.is_none()
+            && self.cpu.is_none()
     }
 }
 
@@ -308,14 +365,12 @@ mod tests {
             start: Some(time("2026-06-01T00:00:00Z")),
             duration: Some(Duration::from_secs(90 * 60)),
             stop_on_alarms: vec!["orders-5xx".into()],
+            guard: None,
             effect: EffectSpec {
                 latency: Some(200),
                 exception: Some("down".into()),
                 http_response: Some(HttpResponseSpec { code: 503 }),
-                aws_error: None,
-                corrupt: None,
-                timeout: None,
-                batch_item_failures: None,
+                ..EffectSpec::default()
             },
         }
     }
@@ -343,6 +398,46 @@ mod tests {
             let config = Config::parse_strict(&doc.render().unwrap()).unwrap();
             assert_eq!(config.experiments[0].effect.corrupt, Some(read));
         }
+    }
+
+    #[test]
+    fn environment_effects_and_a_guard_are_written_as_the_schema_reads_them() {
+        let mut experiment = spec("squeeze");
+        experiment.flag = crate::flags::ENVIRONMENT.into();
+        experiment.guard = Some(GuardSpec {
+            max_error_rate: 0.25,
+        });
+        experiment.effect = EffectSpec {
+            disk: Some(DiskSpec::LeaveFree { leave_free_mb: 10 }),
+            memory: Some(MemorySpec {
+                mb: 512,
+                allow_oom: true,
+            }),
+            cpu: Some(CpuSpec { percent: 50 }),
+            ..EffectSpec::default()
+        };
+        let mut doc = Document::default_for_tests();
+        doc.add(&experiment).unwrap();
+        let config = Config::parse_strict(&doc.render().unwrap()).unwrap();
+        let read = &config.experiments[0];
+        assert_eq!(
+            read.effect.disk,
+            Some(crate::config::DiskEffect::LeaveFree(10))
+        );
+        assert_eq!(
+            read.effect.memory.map(|m| (m.mb, m.allow_oom)),
+            Some((512, true))
+        );
+        assert_eq!(read.effect.cpu.map(|c| c.percent), Some(50));
+        assert_eq!(read.guard.map(|g| g.max_error_rate.value()), Some(0.25));
+        experiment.effect.disk = Some(DiskSpec::Fill { fill_mb: 400 });
+        let mut doc = Document::default_for_tests();
+        doc.add(&experiment).unwrap();
+        let config = Config::parse_strict(&doc.render().unwrap()).unwrap();
+        assert_eq!(
+            config.experiments[0].effect.disk,
+            Some(crate::config::DiskEffect::Fill(400))
+        );
     }
 
     #[test]
@@ -424,7 +519,7 @@ mod tests {
             spec.rate = rate;
             spec.selector = selector.clone();
             spec.duration = minutes.map(|m| Duration::from_secs(m * 60));
-            spec.effect = EffectSpec { latency, exception: None, http_response: code.map(|code| HttpResponseSpec { code }), aws_error: None, corrupt: None, timeout: None, batch_item_failures: None };
+            spec.effect = EffectSpec { latency, http_response: code.map(|code| HttpResponseSpec { code }), ..EffectSpec::default() };
             if spec.effect.is_empty() {
                 spec.effect.exception = Some("x".into());
             }

@@ -10,8 +10,9 @@ mod experiment;
 mod values;
 
 pub use document::{
-    AwsErrorSpec, BatchFailuresSpec, CorruptSpec, Document, DocumentError, EffectSpec,
-    ExperimentSpec, HttpResponseSpec, TimeoutSpec, removed_experiments,
+    AwsErrorSpec, BatchFailuresSpec, CorruptSpec, CpuSpec, DiskSpec, Document, DocumentError,
+    EffectSpec, ExperimentSpec, GuardSpec, HttpResponseSpec, MemorySpec, TimeoutSpec,
+    removed_experiments,
 };
 pub use environment::{
     CpuEffect, DEFAULT_GUARD_MIN_INVOCATIONS, DEFAULT_GUARD_WINDOW, DiskEffect, Guard,
