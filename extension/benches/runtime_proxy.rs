@@ -97,7 +97,20 @@ async fn compare(
     } else {
         format!("{} KiB", size / 1024)
     };
-    measure(sides, label, &Bytes::from(vec![b'y'; size]), iterations).await
+    measure(sides, label, &json_answer(size), iterations).await
+}
+
+/// An HTTP-shaped answer of `size` bytes, `{"statusCode":200,"body":"yyy..."}`, as an API
+/// function gives (what a guard reads).
+fn json_answer(size: usize) -> Bytes {
+    let head = r#"{"statusCode":200,"body":""#;
+    let tail = r#""}"#;
+    let fill = size.saturating_sub(head.len() + tail.len());
+    let mut answer = Vec::with_capacity(size);
+    answer.extend_from_slice(head.as_bytes());
+    answer.resize(head.len() + fill, b'y');
+    answer.extend_from_slice(tail.as_bytes());
+    Bytes::from(answer)
 }
 
 /// The rounds of [`compare`] with the upstream's events as they are set, each answered with
@@ -319,6 +332,12 @@ fn main() {
             experiment_config.to_string_lossy().into_owned(),
         )],
     );
+    // One more with a guard active: a guarded experiment on dependency traffic, so that every
+    // invocation is watched and every answer read and judged, and no fault applies here.
+    let (with_guard, _guard_dir) = start_with_config(
+        upstream_addr,
+        "guard: {max_error_rate: 50%}\nexperiments:\n  - {name: bench-guarded, flag: egress, effect: {latency: 0}}\n",
+    );
     let sides = [
         Side {
             label: "direct",
@@ -339,6 +358,11 @@ fn main() {
             label: "faultline, an ingress experiment applying (event read whole)",
             addr: with_experiment.addr.clone(),
             pid: Some(with_experiment.child.id()),
+        },
+        Side {
+            label: "faultline, a guard active (every answer read and judged)",
+            addr: with_guard.addr.clone(),
+            pid: Some(with_guard.child.id()),
         },
     ];
     // Two more, for a 256 KiB SQS batch: a partial batch failure applying to every answer, and
@@ -397,7 +421,7 @@ fn main() {
             let rss_before = rss_kib(extension.child.id());
             let cpu_before = cpu_time_ns(extension.child.id());
             let client = new_client();
-            let payload = Bytes::from(vec![b'y'; 1024]);
+            let payload = json_answer(1024);
             let started = Instant::now();
             for _ in 0..rss_iterations {
                 invocation(&client, &extension.addr, &payload).await;
@@ -420,6 +444,7 @@ fn main() {
         });
     drop(floor);
     drop(with_experiment);
+    drop(with_guard);
     drop(with_batch_failures);
     drop(with_event_selector);
     drop(extension);
@@ -443,7 +468,8 @@ fn main() {
          id per event, the deadline, the function ARN); the response goes to the event's request \
          id and echoes its invocation id, as current runtime clients do. Paths \
          (direct; the floor relay; faultline with no experiment; faultline with an ingress \
-         experiment of no delay applying to every event, so each event is read whole and judged) \
+         experiment of no delay applying to every event, so each event is read whole and judged; \
+         faultline with a guard active, so each answer is read and judged) \
          interleaved in blocks of 50, their order rotated each round, after 200 warm-up \
          invocations a side. CPU: the relay process's, from /proc/PID/task/*/schedstat, over the \
          measured rounds, per invocation.\n\n\
@@ -476,6 +502,19 @@ fn main() {
         against(2),
         against(3),
         against(4)
+    ));
+    let guard_ratio = |c: &Comparison| {
+        c.cpu_per_invocation[4]
+            .zip(c.cpu_per_invocation[1])
+            .map_or("?".into(), |(ours, floor)| {
+                format!("{:.2}", micros(ours) / micros(floor).max(0.001))
+            })
+    };
+    report.push_str(&format!(
+        "\nWith a guard active (every invocation watched, every answer read and judged), CPU per \
+         invocation against the floor: 1 KiB {} (goal ≤ 1.10), 1 MiB {}\n",
+        guard_ratio(&small.median),
+        guard_ratio(&large)
     ));
     let (small_added, small_ratio) = against_floor(&small.median);
     let (large_added, large_ratio) = against_floor(&large);

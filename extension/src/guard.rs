@@ -13,15 +13,15 @@
 use crate::config::state::ConfigState;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
-
-/// The longest window a guard may have: older outcomes are forgotten.
-const MAX_WINDOW: Duration = Duration::from_secs(3600);
+use std::time::Instant;
 
 #[derive(Debug, Default)]
 struct Window {
-    /// When each invocation ended, and whether in an error faultline did not inject.
-    outcomes: VecDeque<(Instant, bool)>,
+    /// When each invocation ended, in order, with the errors counted before it: the errors of
+    /// any stretch up to now are a difference, its start found by a binary search on time.
+    outcomes: VecDeque<(Instant, u64)>,
+    /// Errors counted since the window began.
+    errors: u64,
     /// Invocations delivered to the runtime and not answered yet: their deadline (ms since the
     /// epoch).
     pending: HashMap<String, u64>,
@@ -81,33 +81,46 @@ impl Guardian {
         self.record(failed || late);
     }
 
-    /// Records one outcome and suspends each guarded experiment whose guard it trips.
+    /// Records one outcome and suspends each guarded experiment whose guard it trips. Outcomes
+    /// older than the longest window in force are forgotten.
     fn record(&self, error: bool) {
         let now = Instant::now();
-        let mut window = self.window();
-        window.outcomes.push_back((now, error));
-        while window
-            .outcomes
-            .front()
-            .is_some_and(|(at, _)| now.duration_since(*at) > MAX_WINDOW)
-        {
-            window.outcomes.pop_front();
-        }
         let Some(active) = self.state.in_force() else {
             return;
         };
+        let guards: Vec<(&str, faultline_schema::config::Guard)> =
+            active.guards(chrono::Utc::now()).collect();
+        let longest = guards
+            .iter()
+            .map(|(_, g)| g.window)
+            .max()
+            .unwrap_or_default();
+        let mut window = self.window();
+        let before = window.errors;
+        window.outcomes.push_back((now, before));
+        window.errors += u64::from(error);
+        let errors = window.errors;
+        while window
+            .outcomes
+            .front()
+            .is_some_and(|(at, _)| now.duration_since(*at) > longest)
+        {
+            window.outcomes.pop_front();
+        }
         let mut tripped = false;
-        for (name, guard) in active.guards(chrono::Utc::now()) {
-            let (errors, total) = window
+        for (name, guard) in guards {
+            let first = window
                 .outcomes
-                .iter()
-                .rev()
-                .take_while(|(at, _)| now.duration_since(*at) <= guard.window)
-                .fold((0u32, 0u32), |(errors, total), (_, error)| {
-                    (errors + u32::from(*error), total + 1)
-                });
-            if guard.trips(errors, total) {
-                tripped |= self.state.trip_guard(name, errors, total, guard);
+                .partition_point(|(at, _)| now.duration_since(*at) > guard.window);
+            let total = window.outcomes.len() - first;
+            let counted_before = window.outcomes.get(first).map_or(errors, |(_, e)| *e);
+            let in_window = errors.saturating_sub(counted_before);
+            let (in_window, total) = (
+                u32::try_from(in_window).unwrap_or(u32::MAX),
+                u32::try_from(total).unwrap_or(u32::MAX),
+            );
+            if guard.trips(in_window, total) {
+                tripped |= self.state.trip_guard(name, in_window, total, guard);
             }
         }
         if tripped {
@@ -117,8 +130,26 @@ impl Guardian {
     }
 }
 
+/// The status of an answer that begins `{"statusCode": NNN` (as API Gateway, ALB and function
+/// URL answers written by most frameworks do), read without scanning the rest of it.
+fn leading_status(payload: &[u8]) -> Option<u64> {
+    let rest = payload.trim_ascii_start().strip_prefix(b"{")?;
+    let rest = rest.trim_ascii_start().strip_prefix(b"\"statusCode\"")?;
+    let rest = rest.trim_ascii_start().strip_prefix(b":")?;
+    let rest = rest.trim_ascii_start();
+    let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+    let after = rest.get(digits..)?.trim_ascii_start().first()?;
+    if digits == 0 || digits > 3 || !matches!(after, b',' | b'}') {
+        return None;
+    }
+    std::str::from_utf8(rest.get(..digits)?).ok()?.parse().ok()
+}
+
 /// Whether an answer is HTTP-shaped (`{"statusCode": ...}`) with a 5xx status.
 pub fn is_server_error(payload: &[u8]) -> bool {
+    if let Some(status) = leading_status(payload) {
+        return (500..600).contains(&status);
+    }
     #[derive(serde::Deserialize)]
     struct Shape {
         #[serde(rename = "statusCode")]
@@ -153,6 +184,13 @@ mod tests {
         assert!(!is_server_error(br#"{"ok": true}"#));
         assert!(!is_server_error(b"not json"));
         assert!(!is_server_error(br#"[500]"#));
+        // The status first (read at once), or anywhere at the top level.
+        assert!(is_server_error(br#" { "statusCode" : 502 , "body": "x"}"#));
+        assert!(!is_server_error(
+            br#"{"statusCode":200,"body":"{\"statusCode\":500}"}"#
+        ));
+        assert!(is_server_error(br#"{"body":"x","statusCode":500}"#));
+        assert_eq!(leading_status(br#"{"statusCode":5000}"#), None);
     }
 
     fn guarded(yaml: &str) -> (ConfigState, Guardian) {
@@ -198,6 +236,23 @@ mod tests {
         );
         guardian.delivered("late", Some(now_ms().saturating_sub(1)));
         guardian.delivered("next", Some(now_ms() + 60_000));
+        assert!(state.in_force().expect("config").experiments.is_empty());
+    }
+
+    #[test]
+    fn outcomes_older_than_the_window_do_not_count() {
+        let (state, guardian) = guarded(
+            "experiments:\n  - {name: slow, flag: ingress, guard: {max_error_rate: 100%, min_invocations: 2, window: 1s}, effect: {latency: 10}}\n",
+        );
+        guardian.ended("r0", true);
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+        guardian.ended("r1", true);
+        assert_eq!(
+            state.in_force().expect("config").experiments.len(),
+            1,
+            "one error in the window"
+        );
+        guardian.ended("r2", true);
         assert!(state.in_force().expect("config").experiments.is_empty());
     }
 
