@@ -50,6 +50,9 @@ pub struct Settings {
     /// endpoint listens on loopback only.
     pub sdk_listen: Option<ListenAddr>,
     pub config_source: Option<ConfigSource>,
+    /// GREMLIN_CONFIG_ARN_ROLE: a role (in the config's account) assumed with the function's
+    /// credentials to read the config.
+    pub config_role: Option<String>,
     /// GREMLIN_DEBUG, when set.
     pub debug: Option<bool>,
     pub ready_file: PathBuf,
@@ -79,6 +82,19 @@ pub struct Settings {
 }
 
 use faultline_schema::wiring::{INIT_FAULTS_ENV, ORIGINATION_ENV, origination_host};
+
+/// `arn:PARTITION:iam::ACCOUNT:role/[PATH/]NAME`.
+fn is_role_arn(text: &str) -> bool {
+    let parts: Vec<&str> = text.splitn(6, ':').collect();
+    matches!(
+        parts[..],
+        ["arn", partition, "iam", "", account, resource]
+            if partition.starts_with("aws")
+                && account.len() == 12
+                && account.bytes().all(|b| b.is_ascii_digit())
+                && resource.strip_prefix("role/").is_some_and(|name| !name.is_empty())
+    )
+}
 
 /// Descriptors kept for everything but the dependency proxy's connections.
 const FD_MARGIN: usize = 64;
@@ -177,6 +193,18 @@ impl Settings {
             Some(limit) => max_connections.min((limit.saturating_sub(FD_MARGIN) / 2).max(1)),
             None => max_connections,
         };
+        let config_role = get("GREMLIN_CONFIG_ARN_ROLE").and_then(|role| {
+            let role = role.trim().to_string();
+            if is_role_arn(&role) {
+                Some(role)
+            } else {
+                problem = Some(format!(
+                    "GREMLIN_CONFIG_ARN_ROLE: `{role}` is not an IAM role ARN \
+                     (arn:aws:iam::ACCOUNT:role/NAME)"
+                ));
+                None
+            }
+        });
         let config_source =
             match ConfigSource::from_env(get("GREMLIN_CONFIG_ARN"), get("GREMLIN_CONFIG_FILE")) {
                 Ok(source) => source,
@@ -194,6 +222,7 @@ impl Settings {
             dependency_listen,
             sdk_listen,
             config_source,
+            config_role,
             debug: get("GREMLIN_DEBUG").map(|v| is_truthy(&v)),
             ready_file: get("FAULTLINE_READY_FILE")
                 .map_or_else(|| PathBuf::from(DEFAULT_READY_FILE), PathBuf::from),
@@ -352,6 +381,25 @@ mod tests {
         .expect("registers anyway");
         assert!(!s.enabled);
         assert!(s.problem.unwrap().contains("GREMLIN_CONFIG_ARN"));
+        for (role, good) in [
+            ("arn:aws:iam::222222222222:role/faultline-config-reader", true),
+            ("arn:aws-cn:iam::222222222222:role/path/reader", true),
+            ("arn:aws:iam::2222:role/reader", false),
+            ("arn:aws:iam::222222222222:user/reader", false),
+            ("faultline-config-reader", false),
+        ] {
+            let s = settings(&[
+                ("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001"),
+                ("GREMLIN_LAMBDA_ENABLED", "true"),
+                ("GREMLIN_CONFIG_ARN_ROLE", role),
+            ])
+            .expect("registers anyway");
+            assert_eq!(s.enabled, good, "{role}");
+            assert_eq!(s.config_role.is_some(), good, "{role}");
+            if !good {
+                assert!(s.problem.unwrap().contains("GREMLIN_CONFIG_ARN_ROLE"));
+            }
+        }
         for bad in ["http://", "not a host:port", "127.0.0.1:99999"] {
             let s = settings(&[
                 ("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001"),

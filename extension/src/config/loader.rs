@@ -11,11 +11,17 @@ use faultline_schema::config::Config;
 pub struct ConfigLoader {
     fetcher: ConfigFetcher,
     state: ConfigState,
+    /// The store's version of the config in force: a read of the same version is not parsed.
+    version: std::sync::Mutex<Option<String>>,
 }
 
 impl ConfigLoader {
     pub fn new(fetcher: ConfigFetcher, state: ConfigState) -> Self {
-        ConfigLoader { fetcher, state }
+        ConfigLoader {
+            fetcher,
+            state,
+            version: std::sync::Mutex::new(None),
+        }
     }
 
     /// Reads the stop alarms of the active experiments, halting or clearing each.
@@ -31,15 +37,28 @@ impl ConfigLoader {
     /// Reads, parses and publishes the config once. Returns whether it succeeded.
     pub async fn load_once(&self, log_level: &LogLevel) -> bool {
         let source = self.fetcher.source().describe();
-        let text = match self.fetcher.fetch(FETCH_TIMEOUT).await {
-            Ok(text) => text,
+        let fetched = match self.fetcher.fetch(FETCH_TIMEOUT).await {
+            Ok(fetched) => fetched,
             Err(err) => {
                 tracing::error!("{err}; {}", self.fallback());
                 self.state.mark_failed();
                 return false;
             }
         };
-        match Config::parse(&text) {
+        let mut kept = self
+            .version
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if fetched.version.is_some() && *kept == fetched.version && self.state.confirm() {
+            tracing::debug!(
+                "config from {source} unchanged (version {}): not parsed again",
+                fetched.version.as_deref().unwrap_or_default()
+            );
+            return true;
+        }
+        *kept = None;
+        drop(kept);
+        match Config::parse(&fetched.text) {
             Ok(config) => {
                 for rejected in &config.rejected_experiments {
                     tracing::warn!("{rejected}: experiment ignored");
@@ -51,6 +70,10 @@ impl ConfigLoader {
                 );
                 tracing::debug!("config in force: {config:?}");
                 self.state.set(config);
+                *self
+                    .version
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner()) = fetched.version;
                 true
             }
             Err(err) => {

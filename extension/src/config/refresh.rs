@@ -6,6 +6,12 @@
 //! a stale config is then re-read in the background (the invocation never waits for it). Staleness
 //! is judged on the wall clock, which keeps running while the environment is frozen. A failed
 //! read keeps the last good config (see [`ConfigLoader`]).
+//!
+//! Environments started together (a cold-start burst: Lambda adds up to 1,000 every 10 s) would
+//! read together at every interval after. The first read's time is therefore counted as earlier
+//! by a random fraction of the interval: the first refresh comes sooner by that much, and the
+//! environments' reads spread over the interval from then on. Nothing is read later than the
+//! interval asks, so the dead-man's `max_stale` holds as before.
 
 use crate::config::loader::ConfigLoader;
 use crate::config::state::ConfigState;
@@ -22,9 +28,14 @@ pub struct ConfigRefresher {
     log_level: LogLevel,
     last_attempt: Mutex<Option<SystemTime>>,
     in_flight: AtomicBool,
+    /// The first attempt's phase was drawn.
+    jittered: AtomicBool,
     /// Where the stop alarms are read (the function's region).
     region: Option<String>,
 }
+
+/// The periodic refresh never wakes more often than this (while a read is under way).
+const MIN_WAKE: Duration = Duration::from_millis(250);
 
 impl ConfigRefresher {
     pub fn new(
@@ -39,6 +50,7 @@ impl ConfigRefresher {
             log_level,
             last_attempt: Mutex::new(None),
             in_flight: AtomicBool::new(false),
+            jittered: AtomicBool::new(false),
             region,
         })
     }
@@ -74,10 +86,29 @@ impl ConfigRefresher {
     }
 
     fn mark_attempt(&self) {
+        let now = SystemTime::now();
+        let at = if self.jittered.swap(true, Ordering::SeqCst) {
+            now
+        } else {
+            // The first read counts as earlier by a random fraction of the interval.
+            now.checked_sub(self.interval().mul_f64(fastrand::f64()))
+                .unwrap_or(now)
+        };
         *self
             .last_attempt
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(SystemTime::now());
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(at);
+    }
+
+    /// How long until the config is stale: zero when it is, or was never read.
+    fn until_stale(&self, now: SystemTime) -> Duration {
+        let last = *self
+            .last_attempt
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        last.and_then(|last| last.checked_add(self.interval()))
+            .and_then(|due| due.duration_since(now).ok())
+            .unwrap_or_default()
     }
 
     /// Loads the config now (start-up). Counts as an attempt for staleness.
@@ -138,11 +169,52 @@ impl ConfigRefresher {
         });
     }
 
-    /// Re-reads the config every refresh interval while the environment runs.
+    /// Re-reads the config whenever it goes stale while the environment runs.
     pub async fn run_periodic(self: Arc<Self>) {
         loop {
-            tokio::time::sleep(self.interval()).await;
+            let wait = self.until_stale(SystemTime::now()).max(MIN_WAKE);
+            tokio::time::sleep(wait).await;
             self.poke();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::source::{ConfigFetcher, ConfigSource};
+
+    async fn loaded_from(path: &std::path::Path) -> Arc<ConfigRefresher> {
+        let state = ConfigState::new();
+        let fetcher = ConfigFetcher::new(ConfigSource::File(path.to_path_buf()));
+        let loader = Arc::new(ConfigLoader::new(fetcher, state.clone()));
+        let refresher = ConfigRefresher::new(loader, state, crate::logging::init(None), None);
+        assert!(refresher.load_now().await);
+        refresher
+    }
+
+    #[tokio::test]
+    async fn the_first_refresh_is_spread_over_the_interval_and_the_next_come_on_time() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("faultline.yaml");
+        std::fs::write(&path, "refresh_interval: 100s\n").expect("config");
+        let interval = Duration::from_secs(100);
+        let mut waits = Vec::new();
+        for _ in 0..20 {
+            let refresher = loaded_from(&path).await;
+            let wait = refresher.until_stale(SystemTime::now());
+            assert!(wait <= interval, "{wait:?}");
+            waits.push(wait.as_secs());
+            // After the first read, every read is due one interval on.
+            refresher.mark_attempt();
+            let next = refresher.until_stale(SystemTime::now());
+            assert!(next > interval - Duration::from_secs(1), "{next:?}");
+        }
+        waits.sort_unstable();
+        waits.dedup();
+        assert!(
+            waits.len() > 5,
+            "20 environments started together refresh at {waits:?} s"
+        );
     }
 }

@@ -112,9 +112,19 @@ impl ConfigSource {
     }
 }
 
+/// What one read gave: the text, and the version the store gave it, when it has versions
+/// (Secrets Manager's `VersionId`, SSM's `Version`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fetched {
+    pub text: String,
+    pub version: Option<String>,
+}
+
 /// Reads a [`ConfigSource`]; AWS clients are built once and reused for refreshes.
 pub struct ConfigFetcher {
     source: ConfigSource,
+    /// A role to assume for reading the config (GREMLIN_CONFIG_ARN_ROLE).
+    role: Option<String>,
     aws: tokio::sync::OnceCell<aws_config::SdkConfig>,
     /// For CloudWatch alarms, which live in the function's region (the secret may not).
     alarms_aws: tokio::sync::OnceCell<aws_config::SdkConfig>,
@@ -124,17 +134,25 @@ impl ConfigFetcher {
     pub fn new(source: ConfigSource) -> Self {
         ConfigFetcher {
             source,
+            role: None,
             aws: tokio::sync::OnceCell::new(),
             alarms_aws: tokio::sync::OnceCell::new(),
         }
+    }
+
+    /// Reads the config as `role` (a role in the config's account), assumed with the function's
+    /// credentials; the temporary credentials are renewed before they expire.
+    pub fn with_role(mut self, role: Option<String>) -> Self {
+        self.role = role;
+        self
     }
 
     pub fn source(&self) -> &ConfigSource {
         &self.source
     }
 
-    /// The config text, or why it could not be read within `timeout`.
-    pub async fn fetch(&self, timeout: Duration) -> Result<String, FetchError> {
+    /// The config text and its version, or why it could not be read within `timeout`.
+    pub async fn fetch(&self, timeout: Duration) -> Result<Fetched, FetchError> {
         match tokio::time::timeout(timeout, self.fetch_unbounded()).await {
             Ok(result) => result,
             Err(_) => Err(FetchError::Timeout {
@@ -144,15 +162,20 @@ impl ConfigFetcher {
         }
     }
 
-    async fn fetch_unbounded(&self) -> Result<String, FetchError> {
+    async fn fetch_unbounded(&self) -> Result<Fetched, FetchError> {
         match &self.source {
             ConfigSource::File(path) => {
-                tokio::fs::read_to_string(path)
-                    .await
-                    .map_err(|source| FetchError::File {
-                        path: path.clone(),
-                        source,
-                    })
+                let text =
+                    tokio::fs::read_to_string(path)
+                        .await
+                        .map_err(|source| FetchError::File {
+                            path: path.clone(),
+                            source,
+                        })?;
+                Ok(Fetched {
+                    text,
+                    version: None,
+                })
             }
             ConfigSource::SecretsManager { arn, region } => {
                 let client = aws_sdk_secretsmanager::Client::new(self.sdk_config(region).await);
@@ -164,13 +187,15 @@ impl ConfigFetcher {
                     .send()
                     .await
                     .map_err(|err| aws_error("Secrets Manager", "GetSecretValue", arn, err))?;
-                if let Some(text) = output.secret_string() {
-                    return Ok(text.to_string());
-                }
-                output
-                    .secret_binary()
-                    .and_then(|blob| String::from_utf8(blob.as_ref().to_vec()).ok())
-                    .ok_or_else(|| FetchError::NotText { arn: arn.clone() })
+                let version = output.version_id().map(str::to_string);
+                let text = match output.secret_string() {
+                    Some(text) => text.to_string(),
+                    None => output
+                        .secret_binary()
+                        .and_then(|blob| String::from_utf8(blob.as_ref().to_vec()).ok())
+                        .ok_or_else(|| FetchError::NotText { arn: arn.clone() })?,
+                };
+                Ok(Fetched { text, version })
             }
             ConfigSource::SsmParameter { arn, region } => {
                 let client = aws_sdk_ssm::Client::new(self.sdk_config(region).await);
@@ -181,11 +206,13 @@ impl ConfigFetcher {
                     .send()
                     .await
                     .map_err(|err| aws_error("SSM", "GetParameter", arn, err))?;
-                output
-                    .parameter()
+                let parameter = output.parameter();
+                let text = parameter
                     .and_then(|p| p.value())
                     .map(str::to_string)
-                    .ok_or_else(|| FetchError::NotText { arn: arn.clone() })
+                    .ok_or_else(|| FetchError::NotText { arn: arn.clone() })?;
+                let version = parameter.map(|p| p.version().to_string());
+                Ok(Fetched { text, version })
             }
         }
     }
@@ -213,7 +240,15 @@ impl ConfigFetcher {
     }
 
     async fn sdk_config(&self, region: &str) -> &aws_config::SdkConfig {
-        self.aws.get_or_init(|| sdk_config(region)).await
+        self.aws
+            .get_or_init(|| async {
+                let own = sdk_config(region).await;
+                match &self.role {
+                    Some(role) => assuming(own, role, region).await,
+                    None => own,
+                }
+            })
+            .await
     }
 }
 
@@ -239,6 +274,27 @@ async fn sdk_config(region: &str) -> aws_config::SdkConfig {
         .await
         .into_builder()
         .service_config(NoServiceSettings)
+        .build()
+}
+
+/// `config` with the credentials of `role`, assumed with `config`'s own (the function's) and
+/// cached by the SDK, which renews them before they expire.
+async fn assuming(
+    config: aws_config::SdkConfig,
+    role: &str,
+    region: &str,
+) -> aws_config::SdkConfig {
+    let provider = aws_config::sts::AssumeRoleProvider::builder(role)
+        .session_name("faultline-config")
+        .region(aws_config::Region::new(region.to_string()))
+        .configure(&config)
+        .build()
+        .await;
+    config
+        .into_builder()
+        .credentials_provider(aws_types::sdk_config::SharedCredentialsProvider::new(
+            provider,
+        ))
         .build()
 }
 

@@ -255,6 +255,28 @@ impl ConfigState {
         });
     }
 
+    /// Records a successful read that found the config in force unchanged (the store's version
+    /// is the same): the dead-man is reset and a restore ends, as after [`ConfigState::set`],
+    /// with nothing parsed or compiled. False when no config is in force (then it must be set).
+    pub fn confirm(&self) -> bool {
+        if self.current().is_none() {
+            return false;
+        }
+        {
+            let mut guards = self.guards();
+            guards.last_success = Some(SystemTime::now());
+            guards.last_success_mono = Some(std::time::Instant::now());
+            if std::mem::take(&mut guards.restored) {
+                tracing::info!("the config was read after the restore: experiments apply again");
+            }
+        }
+        self.tx.send_modify(|s| {
+            s.attempted = true;
+            s.attempts += 1;
+        });
+        true
+    }
+
     /// Records a failed load: the last good config (if any) stays in force, until `max_stale`.
     pub fn mark_failed(&self) {
         self.tx.send_modify(|s| {

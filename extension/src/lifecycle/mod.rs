@@ -201,7 +201,8 @@ async fn start_enabled(
     state: &ConfigState,
 ) -> (Listeners, Option<Arc<ConfigRefresher>>) {
     let refresher = settings.config_source.clone().map(|source| {
-        let loader = Arc::new(ConfigLoader::new(ConfigFetcher::new(source), state.clone()));
+        let fetcher = ConfigFetcher::new(source).with_role(settings.config_role.clone());
+        let loader = Arc::new(ConfigLoader::new(fetcher, state.clone()));
         ConfigRefresher::new(
             loader,
             state.clone(),

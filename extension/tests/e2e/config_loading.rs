@@ -412,3 +412,102 @@ async fn a_huge_duration_in_a_secret_never_leaves_invocations_waiting() {
     }
     assert_eq!(waits_for_config(&extension), 0, "{}", extension.log_text());
 }
+
+/// A refresh that finds the same version of the secret (or parameter) does not parse it again;
+/// a new version is parsed and applied.
+#[tokio::test]
+async fn an_unchanged_version_is_not_parsed_again_and_a_new_one_is() {
+    let moto = Moto::start().await;
+    let one =
+        "refresh_interval: 1s\nexperiments:\n  - {name: a, flag: ingress, effect: {latency: 1}}\n";
+    let two = "refresh_interval: 1s\nexperiments:\n  - {name: a, flag: ingress, effect: {latency: 1}}\n  - {name: b, flag: ingress, effect: {latency: 2}}\n";
+    let secret = moto.create_secret("faultline-versions", one).await;
+    let parameter = moto.put_parameter("/faultline/versions", one).await;
+    for arn in [secret, parameter] {
+        let emulator = Emulator::start().await;
+        let mut env = LambdaEnv::new(&emulator.runtime_api());
+        env.set("GREMLIN_CONFIG_ARN", &arn)
+            .set("AWS_ENDPOINT_URL", &moto.endpoint)
+            .set("GREMLIN_DEBUG", "true");
+        let extension = start_extension(&env, &emulator).await;
+        assert!(
+            extension
+                .wait_log("not parsed again", Duration::from_secs(10))
+                .await,
+            "{}",
+            extension.log_text()
+        );
+        let loaded = |p: &Proc| {
+            p.logs()
+                .iter()
+                .filter(|l| l.contains("config loaded from"))
+                .count()
+        };
+        assert_eq!(loaded(&extension), 1, "{}", extension.log_text());
+        if arn.contains(":secret:") {
+            moto.update_secret(&arn, two).await;
+        } else {
+            moto.put_parameter_overwrite("/faultline/versions", two)
+                .await;
+        }
+        assert!(
+            extension
+                .wait_log("2 experiment(s)", Duration::from_secs(10))
+                .await,
+            "{}",
+            extension.log_text()
+        );
+        assert_eq!(loaded(&extension), 2);
+    }
+}
+
+/// The config lives in another account (moto serves each account apart): read with
+/// GREMLIN_CONFIG_ARN_ROLE, a role of that account assumed with the function's credentials;
+/// without the role the function's own account has no such secret.
+#[tokio::test]
+async fn a_config_in_another_account_is_read_through_the_role() {
+    let moto = Moto::start().await;
+    let role = "arn:aws:iam::222222222222:role/faultline-config-reader";
+    let own = moto.sdk_config("testing", "testing").await;
+    let provider = aws_config::sts::AssumeRoleProvider::builder(role)
+        .session_name("test-setup")
+        .configure(&own)
+        .build()
+        .await;
+    let other = own
+        .into_builder()
+        .credentials_provider(aws_types::sdk_config::SharedCredentialsProvider::new(
+            provider,
+        ))
+        .build();
+    let arn = aws_sdk_secretsmanager::Client::new(&other)
+        .create_secret()
+        .name("faultline-central")
+        .secret_string(config_with_secret(TWO_EXPERIMENTS))
+        .send()
+        .await
+        .expect("secret in the other account")
+        .arn()
+        .expect("arn")
+        .to_string();
+    assert!(arn.contains(":222222222222:"), "{arn}");
+
+    let mut env = LambdaEnv::new("127.0.0.1:1");
+    env.set("GREMLIN_CONFIG_ARN", &arn)
+        .set("AWS_ENDPOINT_URL", &moto.endpoint);
+    let (outcome, extension, _lambda) = invoke_through(&env).await;
+    assert_answered(&outcome);
+    assert!(
+        extension
+            .wait_log("ResourceNotFoundException", Duration::from_secs(10))
+            .await,
+        "the function's own account has no such secret: {}",
+        extension.log_text()
+    );
+
+    env.set("GREMLIN_CONFIG_ARN_ROLE", role);
+    let (outcome, extension, _lambda) = invoke_through(&env).await;
+    assert_answered(&outcome);
+    assert_loaded(&extension, &format!("secret {arn}"), 2).await;
+    assert_no_secret(&extension);
+}

@@ -81,6 +81,14 @@ async fn an_experiment_edited_in_the_secret_applies_after_refresh() {
         invoke(&emulator, &extension).await,
         Outcome::Response { .. }
     ));
+    // The first read is not waited for by the invocation: let it end before the edit.
+    assert!(
+        extension
+            .wait_log("config loaded from", Duration::from_secs(10))
+            .await,
+        "{}",
+        extension.log_text()
+    );
 
     moto.update_secret(
         &arn,

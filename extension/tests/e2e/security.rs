@@ -68,8 +68,15 @@ async fn listeners_are_reachable_on_loopback_only() {
         }
         None => eprintln!("no non-loopback address on this machine: only loopback was checked"),
     }
+    // The read is not waited for: it may end after the first invocation.
+    assert!(
+        extension
+            .wait_log("config loaded from secret", Duration::from_secs(10))
+            .await,
+        "{}",
+        extension.log_text()
+    );
     let logs = extension.log_text();
-    assert!(logs.contains("config loaded from secret"), "{logs}");
     assert!(!logs.contains(marker), "secret content in the log:\n{logs}");
 }
 

@@ -256,6 +256,20 @@ impl Moto {
 
 impl Moto {
     /// Creates a SecureString parameter and returns its ARN.
+    /// Stores a new version of an existing parameter (by name or ARN).
+    pub async fn put_parameter_overwrite(&self, name: &str, value: &str) {
+        let client = aws_sdk_ssm::Client::new(&self.sdk_config("testing", "testing").await);
+        client
+            .put_parameter()
+            .name(name)
+            .value(value)
+            .overwrite(true)
+            .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+            .send()
+            .await
+            .expect("overwrite parameter in moto");
+    }
+
     pub async fn put_parameter(&self, name: &str, value: &str) -> String {
         let client = aws_sdk_ssm::Client::new(&self.sdk_config("testing", "testing").await);
         client
