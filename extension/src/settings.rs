@@ -382,7 +382,10 @@ mod tests {
         assert!(!s.enabled);
         assert!(s.problem.unwrap().contains("GREMLIN_CONFIG_ARN"));
         for (role, good) in [
-            ("arn:aws:iam::222222222222:role/faultline-config-reader", true),
+            (
+                "arn:aws:iam::222222222222:role/faultline-config-reader",
+                true,
+            ),
             ("arn:aws-cn:iam::222222222222:role/path/reader", true),
             ("arn:aws:iam::2222:role/reader", false),
             ("arn:aws:iam::222222222222:user/reader", false),

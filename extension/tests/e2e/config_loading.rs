@@ -511,3 +511,63 @@ async fn a_config_in_another_account_is_read_through_the_role() {
     assert_loaded(&extension, &format!("secret {arn}"), 2).await;
     assert_no_secret(&extension);
 }
+
+/// The config in an S3 object: read whole once, then asked for with its ETag, which S3 answers
+/// 304 Not Modified while it is unchanged (nothing read or parsed); a new object is read and
+/// applied; a deleted one keeps the last good config.
+#[tokio::test]
+async fn an_s3_object_is_read_conditionally() {
+    let moto = Moto::start().await;
+    let one =
+        "refresh_interval: 1s\nexperiments:\n  - {name: a, flag: ingress, effect: {latency: 1}}\n";
+    let two = "refresh_interval: 1s\nexperiments:\n  - {name: a, flag: ingress, effect: {latency: 1}}\n  - {name: b, flag: ingress, effect: {latency: 2}}\n";
+    let arn = moto
+        .put_object(
+            "faultline-config-123456789012-us-east-1",
+            "faultline.yaml",
+            one,
+        )
+        .await;
+    let emulator = Emulator::start().await;
+    let mut env = LambdaEnv::new(&emulator.runtime_api());
+    env.set("GREMLIN_CONFIG_ARN", &arn)
+        .set("AWS_ENDPOINT_URL", &moto.endpoint)
+        .set("GREMLIN_DEBUG", "true");
+    let extension = start_extension(&env, &emulator).await;
+    assert_loaded(&extension, &format!("object {arn}"), 1).await;
+    assert!(
+        extension
+            .wait_log("not modified", Duration::from_secs(10))
+            .await,
+        "{}",
+        extension.log_text()
+    );
+    moto.put_object(
+        "faultline-config-123456789012-us-east-1",
+        "faultline.yaml",
+        two,
+    )
+    .await;
+    assert_loaded(&extension, &format!("object {arn}"), 2).await;
+    let loads = extension.log_text().matches("config loaded from").count();
+    assert_eq!(loads, 2, "{}", extension.log_text());
+    let s3 = aws_sdk_s3::Client::new(&moto.sdk_config("testing", "testing").await);
+    s3.delete_object()
+        .bucket("faultline-config-123456789012-us-east-1")
+        .key("faultline.yaml")
+        .send()
+        .await
+        .expect("delete object");
+    assert!(
+        extension
+            .wait_log("keeping the last good config", Duration::from_secs(10))
+            .await,
+        "{}",
+        extension.log_text()
+    );
+    assert!(
+        extension.log_text().contains("NoSuchKey"),
+        "{}",
+        extension.log_text()
+    );
+}
