@@ -18,15 +18,14 @@
 mod support;
 
 use bytes::Bytes;
-use faultline_extension::net::client::{full_body, new_client};
+use faultline_extension::net::client::new_client;
 use faultline_testkit::MotoServer;
-use faultline_testkit::lambda_emulator::{Emulator, INVOCATION_ID};
-use http_body_util::BodyExt;
+use faultline_testkit::lambda_emulator::Emulator;
 use std::net::SocketAddr;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use support::{micros, percentile, repo_root};
+use support::{micros, percentile, repo_root, run_invocation};
 
 /// A provided runtime's own init (Go, Rust).
 const RUNTIME_INIT: Duration = Duration::from_millis(10);
@@ -142,39 +141,8 @@ async fn cold_start(path: Path, secret_arn: &str, store: SocketAddr) -> Duration
     // The runtime: its own init, then its first /next.
     tokio::time::sleep(RUNTIME_INIT).await;
     let client = new_client();
-    let next = client
-        .request(
-            http::Request::get(format!("http://{api}/2018-06-01/runtime/invocation/next"))
-                .body(full_body(Bytes::new()))
-                .expect("request"),
-        )
-        .await
-        .expect("next");
-    let delivered = started.elapsed();
-    let header = |name: &str| {
-        next.headers()
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_string()
-    };
-    let (request_id, invocation_id) = (
-        header("lambda-runtime-aws-request-id"),
-        header(INVOCATION_ID),
-    );
-    let _ = next.into_body().collect().await;
-    let answer = client
-        .request(
-            http::Request::post(format!(
-                "http://{api}/2018-06-01/runtime/invocation/{request_id}/response"
-            ))
-            .header(INVOCATION_ID, invocation_id)
-            .body(full_body(Bytes::from_static(b"{}")))
-            .expect("request"),
-        )
-        .await
-        .expect("response");
-    let _ = answer.into_body().collect().await;
+    let arrived = run_invocation(&client, &api, &Bytes::from_static(b"{}")).await;
+    let delivered = arrived.duration_since(started);
     assert!(
         invocation.await.expect("task").is_some(),
         "the invocation completed"

@@ -16,51 +16,21 @@ mod support;
 
 use support::floor::start_floor;
 use support::{
-    INVOCATION_ID, REQUEST_ID, Upstream, cpu_time_ns, micros, percentile, repo_root, rss_kib,
-    sched_counts, start_extension, start_upstream,
+    Upstream, cpu_time_ns, micros, percentile, repo_root, rss_kib, run_invocation, sched_counts,
+    start_extension, start_upstream,
 };
 
 use bytes::Bytes;
-use faultline_extension::net::client::{HttpClient, full_body, new_client};
-use http_body_util::BodyExt;
+use faultline_extension::net::client::{HttpClient, new_client};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-/// One invocation as a current runtime client does it: fetch the event, post a response of the
-/// same size for its request id, echoing its invocation id.
+/// One invocation (GET /next, POST /response) and how long it took.
 async fn invocation(client: &HttpClient, api: &str, payload: &Bytes) -> Duration {
     let started = Instant::now();
-    let next = client
-        .request(
-            http::Request::get(format!("http://{api}/2018-06-01/runtime/invocation/next"))
-                .body(full_body(Bytes::new()))
-                .expect("request"),
-        )
-        .await
-        .expect("next");
-    let header = |name: &str| {
-        next.headers()
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_string()
-    };
-    let (request_id, invocation_id) = (header(REQUEST_ID), header(INVOCATION_ID));
-    let _event = next.into_body().collect().await.expect("event").to_bytes();
-    let response = client
-        .request(
-            http::Request::post(format!(
-                "http://{api}/2018-06-01/runtime/invocation/{request_id}/response"
-            ))
-            .header(INVOCATION_ID, invocation_id)
-            .body(full_body(payload.clone()))
-            .expect("request"),
-        )
-        .await
-        .expect("response");
-    let _ = response.into_body().collect().await;
+    run_invocation(client, api, payload).await;
     started.elapsed()
 }
 
@@ -70,6 +40,17 @@ struct Side {
     addr: String,
     /// The relay process, whose CPU is counted (none for direct).
     pid: Option<u32>,
+}
+
+impl Side {
+    /// Through the relay process `spawned`.
+    fn of(label: &'static str, spawned: &support::Spawned) -> Side {
+        Side {
+            label,
+            addr: spawned.addr.clone(),
+            pid: Some(spawned.child.id()),
+        }
+    }
 }
 
 /// One payload size: per side, the sorted round-trip times and the relay's CPU per invocation.
@@ -338,32 +319,23 @@ fn main() {
         upstream_addr,
         "guard: {max_error_rate: 50%}\nexperiments:\n  - {name: bench-guarded, flag: egress, effect: {latency: 0}}\n",
     );
+    let direct = || Side {
+        label: "direct",
+        addr: upstream_addr.to_string(),
+        pid: None,
+    };
     let sides = [
-        Side {
-            label: "direct",
-            addr: upstream_addr.to_string(),
-            pid: None,
-        },
-        Side {
-            label: "floor relay",
-            addr: floor.addr.clone(),
-            pid: Some(floor.child.id()),
-        },
-        Side {
-            label: "faultline",
-            addr: extension.addr.clone(),
-            pid: Some(extension.child.id()),
-        },
-        Side {
-            label: "faultline, an ingress experiment applying (event read whole)",
-            addr: with_experiment.addr.clone(),
-            pid: Some(with_experiment.child.id()),
-        },
-        Side {
-            label: "faultline, a guard active (every answer read and judged)",
-            addr: with_guard.addr.clone(),
-            pid: Some(with_guard.child.id()),
-        },
+        direct(),
+        Side::of("floor relay", &floor),
+        Side::of("faultline", &extension),
+        Side::of(
+            "faultline, an ingress experiment applying (event read whole)",
+            &with_experiment,
+        ),
+        Side::of(
+            "faultline, a guard active (every answer read and judged)",
+            &with_guard,
+        ),
     ];
     // Two more, for a 256 KiB SQS batch: a partial batch failure applying to every answer, and
     // an `event.` selector read from every event.
@@ -376,31 +348,17 @@ fn main() {
         "experiments:\n  - {name: bench-event, flag: ingress, selector: {event.Records.0.eventSource: \"aws:sqs\"}, effect: {latency: 0}}\n",
     );
     let batch_sides = [
-        Side {
-            label: "direct",
-            addr: upstream_addr.to_string(),
-            pid: None,
-        },
-        Side {
-            label: "floor relay",
-            addr: floor.addr.clone(),
-            pid: Some(floor.child.id()),
-        },
-        Side {
-            label: "faultline",
-            addr: extension.addr.clone(),
-            pid: Some(extension.child.id()),
-        },
-        Side {
-            label: "faultline, batchItemFailures {rate: 0.2} applying",
-            addr: with_batch_failures.addr.clone(),
-            pid: Some(with_batch_failures.child.id()),
-        },
-        Side {
-            label: "faultline, an event.Records.0.eventSource selector applying",
-            addr: with_event_selector.addr.clone(),
-            pid: Some(with_event_selector.child.id()),
-        },
+        direct(),
+        Side::of("floor relay", &floor),
+        Side::of("faultline", &extension),
+        Side::of(
+            "faultline, batchItemFailures {rate: 0.2} applying",
+            &with_batch_failures,
+        ),
+        Side::of(
+            "faultline, an event.Records.0.eventSource selector applying",
+            &with_event_selector,
+        ),
     ];
     let batch_answer = Bytes::from_static(br#"{"batchItemFailures":[]}"#);
     let (small, large, batch, rss_before, rss_after, proxy_cpu, loop_wall, connections) = runtime

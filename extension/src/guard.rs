@@ -145,6 +145,12 @@ fn leading_status(payload: &[u8]) -> Option<u64> {
     std::str::from_utf8(rest.get(..digits)?).ok()?.parse().ok()
 }
 
+/// Whether an answer that begins with `start` is a server error, when `start` tells (it begins
+/// `{"statusCode": NNN`); None when the whole answer must be read to tell.
+pub fn judged_by_start(start: &[u8]) -> Option<bool> {
+    leading_status(start).map(|status| (500..600).contains(&status))
+}
+
 /// Whether an answer is HTTP-shaped (`{"statusCode": ...}`) with a 5xx status.
 pub fn is_server_error(payload: &[u8]) -> bool {
     if let Some(status) = leading_status(payload) {
@@ -191,6 +197,11 @@ mod tests {
         ));
         assert!(is_server_error(br#"{"body":"x","statusCode":500}"#));
         assert_eq!(leading_status(br#"{"statusCode":5000}"#), None);
+        // The start of an answer tells, or asks for the rest.
+        assert_eq!(judged_by_start(br#"{"statusCode":503,"bo"#), Some(true));
+        assert_eq!(judged_by_start(br#"{"statusCode":200,"#), Some(false));
+        assert_eq!(judged_by_start(br#"{"statusCode":50"#), None);
+        assert_eq!(judged_by_start(br#"{"body":"#), None);
     }
 
     fn guarded(yaml: &str) -> (ConfigState, Guardian) {

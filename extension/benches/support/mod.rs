@@ -94,6 +94,47 @@ async fn upstream_handle(
     Ok(response.unwrap_or_default())
 }
 
+/// One invocation as a current runtime client does it: fetch the event, then post `payload` as
+/// the answer for its request id, echoing its invocation id. Returns when the event's head
+/// arrived.
+pub async fn run_invocation(
+    client: &faultline_extension::net::client::HttpClient,
+    api: &str,
+    payload: &bytes::Bytes,
+) -> Instant {
+    let next = client
+        .request(
+            http::Request::get(format!("http://{api}/2018-06-01/runtime/invocation/next"))
+                .body(full_body(bytes::Bytes::new()))
+                .expect("request"),
+        )
+        .await
+        .expect("next");
+    let arrived = Instant::now();
+    let header = |name: &str| {
+        next.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string()
+    };
+    let (request_id, invocation_id) = (header(REQUEST_ID), header(INVOCATION_ID));
+    let _event = next.into_body().collect().await.expect("event").to_bytes();
+    let response = client
+        .request(
+            http::Request::post(format!(
+                "http://{api}/2018-06-01/runtime/invocation/{request_id}/response"
+            ))
+            .header(INVOCATION_ID, invocation_id)
+            .body(full_body(payload.clone()))
+            .expect("request"),
+        )
+        .await
+        .expect("response");
+    let _ = response.into_body().collect().await;
+    arrived
+}
+
 /// Serves every connection accepted on a fresh loopback listener with `serve`, on a thread of
 /// its own (with its own runtime, so servers and the measuring client do not share a scheduler).
 pub fn serve_on_thread<F, Fut>(serve: F) -> std::net::SocketAddr

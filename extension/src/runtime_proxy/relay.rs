@@ -145,6 +145,17 @@ impl<'u> Relay<'u> {
         held
     }
 
+    /// The start of the current request's body read along with its head (empty when the head
+    /// was sent on, or no body byte came with it), at most `len` bytes.
+    pub(super) fn body_start(&self, len: usize) -> &[u8] {
+        let held = self.exchange.held();
+        let body = self.runtime.buffered().get(held..).unwrap_or_default();
+        if held == 0 {
+            return &[];
+        }
+        body.get(..len.min(body.len())).unwrap_or_default()
+    }
+
     /// The runtime side, for faultline's own answer before the connection ends.
     pub(super) fn into_runtime(self) -> Wire {
         self.runtime

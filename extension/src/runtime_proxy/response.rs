@@ -11,10 +11,11 @@ use super::in_flight::InFlight;
 use super::relay::{Flow, Relay, request_payload};
 use super::upstream::OwnFields;
 use super::wire::Relayed;
+use super::wire::framing::Framing;
 use super::wire::head::{RequestHead, ResponseHead};
 use super::{MAX_BUFFERED, RuntimeProxy};
 use crate::config::state::ActiveConfig;
-use crate::guard::is_server_error;
+use crate::guard::{is_server_error, judged_by_start};
 use crate::inject;
 use faultline_schema::fault::{Answers, Terminal};
 use faultline_schema::flags::RESPONSE;
@@ -61,6 +62,15 @@ impl RuntimeProxy {
         if head.streaming {
             self.guardian.ended(request_id, false);
             return relay.pass(head).await;
+        }
+        // Most answers begin with their status and arrive with their head: judged from that
+        // start, the answer is relayed as it came, never buffered.
+        if let Framing::Length(len) = head.framing {
+            let len = usize::try_from(len).unwrap_or(usize::MAX);
+            if let Some(failed) = judged_by_start(relay.body_start(len)) {
+                self.guardian.ended(request_id, failed);
+                return relay.pass(head).await;
+            }
         }
         relay.continue_runtime(head).await?;
         let (raw, read, delimiter) = relay.read_request(head, MAX_BUFFERED).await?;
