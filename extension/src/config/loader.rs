@@ -3,7 +3,7 @@
 //! Failures never stop anything: the last good config (or none) stays in force and traffic is
 //! passed through untouched. Messages name the source and the reason, never the config text.
 
-use crate::config::source::{ConfigFetcher, FETCH_TIMEOUT, Fetched};
+use crate::config::source::{ConfigFetcher, FETCH_TIMEOUT};
 use crate::config::state::ConfigState;
 use crate::logging::LogLevel;
 use faultline_schema::config::Config;
@@ -37,26 +37,10 @@ impl ConfigLoader {
     /// Reads, parses and publishes the config once. Returns whether it succeeded.
     pub async fn load_once(&self, log_level: &LogLevel) -> bool {
         let source = self.fetcher.source().describe();
-        let known = self.known_version();
-        let fetched = match self.fetcher.fetch(FETCH_TIMEOUT, known.as_deref()).await {
+        let fetched = match self.fetcher.fetch(FETCH_TIMEOUT).await {
             Ok(fetched) => fetched,
             Err(err) => {
                 tracing::error!("{err}; {}", self.fallback());
-                self.state.mark_failed();
-                return false;
-            }
-        };
-        let (text, version) = match fetched {
-            Fetched::Text { text, version } => (text, version),
-            Fetched::Unchanged if self.state.confirm() => {
-                tracing::debug!(
-                    "config from {source} not modified (version {}): nothing read or parsed",
-                    known.as_deref().unwrap_or_default()
-                );
-                return true;
-            }
-            Fetched::Unchanged => {
-                tracing::error!("{source} answered 'not modified' with no config in force");
                 self.state.mark_failed();
                 return false;
             }
@@ -65,16 +49,16 @@ impl ConfigLoader {
             .version
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if version.is_some() && *kept == version && self.state.confirm() {
+        if fetched.version.is_some() && *kept == fetched.version && self.state.confirm() {
             tracing::debug!(
                 "config from {source} unchanged (version {}): not parsed again",
-                version.as_deref().unwrap_or_default()
+                fetched.version.as_deref().unwrap_or_default()
             );
             return true;
         }
         *kept = None;
         drop(kept);
-        match Config::parse(&text) {
+        match Config::parse(&fetched.text) {
             Ok(config) => {
                 for rejected in &config.rejected_experiments {
                     tracing::warn!("{rejected}: experiment ignored");
@@ -89,7 +73,7 @@ impl ConfigLoader {
                 *self
                     .version
                     .lock()
-                    .unwrap_or_else(|poisoned| poisoned.into_inner()) = version;
+                    .unwrap_or_else(|poisoned| poisoned.into_inner()) = fetched.version;
                 true
             }
             Err(err) => {
@@ -98,14 +82,6 @@ impl ConfigLoader {
                 false
             }
         }
-    }
-
-    /// The store's version of the config in force, if it has one.
-    fn known_version(&self) -> Option<String> {
-        self.version
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clone()
     }
 
     fn fallback(&self) -> &'static str {

@@ -18,9 +18,9 @@ pub const FETCH_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum SourceError {
     #[error(
-        "GREMLIN_CONFIG_ARN `{0}` is none of a Secrets Manager secret ARN \
-         (arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME), an SSM parameter ARN \
-         (arn:aws:ssm:REGION:ACCOUNT:parameter/NAME) and an S3 object ARN (arn:aws:s3:::BUCKET/KEY)"
+        "GREMLIN_CONFIG_ARN `{0}` is neither a Secrets Manager secret ARN \
+         (arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME) nor an SSM parameter ARN \
+         (arn:aws:ssm:REGION:ACCOUNT:parameter/NAME)"
     )]
     BadArn(String),
 }
@@ -49,20 +49,8 @@ pub enum FetchError {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ConfigSource {
-    SecretsManager {
-        arn: String,
-        region: String,
-    },
-    SsmParameter {
-        arn: String,
-        region: String,
-    },
-    /// An S3 object, read in the function's Region (an S3 ARN names none).
-    S3Object {
-        arn: String,
-        bucket: String,
-        key: String,
-    },
+    SecretsManager { arn: String, region: String },
+    SsmParameter { arn: String, region: String },
     File(PathBuf),
 }
 
@@ -85,18 +73,6 @@ impl ConfigSource {
         let [prefix, partition, service, region, account, resource] = parts[..] else {
             return Err(bad());
         };
-        if prefix == "arn" && partition.starts_with("aws") && service == "s3" {
-            // arn:aws:s3:::BUCKET/KEY: no Region, no account.
-            let (bucket, key) = resource.split_once('/').ok_or_else(bad)?;
-            if !region.is_empty() || !account.is_empty() || bucket.is_empty() || key.is_empty() {
-                return Err(bad());
-            }
-            return Ok(ConfigSource::S3Object {
-                arn: arn.to_string(),
-                bucket: bucket.to_string(),
-                key: key.to_string(),
-            });
-        }
         if prefix != "arn" || !partition.starts_with("aws") || region.is_empty() {
             return Err(bad());
         }
@@ -126,7 +102,6 @@ impl ConfigSource {
         match self {
             ConfigSource::SecretsManager { arn, .. } => format!("secret {arn}"),
             ConfigSource::SsmParameter { arn, .. } => format!("parameter {arn}"),
-            ConfigSource::S3Object { arn, .. } => format!("object {arn}"),
             ConfigSource::File(path) => format!("file {}", path.display()),
         }
     }
@@ -138,15 +113,11 @@ impl ConfigSource {
 }
 
 /// What one read gave: the text, and the version the store gave it, when it has versions
-/// (Secrets Manager's `VersionId`, SSM's `Version`, S3's `ETag`); or that the version asked
-/// about is still the current one (S3's 304 Not Modified).
+/// (Secrets Manager's `VersionId`, SSM's `Version`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Fetched {
-    Text {
-        text: String,
-        version: Option<String>,
-    },
-    Unchanged,
+pub struct Fetched {
+    pub text: String,
+    pub version: Option<String>,
 }
 
 /// Reads a [`ConfigSource`]; AWS clients are built once and reused for refreshes.
@@ -154,8 +125,6 @@ pub struct ConfigFetcher {
     source: ConfigSource,
     /// A role to assume for reading the config (GREMLIN_CONFIG_ARN_ROLE).
     role: Option<String>,
-    /// The function's Region: where an S3 object is read.
-    region: Option<String>,
     aws: tokio::sync::OnceCell<aws_config::SdkConfig>,
     /// For CloudWatch alarms, which live in the function's region (the secret may not).
     alarms_aws: tokio::sync::OnceCell<aws_config::SdkConfig>,
@@ -166,7 +135,6 @@ impl ConfigFetcher {
         ConfigFetcher {
             source,
             role: None,
-            region: None,
             aws: tokio::sync::OnceCell::new(),
             alarms_aws: tokio::sync::OnceCell::new(),
         }
@@ -179,25 +147,13 @@ impl ConfigFetcher {
         self
     }
 
-    /// Reads an S3 object in `region` (the function's).
-    pub fn in_region(mut self, region: Option<String>) -> Self {
-        self.region = region;
-        self
-    }
-
     pub fn source(&self) -> &ConfigSource {
         &self.source
     }
 
-    /// The config text and its version, or why it could not be read within `timeout`. `known`
-    /// is the version in force: a store that can answer conditionally (S3) then answers
-    /// [`Fetched::Unchanged`] without the text.
-    pub async fn fetch(
-        &self,
-        timeout: Duration,
-        known: Option<&str>,
-    ) -> Result<Fetched, FetchError> {
-        match tokio::time::timeout(timeout, self.fetch_unbounded(known)).await {
+    /// The config text and its version, or why it could not be read within `timeout`.
+    pub async fn fetch(&self, timeout: Duration) -> Result<Fetched, FetchError> {
+        match tokio::time::timeout(timeout, self.fetch_unbounded()).await {
             Ok(result) => result,
             Err(_) => Err(FetchError::Timeout {
                 what: self.source.describe(),
@@ -206,7 +162,7 @@ impl ConfigFetcher {
         }
     }
 
-    async fn fetch_unbounded(&self, known: Option<&str>) -> Result<Fetched, FetchError> {
+    async fn fetch_unbounded(&self) -> Result<Fetched, FetchError> {
         match &self.source {
             ConfigSource::File(path) => {
                 let text =
@@ -216,43 +172,10 @@ impl ConfigFetcher {
                             path: path.clone(),
                             source,
                         })?;
-                Ok(Fetched::Text {
+                Ok(Fetched {
                     text,
                     version: None,
                 })
-            }
-            ConfigSource::S3Object { arn, bucket, key } => {
-                let region = self.region.as_deref().unwrap_or("us-east-1");
-                let client = aws_sdk_s3::Client::new(self.sdk_config(region).await);
-                let output = match client
-                    .get_object()
-                    .bucket(bucket)
-                    .key(key)
-                    .set_if_none_match(known.map(str::to_string))
-                    .send()
-                    .await
-                {
-                    Ok(output) => output,
-                    Err(err)
-                        if err
-                            .raw_response()
-                            .is_some_and(|raw| raw.status().as_u16() == 304) =>
-                    {
-                        return Ok(Fetched::Unchanged);
-                    }
-                    Err(err) => return Err(aws_error("S3", "GetObject", arn, err)),
-                };
-                let version = output.e_tag().map(str::to_string);
-                let bytes = output.body.collect().await.map_err(|err| FetchError::Aws {
-                    service: "S3",
-                    operation: "GetObject",
-                    arn: arn.clone(),
-                    code: "ReadFailure".into(),
-                    message: err.to_string(),
-                })?;
-                let text = String::from_utf8(bytes.into_bytes().to_vec())
-                    .map_err(|_| FetchError::NotText { arn: arn.clone() })?;
-                Ok(Fetched::Text { text, version })
             }
             ConfigSource::SecretsManager { arn, region } => {
                 let client = aws_sdk_secretsmanager::Client::new(self.sdk_config(region).await);
@@ -272,7 +195,7 @@ impl ConfigFetcher {
                         .and_then(|blob| String::from_utf8(blob.as_ref().to_vec()).ok())
                         .ok_or_else(|| FetchError::NotText { arn: arn.clone() })?,
                 };
-                Ok(Fetched::Text { text, version })
+                Ok(Fetched { text, version })
             }
             ConfigSource::SsmParameter { arn, region } => {
                 let client = aws_sdk_ssm::Client::new(self.sdk_config(region).await);
@@ -289,7 +212,7 @@ impl ConfigFetcher {
                     .map(str::to_string)
                     .ok_or_else(|| FetchError::NotText { arn: arn.clone() })?;
                 let version = parameter.map(|p| p.version().to_string());
-                Ok(Fetched::Text { text, version })
+                Ok(Fetched { text, version })
             }
         }
     }
@@ -457,24 +380,13 @@ mod tests {
             Ok(Some(ConfigSource::File("/var/task/faultline.yaml".into())))
         );
         assert_eq!(ConfigSource::from_env(None, None), Ok(None));
-        let s3 = "arn:aws:s3:::faultline-config-123456789012-eu-west-1/team/faultline.yaml";
-        assert_eq!(
-            ConfigSource::from_env(Some(s3.into()), None),
-            Ok(Some(ConfigSource::S3Object {
-                arn: s3.into(),
-                bucket: "faultline-config-123456789012-eu-west-1".into(),
-                key: "team/faultline.yaml".into(),
-            }))
-        );
     }
 
     #[test]
     fn bad_arns_are_refused() {
         for arn in [
             "faultline",
-            "arn:aws:s3:::bucket",
-            "arn:aws:s3:::bucket/",
-            "arn:aws:s3:eu-west-1::bucket/key",
+            "arn:aws:s3:::bucket/key",
             "arn:aws:secretsmanager::123:secret:x",
             "arn:aws:secretsmanager:us-east-1:123:secret:",
             "arn:aws:ssm:us-east-1:123:document/x",

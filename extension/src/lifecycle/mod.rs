@@ -201,9 +201,7 @@ async fn start_enabled(
     state: &ConfigState,
 ) -> (Listeners, Option<Arc<ConfigRefresher>>) {
     let refresher = settings.config_source.clone().map(|source| {
-        let fetcher = ConfigFetcher::new(source)
-            .with_role(settings.config_role.clone())
-            .in_region(settings.facts.region.clone());
+        let fetcher = ConfigFetcher::new(source).with_role(settings.config_role.clone());
         let loader = Arc::new(ConfigLoader::new(fetcher, state.clone()));
         ConfigRefresher::new(
             loader,

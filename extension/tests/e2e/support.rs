@@ -256,29 +256,6 @@ impl Moto {
 
 impl Moto {
     /// Creates a SecureString parameter and returns its ARN.
-    /// Creates `bucket` if needed and stores `value` at `key`; the object's ARN.
-    pub async fn put_object(&self, bucket: &str, key: &str, value: &str) -> String {
-        let config = self.sdk_config("testing", "testing").await;
-        let client = aws_sdk_s3::Client::new(&config);
-        if client.head_bucket().bucket(bucket).send().await.is_err() {
-            client
-                .create_bucket()
-                .bucket(bucket)
-                .send()
-                .await
-                .expect("create bucket in moto");
-        }
-        client
-            .put_object()
-            .bucket(bucket)
-            .key(key)
-            .body(value.as_bytes().to_vec().into())
-            .send()
-            .await
-            .expect("put object in moto");
-        format!("arn:aws:s3:::{bucket}/{key}")
-    }
-
     /// Stores a new version of an existing parameter (by name or ARN).
     pub async fn put_parameter_overwrite(&self, name: &str, value: &str) {
         let client = aws_sdk_ssm::Client::new(&self.sdk_config("testing", "testing").await);
