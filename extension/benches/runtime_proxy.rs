@@ -333,7 +333,7 @@ fn main() {
             &with_experiment,
         ),
         Side::of(
-            "faultline, a guard active (every answer read and judged)",
+            "faultline, a guard active (every invocation watched and judged)",
             &with_guard,
         ),
     ];
@@ -427,7 +427,7 @@ fn main() {
          id and echoes its invocation id, as current runtime clients do. Paths \
          (direct; the floor relay; faultline with no experiment; faultline with an ingress \
          experiment of no delay applying to every event, so each event is read whole and judged; \
-         faultline with a guard active, so each answer is read and judged) \
+         faultline with a guard active, so each invocation is watched and its answer judged) \
          interleaved in blocks of 50, their order rotated each round, after 200 warm-up \
          invocations a side. CPU: the relay process's, from /proc/PID/task/*/schedstat, over the \
          measured rounds, per invocation.\n\n\
@@ -469,7 +469,7 @@ fn main() {
             })
     };
     report.push_str(&format!(
-        "\nWith a guard active (every invocation watched, every answer read and judged), CPU per \
+        "\nWith a guard active (every invocation watched, every answer judged), CPU per \
          invocation against the floor: 1 KiB {} (goal ≤ 1.10), 1 MiB {}\n",
         guard_ratio(&small.median),
         guard_ratio(&large)

@@ -22,9 +22,9 @@ struct Window {
     outcomes: VecDeque<(Instant, u64)>,
     /// Errors counted since the window began.
     errors: u64,
-    /// Invocations delivered to the runtime and not answered yet: their deadline (ms since the
-    /// epoch).
-    pending: HashMap<String, u64>,
+    /// Invocations delivered to the runtime and not answered yet, by a hash of their request
+    /// id: their deadline (ms since the epoch).
+    pending: HashMap<u64, u64>,
 }
 
 /// The outcomes of this environment's invocations while guarded experiments apply.
@@ -32,6 +32,12 @@ struct Window {
 pub struct Guardian {
     state: ConfigState,
     window: Mutex<Window>,
+}
+
+/// The key of a request id in `pending` (no allocation per invocation).
+fn key(request_id: &str) -> u64 {
+    use std::hash::{BuildHasher, BuildHasherDefault};
+    BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default().hash_one(request_id)
 }
 
 fn now_ms() -> u64 {
@@ -64,7 +70,7 @@ impl Guardian {
             window.pending.retain(|_, deadline| *deadline >= now);
             let timed_out = before - window.pending.len();
             if let Some(deadline) = deadline_ms {
-                window.pending.insert(request_id.to_string(), deadline);
+                window.pending.insert(key(request_id), deadline);
             }
             timed_out
         };
@@ -76,7 +82,7 @@ impl Guardian {
     /// The runtime answered invocation `request_id`: with an error of its own (`failed`), or
     /// not. An answer after the deadline is a timeout.
     pub fn ended(&self, request_id: &str, failed: bool) {
-        let deadline = self.window().pending.remove(request_id);
+        let deadline = self.window().pending.remove(&key(request_id));
         let late = deadline.is_some_and(|deadline| now_ms() > deadline);
         self.record(failed || late);
     }
@@ -85,7 +91,9 @@ impl Guardian {
     /// older than the longest window in force are forgotten.
     fn record(&self, error: bool) {
         let now = Instant::now();
-        let Some(active) = self.state.in_force() else {
+        // The config as loaded (its guards), without the dead-man's clock reads: a stale
+        // config applies nothing anyway.
+        let Some(active) = self.state.current() else {
             return;
         };
         let guards: Vec<(&str, faultline_schema::config::Guard)> =
