@@ -315,6 +315,11 @@ fn main() {
     );
     // One more with a guard active: a guarded experiment on dependency traffic, so that every
     // invocation is watched and every answer read and judged, and no fault applies here.
+    // The same config without the guard: what a config costs that touches the Runtime API not.
+    let (with_config, _config_dir) = start_with_config(
+        upstream_addr,
+        "experiments:\n  - {name: bench-elsewhere, flag: egress, effect: {latency: 0}}\n",
+    );
     let (with_guard, _guard_dir) = start_with_config(
         upstream_addr,
         "guard: {max_error_rate: 50%}\nexperiments:\n  - {name: bench-guarded, flag: egress, effect: {latency: 0}}\n",
@@ -335,6 +340,10 @@ fn main() {
         Side::of(
             "faultline, a guard active (every invocation watched and judged)",
             &with_guard,
+        ),
+        Side::of(
+            "faultline, the same config without the guard",
+            &with_config,
         ),
     ];
     // Two more, for a 256 KiB SQS batch: a partial batch failure applying to every answer, and
@@ -403,6 +412,7 @@ fn main() {
     drop(floor);
     drop(with_experiment);
     drop(with_guard);
+    drop(with_config);
     drop(with_batch_failures);
     drop(with_event_selector);
     drop(extension);
@@ -468,11 +478,21 @@ fn main() {
                 format!("{:.2}", micros(ours) / micros(floor).max(0.001))
             })
     };
+    let config_ratio = |c: &Comparison| {
+        c.cpu_per_invocation[5]
+            .zip(c.cpu_per_invocation[1])
+            .map_or("?".into(), |(ours, floor)| {
+                format!("{:.2}", micros(ours) / micros(floor).max(0.001))
+            })
+    };
     report.push_str(&format!(
         "\nWith a guard active (every invocation watched, every answer judged), CPU per \
-         invocation against the floor: 1 KiB {} (goal ≤ 1.10), 1 MiB {}\n",
+         invocation against the floor: 1 KiB {} (goal ≤ 1.10), 1 MiB {}; the same config \
+         without the guard: 1 KiB {}, 1 MiB {}\n",
         guard_ratio(&small.median),
-        guard_ratio(&large)
+        guard_ratio(&large),
+        config_ratio(&small.median),
+        config_ratio(&large)
     ));
     let (small_added, small_ratio) = against_floor(&small.median);
     let (large_added, large_ratio) = against_floor(&large);
