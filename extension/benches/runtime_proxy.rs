@@ -341,10 +341,7 @@ fn main() {
             "faultline, a guard active (every invocation watched and judged)",
             &with_guard,
         ),
-        Side::of(
-            "faultline, the same config without the guard",
-            &with_config,
-        ),
+        Side::of("faultline, the same config without the guard", &with_config),
     ];
     // Two more, for a 256 KiB SQS batch: a partial batch failure applying to every answer, and
     // an `event.` selector read from every event.
