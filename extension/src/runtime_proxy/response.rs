@@ -40,6 +40,13 @@ pub(super) fn invocation_of_error(path: &str) -> Option<&str> {
     invocation_id(path, "error")
 }
 
+/// Whether a runtime answer read with [`Relay::read_request`] is an HTTP-shaped 5xx: one too
+/// long to read whole (or whose framing is broken) cannot tell, and counts as answered.
+fn read_a_server_error(head: &RequestHead, raw: &[u8], read: &Relayed) -> bool {
+    *read != Relayed::Paused
+        && request_payload(&raw[head.len..], head.framing).is_ok_and(|p| is_server_error(&p))
+}
+
 /// One line when the invocation timed out before faultline's own answer for it (410 Gone):
 /// the runtime then gets Lambda's answer, as it would have for its own late answer.
 fn log_gone(answer: &ResponseHead, request_id: &str, what: &str) {
@@ -74,9 +81,8 @@ impl RuntimeProxy {
         }
         relay.continue_runtime(head).await?;
         let (raw, read, delimiter) = relay.read_request(head, MAX_BUFFERED).await?;
-        let failed = read != Relayed::Paused
-            && request_payload(&raw[head.len..], head.framing).is_ok_and(|p| is_server_error(&p));
-        self.guardian.ended(request_id, failed);
+        self.guardian
+            .ended(request_id, read_a_server_error(head, &raw, &read));
         let answer = relay.send_rest(head, &raw, delimiter).await?;
         relay.answer(head, answer).await
     }
@@ -136,10 +142,8 @@ impl RuntimeProxy {
                 relay.continue_runtime(head).await?;
                 if guarded && !head.streaming {
                     let (raw, read, mut delimiter) = relay.read_request(head, MAX_BUFFERED).await?;
-                    let failed = read != Relayed::Paused
-                        && request_payload(&raw[head.len..], head.framing)
-                            .is_ok_and(|p| is_server_error(&p));
-                    self.guardian.ended(&request_id, failed);
+                    self.guardian
+                        .ended(&request_id, read_a_server_error(head, &raw, &read));
                     if read == Relayed::Paused {
                         relay.drop_rest(&mut delimiter).await?;
                     }
@@ -172,13 +176,10 @@ impl RuntimeProxy {
             ) => {
                 relay.continue_runtime(head).await?;
                 let (raw, read, delimiter) = relay.read_request(head, MAX_BUFFERED).await?;
-                if guarded {
-                    let failed = read != Relayed::Paused
-                        && request_payload(&raw[head.len..], head.framing)
-                            .is_ok_and(|p| is_server_error(&p));
-                    self.guardian.ended(&request_id, failed);
-                }
                 if read == Relayed::Paused {
+                    if guarded {
+                        self.guardian.ended(&request_id, false);
+                    }
                     tracing::warn!(
                         "a response over {MAX_BUFFERED} bytes cannot be replaced or corrupted: \
                          relayed untouched"
@@ -186,7 +187,13 @@ impl RuntimeProxy {
                     let answer = relay.send_rest(head, &raw, delimiter).await?;
                     return relay.answer(head, answer).await;
                 }
-                let original = request_payload(&raw[head.len..], head.framing)?;
+                let original = request_payload(&raw[head.len..], head.framing);
+                if guarded {
+                    // Judged as the runtime gave it, before it is replaced.
+                    let failed = original.as_ref().is_ok_and(|p| is_server_error(p));
+                    self.guardian.ended(&request_id, failed);
+                }
+                let original = original?;
                 let replaced = match terminal {
                     Terminal::Corrupt(effect) => corrupted(&original, *effect),
                     Terminal::HttpResponse(effect) => replace_status_and_body(&original, effect),
