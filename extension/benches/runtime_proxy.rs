@@ -192,6 +192,8 @@ fn against_floor(c: &Comparison) -> (f64, Option<f64>) {
 struct Runs {
     median: Comparison,
     ratios: Vec<f64>,
+    /// Per side, its CPU against the floor in each run, sorted.
+    per_side: Vec<Vec<f64>>,
 }
 
 fn median_run(runs: Vec<Comparison>) -> Runs {
@@ -202,8 +204,27 @@ fn median_run(runs: Vec<Comparison>) -> Runs {
     ranked.sort_by(|a, b| a.0.total_cmp(&b.0));
     let ratios: Vec<f64> = ranked.iter().map(|(ratio, _)| *ratio).collect();
     let middle = ranked.len() / 2;
+    // Each faultline side's CPU against the floor in every run, for the spread between sides.
+    let per_side: Vec<Vec<f64>> = (0..ranked[0].1.cpu_per_invocation.len())
+        .map(|side| {
+            let mut ratios: Vec<f64> = ranked
+                .iter()
+                .filter_map(|(_, run)| {
+                    run.cpu_per_invocation[side]
+                        .zip(run.cpu_per_invocation[1])
+                        .map(|(ours, floor)| micros(ours) / micros(floor).max(0.001))
+                })
+                .collect();
+            ratios.sort_by(f64::total_cmp);
+            ratios
+        })
+        .collect();
     let median = ranked.swap_remove(middle).1;
-    Runs { median, ratios }
+    Runs {
+        median,
+        ratios,
+        per_side,
+    }
 }
 
 /// An SQS batch of about `size` bytes: records of 2 KiB bodies, as Lambda delivers them.
@@ -324,6 +345,7 @@ fn main() {
         upstream_addr,
         "guard: {max_error_rate: 50%}\nexperiments:\n  - {name: bench-guarded, flag: egress, effect: {latency: 0}}\n",
     );
+    let (twin, _) = start_extension(upstream_addr, &[]);
     let direct = || Side {
         label: "direct",
         addr: upstream_addr.to_string(),
@@ -342,6 +364,9 @@ fn main() {
             &with_guard,
         ),
         Side::of("faultline, the same config without the guard", &with_config),
+        // The same binary and settings as "faultline" in a process of its own: how far two
+        // identical processes' CPU differs, which bounds what a side's difference can mean.
+        Side::of("faultline, no config, a second process (A/A)", &twin),
     ];
     // Two more, for a 256 KiB SQS batch: a partial batch failure applying to every answer, and
     // an `event.` selector read from every event.
@@ -410,6 +435,7 @@ fn main() {
     drop(with_experiment);
     drop(with_guard);
     drop(with_config);
+    drop(twin);
     drop(with_batch_failures);
     drop(with_event_selector);
     drop(extension);
@@ -491,6 +517,20 @@ fn main() {
         config_ratio(&small.median),
         config_ratio(&large)
     ));
+    report.push_str(&format!(
+        "\n1 KiB CPU against the floor, every side over {} runs (median, lowest to highest):\n\n\
+         | path | median | spread |\n|---|---|---|\n",
+        small.per_side[1].len()
+    ));
+    for (side, ratios) in sides.iter().zip(&small.per_side).skip(2) {
+        if let (Some(low), Some(high)) = (ratios.first(), ratios.last()) {
+            report.push_str(&format!(
+                "| {} | {:.3} | {low:.3} to {high:.3} |\n",
+                side.label,
+                ratios[ratios.len() / 2]
+            ));
+        }
+    }
     let (small_added, small_ratio) = against_floor(&small.median);
     let (large_added, large_ratio) = against_floor(&large);
     let ratio = |r: Option<f64>| r.map_or("?".into(), |r| format!("{r:.2}"));

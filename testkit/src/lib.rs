@@ -3,6 +3,7 @@
 //! them and stopped when its handle is dropped.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failure is the report
 
+pub mod appconfig_data;
 pub mod forward_proxy;
 pub mod lambda_emulator;
 pub mod process;
@@ -163,6 +164,8 @@ pub struct MotoServer {
     pub endpoint: String,
     pub port: u16,
     _child: Child,
+    /// Where moto writes its request log, when kept ([`MotoServer::start_logged`]).
+    log: Option<tempfile::NamedTempFile>,
 }
 
 impl MotoServer {
@@ -173,6 +176,29 @@ impl MotoServer {
     /// Starts moto with extra environment (e.g. `INITIAL_NO_AUTH_ACTION_COUNT` to enforce IAM).
     pub async fn start_with(env: &[(&str, &str)]) -> MotoServer {
         MotoServer::spawn(Command::new(venv_bin("moto_server")), env).await
+    }
+
+    /// moto keeping its request log (one line per request: method, path, status), read with
+    /// [`MotoServer::requests`].
+    pub async fn start_logged() -> MotoServer {
+        let log = tempfile::NamedTempFile::new().expect("moto log file");
+        let file = log.reopen().expect("moto log file");
+        let command = Command::new(venv_bin("moto_server"));
+        let mut server = MotoServer::spawn_logging(command, &[], Stdio::from(file)).await;
+        server.log = Some(log);
+        server
+    }
+
+    /// The requests moto logged (`"GET /bucket/key HTTP/1.1" 304 -`), when started logged.
+    pub fn requests(&self) -> Vec<String> {
+        let Some(log) = &self.log else {
+            return Vec::new();
+        };
+        std::fs::read_to_string(log.path())
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|line| line.split_once("] ").map(|(_, rest)| rest.to_string()))
+            .collect()
     }
 
     /// moto enforcing IAM policies after its first `free_calls` requests, through
@@ -198,14 +224,19 @@ impl MotoServer {
         server
     }
 
-    async fn spawn(mut command: Command, env: &[(&str, &str)]) -> MotoServer {
+    async fn spawn(command: Command, env: &[(&str, &str)]) -> MotoServer {
+        MotoServer::spawn_logging(command, env, Stdio::null()).await
+    }
+
+    /// Starts moto with its request log (stderr) going to `log`.
+    async fn spawn_logging(mut command: Command, env: &[(&str, &str)], log: Stdio) -> MotoServer {
         let port = free_port();
         let child = command
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(log)
             .kill_on_drop(true)
             .spawn()
             .expect("start moto_server");
@@ -214,6 +245,7 @@ impl MotoServer {
             endpoint: format!("http://127.0.0.1:{port}"),
             port,
             _child: child,
+            log: None,
         }
     }
 }

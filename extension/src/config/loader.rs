@@ -3,7 +3,7 @@
 //! Failures never stop anything: the last good config (or none) stays in force and traffic is
 //! passed through untouched. Messages name the source and the reason, never the config text.
 
-use crate::config::source::{ConfigFetcher, FETCH_TIMEOUT};
+use crate::config::source::{ConfigFetcher, FETCH_TIMEOUT, Read};
 use crate::config::state::ConfigState;
 use crate::logging::LogLevel;
 use faultline_schema::config::Config;
@@ -37,27 +37,42 @@ impl ConfigLoader {
     /// Reads, parses and publishes the config once. Returns whether it succeeded.
     pub async fn load_once(&self, log_level: &LogLevel) -> bool {
         let source = self.fetcher.source().describe();
-        let fetched = match self.fetcher.fetch(FETCH_TIMEOUT).await {
-            Ok(fetched) => fetched,
+        let known = self.kept().clone();
+        let mut read = self.fetcher.fetch(FETCH_TIMEOUT, known.as_deref()).await;
+        if matches!(read, Ok(Read::Unchanged)) {
+            if self.state.confirm() {
+                tracing::debug!(
+                    "config from {source} unchanged (version {}): not parsed again",
+                    known.as_deref().unwrap_or_default()
+                );
+                return true;
+            }
+            // Nothing in force to keep: read it whole.
+            *self.kept() = None;
+            read = self.fetcher.fetch(FETCH_TIMEOUT, None).await;
+        }
+        let fetched = match read {
+            Ok(Read::Changed(fetched)) => fetched,
+            Ok(Read::Deferred) => {
+                tracing::debug!("{source} may not be read again yet: the config in force stays");
+                self.state.mark_failed();
+                return true;
+            }
+            Ok(Read::Unchanged) => {
+                tracing::error!(
+                    "{source} answered unchanged with no config in force; {}",
+                    self.fallback()
+                );
+                self.state.mark_failed();
+                return false;
+            }
             Err(err) => {
                 tracing::error!("{err}; {}", self.fallback());
                 self.state.mark_failed();
                 return false;
             }
         };
-        let mut kept = self
-            .version
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if fetched.version.is_some() && *kept == fetched.version && self.state.confirm() {
-            tracing::debug!(
-                "config from {source} unchanged (version {}): not parsed again",
-                fetched.version.as_deref().unwrap_or_default()
-            );
-            return true;
-        }
-        *kept = None;
-        drop(kept);
+        *self.kept() = None;
         match Config::parse(&fetched.text) {
             Ok(config) => {
                 for rejected in &config.rejected_experiments {
@@ -70,10 +85,7 @@ impl ConfigLoader {
                 );
                 tracing::debug!("config in force: {config:?}");
                 self.state.set(config);
-                *self
-                    .version
-                    .lock()
-                    .unwrap_or_else(|poisoned| poisoned.into_inner()) = fetched.version;
+                *self.kept() = fetched.version;
                 true
             }
             Err(err) => {
@@ -82,6 +94,13 @@ impl ConfigLoader {
                 false
             }
         }
+    }
+
+    /// The store's version of the config in force.
+    fn kept(&self) -> std::sync::MutexGuard<'_, Option<String>> {
+        self.version
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn fallback(&self) -> &'static str {

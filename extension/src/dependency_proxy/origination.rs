@@ -129,44 +129,7 @@ pub fn origination_client(
     ca_file: Option<&std::path::Path>,
     connect_to: Vec<ConnectTo>,
 ) -> Result<OriginationClient, String> {
-    let mut roots = rustls::RootCertStore::empty();
-    let native = rustls_native_certs::load_native_certs();
-    for cert in native.certs {
-        let _ = roots.add(cert);
-    }
-    if let Some(path) = ca_file {
-        use rustls_pki_types::pem::PemObject as _;
-        let certs = rustls_pki_types::CertificateDer::pem_file_iter(path)
-            .map_err(|err| format!("{CA_FILE_VAR}: cannot read {}: {err}", path.display()))?;
-        let mut added = 0;
-        for cert in certs {
-            let cert = cert.map_err(|err| {
-                format!(
-                    "{CA_FILE_VAR}: {} is not PEM certificates: {err}",
-                    path.display()
-                )
-            })?;
-            roots.add(cert).map_err(|err| {
-                format!(
-                    "{CA_FILE_VAR}: a certificate in {} is unusable: {err}",
-                    path.display()
-                )
-            })?;
-            added += 1;
-        }
-        if added == 0 {
-            return Err(format!(
-                "{CA_FILE_VAR}: {} holds no certificate",
-                path.display()
-            ));
-        }
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let tls = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|err| format!("TLS set-up failed: {err}"))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+    let tls = crate::net::tls::client_config(ca_file.map(|path| (CA_FILE_VAR, path)))?;
     let connector = hyper_rustls::HttpsConnectorBuilder::new()
         .with_tls_config(tls)
         .https_only()

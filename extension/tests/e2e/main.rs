@@ -7,6 +7,7 @@
 mod aws_errors;
 mod cold_start;
 mod config_loading;
+mod config_sources;
 mod dependency_proxy;
 mod environment;
 mod experiment_selection;

@@ -4,73 +4,9 @@
 //! everything when the config goes stale, a stop reaches the first invocation after a thaw, and
 //! every audit line is a CloudWatch EMF document.
 
-use crate::emulator::Emulator;
-use crate::start_extension;
-use crate::support::{LambdaEnv, Moto, Proc};
+use crate::support::{Function, Moto};
 use aws_sdk_cloudwatch::types::StateValue;
 use std::time::{Duration, Instant};
-
-/// A running function (the Python handler through the wrapper) with its extension.
-struct Function {
-    emulator: Emulator,
-    extension: Proc,
-    _runtime: Proc,
-    /// Holds the temporary folder with the ready file the wrapper reads.
-    _env: LambdaEnv,
-}
-
-impl Function {
-    async fn start(moto: &Moto, secret_arn: &str) -> Function {
-        let emulator = Emulator::start().await;
-        let mut env = LambdaEnv::new(&emulator.runtime_api());
-        env.set("GREMLIN_CONFIG_ARN", secret_arn)
-            .set("AWS_ENDPOINT_URL", &moto.endpoint);
-        let extension = start_extension(&env, &emulator).await;
-        let runtime = env.python(true);
-        Function {
-            emulator,
-            extension,
-            _runtime: runtime,
-            _env: env,
-        }
-    }
-
-    /// The audit lines so far.
-    fn faults(&self) -> Vec<String> {
-        self.extension
-            .logs()
-            .into_iter()
-            .filter(|line| line.contains("\"fault-injected\""))
-            .collect()
-    }
-
-    /// Invokes once; whether a fault was injected into that invocation.
-    async fn faulted(&self) -> bool {
-        let before = self.faults().len();
-        self.emulator
-            .try_invoke(r#"{"op":"echo"}"#, Duration::from_secs(30))
-            .await
-            .unwrap_or_else(|| panic!("no answer: {}", self.extension.log_text()));
-        self.faults().len() > before
-    }
-
-    /// Invokes every 200 ms until an invocation is (or is not) faulted; how long that took.
-    async fn until(&self, faulted: bool, within: Duration) -> Duration {
-        let started = Instant::now();
-        loop {
-            if self.faulted().await == faulted {
-                return started.elapsed();
-            }
-            assert!(
-                started.elapsed() < within,
-                "still {} after {within:?}: {}",
-                if faulted { "clean" } else { "faulted" },
-                self.extension.log_text()
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    }
-}
 
 async fn cloudwatch(moto: &Moto) -> aws_sdk_cloudwatch::Client {
     aws_sdk_cloudwatch::Client::new(&moto.sdk_config("testing", "testing").await)
@@ -99,7 +35,7 @@ async fn a_stop_alarm_halts_the_experiment_until_it_is_edited() {
     let moto = Moto::start().await;
     create_alarm(&moto, "orders-5xx").await;
     let arn = moto.create_secret("faultline-config", SLOW).await;
-    let function = Function::start(&moto, &arn).await;
+    let function = Function::start(&moto.endpoint, &arn).await;
 
     function.until(true, Duration::from_secs(10)).await;
     let fired = Instant::now();
@@ -156,7 +92,7 @@ async fn a_stop_alarm_that_does_not_exist_stops_the_experiment() {
             &SLOW.replace("orders-5xx", "no-such-alarm"),
         )
         .await;
-    let function = Function::start(&moto, &arn).await;
+    let function = Function::start(&moto.endpoint, &arn).await;
     for _ in 0..6 {
         assert!(!function.faulted().await, "never applied");
         tokio::time::sleep(Duration::from_millis(300)).await;
@@ -180,7 +116,7 @@ async fn a_stale_config_suspends_every_experiment() {
             "refresh_interval: 1s\nmax_stale: 3s\nexperiments:\n  - {name: slow, flag: ingress, effect: {latency: 300}}\n",
         )
         .await;
-    let function = Function::start(&moto, &arn).await;
+    let function = Function::start(&moto.endpoint, &arn).await;
     function.until(true, Duration::from_secs(10)).await;
 
     let secrets = aws_sdk_secretsmanager::Client::new(&moto.sdk_config("testing", "testing").await);
@@ -224,7 +160,7 @@ async fn a_stop_reaches_the_first_invocation_after_a_thaw() {
             "refresh_interval: 1s\nexperiments:\n  - {name: slow, flag: ingress, effect: {latency: 300}}\n",
         )
         .await;
-    let function = Function::start(&moto, &arn).await;
+    let function = Function::start(&moto.endpoint, &arn).await;
     function.until(true, Duration::from_secs(10)).await;
 
     // The environment is frozen between invocations (SIGSTOP, as Lambda's freezer stops every

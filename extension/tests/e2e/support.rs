@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::process::Command;
 
 pub use faultline_testkit::process::Proc;
@@ -222,6 +222,39 @@ impl Moto {
         }
     }
 
+    /// moto keeping its request log ([`Moto::requests`]).
+    pub async fn start_logged() -> Moto {
+        let server = faultline_testkit::MotoServer::start_logged().await;
+        Moto {
+            endpoint: server.endpoint.clone(),
+            _server: server,
+        }
+    }
+
+    /// The requests moto served (`"GET /bucket/key HTTP/1.1" 304 -`), when started logged.
+    pub fn requests(&self) -> Vec<String> {
+        self._server.requests()
+    }
+
+    /// Puts `text` as object `key` of `bucket` (created if needed); returns the object's ARN.
+    pub async fn put_object(&self, bucket: &str, key: &str, text: &str) -> String {
+        let client = aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&self.sdk_config("testing", "testing").await)
+                .force_path_style(true)
+                .build(),
+        );
+        let _ = client.create_bucket().bucket(bucket).send().await;
+        client
+            .put_object()
+            .bucket(bucket)
+            .key(key)
+            .body(text.as_bytes().to_vec().into())
+            .send()
+            .await
+            .expect("put object in moto");
+        format!("arn:aws:s3:::{bucket}/{key}")
+    }
+
     pub async fn sdk_config(&self, key: &str, secret: &str) -> aws_config::SdkConfig {
         faultline_testkit::aws_config(&self.endpoint, key, secret).await
     }
@@ -368,5 +401,68 @@ impl CargoLambda {
             .to_bytes()
             .to_vec();
         (status, error, body)
+    }
+}
+
+/// A running function (the Python handler through the wrapper) with its extension.
+pub struct Function {
+    pub emulator: crate::emulator::Emulator,
+    pub extension: Proc,
+    _runtime: Proc,
+    /// Holds the temporary folder with the ready file the wrapper reads.
+    _env: LambdaEnv,
+}
+
+impl Function {
+    /// Reads its config from `config_arn` at the AWS endpoint `endpoint` (moto, or a stand-in).
+    pub async fn start(endpoint: &str, config_arn: &str) -> Function {
+        let emulator = crate::emulator::Emulator::start().await;
+        let mut env = LambdaEnv::new(&emulator.runtime_api());
+        env.set("GREMLIN_CONFIG_ARN", config_arn)
+            .set("AWS_ENDPOINT_URL", endpoint);
+        let extension = crate::start_extension(&env, &emulator).await;
+        let runtime = env.python(true);
+        Function {
+            emulator,
+            extension,
+            _runtime: runtime,
+            _env: env,
+        }
+    }
+
+    /// The audit lines so far.
+    pub fn faults(&self) -> Vec<String> {
+        self.extension
+            .logs()
+            .into_iter()
+            .filter(|line| line.contains("\"fault-injected\""))
+            .collect()
+    }
+
+    /// Invokes once; whether a fault was injected into that invocation.
+    pub async fn faulted(&self) -> bool {
+        let before = self.faults().len();
+        self.emulator
+            .try_invoke(r#"{"op":"echo"}"#, Duration::from_secs(30))
+            .await
+            .unwrap_or_else(|| panic!("no answer: {}", self.extension.log_text()));
+        self.faults().len() > before
+    }
+
+    /// Invokes every 200 ms until an invocation is (or is not) faulted; how long that took.
+    pub async fn until(&self, faulted: bool, within: Duration) -> Duration {
+        let started = Instant::now();
+        loop {
+            if self.faulted().await == faulted {
+                return started.elapsed();
+            }
+            assert!(
+                started.elapsed() < within,
+                "still {} after {within:?}: {}",
+                if faulted { "clean" } else { "faulted" },
+                self.extension.log_text()
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
     }
 }

@@ -1,11 +1,28 @@
-//! Where the YAML config comes from: a Secrets Manager secret, an SSM parameter, or a file.
+//! Where the YAML config comes from: an S3 object, an AppConfig configuration, a Secrets Manager
+//! secret, an SSM parameter, or a file.
 //!
-//! AWS calls use the SDK with a client that never follows HTTP(S)_PROXY (those point at our own
-//! dependency proxy). The one endpoint variable honoured is the global AWS_ENDPOINT_URL, which is
-//! how tests reach moto server; the per-service AWS_ENDPOINT_URL_<SERVICE> are the function's
-//! (`deployer enable --aws-services` points them at TLS origination through the dependency
-//! proxy, plain HTTP to port 443) and are ignored: faultline's own calls never go through them.
+//! Every remote read says when nothing changed ([`Read::Unchanged`]), so an unchanged config
+//! is never parsed again: S3 answers a conditional GET with 304 ([`s3`]), AppConfig an empty
+//! body ([`appconfig`]), and Secrets Manager and SSM the version already in force.
+//!
+//! AWS calls never follow HTTP(S)_PROXY (those point at our own dependency proxy). The one
+//! endpoint variable honoured is the global AWS_ENDPOINT_URL, which is how tests reach moto
+//! server; the per-service AWS_ENDPOINT_URL_<SERVICE> are the function's (`deployer enable
+//! --aws-services` points them at TLS origination through the dependency proxy, plain HTTP to
+//! port 443) and are ignored: faultline's own calls never go through them. Secrets Manager,
+//! SSM and CloudWatch are called through the SDK ([`sdk`]); S3 and AppConfig through one
+//! signed request each ([`signed`]).
 
+mod appconfig;
+mod s3;
+mod sdk;
+mod signed;
+
+pub use appconfig::AppConfigProfile;
+pub use s3::S3Object;
+pub use sdk::direct_https_client;
+use sdk::{assuming, aws_error, sdk_config};
+use signed::SignedClient;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -15,11 +32,15 @@ use thiserror::Error;
 /// waits this long: `/next` waits at most the request timeout.
 pub const FETCH_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The prefix of an AppConfig configuration in GREMLIN_CONFIG_ARN.
+const APPCONFIG_PREFIX: &str = "appconfig:";
+
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum SourceError {
     #[error(
-        "GREMLIN_CONFIG_ARN `{0}` is neither a Secrets Manager secret ARN \
-         (arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME) nor an SSM parameter ARN \
+        "GREMLIN_CONFIG_ARN `{0}` is none of an S3 object ARN (arn:aws:s3:::BUCKET/KEY), an \
+         AppConfig configuration (appconfig:APPLICATION/ENVIRONMENT/PROFILE), a Secrets Manager \
+         secret ARN (arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME) or an SSM parameter ARN \
          (arn:aws:ssm:REGION:ACCOUNT:parameter/NAME)"
     )]
     BadArn(String),
@@ -49,6 +70,8 @@ pub enum FetchError {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ConfigSource {
+    S3(S3Object),
+    AppConfig(AppConfigProfile),
     SecretsManager { arn: String, region: String },
     SsmParameter { arn: String, region: String },
     File(PathBuf),
@@ -69,14 +92,28 @@ impl ConfigSource {
 
     fn from_arn(arn: &str) -> Result<ConfigSource, SourceError> {
         let bad = || SourceError::BadArn(arn.to_string());
+        if let Some(path) = arn.strip_prefix(APPCONFIG_PREFIX) {
+            return AppConfigProfile::parse(path)
+                .map(ConfigSource::AppConfig)
+                .ok_or_else(bad);
+        }
         let parts: Vec<&str> = arn.splitn(6, ':').collect();
         let [prefix, partition, service, region, account, resource] = parts[..] else {
             return Err(bad());
         };
-        if prefix != "arn" || !partition.starts_with("aws") || region.is_empty() {
+        if prefix != "arn" || !partition.starts_with("aws") {
             return Err(bad());
         }
-        if account.is_empty() {
+        if service == "s3" {
+            // An S3 ARN names neither Region nor account.
+            if !region.is_empty() || !account.is_empty() {
+                return Err(bad());
+            }
+            return S3Object::from_resource(arn, partition, resource)
+                .map(ConfigSource::S3)
+                .ok_or_else(bad);
+        }
+        if region.is_empty() || account.is_empty() {
             return Err(bad());
         }
         let region = region.to_string();
@@ -100,6 +137,8 @@ impl ConfigSource {
     /// A short description for log lines (ARNs and paths are not secret).
     pub fn describe(&self) -> String {
         match self {
+            ConfigSource::S3(object) => format!("S3 object {}", object.arn),
+            ConfigSource::AppConfig(profile) => profile.describe(),
             ConfigSource::SecretsManager { arn, .. } => format!("secret {arn}"),
             ConfigSource::SsmParameter { arn, .. } => format!("parameter {arn}"),
             ConfigSource::File(path) => format!("file {}", path.display()),
@@ -112,12 +151,33 @@ impl ConfigSource {
     }
 }
 
-/// What one read gave: the text, and the version the store gave it, when it has versions
-/// (Secrets Manager's `VersionId`, SSM's `Version`).
+/// The config as one read gave it: the text, and the version the store gave it, when it has
+/// versions (S3's ETag, AppConfig's version label, Secrets Manager's `VersionId`, SSM's
+/// `Version`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fetched {
     pub text: String,
     pub version: Option<String>,
+}
+
+/// What one read found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Read {
+    /// A config to parse (it may be the same text again, from a store without versions).
+    Changed(Fetched),
+    /// The version in force is still the store's: nothing to parse.
+    Unchanged,
+    /// The store may not be asked yet (AppConfig's poll interval has not passed): no read was
+    /// made, so the dead-man's clock is not reset.
+    Deferred,
+}
+
+/// The function's own Region (S3 ARNs name none; AppConfig configurations are read there).
+fn home_region() -> String {
+    ["AWS_REGION", "AWS_DEFAULT_REGION"]
+        .iter()
+        .find_map(|name| std::env::var(name).ok().filter(|v| !v.trim().is_empty()))
+        .unwrap_or_else(|| "us-east-1".to_string())
 }
 
 /// Reads a [`ConfigSource`]; AWS clients are built once and reused for refreshes.
@@ -126,6 +186,12 @@ pub struct ConfigFetcher {
     /// A role to assume for reading the config (GREMLIN_CONFIG_ARN_ROLE).
     role: Option<String>,
     aws: tokio::sync::OnceCell<aws_config::SdkConfig>,
+    /// For S3 and AppConfig: the signing client.
+    signed: tokio::sync::OnceCell<SignedClient>,
+    /// The Region of an S3 bucket (the function's until S3 says otherwise).
+    s3_region: tokio::sync::Mutex<Option<String>>,
+    /// The AppConfig session in use.
+    session: std::sync::Mutex<Option<appconfig::Session>>,
     /// For CloudWatch alarms, which live in the function's region (the secret may not).
     alarms_aws: tokio::sync::OnceCell<aws_config::SdkConfig>,
 }
@@ -136,6 +202,9 @@ impl ConfigFetcher {
             source,
             role: None,
             aws: tokio::sync::OnceCell::new(),
+            signed: tokio::sync::OnceCell::new(),
+            s3_region: tokio::sync::Mutex::new(None),
+            session: std::sync::Mutex::new(None),
             alarms_aws: tokio::sync::OnceCell::new(),
         }
     }
@@ -151,9 +220,10 @@ impl ConfigFetcher {
         &self.source
     }
 
-    /// The config text and its version, or why it could not be read within `timeout`.
-    pub async fn fetch(&self, timeout: Duration) -> Result<Fetched, FetchError> {
-        match tokio::time::timeout(timeout, self.fetch_unbounded()).await {
+    /// The config, or Unchanged when the store still holds version `known` (the one in force),
+    /// or why it could not be read within `timeout`.
+    pub async fn fetch(&self, timeout: Duration, known: Option<&str>) -> Result<Read, FetchError> {
+        match tokio::time::timeout(timeout, self.fetch_unbounded(known)).await {
             Ok(result) => result,
             Err(_) => Err(FetchError::Timeout {
                 what: self.source.describe(),
@@ -162,8 +232,8 @@ impl ConfigFetcher {
         }
     }
 
-    async fn fetch_unbounded(&self) -> Result<Fetched, FetchError> {
-        match &self.source {
+    async fn fetch_unbounded(&self, known: Option<&str>) -> Result<Read, FetchError> {
+        let fetched = match &self.source {
             ConfigSource::File(path) => {
                 let text =
                     tokio::fs::read_to_string(path)
@@ -172,10 +242,21 @@ impl ConfigFetcher {
                             path: path.clone(),
                             source,
                         })?;
-                Ok(Fetched {
+                Fetched {
                     text,
                     version: None,
-                })
+                }
+            }
+            ConfigSource::S3(object) => {
+                let client = self.signed_client().await?;
+                let mut region = self.s3_region.lock().await;
+                let region = region.get_or_insert_with(home_region);
+                return s3::read(client, object, region, known).await;
+            }
+            ConfigSource::AppConfig(profile) => {
+                let client = self.signed_client().await?;
+                return appconfig::read(client, profile, &home_region(), known, &self.session)
+                    .await;
             }
             ConfigSource::SecretsManager { arn, region } => {
                 let client = aws_sdk_secretsmanager::Client::new(self.sdk_config(region).await);
@@ -188,6 +269,9 @@ impl ConfigFetcher {
                     .await
                     .map_err(|err| aws_error("Secrets Manager", "GetSecretValue", arn, err))?;
                 let version = output.version_id().map(str::to_string);
+                if version.is_some() && version.as_deref() == known {
+                    return Ok(Read::Unchanged);
+                }
                 let text = match output.secret_string() {
                     Some(text) => text.to_string(),
                     None => output
@@ -195,7 +279,7 @@ impl ConfigFetcher {
                         .and_then(|blob| String::from_utf8(blob.as_ref().to_vec()).ok())
                         .ok_or_else(|| FetchError::NotText { arn: arn.clone() })?,
                 };
-                Ok(Fetched { text, version })
+                Fetched { text, version }
             }
             ConfigSource::SsmParameter { arn, region } => {
                 let client = aws_sdk_ssm::Client::new(self.sdk_config(region).await);
@@ -207,14 +291,18 @@ impl ConfigFetcher {
                     .await
                     .map_err(|err| aws_error("SSM", "GetParameter", arn, err))?;
                 let parameter = output.parameter();
+                let version = parameter.map(|p| p.version().to_string());
+                if version.is_some() && version.as_deref() == known {
+                    return Ok(Read::Unchanged);
+                }
                 let text = parameter
                     .and_then(|p| p.value())
                     .map(str::to_string)
                     .ok_or_else(|| FetchError::NotText { arn: arn.clone() })?;
-                let version = parameter.map(|p| p.version().to_string());
-                Ok(Fetched { text, version })
+                Fetched { text, version }
             }
-        }
+        };
+        Ok(Read::Changed(fetched))
     }
 
     /// The state of each named CloudWatch alarm (`OK`, `ALARM`, `INSUFFICIENT_DATA`) in
@@ -250,109 +338,16 @@ impl ConfigFetcher {
             })
             .await
     }
-}
 
-/// No per-service settings for faultline's own clients: a function's
-/// `AWS_ENDPOINT_URL_<SERVICE>` (and a profile's `services` section) never reach them. The
-/// global `AWS_ENDPOINT_URL` is read by the loader itself and still applies (tests).
-#[derive(Debug)]
-struct NoServiceSettings;
-
-impl aws_types::service_config::LoadServiceConfig for NoServiceSettings {
-    fn load_config(&self, _key: aws_types::service_config::ServiceConfigKey<'_>) -> Option<String> {
-        None
-    }
-}
-
-/// An AWS SDK config for `region` with the direct (no proxy) HTTPS client and no per-service
-/// settings.
-async fn sdk_config(region: &str) -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new(region.to_string()))
-        .http_client(direct_https_client())
-        .load()
-        .await
-        .into_builder()
-        .service_config(NoServiceSettings)
-        .build()
-}
-
-/// `config` with the credentials of `role`, assumed with `config`'s own (the function's) and
-/// cached by the SDK, which renews them before they expire.
-async fn assuming(
-    config: aws_config::SdkConfig,
-    role: &str,
-    region: &str,
-) -> aws_config::SdkConfig {
-    let provider = aws_config::sts::AssumeRoleProvider::builder(role)
-        .session_name("faultline-config")
-        .region(aws_config::Region::new(region.to_string()))
-        .configure(&config)
-        .build()
-        .await;
-    config
-        .into_builder()
-        .credentials_provider(aws_types::sdk_config::SharedCredentialsProvider::new(
-            provider,
-        ))
-        .build()
-}
-
-/// An HTTPS client for AWS APIs that connects directly, ignoring HTTP(S)_PROXY: the function's
-/// proxy variables point at faultline's own dependency proxy. A smithy client given no proxy
-/// config uses none (e2e `config_from_secrets_manager_in_moto` runs with both variables set to a
-/// dead port).
-pub fn direct_https_client() -> aws_sdk_secretsmanager::config::SharedHttpClient {
-    use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
-    aws_smithy_http_client::Builder::new()
-        .tls_provider(Provider::Rustls(CryptoMode::Ring))
-        .build_https()
-}
-
-fn aws_error<E>(
-    service: &'static str,
-    operation: &'static str,
-    arn: &str,
-    err: aws_sdk_secretsmanager::error::SdkError<
-        E,
-        aws_sdk_secretsmanager::config::http::HttpResponse,
-    >,
-) -> FetchError
-where
-    E: aws_sdk_secretsmanager::error::ProvideErrorMetadata + std::error::Error + 'static,
-{
-    use aws_sdk_secretsmanager::error::{DisplayErrorContext, SdkError};
-    let (code, message) = match &err {
-        SdkError::ServiceError(service_err) => {
-            let inner = service_err.err();
-            let raw = service_err.raw();
-            let code = inner
-                .code()
-                .map_or_else(|| format!("HTTP {}", raw.status().as_u16()), str::to_string);
-            // Without a parsed message, a short excerpt of the error body says what happened.
-            let message = inner.message().map_or_else(
-                || {
-                    let body = raw.body().bytes().unwrap_or_default();
-                    let text = String::from_utf8_lossy(body);
-                    text.chars().take(300).collect::<String>()
-                },
-                str::to_string,
-            );
-            (code, message)
-        }
-        SdkError::TimeoutError(_) => ("Timeout".into(), DisplayErrorContext(&err).to_string()),
-        SdkError::DispatchFailure(_) => (
-            "DispatchFailure".into(),
-            DisplayErrorContext(&err).to_string(),
-        ),
-        _ => ("Error".into(), DisplayErrorContext(&err).to_string()),
-    };
-    FetchError::Aws {
-        service,
-        operation,
-        arn: arn.to_string(),
-        code,
-        message,
+    /// The signing client for S3 and AppConfig, with the credentials of the function (or the
+    /// role) in the function's Region.
+    async fn signed_client(&self) -> Result<&SignedClient, FetchError> {
+        self.signed
+            .get_or_try_init(|| async {
+                let sdk = self.sdk_config(&home_region()).await.clone();
+                SignedClient::new(sdk)
+            })
+            .await
     }
 }
 
@@ -380,13 +375,26 @@ mod tests {
             Ok(Some(ConfigSource::File("/var/task/faultline.yaml".into())))
         );
         assert_eq!(ConfigSource::from_env(None, None), Ok(None));
+        assert!(matches!(
+            ConfigSource::from_env(Some("arn:aws:s3:::chaos/faultline.yaml".into()), None),
+            Ok(Some(ConfigSource::S3(S3Object { bucket, key, .. })))
+                if bucket == "chaos" && key == "faultline.yaml"
+        ));
+        assert!(matches!(
+            ConfigSource::from_env(Some(" appconfig:orders/prod/faultline ".into()), None),
+            Ok(Some(ConfigSource::AppConfig(AppConfigProfile { application, .. })))
+                if application == "orders"
+        ));
     }
 
     #[test]
     fn bad_arns_are_refused() {
         for arn in [
             "faultline",
-            "arn:aws:s3:::bucket/key",
+            "arn:aws:s3:::bucket",
+            "arn:aws:s3:us-east-1::bucket/key",
+            "appconfig:orders/prod",
+            "appconfig:",
             "arn:aws:secretsmanager::123:secret:x",
             "arn:aws:secretsmanager:us-east-1:123:secret:",
             "arn:aws:ssm:us-east-1:123:document/x",
