@@ -2,6 +2,7 @@
 //! the install's name prefix. The command line flattens them; commands read them.
 
 use crate::aws::AwsOptions;
+use crate::install::store::StoreKind;
 use crate::output::Output;
 
 /// Options every command takes.
@@ -25,4 +26,7 @@ pub struct Global {
         value_parser = crate::install::names::parse_name
     )]
     pub name: String,
+    /// Where the config lives (`init` creates it; the other commands read and edit it there)
+    #[arg(long, global = true, value_enum, env = "FAULTLINE_STORE", default_value_t = StoreKind::Secretsmanager)]
+    pub store: StoreKind,
 }

@@ -49,7 +49,8 @@ use CommandName::{Disable, Enable, Experiment, Init, Render, Status};
 struct Grant {
     sid: &'static str,
     actions: &'static [(&'static str, &'static [CommandName])],
-    /// `{p}` is the partition, `{name}` the `--name`, `{secret}` the config secret's name and
+    /// `{p}` is the partition, `{name}` the `--name`, `{secret}` the config secret's name,
+    /// `{bucket}` the config bucket's name prefix (`--store s3`) and
     /// `{policy}` the read policy's name in any region (both from `install::names`).
     resource: &'static str,
     /// Only when the policy being attached or detached is faultline's read policy.
@@ -76,6 +77,30 @@ const GRANTS: &[Grant] = &[
             ),
         ],
         resource: "arn:{p}:secretsmanager:*:*:secret:{secret}-*",
+        only_the_read_policy: false,
+    },
+    Grant {
+        sid: "ConfigBucket",
+        actions: &[
+            ("s3:CreateBucket", &[Init]),
+            ("s3:ListBucket", &[Init]),
+            ("s3:PutBucketPublicAccessBlock", &[Init]),
+            ("s3:PutBucketVersioning", &[Init]),
+            ("s3:PutEncryptionConfiguration", &[Init]),
+        ],
+        resource: "arn:{p}:s3:::{bucket}*",
+        only_the_read_policy: false,
+    },
+    Grant {
+        sid: "ConfigObject",
+        actions: &[
+            (
+                "s3:GetObject",
+                &[Init, Enable, Disable, Status, Experiment, Render],
+            ),
+            ("s3:PutObject", &[Init, Experiment]),
+        ],
+        resource: "arn:{p}:s3:::{bucket}*/faultline.yaml",
         only_the_read_policy: false,
     },
     Grant {
@@ -156,6 +181,7 @@ fn fill(template: &str, partition: &str, name: &str) -> String {
     template
         .replace("{p}", partition)
         .replace("{secret}", &names::secret(name))
+        .replace("{bucket}", &names::config_bucket_prefix(name))
         .replace("{policy}", &names::policy(name, "*"))
         .replace("{name}", name)
 }
@@ -238,11 +264,10 @@ mod tests {
                 .any(|a| a.contains("Update") || a.contains("Put"))
         );
         let experiment = actions(&policy(&[Experiment], "faultline", "aws"));
-        assert!(
-            experiment
-                .iter()
-                .all(|a| a.starts_with("secretsmanager:") || a == "cloudwatch:DescribeAlarms")
-        );
+        assert!(experiment.iter().all(|a| a.starts_with("secretsmanager:")
+            || a == "s3:GetObject"
+            || a == "s3:PutObject"
+            || a == "cloudwatch:DescribeAlarms"));
     }
 
     #[test]

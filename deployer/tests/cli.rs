@@ -846,3 +846,150 @@ async fn a_function_changed_during_enable_is_read_again_and_planned_anew() {
     .into();
     assert_eq!(vars, expected);
 }
+
+/// `init --store s3` makes a private, versioned, encrypted bucket holding the config; ten
+/// concurrent `experiment start`s lose no edit (moto's log shows S3 refusing stale `If-Match`
+/// writes, 412, which were redone); `enable` wires the object's ARN and the read policy grants
+/// GetObject on exactly it.
+#[tokio::test]
+async fn an_s3_store_is_private_and_versioned_and_loses_no_concurrent_edit() {
+    let env = Env::start_logged().await;
+    let config = env.write(
+        "faultline.yaml",
+        &format!("team_private_key: \"{SECRET_MARKER}\"\nexperiments: []\n"),
+    );
+    let dist = env.dist().to_string_lossy().into_owned();
+    let (code, out, err) = env.deployer(&[
+        "init", "--store", "s3", "--config", &config, "--dist", &dist,
+    ]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let bucket = "faultline-config-123456789012-us-east-1";
+    assert!(
+        out.contains(&format!("arn:aws:s3:::{bucket}/faultline.yaml (created)")),
+        "{out}"
+    );
+    let s3 = env.s3().await;
+    // moto 5.2.5 names the answer's root GetBucketVersioningResponse, which the SDK refuses:
+    // the status is read from the body it kept.
+    let versioning = match s3.get_bucket_versioning().bucket(bucket).send().await {
+        Ok(answer) => format!("{:?}", answer.status()),
+        Err(err) => err
+            .raw_response()
+            .and_then(|r| r.body().bytes())
+            .map(|b| String::from_utf8_lossy(b).into_owned())
+            .unwrap_or_default(),
+    };
+    assert!(versioning.contains("Enabled"), "{versioning}");
+    let block = s3
+        .get_public_access_block()
+        .bucket(bucket)
+        .send()
+        .await
+        .expect("public access block");
+    let block = block.public_access_block_configuration().expect("a block");
+    assert_eq!(
+        (
+            block.block_public_acls(),
+            block.ignore_public_acls(),
+            block.block_public_policy(),
+            block.restrict_public_buckets()
+        ),
+        (Some(true), Some(true), Some(true), Some(true))
+    );
+    let encryption = s3
+        .get_bucket_encryption()
+        .bucket(bucket)
+        .send()
+        .await
+        .expect("encryption");
+    assert!(
+        format!("{encryption:?}").contains("sse_algorithm: Aes256"),
+        "{encryption:?}"
+    );
+    // A second init changes nothing.
+    let (code, out, err) = env.deployer(&["init", "--store", "s3", "--dist", &dist]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("(kept:"), "{out}");
+
+    let mut children = Vec::new();
+    for i in 0..10 {
+        let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_deployer"))
+            .args([
+                "experiment",
+                "start",
+                "--flag",
+                "ingress",
+                "--latency",
+                "10",
+            ])
+            .args(["--experiment", &format!("e{i}")])
+            .env("FAULTLINE_STORE", "s3")
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ENDPOINT_URL", &env.moto.endpoint)
+            .output();
+        children.push(child);
+    }
+    for child in children {
+        let output = child.await.expect("deployer ran");
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let (code, out, err) =
+        env.deployer(&["experiment", "list", "--store", "s3", "--output", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let listed: serde_json::Value = serde_json::from_str(&out).expect("json");
+    let names = listed["experiments"].as_array().map_or(0, Vec::len);
+    assert_eq!(names, 10, "a concurrent edit was lost: {out}");
+    let refused = env
+        .moto
+        .requests()
+        .iter()
+        .filter(|r| r.contains(&format!("PUT /{bucket}/faultline.yaml")) && r.contains("\" 412 "))
+        .count();
+    assert!(
+        refused > 0,
+        "no write was refused: {:?}",
+        env.moto.requests()
+    );
+    let text = s3
+        .get_object()
+        .bucket(bucket)
+        .key("faultline.yaml")
+        .send()
+        .await
+        .expect("object")
+        .body
+        .collect()
+        .await
+        .expect("body")
+        .into_bytes();
+    assert!(String::from_utf8_lossy(&text).contains(SECRET_MARKER));
+    // Without --store s3 the secret store is asked for, and it is not there.
+    let (code, _, err) = env.deployer(&["experiment", "list"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("run `deployer init` first"), "{err}");
+
+    let role = env.role("s3-store-role").await;
+    env.function("s3-store-fn", &role, &[], &[]).await;
+    let (code, out, err) = env.deployer(&["enable", "s3-store-fn", "--store", "s3", "--yes"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let (_, vars) = env.state("s3-store-fn").await;
+    assert_eq!(
+        vars.get("GREMLIN_CONFIG_ARN").map(String::as_str),
+        Some(format!("arn:aws:s3:::{bucket}/faultline.yaml").as_str())
+    );
+    let document = env
+        .policy_document(
+            "arn:aws:iam::123456789012:policy/faultline-read-config-us-east-1",
+            "v1",
+        )
+        .await
+        .to_string();
+    assert!(document.contains("s3:GetObject"), "{document}");
+    assert!(!document.contains("secretsmanager"), "{document}");
+}

@@ -83,7 +83,7 @@ async fn enable_one(shared: &Shared, name: &str) -> Result<Outcome, DeployError>
     })?;
     let target = EnableTarget {
         layer: layer.clone(),
-        secret_arn: installed.secret_arn.clone(),
+        config_arn: installed.config_arn.clone(),
         aws_endpoints: aws_endpoints.clone(),
         tls_origination_env: tls_origination_env.clone(),
         init_faults: *init_faults,
@@ -164,7 +164,7 @@ pub async fn run(global: &Global, args: &Args) -> Result<(), DeployError> {
         .map(|s| (s.endpoint_variable(), s.origination_url(&aws_.region)))
         .collect();
     let limit = RateLimit::per_second(args.rate);
-    let installed = Installed::read(&aws_, &global.name).await?;
+    let installed = Installed::read(&aws_, &global.name, global.store).await?;
     let selected = functions::select(&aws_, &limit, &args.selection).await?;
     crate::confirm::confirm(
         "enable faultline on",

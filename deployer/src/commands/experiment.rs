@@ -1,11 +1,11 @@
-//! `deployer experiment list | start | stop`: the experiments in the config secret (the work is
+//! `deployer experiment list | start | stop`: the experiments in the config store (the work is
 //! in [`crate::experiments`]).
 
 use crate::aws::Aws;
 use crate::error::DeployError;
 use crate::experiments::{self, spec};
 use crate::global::Global;
-use crate::install::names;
+use crate::install::store::Store;
 use crate::output;
 
 #[derive(Debug, clap::Args)]
@@ -16,7 +16,7 @@ pub struct Args {
 
 #[derive(Debug, clap::Subcommand)]
 pub enum ExperimentCommand {
-    /// The experiments in the secret, active or not
+    /// The experiments in the config, active or not
     List,
     /// Add an experiment
     Start(Box<spec::StartArgs>),
@@ -34,19 +34,20 @@ pub struct StopArgs {
 }
 
 pub async fn run(global: &Global, args: &Args) -> Result<(), DeployError> {
-    let secret = names::secret(&global.name);
     match &args.command {
         ExperimentCommand::List => {
             let aws_ = Aws::connect(&global.aws).await?;
-            output::print(global.output, &experiments::list(&aws_, &secret).await?);
+            let store = Store::of(&aws_, global.store, &global.name).await?;
+            output::print(global.output, &experiments::list(&aws_, &store).await?);
         }
         ExperimentCommand::Start(start) => {
             // Options first: nothing is read or written when one of them is wrong.
             let spec = spec::spec(start, chrono::Utc::now())?;
             let aws_ = Aws::connect(&global.aws).await?;
+            let store = Store::of(&aws_, global.store, &global.name).await?;
             output::print(
                 global.output,
-                &experiments::start(&aws_, &secret, &spec).await?,
+                &experiments::start(&aws_, &store, &spec).await?,
             );
         }
         ExperimentCommand::Stop(stop) => {
@@ -56,7 +57,8 @@ pub async fn run(global: &Global, args: &Args) -> Result<(), DeployError> {
                 ));
             }
             let aws_ = Aws::connect(&global.aws).await?;
-            let stopped = experiments::stop(&aws_, &secret, stop.name.as_deref()).await?;
+            let store = Store::of(&aws_, global.store, &global.name).await?;
+            let stopped = experiments::stop(&aws_, &store, stop.name.as_deref()).await?;
             output::print(global.output, &stopped);
         }
     }

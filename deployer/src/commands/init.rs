@@ -1,4 +1,5 @@
-//! `deployer init`: the config secret, the managed policy that reads it, and the layer versions.
+//! `deployer init`: the config store (a secret, or with `--store s3` an S3 object in a bucket of
+//! its own), the managed policy that reads it, and the layer versions.
 //!
 //! Every input is checked before anything is changed: a config the schema refuses, or a layer
 //! zip that is missing, fails with exit code 2 and nothing created. Running it twice changes
@@ -9,8 +10,9 @@
 use crate::aws::Aws;
 use crate::error::DeployError;
 use crate::global::Global;
+use crate::install::store::{Store, StoreKind};
 use crate::install::zips::{self, LayerZip, ZipSource};
-use crate::install::{layer, names, policy, read_policy, secret};
+use crate::install::{config_object, layer, names, policy, read_policy, secret};
 use crate::output::{self, Report};
 use faultline_schema::config::Config;
 use serde::Serialize;
@@ -64,17 +66,38 @@ pub async fn run(global: &Global, args: &Args) -> Result<(), DeployError> {
     let account = aws_.account().await?;
 
     let dry_run = args.dry_run;
-    let secret = secret::ensure(
-        &aws_,
-        &names::secret(&global.name),
-        config.as_deref(),
-        dry_run,
-    )
-    .await?;
+    let store = Store::of(&aws_, global.store, &global.name).await?;
+    let (config_store, kms_key) = match &store {
+        Store::Secret(name) => {
+            let secret = secret::ensure(&aws_, name, config.as_deref(), dry_run).await?;
+            let report = StoreReport {
+                store: global.store,
+                arn: secret.arn,
+                action: secret.action,
+                removed_experiments: secret.removed,
+            };
+            (report, secret.kms_key)
+        }
+        Store::Object { .. } => {
+            let object = config_object::ensure(&aws_, &store, config.as_deref(), dry_run).await?;
+            let report = StoreReport {
+                store: global.store,
+                arn: object.arn,
+                action: object.action,
+                removed_experiments: object.removed,
+            };
+            (report, None)
+        }
+    };
     let policy_name = names::policy(&global.name, &aws_.region);
     let policy_arn = names::policy_arn(&account, &global.name, &aws_.region);
-    let key_arn = policy::customer_key_arn(&aws_, secret.kms_key.as_deref()).await?;
-    let document = read_policy::document(&secret.arn, key_arn.as_deref());
+    let key_arn = policy::customer_key_arn(&aws_, kms_key.as_deref()).await?;
+    let home = read_policy::ArnHome {
+        partition: &account.partition,
+        region: &aws_.region,
+        account: &account.id,
+    };
+    let document = read_policy::document(&config_store.arn, key_arn.as_deref(), home);
     let policy_action =
         policy::ensure(&aws_, &policy_arn, &policy_name, &document, dry_run).await?;
 
@@ -85,11 +108,7 @@ pub async fn run(global: &Global, args: &Args) -> Result<(), DeployError> {
     }
     let report = InitReport {
         dry_run,
-        secret: SecretReport {
-            arn: secret.arn,
-            action: secret.action,
-            removed_experiments: secret.removed,
-        },
+        config_store,
         policy: PolicyReport {
             arn: policy_arn,
             action: policy_action,
@@ -104,13 +123,16 @@ pub async fn run(global: &Global, args: &Args) -> Result<(), DeployError> {
 #[derive(Debug, Serialize)]
 struct InitReport {
     dry_run: bool,
-    secret: SecretReport,
+    /// The config store (named `secret` in the JSON before stores could differ).
+    #[serde(rename = "secret")]
+    config_store: StoreReport,
     policy: PolicyReport,
     layers: Vec<LayerReport>,
 }
 
 #[derive(Debug, Serialize)]
-struct SecretReport {
+struct StoreReport {
+    store: StoreKind,
     arn: String,
     action: String,
     removed_experiments: Vec<String>,
@@ -149,16 +171,26 @@ impl fmt::Display for InitReport {
         if self.dry_run {
             writeln!(f, "dry run: nothing was changed")?;
         }
+        let label = match self.config_store.store {
+            StoreKind::Secretsmanager => "secret",
+            StoreKind::S3 => "config",
+        };
         write!(
             f,
-            "secret  {} ({})\npolicy  {} ({})",
-            self.secret.arn, self.secret.action, self.policy.arn, self.policy.action
+            "{label:<7} {} ({})\npolicy  {} ({})",
+            self.config_store.arn, self.config_store.action, self.policy.arn, self.policy.action
         )?;
-        if !self.secret.removed_experiments.is_empty() {
+        if !self.config_store.removed_experiments.is_empty() {
             write!(
                 f,
                 "\nexperiments removed by --config: {}",
-                self.secret.removed_experiments.join(", ")
+                self.config_store.removed_experiments.join(", ")
+            )?;
+        }
+        if self.config_store.store == StoreKind::S3 {
+            write!(
+                f,
+                "\nthe other commands find this config with --store s3 (or FAULTLINE_STORE=s3)"
             )?;
         }
         for layer in &self.layers {

@@ -40,7 +40,7 @@ pub struct Args {
 
 async fn defaults_from_aws(global: &Global, archs: &[Arch]) -> Result<Defaults, DeployError> {
     let aws_ = Aws::connect(&global.aws).await?;
-    let installed = Installed::read(&aws_, &global.name).await?;
+    let installed = Installed::read(&aws_, &global.name, global.store).await?;
     let mut layer_arns = std::collections::BTreeMap::new();
     for arch in archs {
         match installed.layers.get(arch) {
@@ -56,7 +56,7 @@ async fn defaults_from_aws(global: &Global, archs: &[Arch]) -> Result<Defaults, 
         }
     }
     Ok(Defaults {
-        config_secret_arn: Some(installed.secret_arn),
+        config_secret_arn: Some(installed.config_arn),
         read_policy_arn: Some(installed.policy_arn),
         layer_arns,
     })

@@ -23,7 +23,7 @@ pub struct Args {
 pub async fn run(global: &Global, args: &Args) -> Result<(), DeployError> {
     let aws_ = Aws::connect(&global.aws).await?;
     let limit = RateLimit::per_second(20);
-    let installed = Installed::read(&aws_, &global.name).await?;
+    let installed = Installed::read(&aws_, &global.name, global.store).await?;
     let functions: Vec<Function> = if args.functions.is_empty() {
         functions::list_all(&aws_, &limit).await?
     } else {

@@ -1,5 +1,5 @@
-//! The experiments in the config secret: started, stopped and listed through the schema's
-//! [`Document`] (no experiment key is spelt here), each edit made with [`secret::edit`] (no
+//! The experiments in the config store: started, stopped and listed through the schema's
+//! [`Document`] (no experiment key is spelt here), each edit made with [`store::edit`] (no
 //! concurrent edit lost) and checked whole by the shared schema before it is written.
 
 pub mod alarms;
@@ -8,7 +8,7 @@ pub mod state;
 
 use crate::aws::Aws;
 use crate::error::DeployError;
-use crate::install::secret;
+use crate::install::store::{self, Store};
 use crate::output::Report;
 use faultline_schema::config::{Config, Document, DocumentError, ExperimentSpec};
 use serde::Serialize;
@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 fn input(err: DocumentError) -> DeployError {
-    DeployError::Input(format!("the config secret: {err}"))
+    DeployError::Input(format!("the config: {err}"))
 }
 
 /// What `start` did.
@@ -35,16 +35,16 @@ pub struct Stopped {
     pub removed_ended: Vec<String>,
 }
 
-/// Adds `spec` to the secret, first refusing stop alarms that would keep it from ever running,
+/// Adds `spec` to the config, first refusing stop alarms that would keep it from ever running,
 /// and removing the experiments that ended.
 pub async fn start(
     aws_: &Aws,
-    secret: &str,
+    store: &Store,
     spec: &ExperimentSpec,
 ) -> Result<Started, DeployError> {
     alarms::check(aws_, &spec.stop_on_alarms).await?;
     let mut removed = Vec::new();
-    secret::edit(aws_, secret, |text| {
+    store::edit(aws_, store, |text| {
         let mut doc = Document::parse(text).map_err(input)?;
         removed = doc.drop_ended(chrono::Utc::now());
         doc.add(spec).map_err(|err| match err {
@@ -63,10 +63,10 @@ pub async fn start(
 }
 
 /// Removes the experiment named `name` (every one, with `None`), and the ones that ended.
-pub async fn stop(aws_: &Aws, secret: &str, name: Option<&str>) -> Result<Stopped, DeployError> {
+pub async fn stop(aws_: &Aws, store: &Store, name: Option<&str>) -> Result<Stopped, DeployError> {
     let mut stopped = false;
     let mut removed = Vec::new();
-    secret::edit(aws_, secret, |text| {
+    store::edit(aws_, store, |text| {
         let mut doc = Document::parse(text).map_err(input)?;
         stopped = doc.remove(name).map_err(input)?;
         removed = doc.drop_ended(chrono::Utc::now());
@@ -85,7 +85,7 @@ pub async fn stop(aws_: &Aws, secret: &str, name: Option<&str>) -> Result<Stoppe
     })
 }
 
-/// Every experiment in the secret with where it stands, and the ones the schema refuses.
+/// Every experiment in the config with where it stands, and the ones the schema refuses.
 #[derive(Debug, Serialize)]
 pub struct Listing {
     pub experiments: Vec<Listed>,
@@ -110,10 +110,10 @@ pub struct Listed {
     summary: String,
 }
 
-pub async fn list(aws_: &Aws, secret: &str) -> Result<Listing, DeployError> {
-    let (text, _) = secret::read(aws_, secret).await?;
+pub async fn list(aws_: &Aws, store: &Store) -> Result<Listing, DeployError> {
+    let (text, _) = store.read(aws_).await?;
     let config = Config::parse(&text)
-        .map_err(|err| DeployError::Failed(format!("secret {secret}: {err}")))?;
+        .map_err(|err| DeployError::Failed(format!("{}: {err}", store.describe())))?;
     let now = chrono::Utc::now();
     let all_alarms: Vec<String> = config
         .experiments

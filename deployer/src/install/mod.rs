@@ -1,13 +1,16 @@
 //! What `deployer init` creates and how the other commands find it: the names of everything
-//! ([`names`]), the config secret ([`secret`]), the read policy ([`read_policy`] its one definition, [`policy`] creating and attaching it) and the layer
+//! ([`names`]), the config store ([`store`]: the secret [`secret`] or the S3 object
+//! [`config_object`]), the read policy ([`read_policy`] its one definition, [`policy`] creating and attaching it) and the layer
 //! versions ([`layer`]).
 
+pub mod config_object;
 pub mod embedded;
 pub mod layer;
 pub mod names;
 pub mod policy;
 pub mod read_policy;
 pub mod secret;
+pub mod store;
 pub mod zips;
 
 use crate::aws::Aws;
@@ -15,10 +18,12 @@ use crate::error::DeployError;
 use crate::plan::{Arch, OurLayer};
 use layer::latest_layer_version;
 use std::collections::HashMap;
+use store::{Store, StoreKind};
 
 /// What `deployer init` created, which enabling needs.
 pub struct Installed {
-    pub secret_arn: String,
+    /// The config store's ARN (GREMLIN_CONFIG_ARN): the secret's, or the S3 object's.
+    pub config_arn: String,
     pub policy_arn: String,
     pub layers: HashMap<Arch, OurLayer>,
     /// Layer ARNs (no version) for both architectures, even when none was published.
@@ -26,19 +31,24 @@ pub struct Installed {
 }
 
 impl Installed {
-    pub async fn read(aws_: &Aws, name: &str) -> Result<Installed, DeployError> {
+    pub async fn read(aws_: &Aws, name: &str, kind: StoreKind) -> Result<Installed, DeployError> {
         let account = aws_.account().await?;
-        let secret = names::secret(name);
-        let described = aws_
-            .secrets
-            .describe_secret()
-            .secret_id(&secret)
-            .send()
-            .await
-            .map_err(|err| secret::read_error(&secret, err))?;
-        let secret_arn = described
-            .arn
-            .ok_or_else(|| DeployError::Failed(format!("secret {secret}: no ARN returned")))?;
+        let config_arn = match Store::of(aws_, kind, name).await? {
+            Store::Secret(secret) => aws_
+                .secrets
+                .describe_secret()
+                .secret_id(&secret)
+                .send()
+                .await
+                .map_err(|err| secret::read_error(&secret, err))?
+                .arn
+                .ok_or_else(|| DeployError::Failed(format!("secret {secret}: no ARN returned")))?,
+            object => {
+                // Read once: a missing object says to run init.
+                object.read(aws_).await?;
+                object.object_arn().unwrap_or_default()
+            }
+        };
         let mut layers = HashMap::new();
         let mut layer_arns = HashMap::new();
         for arch in [Arch::X86_64, Arch::Arm64] {
@@ -57,7 +67,7 @@ impl Installed {
             layer_arns.insert(arch, layer_arn);
         }
         Ok(Installed {
-            secret_arn,
+            config_arn,
             policy_arn: names::policy_arn(&account, name, &aws_.region),
             layers,
             layer_arns,

@@ -21,6 +21,29 @@ pub fn secret(name: &str) -> String {
     format!("{name}-config")
 }
 
+/// The config bucket's name prefix: bucket names are lowercase, without `_`, and global, so the
+/// bucket is `<prefix><account>-<region>` ([`config_bucket`]).
+pub fn config_bucket_prefix(name: &str) -> String {
+    format!("{}-config-", name.to_ascii_lowercase().replace('_', "-"))
+}
+
+/// The config bucket of `--store s3`: unique per account and Region. Bucket names have at most
+/// 63 characters: a long `--name` in a long Region name does not fit, and is refused.
+pub fn config_bucket(name: &str, account: &Account, region: &str) -> Result<String, String> {
+    let bucket = format!("{}{}-{region}", config_bucket_prefix(name), account.id);
+    if bucket.len() > 63 {
+        return Err(format!(
+            "the config bucket name {bucket} is longer than S3's 63 characters: use a --name \
+             of at most {} characters with --store s3 in {region}",
+            name.len().saturating_sub(bucket.len() - 63)
+        ));
+    }
+    Ok(bucket)
+}
+
+/// The config object's key in the bucket.
+pub const CONFIG_KEY: &str = "faultline.yaml";
+
 pub fn layer(name: &str, arch: Arch) -> String {
     format!("{name}-{arch}")
 }
@@ -101,6 +124,20 @@ mod tests {
             );
         }
         assert_eq!(Account::from_identity("not an arn", "1"), None);
+    }
+
+    #[test]
+    fn config_buckets_are_valid_bucket_names_or_refused() {
+        let account = Account::from_identity("arn:aws:iam::123456789012:user/ops", "123456789012")
+            .expect("an identity");
+        assert_eq!(
+            config_bucket("Team_A", &account, "eu-west-1"),
+            Ok("team-a-config-123456789012-eu-west-1".into())
+        );
+        let long = "x".repeat(40);
+        let refused = config_bucket(&long, &account, "ap-southeast-5").expect_err("too long");
+        assert!(refused.contains("at most 28 characters"), "{refused}");
+        assert!(config_bucket(&"x".repeat(28), &account, "ap-southeast-5").is_ok());
     }
 
     #[test]

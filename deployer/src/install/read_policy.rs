@@ -3,6 +3,7 @@
 //! declares it (intrinsic functions) and as the Terraform setup module does (HCL references).
 //! A change here changes all three; the IaC tests compare what each deploys.
 
+use super::store::StoreKind;
 use serde_json::{Value, json};
 
 /// A value in the policy that each writer spells its own way.
@@ -10,6 +11,8 @@ use serde_json::{Value, json};
 enum Term {
     /// The config secret's ARN.
     SecretArn,
+    /// The config object's ARN (`--store s3`).
+    ConfigObjectArn,
     /// Every CloudWatch alarm of the secret's partition, region and account.
     RegionAlarms,
     /// The customer managed key that encrypts the secret.
@@ -27,18 +30,30 @@ struct Statement {
     condition: Option<(&'static str, Term)>,
     /// Only when a customer managed key encrypts the secret.
     with_key_only: bool,
+    /// Only for this store (None: every store).
+    store: Option<StoreKind>,
 }
 
-/// The read policy: GetSecretValue on exactly the config secret, DescribeAlarms on the region's
-/// alarms (the experiments' stop conditions), and, when a customer key encrypts the secret,
-/// kms:Decrypt on that key used through Secrets Manager in the secret's region only.
-const STATEMENTS: [Statement; 3] = [
+/// The read policy: GetSecretValue on exactly the config secret (or GetObject on exactly the
+/// config object), DescribeAlarms on the region's alarms (the experiments' stop conditions),
+/// and, when a customer key encrypts the secret, kms:Decrypt on that key used through Secrets
+/// Manager in the secret's region only.
+const STATEMENTS: [Statement; 4] = [
     Statement {
         sid: "ReadFaultlineConfig",
         action: "secretsmanager:GetSecretValue",
         resource: Term::SecretArn,
         condition: None,
         with_key_only: false,
+        store: Some(StoreKind::Secretsmanager),
+    },
+    Statement {
+        sid: "ReadFaultlineConfigObject",
+        action: "s3:GetObject",
+        resource: Term::ConfigObjectArn,
+        condition: None,
+        with_key_only: false,
+        store: Some(StoreKind::S3),
     },
     Statement {
         sid: "ReadStopAlarms",
@@ -46,6 +61,7 @@ const STATEMENTS: [Statement; 3] = [
         resource: Term::RegionAlarms,
         condition: None,
         with_key_only: false,
+        store: None,
     },
     Statement {
         sid: "DecryptFaultlineConfig",
@@ -53,8 +69,18 @@ const STATEMENTS: [Statement; 3] = [
         resource: Term::KmsKey,
         condition: Some(("kms:ViaService", Term::SecretsManagerService)),
         with_key_only: true,
+        store: Some(StoreKind::Secretsmanager),
     },
 ];
+
+/// The partition, Region and account of the install: where an S3 config's alarms are (S3 ARNs
+/// name neither Region nor account).
+#[derive(Debug, Clone, Copy)]
+pub struct ArnHome<'a> {
+    pub partition: &'a str,
+    pub region: &'a str,
+    pub account: &'a str,
+}
 
 /// The parts of an ARN (`arn:PARTITION:SERVICE:REGION:ACCOUNT:...`) the policy needs.
 struct ArnParts<'a> {
@@ -91,27 +117,41 @@ fn dns_suffix(partition: &str) -> &'static str {
     }
 }
 
-/// The policy document `init` writes for this secret and (customer managed) key.
-pub fn document(secret_arn: &str, kms_key_arn: Option<&str>) -> Value {
+/// The policy document `init` writes for this config store (a secret's or an S3 object's ARN;
+/// the alarms are those of the secret's Region and account, or, for an object, `home`'s) and
+/// (customer managed) key.
+pub fn document(config_arn: &str, kms_key_arn: Option<&str>, home: ArnHome<'_>) -> Value {
     let key = kms_key_arn.filter(|k| !k.is_empty());
-    let parts = arn_parts(secret_arn);
+    let store = if config_arn.split(':').nth(2) == Some("s3") {
+        StoreKind::S3
+    } else {
+        StoreKind::Secretsmanager
+    };
+    let parts = arn_parts(config_arn)
+        .filter(|p| !p.region.is_empty() && !p.account.is_empty())
+        .unwrap_or(ArnParts {
+            partition: home.partition,
+            region: home.region,
+            account: home.account,
+        });
     let concrete = |term: Term| -> Option<String> {
         match term {
-            Term::SecretArn => Some(secret_arn.to_string()),
-            Term::RegionAlarms => parts.as_ref().map(|p| {
-                format!(
-                    "arn:{}:cloudwatch:{}:{}:alarm:*",
-                    p.partition, p.region, p.account
-                )
-            }),
+            Term::SecretArn | Term::ConfigObjectArn => Some(config_arn.to_string()),
+            Term::RegionAlarms => Some(format!(
+                "arn:{}:cloudwatch:{}:{}:alarm:*",
+                parts.partition, parts.region, parts.account
+            )),
             Term::KmsKey => key.map(str::to_string),
-            Term::SecretsManagerService => parts
-                .as_ref()
-                .map(|p| format!("secretsmanager.{}.{}", p.region, dns_suffix(p.partition))),
+            Term::SecretsManagerService => Some(format!(
+                "secretsmanager.{}.{}",
+                parts.region,
+                dns_suffix(parts.partition)
+            )),
         }
     };
     let statements: Vec<Value> = STATEMENTS
         .iter()
+        .filter(|s| s.store.is_none_or(|only| only == store))
         .filter(|s| key.is_some() || !s.with_key_only)
         .filter_map(|s| {
             let mut statement = json!({
@@ -133,6 +173,9 @@ pub fn document(secret_arn: &str, kms_key_arn: Option<&str>) -> Value {
 fn cfn(term: Term) -> &'static str {
     match term {
         Term::SecretArn => "!If [CreateSecret, !Ref ConfigSecret, !Ref ExistingSecretArn]",
+        Term::ConfigObjectArn => {
+            "!Sub \"arn:${AWS::Partition}:s3:::${ConfigBucket}/faultline.yaml\""
+        }
         Term::RegionAlarms => {
             "!Sub \"arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:*\""
         }
@@ -145,6 +188,7 @@ fn cfn(term: Term) -> &'static str {
 fn hcl(term: Term) -> &'static str {
     match term {
         Term::SecretArn => "aws_secretsmanager_secret.config.arn",
+        Term::ConfigObjectArn => "\"${aws_s3_bucket.config.arn}/faultline.yaml\"",
         Term::RegionAlarms => {
             "\"arn:${data.aws_partition.current.partition}:cloudwatch:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:alarm:*\""
         }
@@ -191,9 +235,11 @@ pub fn template_context() -> Value {
             "hcl_attributes": hcl_attributes(s),
         })
     };
+    // The templates create a secret (their store choice is to come).
     let part = |with_key: bool| -> Vec<Value> {
         STATEMENTS
             .iter()
+            .filter(|s| s.store != Some(StoreKind::S3))
             .filter(|s| s.with_key_only == with_key)
             .map(statement)
             .collect()
@@ -208,7 +254,12 @@ mod tests {
     #[test]
     fn the_policy_names_exactly_the_secret() {
         let arn = "arn:aws:secretsmanager:eu-west-1:123:secret:faultline-config-AbCdEf";
-        let doc = document(arn, None);
+        let home = ArnHome {
+            partition: "aws",
+            region: "eu-west-1",
+            account: "123",
+        };
+        let doc = document(arn, None, home);
         assert_eq!(doc["Statement"].as_array().map(Vec::len), Some(2));
         assert_eq!(doc["Statement"][0]["Resource"], arn);
         assert_eq!(doc["Statement"][1]["Action"], "cloudwatch:DescribeAlarms");
@@ -216,7 +267,7 @@ mod tests {
             doc["Statement"][1]["Resource"],
             "arn:aws:cloudwatch:eu-west-1:123:alarm:*"
         );
-        let with_key = document(arn, Some("arn:aws:kms:eu-west-1:123:key/k1"));
+        let with_key = document(arn, Some("arn:aws:kms:eu-west-1:123:key/k1"), home);
         assert_eq!(with_key["Statement"][2]["Action"], "kms:Decrypt");
         assert_eq!(
             with_key["Statement"][2]["Resource"],
@@ -229,6 +280,7 @@ mod tests {
         let china = document(
             "arn:aws-cn:secretsmanager:cn-north-1:123:secret:faultline-config-AbCdEf",
             Some("arn:aws-cn:kms:cn-north-1:123:key/k1"),
+            home,
         );
         assert_eq!(
             china["Statement"][1]["Resource"],
@@ -237,6 +289,31 @@ mod tests {
         assert_eq!(
             china["Statement"][2]["Condition"]["StringEquals"]["kms:ViaService"],
             "secretsmanager.cn-north-1.amazonaws.com.cn"
+        );
+    }
+
+    #[test]
+    fn an_s3_store_is_read_with_get_object_on_exactly_its_object() {
+        let home = ArnHome {
+            partition: "aws",
+            region: "eu-west-1",
+            account: "123",
+        };
+        let doc = document(
+            "arn:aws:s3:::faultline-config-123-eu-west-1/faultline.yaml",
+            Some("arn:aws:kms:eu-west-1:123:key/ignored"),
+            home,
+        );
+        let statements = doc["Statement"].as_array().cloned().unwrap_or_default();
+        assert_eq!(statements.len(), 2, "{doc}");
+        assert_eq!(statements[0]["Action"], "s3:GetObject");
+        assert_eq!(
+            statements[0]["Resource"],
+            "arn:aws:s3:::faultline-config-123-eu-west-1/faultline.yaml"
+        );
+        assert_eq!(
+            statements[1]["Resource"],
+            "arn:aws:cloudwatch:eu-west-1:123:alarm:*"
         );
     }
 

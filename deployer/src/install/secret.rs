@@ -1,5 +1,5 @@
-//! The config secret: created or given a value by `init` ([`ensure`]), read, and edited without
-//! losing a concurrent edit ([`edit`]).
+//! The config secret: created or given a value by `init` ([`ensure`]), read, and written only
+//! over the version read ([`write_if`], for [`store::edit`]).
 //!
 //! Secrets Manager has no conditional write, but moving the AWSCURRENT label is one:
 //! `UpdateSecretVersionStage` with `RemoveFromVersionId` fails when that version is no longer
@@ -8,11 +8,10 @@
 //! new one. If somebody else got there first, the move fails and the edit starts again from
 //! their text. Every edited text is checked by the shared schema before it is written.
 
+use super::store::{self, Store, Written};
 use crate::aws::Aws;
 use crate::error::{DeployError, aws};
 use aws_sdk_secretsmanager::error::ProvideErrorMetadata as _;
-use faultline_schema::config::Config;
-use std::time::Duration;
 
 /// The config stored when `init` is given none.
 pub const DEFAULT_CONFIG: &str =
@@ -20,8 +19,6 @@ pub const DEFAULT_CONFIG: &str =
 
 /// Label of a version written but not yet made current.
 const PENDING: &str = "FAULTLINE_PENDING";
-/// Tries before giving up on a secret that keeps changing under us.
-const ATTEMPTS: u32 = 20;
 
 /// The error for a failed read of the config secret: "run init first" when it does not exist.
 pub fn read_error<E>(secret: &str, err: aws_sdk_secretsmanager::error::SdkError<E>) -> DeployError
@@ -59,63 +56,48 @@ fn token() -> String {
     format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..))
 }
 
-/// Applies `edit` to the secret's text. `edit` returns `None` when there is nothing to change.
-/// Returns whether the secret changed.
-pub async fn edit<F>(aws_: &Aws, secret: &str, mut edit: F) -> Result<bool, DeployError>
-where
-    F: FnMut(&str) -> Result<Option<String>, DeployError>,
-{
-    for attempt in 0..ATTEMPTS {
-        let (text, version) = read(aws_, secret).await?;
-        let Some(new_text) = edit(&text)? else {
-            return Ok(false);
-        };
-        Config::parse_strict(&new_text).map_err(|err| {
-            DeployError::Input(format!(
-                "the edited config would be refused: {err}; nothing was written"
-            ))
-        })?;
-        let new_version = token();
-        aws_.secrets
-            .put_secret_value()
-            .secret_id(secret)
-            .secret_string(new_text)
-            .client_request_token(&new_version)
-            .version_stages(PENDING)
-            .send()
-            .await
-            .map_err(|err| aws(format!("writing secret {secret}"), err))?;
-        let moved = aws_
-            .secrets
-            .update_secret_version_stage()
-            .secret_id(secret)
-            .version_stage("AWSCURRENT")
-            .remove_from_version_id(&version)
-            .move_to_version_id(&new_version)
-            .send()
-            .await;
-        match moved {
-            Ok(_) => return Ok(true),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_invalid_parameter_exception()) =>
-            {
-                // Somebody else's version became current after we read: start again from it.
-                let pause = 20 + fastrand::u64(0..50 * u64::from(attempt + 1));
-                tokio::time::sleep(Duration::from_millis(pause)).await;
-            }
-            Err(err) => {
-                return Err(aws(
-                    format!("making the new version of secret {secret} current"),
-                    err,
-                ));
-            }
+/// Writes `text` as the secret's current version if `version` is still the current one: a new
+/// version staged only `FAULTLINE_PENDING`, then AWSCURRENT moved to it from `version` (which
+/// fails when `version` is no longer current).
+pub async fn write_if(
+    aws_: &Aws,
+    secret: &str,
+    text: &str,
+    version: &str,
+) -> Result<Written, DeployError> {
+    let new_version = token();
+    aws_.secrets
+        .put_secret_value()
+        .secret_id(secret)
+        .secret_string(text)
+        .client_request_token(&new_version)
+        .version_stages(PENDING)
+        .send()
+        .await
+        .map_err(|err| aws(format!("writing secret {secret}"), err))?;
+    let moved = aws_
+        .secrets
+        .update_secret_version_stage()
+        .secret_id(secret)
+        .version_stage("AWSCURRENT")
+        .remove_from_version_id(version)
+        .move_to_version_id(&new_version)
+        .send()
+        .await;
+    match moved {
+        Ok(_) => Ok(Written::Won),
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_invalid_parameter_exception()) =>
+        {
+            Ok(Written::Lost)
         }
+        Err(err) => Err(aws(
+            format!("making the new version of secret {secret} current"),
+            err,
+        )),
     }
-    Err(DeployError::Failed(format!(
-        "secret {secret} kept changing during {ATTEMPTS} attempts; try again"
-    )))
 }
 
 /// What `init` did (or, with --dry-run, would do) to the secret.
@@ -179,11 +161,9 @@ pub async fn ensure(
                     if dry_run {
                         return Ok(outcome("would be replaced by --config", removed));
                     }
-                    edit(
-                        aws_,
-                        &arn,
-                        |now| Ok((now != text).then(|| text.to_string())),
-                    )
+                    store::edit(aws_, &Store::Secret(arn.clone()), |now| {
+                        Ok((now != text).then(|| text.to_string()))
+                    })
                     .await?;
                     Ok(outcome("replaced by --config", removed))
                 }

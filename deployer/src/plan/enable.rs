@@ -37,7 +37,7 @@ impl OurLayer {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EnableTarget {
     pub layer: OurLayer,
-    pub secret_arn: String,
+    pub config_arn: String,
     /// `AWS_ENDPOINT_URL_<SERVICE>` and its origination URL for each `--aws-services` entry:
     /// exactly the set the function gets (a re-run without a service gives its variable back).
     pub aws_endpoints: Vec<(String, String)>,
@@ -110,7 +110,7 @@ pub fn plan_enable(current: &FunctionConfig, target: &EnableTarget) -> Result<Pl
         .map(|(key, value)| {
             let value = match value {
                 WiringValue::Literal(text) => text,
-                WiringValue::ConfigSecretArn => target.secret_arn.clone(),
+                WiringValue::ConfigSecretArn => target.config_arn.clone(),
                 WiringValue::Enabled => "true".into(),
             };
             (key, value)

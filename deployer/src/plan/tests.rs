@@ -8,7 +8,7 @@ fn target(version: u32) -> EnableTarget {
             layer_arn: OURS.into(),
             version_arn: format!("{OURS}:{version}"),
         },
-        secret_arn: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:faultline-config-AbCdEf"
+        config_arn: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:faultline-config-AbCdEf"
             .into(),
         aws_endpoints: Vec::new(),
         tls_origination_env: Vec::new(),

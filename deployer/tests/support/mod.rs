@@ -46,6 +46,23 @@ impl Env {
         Env::with(MotoServer::start().await, Keys::testing()).await
     }
 
+    /// moto keeping its request log (`env.moto.requests()`).
+    pub async fn start_logged() -> Env {
+        Env::with(MotoServer::start_logged().await, Keys::testing()).await
+    }
+
+    /// An S3 client for moto (path-style).
+    pub async fn s3(&self) -> aws_sdk_s3::Client {
+        let config =
+            faultline_testkit::aws_config(&self.moto.endpoint, &self.keys.id, &self.keys.secret)
+                .await;
+        aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&config)
+                .force_path_style(true)
+                .build(),
+        )
+    }
+
     /// moto started with extra environment (`MOTO_IAM_LOAD_MANAGED_POLICIES`, say).
     pub async fn start_with(moto_env: &[(&str, &str)]) -> Env {
         Env::with(MotoServer::start_with(moto_env).await, Keys::testing()).await

@@ -1,0 +1,140 @@
+//! The config store: where the config lives (`--store`), read and edited the same way whatever
+//! it is. Every edit is a compare-and-swap ([`edit`]): the text is read with its version, edited,
+//! checked whole by the shared schema, and written only if the version is still the current one
+//! (Secrets Manager: moving AWSCURRENT from it; S3: `If-Match` on its ETag). When somebody else
+//! wrote first, the edit starts again from their text: no concurrent edit is lost.
+
+use super::{config_object, names, secret};
+use crate::aws::Aws;
+use crate::error::DeployError;
+use faultline_schema::config::Config;
+use serde::Serialize;
+use std::time::Duration;
+
+/// Which store holds the config (`--store`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum StoreKind {
+    /// A Secrets Manager secret `<name>-config` ($0.40 a month, $0.05 per 10,000 reads)
+    #[default]
+    Secretsmanager,
+    /// An S3 object `faultline.yaml` in bucket `<name>-config-<account>-<region>` (conditional
+    /// reads: an unchanged config costs a 304)
+    S3,
+}
+
+/// The store of an install.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Store {
+    /// A secret, by name or ARN.
+    Secret(String),
+    /// An S3 object.
+    Object {
+        partition: String,
+        bucket: String,
+        key: String,
+    },
+}
+
+/// Whether a conditional write went through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Written {
+    Won,
+    /// Somebody else's version became current after ours was read.
+    Lost,
+}
+
+/// Tries before giving up on a config that keeps changing under us.
+const ATTEMPTS: u32 = 20;
+
+impl Store {
+    /// The store `kind` of the install named `name`, in the account and Region of `aws_`.
+    pub async fn of(aws_: &Aws, kind: StoreKind, name: &str) -> Result<Store, DeployError> {
+        Ok(match kind {
+            StoreKind::Secretsmanager => Store::Secret(names::secret(name)),
+            StoreKind::S3 => {
+                let account = aws_.account().await?;
+                Store::Object {
+                    bucket: names::config_bucket(name, &account, &aws_.region)
+                        .map_err(DeployError::Input)?,
+                    key: names::CONFIG_KEY.to_string(),
+                    partition: account.partition,
+                }
+            }
+        })
+    }
+
+    /// What it is, for messages.
+    pub fn describe(&self) -> String {
+        match self {
+            Store::Secret(secret) => format!("secret {secret}"),
+            Store::Object { bucket, key, .. } => format!("S3 object s3://{bucket}/{key}"),
+        }
+    }
+
+    /// The ARN of an S3 store (a secret's is read from Secrets Manager).
+    pub fn object_arn(&self) -> Option<String> {
+        match self {
+            Store::Object {
+                partition,
+                bucket,
+                key,
+            } => Some(format!("arn:{partition}:s3:::{bucket}/{key}")),
+            Store::Secret(_) => None,
+        }
+    }
+
+    /// The current text and its version.
+    pub async fn read(&self, aws_: &Aws) -> Result<(String, String), DeployError> {
+        match self {
+            Store::Secret(secret) => secret::read(aws_, secret).await,
+            Store::Object { bucket, key, .. } => config_object::read(aws_, bucket, key).await,
+        }
+    }
+
+    /// Writes `text` if `version` is still the current one.
+    async fn write_if(
+        &self,
+        aws_: &Aws,
+        text: &str,
+        version: &str,
+    ) -> Result<Written, DeployError> {
+        match self {
+            Store::Secret(secret) => secret::write_if(aws_, secret, text, version).await,
+            Store::Object { bucket, key, .. } => {
+                config_object::write_if(aws_, bucket, key, text, version).await
+            }
+        }
+    }
+}
+
+/// Applies `edit` to the store's text. `edit` returns `None` when there is nothing to change.
+/// Returns whether the config changed.
+pub async fn edit<F>(aws_: &Aws, store: &Store, mut edit: F) -> Result<bool, DeployError>
+where
+    F: FnMut(&str) -> Result<Option<String>, DeployError>,
+{
+    for attempt in 0..ATTEMPTS {
+        let (text, version) = store.read(aws_).await?;
+        let Some(new_text) = edit(&text)? else {
+            return Ok(false);
+        };
+        Config::parse_strict(&new_text).map_err(|err| {
+            DeployError::Input(format!(
+                "the edited config would be refused: {err}; nothing was written"
+            ))
+        })?;
+        match store.write_if(aws_, &new_text, &version).await? {
+            Written::Won => return Ok(true),
+            Written::Lost => {
+                // Start again from the text that won.
+                let pause = 20 + fastrand::u64(0..50 * u64::from(attempt + 1));
+                tokio::time::sleep(Duration::from_millis(pause)).await;
+            }
+        }
+    }
+    Err(DeployError::Failed(format!(
+        "{} kept changing during {ATTEMPTS} attempts; try again",
+        store.describe()
+    )))
+}
