@@ -69,7 +69,7 @@ const GRANTS: &[Grant] = &[
                 "secretsmanager:DescribeSecret",
                 &[Init, Enable, Disable, Status, Render],
             ),
-            ("secretsmanager:GetSecretValue", &[Init, Experiment]),
+            ("secretsmanager:GetSecretValue", &[Init, Status, Experiment]),
             ("secretsmanager:PutSecretValue", &[Init, Experiment]),
             (
                 "secretsmanager:UpdateSecretVersionStage",

@@ -992,4 +992,15 @@ async fn an_s3_store_is_private_and_versioned_and_loses_no_concurrent_edit() {
         .to_string();
     assert!(document.contains("s3:GetObject"), "{document}");
     assert!(!document.contains("secretsmanager"), "{document}");
+
+    // status names the store and what reading it costs at the config's interval.
+    let (code, out, err) = env.deployer(&["status", "s3-store-fn", "--store", "s3"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains(&format!(
+            "config: S3 arn:aws:s3:::{bucket}/faultline.yaml (refresh_interval 30s: 86400 reads \
+             per busy environment-month, about $0.035 at S3 prices)"
+        )),
+        "{out}"
+    );
 }

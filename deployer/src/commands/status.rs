@@ -1,5 +1,7 @@
-//! `deployer status`: per function, whether faultline is enabled, whether its layer is the
-//! current version, the architecture and runtime, wrapper support, and the role policy.
+//! `deployer status`: the config store with what reading it costs each busy environment at the
+//! configured refresh interval, then per function, whether faultline is enabled, whether its
+//! layer is the current version, the architecture and runtime, wrapper support, and the role
+//! policy.
 
 use crate::aws::Aws;
 use crate::error::DeployError;
@@ -8,8 +10,11 @@ use crate::functions::{self, Function};
 use crate::global::Global;
 use crate::install::Installed;
 use crate::install::policy;
+use crate::install::store::Store;
 use crate::output::Report;
 use crate::plan::{SAVED, supports_wrapper};
+use faultline_schema::config::Config;
+use faultline_schema::cost;
 use serde::Serialize;
 use std::collections::HashMap;
 use std::fmt;
@@ -24,6 +29,7 @@ pub async fn run(global: &Global, args: &Args) -> Result<(), DeployError> {
     let aws_ = Aws::connect(&global.aws).await?;
     let limit = RateLimit::per_second(20);
     let installed = Installed::read(&aws_, &global.name, global.store).await?;
+    let store = store_status(&aws_, global, &installed.config_arn).await?;
     let functions: Vec<Function> = if args.functions.is_empty() {
         functions::list_all(&aws_, &limit).await?
     } else {
@@ -65,14 +71,55 @@ pub async fn run(global: &Global, args: &Args) -> Result<(), DeployError> {
             policy_attached: attached,
         });
     }
-    crate::output::print(global.output, &Status { functions: rows });
+    crate::output::print(
+        global.output,
+        &Status {
+            store,
+            functions: rows,
+        },
+    );
     Ok(())
+}
+
+/// The store and its read cost at the config's refresh interval (the default when the config
+/// cannot be parsed: the extension then reads it at that interval too).
+async fn store_status(
+    aws_: &Aws,
+    global: &Global,
+    config_arn: &str,
+) -> Result<StoreStatus, DeployError> {
+    let (text, _) = Store::of(aws_, global.store, &global.name)
+        .await?
+        .read(aws_)
+        .await?;
+    let interval = Config::parse(&text)
+        .map(|c| c.refresh_interval)
+        .unwrap_or_else(|_| Config::default().refresh_interval);
+    let priced = cost::Store::of_arn(config_arn).unwrap_or(cost::Store::SecretsManager);
+    Ok(StoreStatus {
+        store: priced,
+        arn: config_arn.to_string(),
+        refresh_interval: humantime::format_duration(interval).to_string(),
+        reads_per_busy_environment_month: cost::reads_per_month(interval).round(),
+        dollars_per_busy_environment_month: cost::per_environment_month(priced, interval, 0.0),
+    })
 }
 
 /// What `status` shows: one row per function.
 #[derive(Debug, Serialize)]
 struct Status {
+    store: StoreStatus,
     functions: Vec<FunctionStatus>,
+}
+
+/// The config store and what reading it costs (the `faultline_schema::cost` prices).
+#[derive(Debug, Serialize)]
+struct StoreStatus {
+    store: cost::Store,
+    arn: String,
+    refresh_interval: String,
+    reads_per_busy_environment_month: f64,
+    dollars_per_busy_environment_month: f64,
 }
 
 #[derive(Debug, Serialize)]
@@ -90,6 +137,18 @@ struct FunctionStatus {
 impl fmt::Display for Status {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let yes = |b: bool| if b { "yes" } else { "no" };
+        let store = &self.store;
+        writeln!(
+            f,
+            "config: {} {} (refresh_interval {}: {} reads per busy environment-month, about \
+             ${:.3} at {} prices)\n",
+            store.store.name(),
+            store.arn,
+            store.refresh_interval,
+            store.reads_per_busy_environment_month,
+            store.dollars_per_busy_environment_month,
+            store.store.name()
+        )?;
         write!(
             f,
             "{:<32} {:<8} {:<14} {:<7} {:<16} {:<8} policy",

@@ -13,6 +13,7 @@
 
 pub mod aws_services;
 pub mod config;
+pub mod cost;
 pub mod event;
 pub mod fault;
 pub mod flags;
