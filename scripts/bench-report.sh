@@ -17,6 +17,7 @@ taskset -c 0 "$cargo" bench -p faultline-extension --bench runtime_proxy --locke
 "$cargo" bench -p faultline-extension --bench faults --locked
 "$cargo" bench -p faultline-extension --bench origination --locked
 "$cargo" bench -p faultline-extension --bench cold_start --locked
+"$cargo" bench -p faultline-extension --bench config_reads --locked
 "$cargo" bench -p faultline-deployer --bench enable --locked
 
 out=target/bench-all.md
@@ -27,7 +28,7 @@ out=target/bench-all.md
   echo "- machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -m), $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)"
   echo "- kernel: $(uname -r); $(rustc --version)"
   echo "- commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
-  for part in bench-report bench-report-pinned bench-faults bench-origination bench-cold-start bench-deployer; do
+  for part in bench-report bench-report-pinned bench-faults bench-origination bench-cold-start bench-config-reads bench-deployer; do
     echo
     sed -e 's/^## /### /' -e 's/^# /## /' "target/$part.md"
   done

@@ -22,6 +22,13 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
+/// How much earlier than it happened the first read counts, for the draw `draw` (in `0..1`):
+/// the first refresh comes `interval` minus that after the first read, the next ones every
+/// `interval` (the config-read benchmark simulates a fleet's reads with it).
+pub fn first_read_backdated(interval: Duration, draw: f64) -> Duration {
+    interval.mul_f64(draw.clamp(0.0, 1.0))
+}
+
 pub struct ConfigRefresher {
     loader: Arc<ConfigLoader>,
     state: ConfigState,
@@ -91,7 +98,7 @@ impl ConfigRefresher {
             now
         } else {
             // The first read counts as earlier by a random fraction of the interval.
-            now.checked_sub(self.interval().mul_f64(fastrand::f64()))
+            now.checked_sub(first_read_backdated(self.interval(), fastrand::f64()))
                 .unwrap_or(now)
         };
         *self

@@ -172,6 +172,14 @@ pub enum Read {
     Deferred,
 }
 
+/// A version for a store that keeps none (a file): a hash of the text.
+fn text_version(text: &str) -> String {
+    use std::hash::{BuildHasher, BuildHasherDefault};
+    let hash =
+        BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default().hash_one(text);
+    format!("text-{hash:016x}")
+}
+
 /// The function's own Region (S3 ARNs name none; AppConfig configurations are read there).
 fn home_region() -> String {
     ["AWS_REGION", "AWS_DEFAULT_REGION"]
@@ -242,10 +250,13 @@ impl ConfigFetcher {
                             path: path.clone(),
                             source,
                         })?;
-                Fetched {
-                    text,
-                    version: None,
+                // A file has no version: its text's hash stands for one, so an unchanged file
+                // is not parsed again either.
+                let version = Some(text_version(&text));
+                if version.as_deref() == known {
+                    return Ok(Read::Unchanged);
                 }
+                Fetched { text, version }
             }
             ConfigSource::S3(object) => {
                 let client = self.signed_client().await?;
