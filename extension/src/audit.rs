@@ -16,6 +16,21 @@ use std::io::Write;
 /// The CloudWatch namespace of faultline's metrics.
 pub const NAMESPACE: &str = "faultline";
 
+/// The invocation a fault belongs to, when it is known: its request id and its trace header
+/// (`Lambda-Runtime-Trace-Id`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Invocation<'a> {
+    pub request_id: Option<&'a str>,
+    pub trace: Option<&'a str>,
+}
+
+impl<'a> Invocation<'a> {
+    /// The invocation `request_id`, with its trace header when there is one.
+    pub fn new(request_id: Option<&'a str>, trace: Option<&'a str>) -> Invocation<'a> {
+        Invocation { request_id, trace }
+    }
+}
+
 #[derive(Serialize)]
 struct AuditLine<'a> {
     #[serde(rename = "_aws")]
@@ -23,6 +38,9 @@ struct AuditLine<'a> {
     faultline: &'static str,
     #[serde(rename = "requestId")]
     request_id: Option<&'a str>,
+    /// The X-Ray trace id of the invocation, when it came with one.
+    #[serde(rename = "traceId", skip_serializing_if = "Option::is_none")]
+    trace_id: Option<&'a str>,
     experiment: &'a str,
     flag: &'a str,
     #[serde(rename = "function-name")]
@@ -62,7 +80,7 @@ fn function_name(labels: &Labels) -> &str {
 
 /// Formats one audit line (without the newline).
 pub fn line(
-    request_id: Option<&str>,
+    invocation: Invocation<'_>,
     experiment: &str,
     flag: &str,
     effect: &AppliedEffect,
@@ -82,7 +100,8 @@ pub fn line(
     let entry = AuditLine {
         aws: metadata("FaultsInjected", dimensions),
         faultline: "fault-injected",
-        request_id,
+        request_id: invocation.request_id,
+        trace_id: invocation.trace.and_then(crate::xray::trace_id),
         experiment,
         flag,
         function_name: function_name(labels),
@@ -152,13 +171,13 @@ pub fn write_line(mut text: String) {
 
 /// Writes one audit line for an injected fault.
 pub fn record(
-    request_id: Option<&str>,
+    invocation: Invocation<'_>,
     experiment: &str,
     flag: &str,
     effect: &AppliedEffect,
     labels: &Labels,
 ) {
-    write_line(line(request_id, experiment, flag, effect, labels));
+    write_line(line(invocation, experiment, flag, effect, labels));
 }
 
 #[cfg(test)]
@@ -189,7 +208,10 @@ mod tests {
     fn one_emf_document_per_fault() {
         let labels: Labels = [("function-name".to_string(), "checkout".to_string())].into();
         let text = line(
-            Some("req-1"),
+            Invocation::new(
+                Some("req-1"),
+                Some("Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"),
+            ),
             "slow",
             "ingress",
             &AppliedEffect::Latency { ms: 20 },
@@ -198,6 +220,7 @@ mod tests {
         let value = assert_emf(&text, "FaultsInjected");
         assert_eq!(value["faultline"], "fault-injected");
         assert_eq!(value["requestId"], "req-1");
+        assert_eq!(value["traceId"], "1-5759e988-bd862e3fe1be46a994272793");
         assert_eq!(value["experiment"], "slow");
         assert_eq!(value["flag"], "ingress");
         assert_eq!(value["function-name"], "checkout");

@@ -1,11 +1,13 @@
 //! Carries out a fault decided by `faultline_schema::fault`: draws it with the clock and a random
-//! number, sleeps its latency and writes an audit line for every effect applied.
+//! number, sleeps its latency, writes an audit line for every effect applied and, with active
+//! tracing, sends it to X-Ray ([`xray`]).
 
-use crate::audit;
-use faultline_schema::fault::{Answers, Fault, Terminal};
+use crate::audit::{self, Invocation};
+use crate::xray;
+use faultline_schema::fault::{Answers, AppliedEffect, Fault, Terminal};
 use faultline_schema::labels::Labels;
 use faultline_schema::matcher::ExperimentSet;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 /// Selects the experiments for `flag` now, with a fresh random draw.
 pub fn decide(set: &ExperimentSet, flag: &str, labels: &Labels) -> Option<Fault> {
@@ -15,33 +17,55 @@ pub fn decide(set: &ExperimentSet, flag: &str, labels: &Labels) -> Option<Fault>
     Fault::decide(set, flag, labels, chrono::Utc::now(), fastrand::f64())
 }
 
-/// Sleeps for the summed latency of the selected experiments, auditing each one.
-pub async fn delay(fault: &Fault, request_id: Option<&str>, labels: &Labels) {
+/// Sleeps for the summed latency of the selected experiments, auditing each one; with tracing,
+/// each latency is a subsegment spanning its part of the delay.
+pub async fn delay(fault: &Fault, invocation: Invocation<'_>, labels: &Labels) {
     let mut total = Duration::ZERO;
+    let mut spans = Vec::new();
     for latency in fault.latencies(|max| fastrand::u64(0..=max)) {
+        let effect = AppliedEffect::Latency { ms: latency.ms };
         audit::record(
-            request_id,
+            invocation,
             &latency.experiment.name,
             fault.flag(),
-            &faultline_schema::fault::AppliedEffect::Latency { ms: latency.ms },
+            &effect,
             labels,
         );
         total = total.saturating_add(Duration::from_millis(latency.ms));
+        spans.push((latency.experiment.name.as_str(), latency.ms));
     }
-    if !total.is_zero() {
-        tokio::time::sleep(total).await;
+    if total.is_zero() {
+        return;
+    }
+    let started = SystemTime::now();
+    tokio::time::sleep(total).await;
+    let mut at = started;
+    for (experiment, ms) in spans {
+        let end = at + Duration::from_millis(ms);
+        let effect = AppliedEffect::Latency { ms };
+        xray::send(invocation.trace, experiment, fault.flag(), &effect, at, end);
+        at = end;
     }
 }
 
-/// The first terminal effect the flag supports, audited.
+/// The first terminal effect the flag supports, audited (and traced, at the moment it applies).
 pub fn terminal<'a>(
     fault: &'a Fault,
     answers: Answers,
-    request_id: Option<&str>,
+    invocation: Invocation<'_>,
     labels: &Labels,
 ) -> Option<Terminal<'a>> {
     let (experiment, chosen, applied) = fault.terminal(answers)?;
-    audit::record(request_id, &experiment.name, fault.flag(), &applied, labels);
+    audit::record(invocation, &experiment.name, fault.flag(), &applied, labels);
+    let now = SystemTime::now();
+    xray::send(
+        invocation.trace,
+        &experiment.name,
+        fault.flag(),
+        &applied,
+        now,
+        now,
+    );
     Some(chosen)
 }
 
@@ -64,11 +88,11 @@ experiments:
         let labels = Labels::new();
         let fault = decide(&set, "response", &labels).expect("all rates are 1");
         let started = tokio::time::Instant::now();
-        delay(&fault, Some("r"), &labels).await;
+        delay(&fault, Invocation::new(Some("r"), None), &labels).await;
         let waited = started.elapsed();
         assert!(waited >= Duration::from_millis(150) && waited <= Duration::from_millis(160));
         assert!(matches!(
-            terminal(&fault, Answers::Exception, Some("r"), &labels),
+            terminal(&fault, Answers::Exception, Invocation::new(Some("r"), None), &labels),
             Some(Terminal::Exception(e)) if e.message == "first"
         ));
         assert!(decide(&set, "ingress", &labels).is_none());

@@ -22,11 +22,13 @@ struct InFlight {
     ids: Vec<Current>,
 }
 
-/// One invocation handed to the runtime: its request id and, with tenant isolation, its tenant.
+/// One invocation handed to the runtime: its request id, with tenant isolation its tenant, and
+/// with tracing its trace header.
 #[derive(Debug)]
 struct Current {
     id: Arc<str>,
     tenant: Option<Arc<str>>,
+    trace: Option<Arc<str>>,
 }
 
 /// The request id of the invocation a dependency call belongs to, when it can be known.
@@ -42,8 +44,9 @@ impl CurrentInvocation {
         })))
     }
 
-    /// Records the invocation just handed to the runtime, and its tenant when it has one.
-    pub fn set(&self, request_id: Option<&str>, tenant: Option<&str>) {
+    /// Records the invocation just handed to the runtime, with its tenant and trace header when
+    /// it has them.
+    pub fn set(&self, request_id: Option<&str>, tenant: Option<&str>, trace: Option<&str>) {
         let mut in_flight = self
             .0
             .write()
@@ -51,6 +54,7 @@ impl CurrentInvocation {
         let current = request_id.map(|id| Current {
             id: Arc::from(id),
             tenant: tenant.map(Arc::from),
+            trace: trace.map(Arc::from),
         });
         if !in_flight.concurrent {
             let same = in_flight.ids.first().map(|c| &*c.id) == request_id
@@ -94,6 +98,31 @@ impl CurrentInvocation {
         }
     }
 
+    /// The trace header of the invocation in flight, known as the request id is.
+    pub fn trace(&self) -> Option<Arc<str>> {
+        let in_flight = self
+            .0
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        match in_flight.ids.as_slice() {
+            [only] => only.trace.clone(),
+            _ => None,
+        }
+    }
+
+    /// The trace header of invocation `request_id`, while it is tracked.
+    pub fn trace_of(&self, request_id: &str) -> Option<Arc<str>> {
+        let in_flight = self
+            .0
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        in_flight
+            .ids
+            .iter()
+            .find(|current| &*current.id == request_id)
+            .and_then(|current| current.trace.clone())
+    }
+
     /// The tenant of the invocation in flight (`Lambda-Runtime-Aws-Tenant-Id`), known as the
     /// request id is: None without tenant isolation, or when the invocation cannot be known.
     pub fn tenant(&self) -> Option<Arc<str>> {
@@ -116,29 +145,29 @@ mod tests {
     fn a_classic_environment_names_the_latest_invocation() {
         let current = CurrentInvocation::new(false);
         assert_eq!(current.get(), None);
-        current.set(Some("a"), None);
-        current.set(Some("b"), Some("gold"));
+        current.set(Some("a"), None, None);
+        current.set(Some("b"), Some("gold"), None);
         assert_eq!(current.get().as_deref(), Some("b"));
         assert_eq!(current.tenant().as_deref(), Some("gold"));
         current.finish("b");
         assert_eq!(current.get().as_deref(), Some("b"));
-        current.set(None, None);
+        current.set(None, None, None);
         assert_eq!(current.get(), None);
     }
 
     #[test]
     fn concurrent_invocations_are_named_only_when_one_is_in_flight() {
         let current = CurrentInvocation::new(true);
-        current.set(Some("a"), None);
+        current.set(Some("a"), None, None);
         assert_eq!(current.get().as_deref(), Some("a"));
-        current.set(Some("b"), Some("gold"));
+        current.set(Some("b"), Some("gold"), None);
         assert_eq!(current.get(), None, "two in flight: neither is named");
         current.finish("a");
         assert_eq!(current.get().as_deref(), Some("b"));
         current.finish("b");
         assert_eq!(current.get(), None);
         for i in 0..=MAX_TRACKED {
-            current.set(Some(&i.to_string()), None);
+            current.set(Some(&i.to_string()), None, None);
         }
         assert!(current.0.read().unwrap().ids.len() <= MAX_TRACKED);
     }

@@ -19,3 +19,4 @@ pub mod net;
 pub mod runtime_proxy;
 pub mod sdk_endpoint;
 pub mod settings;
+pub mod xray;

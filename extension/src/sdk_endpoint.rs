@@ -192,13 +192,13 @@ mod tests {
         };
         let lookup = br#"{"name": "db"}"#;
         assert_eq!(count(lookup), 0, "no invocation, no tenant");
-        current.set(Some("r1"), Some("gold"));
+        current.set(Some("r1"), Some("gold"), None);
         assert_eq!(count(lookup), 1);
         assert_eq!(
             count(br#"{"name": "db", "labels": {"tenant-id": "free"}}"#),
             0
         );
-        current.set(Some("r2"), None);
+        current.set(Some("r2"), None, None);
         assert_eq!(count(lookup), 0);
     }
 

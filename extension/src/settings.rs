@@ -74,6 +74,9 @@ pub struct Settings {
     /// for during INIT (bounded by the request timeout) and `init` experiments apply. Without
     /// it, INIT never waits for the config.
     pub init_faults: bool,
+    /// AWS_XRAY_DAEMON_ADDRESS: set by Lambda when the function has active tracing; injected
+    /// faults are then sent to X-Ray as subsegments.
+    pub xray_daemon: Option<String>,
     /// Function name, version and region, for labels.
     pub facts: FunctionFacts,
     /// A setting that could not be used. faultline then stays idle (registered, proxying
@@ -229,6 +232,7 @@ impl Settings {
             upstream_proxy,
             origination_hosts,
             init_faults: get(INIT_FAULTS_ENV).is_some_and(|v| is_truthy(&v)),
+            xray_daemon: get(crate::xray::DAEMON_ENV),
             max_connections,
             concurrent: get("AWS_LAMBDA_MAX_CONCURRENCY")
                 .is_some_and(|v| v.trim().parse::<u32>().map_or(true, |n| n > 1)),

@@ -93,6 +93,10 @@ struct Shared {
     lenient: std::sync::atomic::AtomicBool,
     /// Tenant isolation: the tenant the next events are for (`Lambda-Runtime-Aws-Tenant-Id`).
     tenant: Mutex<Option<String>>,
+    /// Whether invocations are sampled for tracing (`Sampled=1`).
+    sampled: std::sync::atomic::AtomicBool,
+    /// The trace header of each invocation handed to the runtime, in order.
+    traces: Mutex<Vec<String>>,
     timeout: Mutex<Duration>,
     /// Answers refused (status, request id, why), in order.
     refused: Mutex<Vec<(u16, String, String)>>,
@@ -125,6 +129,8 @@ impl Default for Shared {
             timed_out: Mutex::default(),
             lenient: std::sync::atomic::AtomicBool::new(false),
             tenant: Mutex::default(),
+            sampled: std::sync::atomic::AtomicBool::new(true),
+            traces: Mutex::default(),
             timeout: Mutex::new(Duration::from_secs(60)),
             refused: Mutex::default(),
             restored: Notify::new(),
@@ -258,6 +264,16 @@ impl Emulator {
     /// How long each invocation handed to the runtime from now on may run before it times out.
     pub fn set_invocation_timeout(&self, timeout: Duration) {
         *self.shared.timeout.lock().expect("lock") = timeout;
+    }
+
+    /// Whether the next invocations' traces are sampled (`Sampled=1`, the default) or not.
+    pub fn set_sampled(&self, sampled: bool) {
+        self.shared.sampled.store(sampled, Ordering::SeqCst);
+    }
+
+    /// The trace header (`Lambda-Runtime-Trace-Id`) of each invocation handed to the runtime.
+    pub fn trace_headers(&self) -> Vec<String> {
+        self.shared.traces.lock().expect("lock").clone()
     }
 
     /// Sends the next events for `tenant` (`Lambda-Runtime-Aws-Tenant-Id` on `/next`), as Lambda
@@ -524,6 +540,23 @@ async fn invocation_next(State(state): State<AppState>) -> Response {
         tokio::time::sleep(timeout).await;
         time_out(&shared, &id, timeout);
     });
+    // As Lambda with active tracing: a trace per invocation (`1-` epoch seconds in hex, 96 random
+    // bits), the function's segment as its parent, and the sampling decision.
+    let trace = format!(
+        "Root=1-{:08x}-{:024x};Parent={:016x};Sampled={}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
+        random_u128() >> 32,
+        random_u128() as u64,
+        u8::from(state.shared.sampled.load(Ordering::SeqCst))
+    );
+    state
+        .shared
+        .traces
+        .lock()
+        .expect("lock")
+        .push(trace.clone());
     let mut answer = Response::builder();
     if let Some(tenant) = state.shared.tenant.lock().expect("lock").as_deref() {
         answer = answer.header("lambda-runtime-aws-tenant-id", tenant);
@@ -538,10 +571,7 @@ async fn invocation_next(State(state): State<AppState>) -> Response {
             "lambda-runtime-invoked-function-arn",
             "arn:aws:lambda:us-east-1:123456789012:function:test-fn",
         )
-        .header(
-            "lambda-runtime-trace-id",
-            "Root=1-5759e988-bd862e3fe1be46a994272793",
-        )
+        .header("lambda-runtime-trace-id", &trace)
         .body(Body::from(pending.payload))
         .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
 }
@@ -719,4 +749,11 @@ async fn restore_next(State(state): State<AppState>) -> Response {
 /// Accepts an init error as Lambda does; no test needs to read it back.
 async fn init_error() -> Response {
     (StatusCode::ACCEPTED, r#"{"status":"OK"}"#).into_response()
+}
+
+/// 128 random bits, from the standard library's randomly seeded hasher (no RNG crate needed).
+fn random_u128() -> u128 {
+    use std::hash::{BuildHasher, RandomState};
+    let state = RandomState::new();
+    (u128::from(state.hash_one(1u8)) << 64) | u128::from(state.hash_one(2u8))
 }

@@ -86,6 +86,49 @@ pub enum AppliedEffect {
     },
 }
 
+impl AppliedEffect {
+    /// Its name, as the audit line's `effect.type` spells it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            AppliedEffect::Latency { .. } => "latency",
+            AppliedEffect::Exception { .. } => "exception",
+            AppliedEffect::HttpResponse { .. } => "httpResponse",
+            AppliedEffect::ConnectionReset => "connectionReset",
+            AppliedEffect::AwsError { .. } => "awsError",
+            AppliedEffect::Timeout { .. } => "timeout",
+            AppliedEffect::BatchItemFailures { .. } => "batchItemFailures",
+            AppliedEffect::Disk { .. } => "disk",
+            AppliedEffect::Memory { .. } => "memory",
+            AppliedEffect::Cpu { .. } => "cpu",
+            AppliedEffect::Corrupt { .. } => "corrupt",
+        }
+    }
+
+    /// Whether it makes the call fail, as HTTP classes failures: 500 for a server-side failure
+    /// (an exception, a reset, a timeout, a 5xx), 400 for a client-side one (a 4xx); None when
+    /// the call still succeeds (a delay, a corruption, resource pressure).
+    pub fn failure_class(&self) -> Option<u16> {
+        let class = |status: u16| match status {
+            400..=499 => Some(400),
+            500..=599 => Some(500),
+            _ => None,
+        };
+        match self {
+            AppliedEffect::Exception { .. }
+            | AppliedEffect::ConnectionReset
+            | AppliedEffect::Timeout { .. } => Some(500),
+            AppliedEffect::HttpResponse { code } => class(*code),
+            AppliedEffect::AwsError { status, .. } => class(*status),
+            AppliedEffect::BatchItemFailures { .. } => Some(400),
+            AppliedEffect::Latency { .. }
+            | AppliedEffect::Disk { .. }
+            | AppliedEffect::Memory { .. }
+            | AppliedEffect::Cpu { .. }
+            | AppliedEffect::Corrupt { .. } => None,
+        }
+    }
+}
+
 /// What a flag can answer with besides an exception.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Answers {
@@ -241,6 +284,28 @@ impl Fault {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_effect_names_itself_as_its_audit_line_does() {
+        for effect in [
+            AppliedEffect::Latency { ms: 1 },
+            AppliedEffect::HttpResponse { code: 503 },
+            AppliedEffect::ConnectionReset,
+            AppliedEffect::Timeout { buffer_ms: None },
+            AppliedEffect::Corrupt {
+                truncate: Some(0.5),
+                mangle: false,
+            },
+        ] {
+            let json = serde_json::to_value(&effect).expect("json");
+            assert_eq!(json["type"], effect.kind());
+        }
+        assert_eq!(
+            AppliedEffect::HttpResponse { code: 429 }.failure_class(),
+            Some(400)
+        );
+        assert_eq!(AppliedEffect::Latency { ms: 1 }.failure_class(), None);
+    }
     use crate::config::Config;
 
     fn now() -> DateTime<Utc> {

@@ -12,6 +12,7 @@ mod resettable;
 mod tunnel;
 mod upstream;
 
+use crate::audit;
 use crate::aws::AwsCall;
 use crate::config::state::{ActiveConfig, ConfigState};
 use crate::inject;
@@ -230,8 +231,11 @@ impl DependencyProxy {
     async fn faults(&self, active: &ActiveConfig, target: &Target<'_>) -> Option<Injected> {
         let labels = &self.labels(&active.config, target);
         let is_connect = target.method == Method::CONNECT;
+        // The invocation in flight, when it is unambiguous: its faults' audit lines and
+        // subsegments go under it.
         let request_id = self.invocation.get();
-        let request_id = request_id.as_deref();
+        let trace = request_id.as_ref().and_then(|_| self.invocation.trace());
+        let audited = audit::Invocation::new(request_id.as_deref(), trace.as_deref());
         let host_flag = format!("{DEPENDENCY_PREFIX}{}", target.host);
         let aws_flag = target
             .aws
@@ -241,13 +245,13 @@ impl DependencyProxy {
             let Some(fault) = inject::decide(&active.experiments, flag, labels) else {
                 continue;
             };
-            inject::delay(&fault, request_id, labels).await;
+            inject::delay(&fault, audited, labels).await;
             let answers = if target.aws.is_some() && flag.starts_with(AWS_PREFIX) {
                 Answers::Aws
             } else {
                 Answers::Http
             };
-            match inject::terminal(&fault, answers, request_id, labels) {
+            match inject::terminal(&fault, answers, audited, labels) {
                 // corrupt is for the function's own answer, timeout for events (the schema's
                 // rules).
                 None

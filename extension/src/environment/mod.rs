@@ -161,7 +161,13 @@ impl Environment {
         }
         let effect = &experiment.effect;
         let record = |applied: AppliedEffect| {
-            audit::record(None, &name, ENVIRONMENT, &applied, labels);
+            audit::record(
+                audit::Invocation::default(),
+                &name,
+                ENVIRONMENT,
+                &applied,
+                labels,
+            );
         };
         if let Some(asked) = effect.disk {
             let fill = match kept_file.take() {

@@ -9,6 +9,7 @@
 //! opt-in faultline waits for the first read, bounded by the request timeout; a read that fails
 //! or times out applies nothing.
 
+use crate::audit;
 use crate::config::state::ConfigState;
 use crate::inject;
 use crate::lambda::extensions_api::ExtensionsApi;
@@ -41,11 +42,14 @@ pub async fn apply(state: &ConfigState, api: &ExtensionsApi, identifier: &str) -
     let Some(fault) = inject::decide(&active.experiments, INIT, labels) else {
         return ColdStart::Proceed;
     };
-    inject::delay(&fault, None, labels).await;
+    inject::delay(&fault, audit::Invocation::default(), labels).await;
     // The schema lets an `init` experiment have a latency and an exception only.
-    let Some(Terminal::Exception(exception)) =
-        inject::terminal(&fault, Answers::Exception, None, labels)
-    else {
+    let Some(Terminal::Exception(exception)) = inject::terminal(
+        &fault,
+        Answers::Exception,
+        audit::Invocation::default(),
+        labels,
+    ) else {
         return ColdStart::Proceed;
     };
     let error_type = extension_error_type(&exception.error_type);

@@ -59,6 +59,7 @@ pub async fn run(
         tracing::info!("GREMLIN_LAMBDA_ENABLED is not true: faultline stays idle");
         start_idle(&settings).await;
     } else {
+        crate::xray::init(settings.xray_daemon.as_deref());
         let (listeners, started) = start_enabled(&settings, &log_level, &state).await;
         refresher = started;
         environment = Some(Environment::new(

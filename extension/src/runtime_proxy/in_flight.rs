@@ -19,6 +19,8 @@ pub(super) struct InFlight {
     /// The ids of the batch's records (SQS `messageId`, a stream record's sequence number),
     /// read only when a `batchItemFailures` experiment could apply.
     pub record_ids: Vec<String>,
+    /// `Lambda-Runtime-Trace-Id` from `/next`, when tracing is on.
+    pub trace: Option<String>,
 }
 
 #[derive(Default)]
@@ -55,6 +57,7 @@ mod tests {
             labels: Labels::new(),
             invocation_id: Some("inv".into()),
             record_ids: Vec::new(),
+            trace: None,
         }
     }
 

@@ -13,6 +13,7 @@ use super::upstream::OwnFields;
 use super::wire::framing::Framing;
 use super::wire::head::{DEADLINE, RequestHead};
 use super::{MAX_BUFFERED, RuntimeProxy};
+use crate::audit;
 use crate::config::state::ActiveConfig;
 use crate::inject;
 use faultline_schema::config::TimeoutEffect;
@@ -42,6 +43,8 @@ struct Invocation<'a> {
     next_path: &'a str,
     request_id: &'a str,
     invocation_id: Option<&'a str>,
+    /// The invocation's trace header.
+    trace: Option<&'a str>,
 }
 
 impl RuntimeProxy {
@@ -82,6 +85,7 @@ impl RuntimeProxy {
             }
             let request_id = answer.request_id.as_deref();
             let tenant = answer.tenant_id.as_deref();
+            let trace = answer.trace.as_deref();
             // Under a guard, each invocation the runtime gets is watched until it is answered.
             let delivering = || {
                 if guarded && let Some(id) = request_id {
@@ -90,13 +94,13 @@ impl RuntimeProxy {
             };
             let Some(active) = in_force else {
                 delivering();
-                self.current.set(request_id, tenant);
+                self.current.set(request_id, tenant, trace);
                 return relay.answer(head, answer).await;
             };
             if matches!(answer.framing, Framing::Length(n) if n > MAX_BUFFERED as u64) {
                 log_too_large();
                 delivering();
-                self.current.set(request_id, tenant);
+                self.current.set(request_id, tenant, trace);
                 return relay.answer(head, answer).await;
             }
             let mut raw = match relay.read_answer(&answer, MAX_BUFFERED).await? {
@@ -104,7 +108,7 @@ impl RuntimeProxy {
                 Read::Relayed => {
                     log_too_large();
                     delivering();
-                    self.current.set(request_id, tenant);
+                    self.current.set(request_id, tenant, trace);
                     return Ok(relay.after(head, &answer));
                 }
             };
@@ -133,6 +137,7 @@ impl RuntimeProxy {
                     next_path: path,
                     request_id: id,
                     invocation_id: answer.invocation_id.as_deref(),
+                    trace,
                 };
                 match self
                     .answered_for_handler(relay, &active, invocation, &facts, &labels)
@@ -146,7 +151,7 @@ impl RuntimeProxy {
                     }
                 }
             }
-            self.current.set(request_id, tenant);
+            self.current.set(request_id, tenant, trace);
             if active.could_apply(RESPONSE, now)
                 && let Some(id) = &answer.request_id
             {
@@ -157,6 +162,7 @@ impl RuntimeProxy {
                         labels,
                         invocation_id,
                         record_ids,
+                        trace: answer.trace.clone(),
                     },
                 );
             }
@@ -179,7 +185,9 @@ impl RuntimeProxy {
             next_path,
             request_id,
             invocation_id,
+            trace,
         } = invocation;
+        let audited = audit::Invocation::new(Some(request_id), trace);
         let flags: &[&str] = if facts.source.is_http() {
             &[INGRESS, HTTP_INGRESS]
         } else {
@@ -190,34 +198,32 @@ impl RuntimeProxy {
             let Some(fault) = inject::decide(&active.experiments, flag, labels) else {
                 continue;
             };
-            inject::delay(&fault, Some(request_id), labels).await;
+            inject::delay(&fault, audited, labels).await;
             let answers = if flag == HTTP_INGRESS {
                 Answers::Http
             } else {
                 Answers::Exception
             };
-            let (path, body, error_type) =
-                match inject::terminal(&fault, answers, Some(request_id), labels) {
-                    // An awsError is never chosen for a flag that does not answer AWS calls.
-                    // Neither is chosen for an event (the schema allows them elsewhere only).
-                    None
-                    | Some(
-                        Terminal::AwsError(_)
-                        | Terminal::Corrupt(_)
-                        | Terminal::BatchItemFailures(_),
-                    ) => continue,
-                    Some(Terminal::Timeout(timeout)) => return Handled::TimeOut(*timeout),
-                    Some(Terminal::Exception(exception)) => (
-                        format!("{invocation}/{request_id}/error"),
-                        error_body(exception),
-                        Some(exception.error_type.as_str()),
-                    ),
-                    Some(Terminal::HttpResponse(response)) => (
-                        format!("{invocation}/{request_id}/response"),
-                        forged_answer(facts.source, response),
-                        None,
-                    ),
-                };
+            let (path, body, error_type) = match inject::terminal(&fault, answers, audited, labels)
+            {
+                // An awsError is never chosen for a flag that does not answer AWS calls.
+                // Neither is chosen for an event (the schema allows them elsewhere only).
+                None
+                | Some(
+                    Terminal::AwsError(_) | Terminal::Corrupt(_) | Terminal::BatchItemFailures(_),
+                ) => continue,
+                Some(Terminal::Timeout(timeout)) => return Handled::TimeOut(*timeout),
+                Some(Terminal::Exception(exception)) => (
+                    format!("{invocation}/{request_id}/error"),
+                    error_body(exception),
+                    Some(exception.error_type.as_str()),
+                ),
+                Some(Terminal::HttpResponse(response)) => (
+                    format!("{invocation}/{request_id}/response"),
+                    forged_answer(facts.source, response),
+                    None,
+                ),
+            };
             let fields = OwnFields {
                 error_type,
                 invocation_id,

@@ -14,6 +14,7 @@ use super::wire::Relayed;
 use super::wire::framing::Framing;
 use super::wire::head::{RequestHead, ResponseHead};
 use super::{MAX_BUFFERED, RuntimeProxy};
+use crate::audit;
 use crate::config::state::ActiveConfig;
 use crate::guard::{is_server_error, judged_by_start};
 use crate::inject;
@@ -111,24 +112,31 @@ impl RuntimeProxy {
         in_flight: Option<InFlight>,
         guarded: bool,
     ) -> Result<Flow, Failure> {
-        let (labels, kept_id, record_ids) = match in_flight {
+        let (labels, kept_id, record_ids, trace) = match in_flight {
             Some(InFlight {
                 labels,
                 invocation_id,
                 record_ids,
-            }) => (labels, invocation_id, record_ids),
-            None => (active.base_labels.clone(), None, Vec::new()),
+                trace,
+            }) => (labels, invocation_id, record_ids, trace),
+            None => (
+                active.base_labels.clone(),
+                None,
+                Vec::new(),
+                self.current.trace_of(&request_id).map(|t| t.to_string()),
+            ),
         };
+        let audited = audit::Invocation::new(Some(&request_id), trace.as_deref());
         let Some(fault) = inject::decide(&active.experiments, RESPONSE, &labels) else {
             return self.untouched(relay, head, &request_id, guarded).await;
         };
-        inject::delay(&fault, Some(&request_id), &labels).await;
+        inject::delay(&fault, audited, &labels).await;
         let answers = if head.streaming {
             Answers::Exception
         } else {
             Answers::Http
         };
-        match inject::terminal(&fault, answers, Some(&request_id), &labels) {
+        match inject::terminal(&fault, answers, audited, &labels) {
             // An awsError is never chosen for a flag that does not answer AWS calls.
             // awsError and timeout are never chosen for the function's answer (the schema's
             // rules).

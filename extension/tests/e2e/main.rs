@@ -28,6 +28,7 @@ mod security;
 mod snapstart;
 mod stop_conditions;
 mod support;
+mod traces;
 
 pub(crate) use faultline_testkit::lambda_emulator as emulator;
 

@@ -86,6 +86,8 @@ pub(in crate::runtime_proxy) struct ResponseHead {
     pub invocation_id: Option<String>,
     /// `Lambda-Runtime-Aws-Tenant-Id`, on `/next` answers of functions with tenant isolation.
     pub tenant_id: Option<String>,
+    /// `Lambda-Runtime-Trace-Id`, on `/next` answers: the invocation's X-Ray trace header.
+    pub trace: Option<String>,
     /// `Lambda-Runtime-Deadline-Ms`, on `/next` answers: the invocation's deadline, in
     /// milliseconds since the epoch.
     pub deadline_ms: Option<u64>,
@@ -121,6 +123,7 @@ struct Fields {
     request_id: Option<String>,
     invocation_id: Option<String>,
     tenant_id: Option<String>,
+    trace: Option<String>,
     deadline_ms: Option<u64>,
 }
 
@@ -167,6 +170,8 @@ fn read_fields(headers: &[httparse::Header<'_>]) -> Result<Fields, HeadError> {
             fields.deadline_ms = std::str::from_utf8(value)
                 .ok()
                 .and_then(|ms| ms.trim().parse().ok());
+        } else if name.eq_ignore_ascii_case("lambda-runtime-trace-id") {
+            fields.trace = std::str::from_utf8(value).ok().map(str::to_string);
         } else if name.eq_ignore_ascii_case(TENANT_ID) {
             fields.tenant_id = std::str::from_utf8(value)
                 .ok()
@@ -321,6 +326,7 @@ pub(in crate::runtime_proxy) fn parse_response(
         request_id: fields.request_id,
         invocation_id: fields.invocation_id,
         tenant_id: fields.tenant_id,
+        trace: fields.trace,
         deadline_ms: fields.deadline_ms,
     }))
 }
