@@ -272,6 +272,68 @@ fn start_with_config(
     (spawned, dir)
 }
 
+/// The configs whose cost is told apart from the spread between processes: each is played by
+/// every process in turn ([`rotated_roles`]).
+const ROLES: [(&str, &str); 4] = [
+    ("an empty config", "refresh_interval: 1s\nexperiments: []\n"),
+    (
+        "an empty config (A/A: the same role twice)",
+        "refresh_interval: 1s\nexperiments: []\n",
+    ),
+    (
+        "a config with an egress experiment",
+        "refresh_interval: 1s\nexperiments:\n  - {name: bench-elsewhere, flag: egress, effect: {latency: 0}}\n",
+    ),
+    (
+        "the same config with a guard (every invocation watched and judged)",
+        "refresh_interval: 1s\nguard: {max_error_rate: 50%}\nexperiments:\n  - {name: bench-guarded, flag: egress, effect: {latency: 0}}\n",
+    ),
+];
+
+/// Each role's CPU per invocation against the floor, once per rotation: process `i` plays role
+/// `(i + r) % 4` in rotation `r` (its config file rewritten, then re-read within 1 s), so that
+/// where a process happens to run weighs on every role alike.
+async fn rotated_roles(
+    upstream: &Upstream,
+    floor: &Side,
+    processes: &[(support::Spawned, tempfile::TempDir)],
+    rotations: usize,
+    iterations: usize,
+) -> Vec<Vec<f64>> {
+    upstream.payload.store(1024, Ordering::Relaxed);
+    let mut per_role = vec![Vec::new(); ROLES.len()];
+    for rotation in 0..rotations {
+        for (i, (_, dir)) in processes.iter().enumerate() {
+            let (_, yaml) = ROLES[(i + rotation) % ROLES.len()];
+            std::fs::write(dir.path().join("faultline.yaml"), yaml).expect("config file");
+        }
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+        let mut sides = vec![Side {
+            label: floor.label,
+            addr: floor.addr.clone(),
+            pid: floor.pid,
+        }];
+        sides.extend(
+            processes
+                .iter()
+                .map(|(spawned, _)| Side::of("faultline", spawned)),
+        );
+        let run = measure(&sides, "roles".into(), &json_answer(1024), iterations).await;
+        for i in 0..processes.len() {
+            if let (Some(ours), Some(floor)) =
+                (run.cpu_per_invocation[i + 1], run.cpu_per_invocation[0])
+            {
+                per_role[(i + rotation) % ROLES.len()]
+                    .push(micros(ours) / micros(floor).max(0.001));
+            }
+        }
+    }
+    for ratios in &mut per_role {
+        ratios.sort_by(f64::total_cmp);
+    }
+    per_role
+}
+
 fn file_size(path: &Path) -> Option<u64> {
     std::fs::metadata(path).ok().map(|m| m.len())
 }
@@ -392,13 +454,26 @@ fn main() {
         ),
     ];
     let batch_answer = Bytes::from_static(br#"{"batchItemFailures":[]}"#);
-    let (small, large, batch, rss_before, rss_after, proxy_cpu, loop_wall, connections) = runtime
-        .block_on(async {
+    let role_players: Vec<(support::Spawned, tempfile::TempDir)> = ROLES
+        .iter()
+        .map(|(_, yaml)| start_with_config(upstream_addr, yaml))
+        .collect();
+    let rotations = if full { 8 } else { 1 };
+    let (small, large, batch, rss_before, rss_after, proxy_cpu, loop_wall, connections, roles) =
+        runtime.block_on(async {
             let mut runs = Vec::with_capacity(repeats);
             for _ in 0..repeats {
                 runs.push(compare(&upstream, &sides, 1024, small_iterations).await);
             }
             let small = median_run(runs);
+            let roles = rotated_roles(
+                &upstream,
+                &sides[1],
+                &role_players,
+                rotations,
+                small_iterations / 2,
+            )
+            .await;
             let large = compare(&upstream, &sides, 1024 * 1024, large_iterations).await;
             let event = sqs_batch(256 * 1024);
             let label = format!("{} KiB SQS batch", event.len() / 1024);
@@ -429,8 +504,10 @@ fn main() {
                 cpu,
                 wall,
                 connections,
+                roles,
             )
         });
+    drop(role_players);
     drop(floor);
     drop(with_experiment);
     drop(with_guard);
@@ -527,6 +604,22 @@ fn main() {
             report.push_str(&format!(
                 "| {} | {:.3} | {low:.3} to {high:.3} |\n",
                 side.label,
+                ratios[ratios.len() / 2]
+            ));
+        }
+    }
+    report.push_str(&format!(
+        "\n1 KiB CPU against the floor by role, each role played by each of {} processes in turn \
+         ({} rotations of {} invocations a process; median, lowest to highest):\n\n\
+         | role | median | spread |\n|---|---|---|\n",
+        ROLES.len(),
+        roles.first().map_or(0, Vec::len),
+        small_iterations / 2
+    ));
+    for ((label, _), ratios) in ROLES.iter().zip(&roles) {
+        if let (Some(low), Some(high)) = (ratios.first(), ratios.last()) {
+            report.push_str(&format!(
+                "| {label} | {:.3} | {low:.3} to {high:.3} |\n",
                 ratios[ratios.len() / 2]
             ));
         }
