@@ -215,6 +215,66 @@ fn deploy_setup_stack(
     deploy_stack(env, stack, &dir.path().join("faultline-setup.yaml"), &args)
 }
 
+/// The dashboard template deploys to moto's CloudFormation, and the dashboard CloudWatch keeps
+/// is the one source's body with the stack's Region: five graphs of SEARCH expressions.
+#[tokio::test]
+async fn the_dashboard_deploys_to_moto_with_every_graph() {
+    let env = Env::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    render("cfn", dir.path(), &["--name", "rehearse"], None);
+    let stack = deploy_stack(
+        &env,
+        "faultline-dashboard",
+        &dir.path().join("faultline-dashboard.yaml"),
+        &[],
+    );
+    assert_eq!(
+        stack["outputs"]["DashboardName"], "rehearse-rehearsals-us-east-1",
+        "{stack}"
+    );
+    let dashboard = env
+        .cloudwatch
+        .get_dashboard()
+        .dashboard_name("rehearse-rehearsals-us-east-1")
+        .send()
+        .await
+        .expect("the dashboard");
+    let body: Value =
+        serde_json::from_str(dashboard.dashboard_body().unwrap_or_default()).expect("JSON body");
+    let widgets = body["widgets"].as_array().cloned().unwrap_or_default();
+    assert_eq!(widgets.len(), 5, "{body}");
+    let expressions: Vec<String> = widgets
+        .iter()
+        .flat_map(|w| {
+            w["properties"]["metrics"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .filter_map(|m| m[0]["expression"].as_str().map(str::to_string))
+        .collect();
+    for metric in [
+        "FaultsInjected",
+        "ExperimentHalted",
+        "ExperimentsSuspended",
+        "ExperimentGuardTripped",
+        "Errors",
+        "Duration",
+    ] {
+        assert!(
+            expressions
+                .iter()
+                .any(|e| e.contains(&format!("MetricName=\"{metric}\""))),
+            "{metric} in {expressions:?}"
+        );
+    }
+    assert!(
+        widgets
+            .iter()
+            .all(|w| w["properties"]["region"] == "us-east-1")
+    );
+}
+
 #[tokio::test]
 async fn cfn_setup_stack_deploys_to_moto() {
     // moto's CloudFormation has no AWS::SecretsManager::Secret: the stack takes an existing

@@ -70,9 +70,10 @@ fn copy_tree() -> tempfile::TempDir {
     dir
 }
 
-const FOLDERS: [&str; 4] = [
+const FOLDERS: [&str; 5] = [
     "modules/setup",
     "modules/function",
+    "modules/dashboard",
     "examples/complete",
     "examples/existing-install",
 ];
@@ -112,6 +113,7 @@ fn moto_override(endpoint: &str) -> String {
   skip_metadata_api_check     = true
   skip_requesting_account_id  = true
   endpoints {{
+    cloudwatch     = "{endpoint}"
     iam            = "{endpoint}"
     lambda         = "{endpoint}"
     secretsmanager = "{endpoint}"

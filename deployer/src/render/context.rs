@@ -122,6 +122,10 @@ fn aligned_as(mut variables: Vec<Value>, field: &str) -> Vec<Value> {
     variables
 }
 
+/// Every `GREMLIN_CONFIG_ARN` the extension reads: a Secrets Manager secret, an SSM parameter, an
+/// S3 object or an AppConfig configuration (extension/src/config/source).
+const CONFIG_ARN_PATTERN: &str = "^(arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:.+|arn:aws[a-z-]*:ssm:[a-z0-9-]+:[0-9]{12}:parameter/.+|arn:aws[a-z-]*:s3:::[a-z0-9.-]{3,63}/.+|appconfig:[^/]+/[^/]+/[^/]+)$";
+
 pub fn build(params: &RenderParams) -> Result<Value, RenderError> {
     check(params)?;
     let name = &params.name;
@@ -185,6 +189,9 @@ pub fn build(params: &RenderParams) -> Result<Value, RenderError> {
     Ok(json!({
         "name": name,
         "secret_name": names::secret(name),
+        "config_arn_pattern": CONFIG_ARN_PATTERN,
+        "dashboard_cfn": super::dashboard::cfn_body(8),
+        "dashboard_hcl": super::dashboard::hcl_body(4),
         "policy_prefix": format!("{name}-read-config-"),
         "read_policy": crate::install::read_policy::template_context(),
         "archs": archs,

@@ -3,6 +3,7 @@
 //! what this renders with the default parameters; a test fails when they drift.
 
 mod context;
+pub mod dashboard;
 pub mod example;
 mod templates;
 mod terraform_docs;
@@ -16,11 +17,11 @@ use thiserror::Error;
 /// Which set of templates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Kind {
-    /// CloudFormation: the setup stack and a function wired to it (cfn/)
+    /// CloudFormation: the setup stack, a function wired to it and the dashboard (cfn/)
     Cfn,
-    /// SAM: a function snippet and an example application (sam-templates/)
+    /// SAM: a function snippet and an example application with the dashboard (sam-templates/)
     Sam,
-    /// Terraform: modules/setup, modules/function and examples (terraform/)
+    /// Terraform: modules/setup, modules/function, modules/dashboard and examples (terraform/)
     Terraform,
 }
 

@@ -15,6 +15,14 @@ module "faultline" {
   layer_zip_files = { (var.architecture) = "${var.dist_dir}/faultline-layer-${var.architecture}.zip" }
 }
 
+# The rehearsals dashboard: faults injected, halts, suspensions and guard trips next to every
+# function's errors and p99 duration.
+module "faultline_dashboard" {
+  source = "../../modules/dashboard"
+
+  name = "{{name}}"
+}
+
 resource "aws_iam_role" "orders" {
   name = "orders-example"
   assume_role_policy = jsonencode({

@@ -13,3 +13,8 @@ output "layers" {
   description = "The function's layers, faultline's last."
   value       = module.orders_faultline.layers
 }
+
+output "dashboard_name" {
+  description = "The rehearsals dashboard."
+  value       = module.faultline_dashboard.dashboard_name
+}

@@ -1,0 +1,11 @@
+# Rendered by `deployer render terraform`; edit deployer/templates/terraform, not this file.
+terraform {
+  required_version = ">= 1.5.0"
+
+  required_providers {
+    aws = {
+      source  = "hashicorp/aws"
+      version = ">= 5.0"
+    }
+  }
+}
