@@ -35,6 +35,8 @@ pub enum Command {
     Render(crate::commands::render::Args),
     /// Print the IAM policy the deployer itself needs, for every command or some
     IamPolicy(crate::commands::iam_policy::Args),
+    /// Write a rehearsal's report: charts, before/during/after figures and verdicts
+    Report(crate::commands::report::Args),
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! Errors of the deployer and their exit codes: 2 for bad usage or input (nothing was changed),
-//! 1 for a failure while talking to AWS. AWS errors carry what was being done (naming the
+//! 1 for a failure while talking to AWS, 3 for a report whose objectives were missed
+//! (`report --fail-on-miss`). AWS errors carry what was being done (naming the
 //! function or resource) and the AWS error code.
 
 use aws_sdk_lambda::error::{DisplayErrorContext, ProvideErrorMetadata};
@@ -20,6 +21,9 @@ pub enum DeployError {
     /// Anything else that stopped the command.
     #[error("{0}")]
     Failed(String),
+    /// A rehearsal missed an objective (`report --fail-on-miss`): the report was written.
+    #[error("{0}")]
+    Missed(String),
 }
 
 impl DeployError {
@@ -27,6 +31,7 @@ impl DeployError {
         match self {
             DeployError::Input(_) => 2,
             DeployError::Aws { .. } | DeployError::Failed(_) => 1,
+            DeployError::Missed(_) => 3,
         }
     }
 

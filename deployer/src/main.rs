@@ -16,6 +16,7 @@ mod output;
 mod permissions;
 mod plan;
 mod render;
+mod report;
 
 use clap::Parser;
 use cli::{Cli, Command};
@@ -58,6 +59,7 @@ fn main() -> ExitCode {
             Command::Layer(args) => commands::layer::run(args),
             Command::Render(args) => commands::render::run(&cli.global, args).await,
             Command::IamPolicy(args) => commands::iam_policy::run(&cli.global, args),
+            Command::Report(args) => commands::report::run(&cli.global, args).await,
         }
     });
     match result {

@@ -19,16 +19,18 @@ pub enum CommandName {
     Status,
     Experiment,
     Render,
+    Report,
 }
 
 impl CommandName {
-    pub const ALL: [CommandName; 6] = [
+    pub const ALL: [CommandName; 7] = [
         CommandName::Init,
         CommandName::Enable,
         CommandName::Disable,
         CommandName::Status,
         CommandName::Experiment,
         CommandName::Render,
+        CommandName::Report,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -39,11 +41,12 @@ impl CommandName {
             CommandName::Status => "status",
             CommandName::Experiment => "experiment",
             CommandName::Render => "render",
+            CommandName::Report => "report",
         }
     }
 }
 
-use CommandName::{Disable, Enable, Experiment, Init, Render, Status};
+use CommandName::{Disable, Enable, Experiment, Init, Render, Report, Status};
 
 /// One statement: actions (each with the commands that call it) on one resource pattern.
 struct Grant {
@@ -69,7 +72,10 @@ const GRANTS: &[Grant] = &[
                 "secretsmanager:DescribeSecret",
                 &[Init, Enable, Disable, Status, Render],
             ),
-            ("secretsmanager:GetSecretValue", &[Init, Status, Experiment]),
+            (
+                "secretsmanager:GetSecretValue",
+                &[Init, Status, Experiment, Report],
+            ),
             ("secretsmanager:PutSecretValue", &[Init, Experiment]),
             (
                 "secretsmanager:UpdateSecretVersionStage",
@@ -96,7 +102,7 @@ const GRANTS: &[Grant] = &[
         actions: &[
             (
                 "s3:GetObject",
-                &[Init, Enable, Disable, Status, Experiment, Render],
+                &[Init, Enable, Disable, Status, Experiment, Render, Report],
             ),
             ("s3:PutObject", &[Init, Experiment]),
         ],
@@ -166,7 +172,10 @@ const GRANTS: &[Grant] = &[
         sid: "Listings",
         actions: &[
             ("cloudwatch:DescribeAlarms", &[Experiment]),
-            ("lambda:ListFunctions", &[Enable, Disable, Status]),
+            ("cloudwatch:DescribeAlarmHistory", &[Report]),
+            ("cloudwatch:GetMetricData", &[Report]),
+            ("cloudwatch:ListMetrics", &[Report]),
+            ("lambda:ListFunctions", &[Enable, Disable, Status, Report]),
             (
                 "lambda:ListLayerVersions",
                 &[Init, Enable, Disable, Status, Render],

@@ -24,9 +24,13 @@ fn policy_for_moto(env: &Env, commands: &str) -> Value {
     for statement in policy["Statement"].as_array_mut().expect("statements") {
         statement["Resource"] = "*".into();
         let actions = statement["Action"].as_array_mut().expect("actions");
-        if actions.iter().any(|a| a == "cloudwatch:DescribeAlarms") {
-            actions.push("monitoring:DescribeAlarms".into());
-        }
+        // moto names CloudWatch's actions by its endpoint prefix, `monitoring:`.
+        let aliases: Vec<Value> = actions
+            .iter()
+            .filter_map(|a| a.as_str()?.strip_prefix("cloudwatch:"))
+            .map(|action| format!("monitoring:{action}").into())
+            .collect();
+        actions.extend(aliases);
     }
     policy
 }
@@ -52,12 +56,19 @@ async fn set_up(env: &Env) {
     .expect("alarm");
 }
 
-/// init, enable, status, experiment start/stop and disable, each run as `who(command)`.
+/// init, enable, status, experiment start, report, experiment stop and disable, each run as
+/// `who(command)`.
 async fn every_command(env: &Env, who: impl Fn(&str) -> Keys) {
     let config = env.write("faultline.yaml", "experiments: []\n");
     let dist = env.dist().to_string_lossy().into_owned();
+    let report = env
+        .dir
+        .path()
+        .join("report.html")
+        .to_string_lossy()
+        .into_owned();
     let before = env.state("orders").await;
-    let runs: [(&str, Vec<&str>); 6] = [
+    let runs: [(&str, Vec<&str>); 7] = [
         ("init", vec!["init", "--config", &config, "--dist", &dist]),
         ("enable", vec!["enable", "orders"]),
         ("status", vec!["status"]),
@@ -74,6 +85,17 @@ async fn every_command(env: &Env, who: impl Fn(&str) -> Keys) {
                 "100",
                 "--stop-on-alarm",
                 "orders-errors",
+            ],
+        ),
+        (
+            "report",
+            vec![
+                "report",
+                "--experiment",
+                "slow-orders",
+                "orders",
+                "--out",
+                &report,
             ],
         ),
         ("experiment", vec!["experiment", "stop", "slow-orders"]),
@@ -125,7 +147,14 @@ async fn each_command_needs_only_its_own_statements_and_every_statement_counts()
     let env = Env::start_enforcing_iam().await;
     set_up(&env).await;
     let mut users = std::collections::HashMap::new();
-    for command in ["init", "enable", "status", "experiment", "disable"] {
+    for command in [
+        "init",
+        "enable",
+        "status",
+        "experiment",
+        "report",
+        "disable",
+    ] {
         let keys = env
             .user(&format!("only-{command}"), &policy_for_moto(&env, command))
             .await;

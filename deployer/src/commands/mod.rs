@@ -7,4 +7,5 @@ pub mod iam_policy;
 pub mod init;
 pub mod layer;
 pub mod render;
+pub mod report;
 pub mod status;

@@ -1,0 +1,229 @@
+//! `deployer report`: the window (an experiment's, from the config store, or `--from/--to`), the
+//! functions, the objectives; the work is in [`crate::report`].
+
+use crate::aws::Aws;
+use crate::error::DeployError;
+use crate::functions::rate_limit::RateLimit;
+use crate::functions::select::{Selection, select};
+use crate::global::Global;
+use crate::install::store::Store;
+use crate::report::verdict::{Objectives, Window};
+use crate::report::{self, Request, write};
+use chrono::{DateTime, Utc};
+use faultline_schema::config::Config;
+use std::path::PathBuf;
+
+/// How the report is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// One self-contained page with SVG charts
+    Html,
+    /// Markdown, for pull requests and tickets
+    Md,
+    /// JSON, for scripts
+    Json,
+}
+
+impl Format {
+    fn extension(self) -> &'static str {
+        match self {
+            Format::Html => "html",
+            Format::Md => "md",
+            Format::Json => "json",
+        }
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The experiment whose window to report on (its start and end in the config store)
+    #[arg(long, conflicts_with_all = ["from", "to"])]
+    pub experiment: Option<String>,
+    /// Start of the window (RFC 3339, e.g. 2026-12-06T10:00:00Z), with --to
+    #[arg(long, requires = "to")]
+    pub from: Option<String>,
+    /// End of the window (RFC 3339), with --from
+    #[arg(long, requires = "from")]
+    pub to: Option<String>,
+    #[command(flatten)]
+    pub selection: Selection,
+    /// How long before the window to show
+    #[arg(long, default_value = "15m")]
+    pub before: humantime::Duration,
+    /// How long after the window to show
+    #[arg(long, default_value = "15m")]
+    pub after: humantime::Duration,
+    /// Where to write it (default report.html, report.md or report.json; `-` for stdout)
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// html, md or json
+    #[arg(long, value_enum, default_value_t = Format::Html)]
+    pub format: Format,
+    /// Objective: errors over invocations while the fault is on, at most (e.g. 1%)
+    #[arg(long)]
+    pub slo_error_rate: Option<String>,
+    /// Objective: p99 duration while the fault is on, at most (e.g. 800ms)
+    #[arg(long)]
+    pub slo_p99: Option<String>,
+    /// Exit 3 when an objective was missed (the report is written all the same)
+    #[arg(long)]
+    pub fail_on_miss: bool,
+}
+
+fn instant(option: &str, text: &str) -> Result<DateTime<Utc>, DeployError> {
+    DateTime::parse_from_rfc3339(text.trim())
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|err| {
+            DeployError::Input(format!(
+                "--{option} {text:?}: not an RFC 3339 time (2026-12-06T10:00:00Z): {err}"
+            ))
+        })
+}
+
+fn objectives(args: &Args) -> Result<Objectives, DeployError> {
+    let error_rate = args
+        .slo_error_rate
+        .as_deref()
+        .map(|text| {
+            let number = text.trim().trim_end_matches('%').trim();
+            number
+                .parse::<f64>()
+                .ok()
+                .filter(|n| (0.0..=100.0).contains(n))
+                .ok_or_else(|| {
+                    DeployError::Input(format!(
+                        "--slo-error-rate {text:?}: give a percentage from 0 to 100, e.g. 1%"
+                    ))
+                })
+        })
+        .transpose()?;
+    let p99_ms = args
+        .slo_p99
+        .as_deref()
+        .map(|text| {
+            humantime::parse_duration(text.trim())
+                .map(|d| d.as_secs_f64() * 1000.0)
+                .map_err(|err| {
+                    DeployError::Input(format!(
+                        "--slo-p99 {text:?}: give a duration such as 800ms: {err}"
+                    ))
+                })
+        })
+        .transpose()?;
+    Ok(Objectives { error_rate, p99_ms })
+}
+
+/// The window of `--experiment` (from the config) with its stop alarms, or of `--from/--to`.
+async fn window(
+    aws_: &Aws,
+    global: &Global,
+    args: &Args,
+    now: DateTime<Utc>,
+) -> Result<(DateTime<Utc>, DateTime<Utc>, Vec<String>), DeployError> {
+    if let (Some(from), Some(to)) = (&args.from, &args.to) {
+        let (from, to) = (instant("from", from)?, instant("to", to)?);
+        if to <= from {
+            return Err(DeployError::Input(format!(
+                "--to {to} is not after --from {from}"
+            )));
+        }
+        return Ok((from, to, Vec::new()));
+    }
+    let Some(name) = &args.experiment else {
+        return Err(DeployError::Input(
+            "say which window: --experiment NAME, or --from and --to".into(),
+        ));
+    };
+    let store = Store::of(aws_, global.store, &global.name).await?;
+    let (text, _) = store.read(aws_).await?;
+    let config = Config::parse(&text)
+        .map_err(|err| DeployError::Failed(format!("{}: {err}", store.describe())))?;
+    let Some(experiment) = config.experiments.iter().find(|e| &e.name == name) else {
+        return Err(DeployError::Input(format!(
+            "no experiment named {name} in {} (an ended one is removed by the next \
+             `experiment start`): pass --from and --to instead",
+            store.describe()
+        )));
+    };
+    let Some(from) = experiment.start else {
+        return Err(DeployError::Input(format!(
+            "experiment {name} has no start time (it runs until stopped): pass --from and --to"
+        )));
+    };
+    // A running experiment's window ends now.
+    let to = experiment.end.map_or(now, |end| end.min(now));
+    let alarms = faultline_schema::stop_alarms::guarding(&config, experiment)
+        .into_iter()
+        .map(str::to_string)
+        .collect();
+    Ok((from, to.max(from), alarms))
+}
+
+pub async fn run(global: &Global, args: &Args) -> Result<(), DeployError> {
+    // Inputs first.
+    let objectives = objectives(args)?;
+    let before = chrono::Duration::from_std(*args.before)
+        .map_err(|_| DeployError::Input("--before is too long".into()))?;
+    let after = chrono::Duration::from_std(*args.after)
+        .map_err(|_| DeployError::Input("--after is too long".into()))?;
+    let aws_ = Aws::connect(&global.aws).await?;
+    let now = Utc::now();
+    let (from, to, alarms) = window(&aws_, global, args, now).await?;
+    let limit = RateLimit::per_second(10);
+    let functions = select(&aws_, &limit, &args.selection).await?.names;
+    if functions.is_empty() {
+        return Err(DeployError::Input(
+            "name the functions (FN..., --all, --regex or --tag)".into(),
+        ));
+    }
+    let request = Request {
+        experiment: args.experiment.clone(),
+        alarms,
+        window: Window {
+            start: from - before,
+            from,
+            to,
+            end: (to + after).min(now.max(to)),
+        },
+        functions,
+        objectives,
+    };
+    let report = report::gather(&aws_, &request).await;
+    let text = match args.format {
+        Format::Html => write::html(&report),
+        Format::Md => write::markdown(&report),
+        Format::Json => write::json(&report),
+    };
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format!("report.{}", args.format.extension())));
+    if out.as_os_str() == "-" {
+        print!("{text}");
+    } else {
+        std::fs::write(&out, &text)
+            .map_err(|err| DeployError::Failed(format!("cannot write {}: {err}", out.display())))?;
+        eprintln!("wrote {}", out.display());
+    }
+    for function in &report.functions {
+        for verdict in &function.verdicts {
+            let unit = if verdict.objective().starts_with("p99") {
+                " ms"
+            } else {
+                " %"
+            };
+            eprintln!(
+                "{}: {}: {}",
+                function.name,
+                verdict.objective(),
+                verdict.said(unit)
+            );
+        }
+    }
+    if args.fail_on_miss && report.missed() {
+        return Err(DeployError::Missed(
+            "an objective was missed (see the report)".into(),
+        ));
+    }
+    Ok(())
+}
