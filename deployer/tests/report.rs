@@ -141,11 +141,11 @@ async fn an_experiments_report_has_charts_figures_and_verdicts_in_three_formats(
     ];
     let mut args = common.to_vec();
     args.extend(["--out", &html_out]);
-    let (code, _, err) = env.deployer(&args);
+    let (code, out, err) = env.deployer(&args);
     assert_eq!(code, 0, "{err}");
     assert!(
-        err.contains("orders: error rate <= 1%: missed (3.0 %)"),
-        "{err}"
+        out.contains("orders: error rate <= 1%: missed (3.0 %)"),
+        "{out}"
     );
     let html = std::fs::read_to_string(&html_path).expect("the report");
     assert!(html.starts_with("<!DOCTYPE html>"));
@@ -209,7 +209,7 @@ async fn an_experiments_report_has_charts_figures_and_verdicts_in_three_formats(
         env.deployer(&[common.as_slice(), &["--out", &html_out, "--fail-on-miss"]].concat());
     assert_eq!(code, 3, "{err}");
     // Met when the objective allows it.
-    let (code, _, err) = env.deployer(&[
+    let (code, out, err) = env.deployer(&[
         "report",
         "--experiment",
         "rehearsal",
@@ -221,7 +221,7 @@ async fn an_experiments_report_has_charts_figures_and_verdicts_in_three_formats(
         "--fail-on-miss",
     ]);
     assert_eq!(code, 0, "{err}");
-    assert!(err.contains("error rate <= 5%: met (3.0 %)"), "{err}");
+    assert!(out.contains("error rate <= 5%: met (3.0 %)"), "{out}");
 }
 
 #[tokio::test]
@@ -267,6 +267,7 @@ async fn no_data_an_unknown_experiment_and_bad_input_are_said_plainly() {
             "lots",
         ],
         vec!["report", "f"],
+        vec!["report", "--experiment", "x", "f", "--period", "7s"],
     ] {
         let (code, _, err) = env.deployer(&bad);
         assert_eq!(code, 2, "{bad:?}: {err}");

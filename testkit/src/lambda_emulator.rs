@@ -97,6 +97,10 @@ struct Shared {
     sampled: std::sync::atomic::AtomicBool,
     /// The trace header of each invocation handed to the runtime, in order.
     traces: Mutex<Vec<String>>,
+    /// When each invocation in flight was handed to the runtime, by request id.
+    started: Mutex<HashMap<String, (std::time::SystemTime, Instant)>>,
+    /// Every invocation that ended, in order: what Lambda's metrics count.
+    finished: Mutex<Vec<Finished>>,
     timeout: Mutex<Duration>,
     /// Answers refused (status, request id, why), in order.
     refused: Mutex<Vec<(u16, String, String)>>,
@@ -131,6 +135,8 @@ impl Default for Shared {
             tenant: Mutex::default(),
             sampled: std::sync::atomic::AtomicBool::new(true),
             traces: Mutex::default(),
+            started: Mutex::default(),
+            finished: Mutex::default(),
             timeout: Mutex::new(Duration::from_secs(60)),
             refused: Mutex::default(),
             restored: Notify::new(),
@@ -269,6 +275,12 @@ impl Emulator {
     /// Whether the next invocations' traces are sampled (`Sampled=1`, the default) or not.
     pub fn set_sampled(&self, sampled: bool) {
         self.shared.sampled.store(sampled, Ordering::SeqCst);
+    }
+
+    /// Every invocation that ended so far, in order (what Lambda's `Invocations`, `Errors` and
+    /// `Duration` metrics count).
+    pub fn finished(&self) -> Vec<Finished> {
+        self.shared.finished.lock().expect("lock").clone()
     }
 
     /// The trace header (`Lambda-Runtime-Trace-Id`) of each invocation handed to the runtime.
@@ -557,6 +569,10 @@ async fn invocation_next(State(state): State<AppState>) -> Response {
         .lock()
         .expect("lock")
         .push(trace.clone());
+    state.shared.started.lock().expect("lock").insert(
+        pending.id.clone(),
+        (std::time::SystemTime::now(), Instant::now()),
+    );
     let mut answer = Response::builder();
     if let Some(tenant) = state.shared.tenant.lock().expect("lock").as_deref() {
         answer = answer.header("lambda-runtime-aws-tenant-id", tenant);
@@ -578,6 +594,25 @@ async fn invocation_next(State(state): State<AppState>) -> Response {
 
 /// Ends an invocation still running at its deadline as Lambda does: the caller gets the
 /// timeout error, and a late answer from the runtime gets 410.
+/// One invocation that ended, as Lambda's metrics count it: when it started, how long it ran,
+/// and whether it failed (a function error or a timeout).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Finished {
+    pub started: std::time::SystemTime,
+    pub duration: Duration,
+    pub error: bool,
+}
+
+fn finish(shared: &Shared, id: &str, error: bool) {
+    if let Some((started, at)) = shared.started.lock().expect("lock").remove(id) {
+        shared.finished.lock().expect("lock").push(Finished {
+            started,
+            duration: at.elapsed(),
+            error,
+        });
+    }
+}
+
 fn time_out(shared: &Shared, id: &str, timeout: Duration) {
     let Some(tx) = shared.waiting.lock().expect("lock").remove(id) else {
         return;
@@ -589,6 +624,7 @@ fn time_out(shared: &Shared, id: &str, timeout: Duration) {
         .expect("lock")
         .insert(id.to_string());
     shared.in_flight.fetch_sub(1, Ordering::SeqCst);
+    finish(shared, id, true);
     let body = serde_json::json!({
         "errorType": TIMED_OUT,
         "errorMessage": format!("{id} Task timed out after {:.2} seconds", timeout.as_secs_f64()),
@@ -672,6 +708,7 @@ fn complete(state: &AppState, id: &str, headers: &HeaderMap, outcome: Outcome) -
         Some(tx) => {
             state.shared.delivered.lock().expect("lock").remove(id);
             state.shared.in_flight.fetch_sub(1, Ordering::SeqCst);
+            finish(&state.shared, id, matches!(outcome, Outcome::Error { .. }));
             let _ = tx.send(outcome);
             (
                 StatusCode::ACCEPTED,

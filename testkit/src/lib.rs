@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failure is the report
 
 pub mod appconfig_data;
+pub mod cloudwatch_feed;
 pub mod forward_proxy;
 pub mod lambda_emulator;
 pub mod process;

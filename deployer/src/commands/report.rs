@@ -68,6 +68,26 @@ pub struct Args {
     /// Exit 3 when an objective was missed (the report is written all the same)
     #[arg(long)]
     pub fail_on_miss: bool,
+    /// One point per this long (default: 1m up to 3h, 5m up to a day, 1h beyond); 1s, 5s, 10s
+    /// and 30s read high-resolution metrics only
+    #[arg(long)]
+    pub period: Option<humantime::Duration>,
+}
+
+/// `--period` in seconds: 1, 5, 10, 30 or a multiple of 60, as CloudWatch takes.
+fn period(args: &Args) -> Result<Option<i32>, DeployError> {
+    let Some(period) = args.period else {
+        return Ok(None);
+    };
+    let seconds = period.as_secs();
+    let valid = period.subsec_nanos() == 0
+        && (matches!(seconds, 1 | 5 | 10 | 30) || (seconds >= 60 && seconds % 60 == 0));
+    match i32::try_from(seconds) {
+        Ok(seconds) if valid => Ok(Some(seconds)),
+        _ => Err(DeployError::Input(format!(
+            "--period {period}: CloudWatch takes 1s, 5s, 10s, 30s or a multiple of 1m"
+        ))),
+    }
 }
 
 fn instant(option: &str, text: &str) -> Result<DateTime<Utc>, DeployError> {
@@ -162,6 +182,7 @@ async fn window(
 pub async fn run(global: &Global, args: &Args) -> Result<(), DeployError> {
     // Inputs first.
     let objectives = objectives(args)?;
+    let period = period(args)?;
     let before = chrono::Duration::from_std(*args.before)
         .map_err(|_| DeployError::Input("--before is too long".into()))?;
     let after = chrono::Duration::from_std(*args.after)
@@ -187,6 +208,7 @@ pub async fn run(global: &Global, args: &Args) -> Result<(), DeployError> {
         },
         functions,
         objectives,
+        period,
     };
     let report = report::gather(&aws_, &request).await;
     let text = match args.format {
@@ -198,13 +220,8 @@ pub async fn run(global: &Global, args: &Args) -> Result<(), DeployError> {
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from(format!("report.{}", args.format.extension())));
-    if out.as_os_str() == "-" {
-        print!("{text}");
-    } else {
-        std::fs::write(&out, &text)
-            .map_err(|err| DeployError::Failed(format!("cannot write {}: {err}", out.display())))?;
-        eprintln!("wrote {}", out.display());
-    }
+    // The summary goes to stdout, unless the report itself does.
+    let mut summary = Vec::new();
     for function in &report.functions {
         for verdict in &function.verdicts {
             let unit = if verdict.objective().starts_with("p99") {
@@ -212,12 +229,25 @@ pub async fn run(global: &Global, args: &Args) -> Result<(), DeployError> {
             } else {
                 " %"
             };
-            eprintln!(
+            summary.push(format!(
                 "{}: {}: {}",
                 function.name,
                 verdict.objective(),
                 verdict.said(unit)
-            );
+            ));
+        }
+    }
+    if out.as_os_str() == "-" {
+        print!("{text}");
+        for line in summary {
+            eprintln!("{line}");
+        }
+    } else {
+        std::fs::write(&out, &text)
+            .map_err(|err| DeployError::Failed(format!("cannot write {}: {err}", out.display())))?;
+        println!("wrote {}", out.display());
+        for line in summary {
+            println!("{line}");
         }
     }
     if args.fail_on_miss && report.missed() {

@@ -40,7 +40,8 @@ pub fn svg(
     let mut out = String::new();
     {
         let x0 = minutes(window, window.start);
-        let x1 = minutes(window, window.end).max(x0 + 1.0);
+        // At least ten seconds wide.
+        let x1 = minutes(window, window.end).max(x0 + 1.0 / 6.0);
         let top = lines
             .iter()
             .flat_map(|l| l.series.points.iter().map(|(_, v)| *v))
@@ -96,6 +97,15 @@ pub fn svg(
                 .legend(move |(x, y)| {
                     PathElement::new(vec![(x, y), (x + 14, y)], color.stroke_width(2))
                 });
+            // Each datapoint marked: sparse counts read as points, not as a flat line.
+            chart
+                .draw_series(
+                    line.series
+                        .points
+                        .iter()
+                        .map(|(at, v)| Circle::new((minutes(window, *at), *v), 3, color.filled())),
+                )
+                .map_err(|e| fail(&e))?;
         }
         chart
             .configure_series_labels()

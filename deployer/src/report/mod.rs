@@ -29,6 +29,8 @@ pub struct Request {
     pub window: Window,
     pub functions: Vec<String>,
     pub objectives: Objectives,
+    /// The period asked for, in seconds (else one suited to the span).
+    pub period: Option<i32>,
 }
 
 /// faultline's own series for the experiment.
@@ -200,7 +202,7 @@ async fn function_report(aws_: &Aws, request: &Request, name: &str, period: i32)
 /// Reads everything the report shows.
 pub async fn gather(aws_: &Aws, request: &Request) -> Report {
     let window = request.window;
-    let period = period_for(&window);
+    let period = request.period.unwrap_or_else(|| period_for(&window));
     let experiment_series = match &request.experiment {
         Some(experiment) => {
             let by_experiment = || vec![("experiment", experiment.clone())];

@@ -58,12 +58,18 @@ fn title(report: &Report) -> String {
 
 fn window_line(report: &Report) -> String {
     let w = &report.window;
+    let span = |d: chrono::Duration| {
+        humantime::format_duration(std::time::Duration::from_secs(
+            u64::try_from(d.num_seconds()).unwrap_or(0),
+        ))
+        .to_string()
+    };
     format!(
-        "Window {} to {} (UTC), with {} min before and {} min after; one point per {} s.",
-        w.from.format("%Y-%m-%d %H:%M"),
-        w.to.format("%Y-%m-%d %H:%M"),
-        (w.from - w.start).num_minutes(),
-        (w.end - w.to).num_minutes(),
+        "Window {} to {} (UTC), with {} before and {} after; one point per {} s.",
+        w.from.format("%Y-%m-%d %H:%M:%S"),
+        w.to.format("%Y-%m-%d %H:%M:%S"),
+        span(w.from - w.start),
+        span(w.end - w.to),
         report.period_seconds
     )
 }

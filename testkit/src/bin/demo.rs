@@ -10,6 +10,7 @@ use anyhow::{Context, Result, bail};
 use aws_sdk_cloudwatch::types::StateValue;
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{FunctionCode, Runtime};
+use faultline_testkit::cloudwatch_feed;
 use faultline_testkit::lambda_emulator::{Emulator, Outcome};
 use faultline_testkit::process::Proc;
 use faultline_testkit::{
@@ -295,6 +296,32 @@ async fn invoke_batch(emulator: &Emulator) -> Result<(String, Duration)> {
     ))
 }
 
+/// A picture of the report, when Chromium is installed (the README's is one of these).
+async fn screenshot(page: &Path, png: &Path) {
+    let profile = tempfile::tempdir();
+    let Ok(profile) = profile else {
+        return;
+    };
+    let taken = Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+            "--window-size=820,1000",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(format!("--screenshot={}", png.display()))
+        .arg(format!("file://{}", page.display()))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .await;
+    if taken.is_ok_and(|s| s.success()) {
+        println!("screenshot of the report: {}", png.display());
+    }
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> Result<()> {
     let root = repo_root();
@@ -482,6 +509,8 @@ async fn main() -> Result<()> {
     let (result, took) = invoke(&emulator).await?;
     report.step("invoke, no experiment", &result, took);
 
+    // The rehearsal's span, for the report at the end.
+    let rehearsal_from = std::time::SystemTime::now();
     // Experiments, as an operator starts them; the last one on an SQS batch of ten orders,
     // about half of them reported failed after the handler answered, so that Lambda would
     // redeliver them.
@@ -593,6 +622,7 @@ async fn main() -> Result<()> {
 
     let (result, took) = invoke(&emulator).await?;
     report.step("invoke, no experiment", &result, took);
+    let rehearsal_to = std::time::SystemTime::now() + Duration::from_secs(1);
     let audits = extension
         .logs()
         .iter()
@@ -603,6 +633,53 @@ async fn main() -> Result<()> {
         &format!("{audits} (one per injected fault)"),
         Duration::ZERO,
     );
+
+    // The evidence: CloudWatch fed as Lambda and CloudWatch Logs would feed it (moto does
+    // neither), then `deployer report` over the rehearsal.
+    let t = Instant::now();
+    let emf: Vec<String> = extension
+        .logs()
+        .into_iter()
+        .filter(|l| l.contains("\"_aws\""))
+        .collect();
+    cloudwatch_feed::put_lambda_metrics(&cloudwatch, FUNCTION, &emulator.finished()).await?;
+    cloudwatch_feed::put_emf(&cloudwatch, &emf).await?;
+    let report_path = root.join("target/demo-report.html");
+    let report_arg = report_path.to_string_lossy().into_owned();
+    let from = humantime::format_rfc3339_seconds(rehearsal_from).to_string();
+    let to = humantime::format_rfc3339_seconds(rehearsal_to).to_string();
+    let printed = deployer
+        .run(&[
+            "report",
+            "--from",
+            &from,
+            "--to",
+            &to,
+            FUNCTION,
+            "--before",
+            "5s",
+            "--after",
+            "5s",
+            "--period",
+            "1s",
+            "--slo-error-rate",
+            "25%",
+            "--out",
+            &report_arg,
+        ])
+        .await?;
+    let verdict = printed
+        .lines()
+        .find(|l| l.starts_with(FUNCTION))
+        .unwrap_or("no verdict")
+        .trim_start_matches(&format!("{FUNCTION}: "))
+        .to_string();
+    report.step(
+        "deployer report demo-fn (target/demo-report.html)",
+        &verdict,
+        t.elapsed(),
+    );
+    screenshot(&report_path, &root.join("target/demo-report.png")).await;
 
     let t = Instant::now();
     deployer.run(&["disable", FUNCTION]).await?;
