@@ -118,3 +118,46 @@ pub fn svg(
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{DateTime, Utc};
+
+    fn at(minute: i64) -> DateTime<Utc> {
+        DateTime::<Utc>::from_timestamp(1_800_000_000 + minute * 60, 0).unwrap_or_default()
+    }
+
+    #[test]
+    fn the_window_is_shaded_and_alarm_transitions_marked() {
+        let window = Window {
+            start: at(-15),
+            from: at(0),
+            to: at(10),
+            end: at(25),
+        };
+        let faults = Series::with(vec![(at(1), 5.0), (at(2), 7.0)]);
+        let svg = svg(
+            "Faults",
+            "count",
+            &window,
+            &[Line {
+                label: "faults injected",
+                series: &faults,
+                color: FAULTS,
+            }],
+            &[Transition {
+                at: at(4),
+                alarm: "orders-5xx".into(),
+                summary: "Alarm updated from OK to ALARM".into(),
+            }],
+        )
+        .expect("an SVG");
+        assert!(svg.starts_with("<svg"));
+        // The window's fill, the alarm's line, the series' colour and its legend.
+        assert!(svg.contains("#FDDBC7"), "shaded window");
+        assert!(svg.contains("#B2182B"), "alarm transition");
+        assert!(svg.contains("#D6604D"), "the series");
+        assert!(svg.contains("faults injected") && svg.contains("experiment window"));
+    }
+}
