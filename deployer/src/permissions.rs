@@ -70,7 +70,7 @@ const GRANTS: &[Grant] = &[
             ("secretsmanager:CreateSecret", &[Init]),
             (
                 "secretsmanager:DescribeSecret",
-                &[Init, Enable, Disable, Status, Render],
+                &[Init, Enable, Status, Render],
             ),
             (
                 "secretsmanager:GetSecretValue",
@@ -102,7 +102,7 @@ const GRANTS: &[Grant] = &[
         actions: &[
             (
                 "s3:GetObject",
-                &[Init, Enable, Disable, Status, Experiment, Render, Report],
+                &[Init, Enable, Status, Experiment, Render, Report],
             ),
             ("s3:PutObject", &[Init, Experiment]),
         ],
@@ -120,6 +120,17 @@ const GRANTS: &[Grant] = &[
             ("iam:ListPolicyVersions", &[Init]),
         ],
         resource: READ_POLICY,
+        only_the_read_policy: false,
+    },
+    Grant {
+        sid: "ConfigReaderRole",
+        actions: &[
+            ("iam:CreateRole", &[Init]),
+            ("iam:GetRole", &[Init]),
+            ("iam:PutRolePolicy", &[Init]),
+            ("iam:UpdateAssumeRolePolicy", &[Init]),
+        ],
+        resource: "arn:{p}:iam::*:role/{name}-config-reader",
         only_the_read_policy: false,
     },
     Grant {

@@ -1004,3 +1004,130 @@ async fn an_s3_store_is_private_and_versioned_and_loses_no_concurrent_edit() {
         "{out}"
     );
 }
+
+/// A config kept in one account and read from another: `init --reader-accounts` in the config
+/// account (moto serves each account apart; its credentials come from STS) makes the store and
+/// the role the workload account assumes; `init --config-arn --config-role` in the workload
+/// account makes a read policy that may assume exactly that role and makes no store; `enable`
+/// wires both variables, and `disable` restores the function exactly.
+#[tokio::test]
+async fn a_config_in_one_account_is_read_from_another_through_its_reader_role() {
+    let env = Env::start().await;
+    let sdk = faultline_testkit::aws_config(&env.moto.endpoint, "testing", "testing").await;
+    let credentials = aws_sdk_sts::Client::new(&sdk)
+        .assume_role()
+        .role_arn("arn:aws:iam::222222222222:role/platform")
+        .role_session_name("central")
+        .send()
+        .await
+        .expect("credentials in the config account")
+        .credentials
+        .expect("credentials");
+    let central = support::Keys {
+        id: credentials.access_key_id.clone(),
+        secret: credentials.secret_access_key.clone(),
+    };
+    let token = [("AWS_SESSION_TOKEN", credentials.session_token.as_str())];
+    let dist = env.dist().to_string_lossy().into_owned();
+
+    // The config account.
+    let (code, out, err) = env.deployer_as(
+        &central,
+        &[
+            "init",
+            "--store",
+            "s3",
+            "--reader-accounts",
+            "123456789012",
+            "--dist",
+            &dist,
+        ],
+        &token,
+    );
+    assert_eq!(code, 0, "{out}\n{err}");
+    let object = "arn:aws:s3:::faultline-config-222222222222-us-east-1/faultline.yaml";
+    let role = "arn:aws:iam::222222222222:role/faultline-config-reader";
+    assert!(out.contains(&format!("role    {role} (created;")), "{out}");
+    let central_iam = aws_sdk_iam::Client::from_conf(
+        aws_sdk_iam::config::Builder::from(&sdk)
+            .credentials_provider(aws_sdk_iam::config::Credentials::new(
+                &central.id,
+                &central.secret,
+                Some(credentials.session_token.clone()),
+                None,
+                "test",
+            ))
+            .build(),
+    );
+    let trust = central_iam
+        .get_role()
+        .role_name("faultline-config-reader")
+        .send()
+        .await
+        .expect("the reader role")
+        .role
+        .and_then(|r| r.assume_role_policy_document)
+        .unwrap_or_default();
+    let trust = percent_encoding::percent_decode_str(&trust).decode_utf8_lossy();
+    assert!(trust.contains("arn:aws:iam::123456789012:root"), "{trust}");
+    let reads = central_iam
+        .get_role_policy()
+        .role_name("faultline-config-reader")
+        .policy_name("read-faultline-config")
+        .send()
+        .await
+        .expect("the role's policy")
+        .policy_document;
+    let reads = percent_encoding::percent_decode_str(&reads).decode_utf8_lossy();
+    assert!(
+        reads.contains("s3:GetObject") && reads.contains(object),
+        "{reads}"
+    );
+    assert!(!reads.contains("DescribeAlarms"), "{reads}");
+
+    // The workload account.
+    let (code, out, err) = env.deployer(&[
+        "init",
+        "--config-arn",
+        object,
+        "--config-role",
+        role,
+        "--dist",
+        &dist,
+    ]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("kept in another account"), "{out}");
+    let policy = env
+        .policy_document(
+            "arn:aws:iam::123456789012:policy/faultline-read-config-us-east-1",
+            "v1",
+        )
+        .await
+        .to_string();
+    assert!(
+        policy.contains("sts:AssumeRole") && policy.contains(role),
+        "{policy}"
+    );
+    assert!(!policy.contains("s3:GetObject"), "{policy}");
+    let iam_role = env.role("orders-role").await;
+    env.function("orders", &iam_role, &[], &[]).await;
+    let before = env.state("orders").await;
+    let (code, out, err) = env.deployer(&[
+        "enable",
+        "orders",
+        "--config-arn",
+        object,
+        "--config-role",
+        role,
+        "--yes",
+    ]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let (_, vars) = env.state("orders").await;
+    assert_eq!(vars["GREMLIN_CONFIG_ARN"], object);
+    assert_eq!(vars["GREMLIN_CONFIG_ARN_ROLE"], role);
+    let (code, _, err) = env.deployer(&["enable", "orders", "--config-role", "not-a-role"]);
+    assert_eq!(code, 2, "{err}");
+    let (code, out, err) = env.deployer(&["disable", "orders", "--yes"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert_eq!(env.state("orders").await, before, "disable restored it");
+}

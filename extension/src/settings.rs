@@ -84,20 +84,9 @@ pub struct Settings {
     pub problem: Option<String>,
 }
 
-use faultline_schema::wiring::{INIT_FAULTS_ENV, ORIGINATION_ENV, origination_host};
-
-/// `arn:PARTITION:iam::ACCOUNT:role/[PATH/]NAME`.
-fn is_role_arn(text: &str) -> bool {
-    let parts: Vec<&str> = text.splitn(6, ':').collect();
-    matches!(
-        parts[..],
-        ["arn", partition, "iam", "", account, resource]
-            if partition.starts_with("aws")
-                && account.len() == 12
-                && account.bytes().all(|b| b.is_ascii_digit())
-                && resource.strip_prefix("role/").is_some_and(|name| !name.is_empty())
-    )
-}
+use faultline_schema::wiring::{
+    CONFIG_ROLE_ENV, INIT_FAULTS_ENV, ORIGINATION_ENV, is_role_arn, origination_host,
+};
 
 /// Descriptors kept for everything but the dependency proxy's connections.
 const FD_MARGIN: usize = 64;
@@ -196,7 +185,7 @@ impl Settings {
             Some(limit) => max_connections.min((limit.saturating_sub(FD_MARGIN) / 2).max(1)),
             None => max_connections,
         };
-        let config_role = get("GREMLIN_CONFIG_ARN_ROLE").and_then(|role| {
+        let config_role = get(CONFIG_ROLE_ENV).and_then(|role| {
             let role = role.trim().to_string();
             if is_role_arn(&role) {
                 Some(role)

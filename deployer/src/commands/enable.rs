@@ -41,6 +41,15 @@ pub struct Args {
     /// takes the opt-in back
     #[arg(long)]
     pub init_faults: bool,
+    /// A config kept in another account (its ARN) instead of this install's store, read
+    /// through --config-role
+    #[arg(long, requires = "config_role")]
+    pub config_arn: Option<String>,
+    /// The role in the config's account that faultline assumes to read it (sets
+    /// GREMLIN_CONFIG_ARN_ROLE; what `init --reader-accounts` made there); a re-run without it
+    /// takes it back
+    #[arg(long)]
+    pub config_role: Option<String>,
 }
 
 /// What every function's enabling shares.
@@ -57,6 +66,8 @@ struct Shared {
     tls_origination_env: Vec<String>,
     /// `--init-faults`.
     init_faults: bool,
+    /// `--config-role`.
+    config_role: Option<String>,
 }
 
 async fn enable_one(shared: &Shared, name: &str) -> Result<Outcome, DeployError> {
@@ -70,6 +81,7 @@ async fn enable_one(shared: &Shared, name: &str) -> Result<Outcome, DeployError>
         aws_endpoints,
         tls_origination_env,
         init_faults,
+        config_role,
     } = shared;
     let mut function: Function = match listed.get(name) {
         Some(function) => function.clone(),
@@ -87,6 +99,7 @@ async fn enable_one(shared: &Shared, name: &str) -> Result<Outcome, DeployError>
         aws_endpoints: aws_endpoints.clone(),
         tls_origination_env: tls_origination_env.clone(),
         init_faults: *init_faults,
+        config_role: config_role.clone(),
     };
     let mut attempt = 0;
     let outcome = loop {
@@ -157,6 +170,31 @@ pub async fn run(global: &Global, args: &Args) -> Result<(), DeployError> {
         )));
     }
     let init_faults = args.init_faults;
+    let config_role = args
+        .config_role
+        .as_deref()
+        .map(str::trim)
+        .map(str::to_string);
+    if let Some(role) = &config_role
+        && !faultline_schema::wiring::is_role_arn(role)
+    {
+        return Err(DeployError::Input(format!(
+            "--config-role {role:?}: not an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)"
+        )));
+    }
+    let config_arn = args
+        .config_arn
+        .as_deref()
+        .map(str::trim)
+        .map(str::to_string);
+    if let Some(arn) = &config_arn
+        && faultline_schema::cost::Store::of_arn(arn).is_none()
+    {
+        return Err(DeployError::Input(format!(
+            "--config-arn {arn:?}: not a config store ARN (a secret, an SSM parameter, an S3 \
+             object or appconfig:APP/ENV/PROFILE)"
+        )));
+    }
     let args = &args.batch;
     let aws_ = Aws::connect(&global.aws).await?;
     let aws_endpoints = services
@@ -164,7 +202,10 @@ pub async fn run(global: &Global, args: &Args) -> Result<(), DeployError> {
         .map(|s| (s.endpoint_variable(), s.origination_url(&aws_.region)))
         .collect();
     let limit = RateLimit::per_second(args.rate);
-    let installed = Installed::read(&aws_, &global.name, global.store).await?;
+    let installed = match config_arn {
+        Some(arn) => Installed::with_config(&aws_, &global.name, arn).await?,
+        None => Installed::read(&aws_, &global.name, global.store).await?,
+    };
     let selected = functions::select(&aws_, &limit, &args.selection).await?;
     crate::confirm::confirm(
         "enable faultline on",
@@ -181,6 +222,7 @@ pub async fn run(global: &Global, args: &Args) -> Result<(), DeployError> {
         aws_endpoints,
         tls_origination_env,
         init_faults,
+        config_role,
     });
     let outcomes = run_each(selected.names, global.output == Output::Text, |name| {
         let shared = Arc::clone(&shared);

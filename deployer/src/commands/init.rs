@@ -12,7 +12,7 @@ use crate::error::DeployError;
 use crate::global::Global;
 use crate::install::store::{Store, StoreKind};
 use crate::install::zips::{self, LayerZip, ZipSource};
-use crate::install::{config_object, layer, names, policy, read_policy, secret};
+use crate::install::{config_object, layer, names, policy, read_policy, reader_role, secret};
 use crate::output::{self, Report};
 use faultline_schema::config::Config;
 use serde::Serialize;
@@ -39,6 +39,38 @@ pub struct Args {
     /// Show what would be created or changed, change nothing
     #[arg(long)]
     pub dry_run: bool,
+    /// Accounts whose functions read this config (12-digit ids, comma-separated): creates the
+    /// role <name>-config-reader they assume to read it
+    #[arg(long, value_delimiter = ',')]
+    pub reader_accounts: Vec<String>,
+    /// The config kept in another account (its ARN), read through --config-role: no store is
+    /// made here, and the read policy allows assuming that role only
+    #[arg(long, requires = "config_role", conflicts_with_all = ["config", "reader_accounts"])]
+    pub config_arn: Option<String>,
+    /// The role in the config's account to read --config-arn with (what `init
+    /// --reader-accounts` made there)
+    #[arg(long, requires = "config_arn")]
+    pub config_role: Option<String>,
+}
+
+/// `--config-arn` and `--config-role`, checked: a config ARN faultline reads, a role ARN.
+fn central(args: &Args) -> Result<Option<(String, String)>, DeployError> {
+    let (Some(arn), Some(role)) = (&args.config_arn, &args.config_role) else {
+        return Ok(None);
+    };
+    let (arn, role) = (arn.trim().to_string(), role.trim().to_string());
+    if faultline_schema::cost::Store::of_arn(&arn).is_none() {
+        return Err(DeployError::Input(format!(
+            "--config-arn {arn:?}: not a config store ARN (a secret, an SSM parameter, an S3 \
+             object or appconfig:APP/ENV/PROFILE)"
+        )));
+    }
+    if !faultline_schema::wiring::is_role_arn(&role) {
+        return Err(DeployError::Input(format!(
+            "--config-role {role:?}: not an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)"
+        )));
+    }
+    Ok(Some((arn, role)))
 }
 
 /// The config text of `--config`, refused with its key path and reason if the schema says no.
@@ -57,6 +89,8 @@ fn read_config(path: Option<&Path>) -> Result<Option<String>, DeployError> {
 pub async fn run(global: &Global, args: &Args) -> Result<(), DeployError> {
     // Inputs first: nothing is created when one of them is wrong.
     let config = read_config(args.config.as_deref())?;
+    let readers = reader_role::parse_accounts(&args.reader_accounts)?;
+    let central = central(args)?;
     let zips = zips::read(&ZipSource {
         arch: &args.arch,
         layer_zip: args.layer_zip.as_deref(),
@@ -67,8 +101,17 @@ pub async fn run(global: &Global, args: &Args) -> Result<(), DeployError> {
 
     let dry_run = args.dry_run;
     let store = Store::of(&aws_, global.store, &global.name).await?;
-    let (config_store, kms_key) = match &store {
-        Store::Secret(name) => {
+    let (config_store, kms_key) = match (&central, &store) {
+        (Some((arn, role)), _) => (
+            StoreReport {
+                store: global.store,
+                arn: arn.clone(),
+                action: format!("kept in another account, read through role {role}"),
+                removed_experiments: Vec::new(),
+            },
+            None,
+        ),
+        (None, Store::Secret(name)) => {
             let secret = secret::ensure(&aws_, name, config.as_deref(), dry_run).await?;
             let report = StoreReport {
                 store: global.store,
@@ -78,7 +121,7 @@ pub async fn run(global: &Global, args: &Args) -> Result<(), DeployError> {
             };
             (report, secret.kms_key)
         }
-        Store::Object { .. } => {
+        (None, Store::Object { .. }) => {
             let object = config_object::ensure(&aws_, &store, config.as_deref(), dry_run).await?;
             let report = StoreReport {
                 store: global.store,
@@ -97,7 +140,20 @@ pub async fn run(global: &Global, args: &Args) -> Result<(), DeployError> {
         region: &aws_.region,
         account: &account.id,
     };
-    let document = read_policy::document(&config_store.arn, key_arn.as_deref(), home);
+    let role = central.as_ref().map(|(_, role)| role.as_str());
+    let document = read_policy::document(&config_store.arn, key_arn.as_deref(), home, role);
+    let reader = if readers.is_empty() {
+        None
+    } else {
+        let reads = read_policy::store_statements(&config_store.arn, key_arn.as_deref(), home);
+        let (arn, action) =
+            reader_role::ensure(&aws_, &account, &global.name, &readers, &reads, dry_run).await?;
+        Some(ReaderReport {
+            arn,
+            action,
+            accounts: readers,
+        })
+    };
     let policy_action =
         policy::ensure(&aws_, &policy_arn, &policy_name, &document, dry_run).await?;
 
@@ -113,6 +169,7 @@ pub async fn run(global: &Global, args: &Args) -> Result<(), DeployError> {
             arn: policy_arn,
             action: policy_action,
         },
+        reader_role: reader,
         layers,
     };
     output::print(global.output, &report);
@@ -127,6 +184,8 @@ struct InitReport {
     #[serde(rename = "secret")]
     config_store: StoreReport,
     policy: PolicyReport,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reader_role: Option<ReaderReport>,
     layers: Vec<LayerReport>,
 }
 
@@ -136,6 +195,14 @@ struct StoreReport {
     arn: String,
     action: String,
     removed_experiments: Vec<String>,
+}
+
+/// The role other accounts assume to read this config.
+#[derive(Debug, Serialize)]
+struct ReaderReport {
+    arn: String,
+    action: &'static str,
+    accounts: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -185,6 +252,18 @@ impl fmt::Display for InitReport {
                 f,
                 "\nexperiments removed by --config: {}",
                 self.config_store.removed_experiments.join(", ")
+            )?;
+        }
+        if let Some(reader) = &self.reader_role {
+            write!(
+                f,
+                "\nrole    {} ({}; assumed by accounts {} to read the config: enable their \
+                 functions with --config-arn {} --config-role {})",
+                reader.arn,
+                reader.action,
+                reader.accounts.join(", "),
+                self.config_store.arn,
+                reader.arn
             )?;
         }
         if self.config_store.store == StoreKind::S3 {

@@ -28,8 +28,12 @@ pub struct Args {
 pub async fn run(global: &Global, args: &Args) -> Result<(), DeployError> {
     let aws_ = Aws::connect(&global.aws).await?;
     let limit = RateLimit::per_second(20);
-    let installed = Installed::read(&aws_, &global.name, global.store).await?;
-    let store = store_status(&aws_, global, &installed.config_arn).await?;
+    let installed = Installed::here(&aws_, &global.name).await?;
+    // The functions' rows stand without the store (a config kept in another account).
+    let (store, store_problem) = match store_status(&aws_, global).await {
+        Ok(store) => (Some(store), None),
+        Err(err) => (None, Some(err.to_string())),
+    };
     let functions: Vec<Function> = if args.functions.is_empty() {
         functions::list_all(&aws_, &limit).await?
     } else {
@@ -75,6 +79,7 @@ pub async fn run(global: &Global, args: &Args) -> Result<(), DeployError> {
         global.output,
         &Status {
             store,
+            store_problem,
             functions: rows,
         },
     );
@@ -83,22 +88,19 @@ pub async fn run(global: &Global, args: &Args) -> Result<(), DeployError> {
 
 /// The store and its read cost at the config's refresh interval (the default when the config
 /// cannot be parsed: the extension then reads it at that interval too).
-async fn store_status(
-    aws_: &Aws,
-    global: &Global,
-    config_arn: &str,
-) -> Result<StoreStatus, DeployError> {
-    let (text, _) = Store::of(aws_, global.store, &global.name)
+async fn store_status(aws_: &Aws, global: &Global) -> Result<StoreStatus, DeployError> {
+    let store = Store::of(aws_, global.store, &global.name).await?;
+    let config_arn = Installed::read(aws_, &global.name, global.store)
         .await?
-        .read(aws_)
-        .await?;
+        .config_arn;
+    let (text, _) = store.read(aws_).await?;
     let interval = Config::parse(&text)
         .map(|c| c.refresh_interval)
         .unwrap_or_else(|_| Config::default().refresh_interval);
-    let priced = cost::Store::of_arn(config_arn).unwrap_or(cost::Store::SecretsManager);
+    let priced = cost::Store::of_arn(&config_arn).unwrap_or(cost::Store::SecretsManager);
     Ok(StoreStatus {
         store: priced,
-        arn: config_arn.to_string(),
+        arn: config_arn,
         refresh_interval: humantime::format_duration(interval).to_string(),
         reads_per_busy_environment_month: cost::reads_per_month(interval).round(),
         dollars_per_busy_environment_month: cost::per_environment_month(priced, interval, 0.0),
@@ -108,7 +110,11 @@ async fn store_status(
 /// What `status` shows: one row per function.
 #[derive(Debug, Serialize)]
 struct Status {
-    store: StoreStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    store: Option<StoreStatus>,
+    /// Why the store could not be read, when it could not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    store_problem: Option<String>,
     functions: Vec<FunctionStatus>,
 }
 
@@ -137,18 +143,21 @@ struct FunctionStatus {
 impl fmt::Display for Status {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let yes = |b: bool| if b { "yes" } else { "no" };
-        let store = &self.store;
-        writeln!(
-            f,
-            "config: {} {} (refresh_interval {}: {} reads per busy environment-month, about \
-             ${:.3} at {} prices)\n",
-            store.store.name(),
-            store.arn,
-            store.refresh_interval,
-            store.reads_per_busy_environment_month,
-            store.dollars_per_busy_environment_month,
-            store.store.name()
-        )?;
+        match (&self.store, &self.store_problem) {
+            (Some(store), _) => writeln!(
+                f,
+                "config: {} {} (refresh_interval {}: {} reads per busy environment-month, about \
+                 ${:.3} at {} prices)\n",
+                store.store.name(),
+                store.arn,
+                store.refresh_interval,
+                store.reads_per_busy_environment_month,
+                store.dollars_per_busy_environment_month,
+                store.store.name()
+            )?,
+            (None, Some(problem)) => writeln!(f, "config: {problem}\n")?,
+            (None, None) => {}
+        }
         write!(
             f,
             "{:<32} {:<8} {:<14} {:<7} {:<16} {:<8} policy",

@@ -9,6 +9,7 @@ pub mod layer;
 pub mod names;
 pub mod policy;
 pub mod read_policy;
+pub mod reader_role;
 pub mod secret;
 pub mod store;
 pub mod zips;
@@ -32,7 +33,6 @@ pub struct Installed {
 
 impl Installed {
     pub async fn read(aws_: &Aws, name: &str, kind: StoreKind) -> Result<Installed, DeployError> {
-        let account = aws_.account().await?;
         let config_arn = match Store::of(aws_, kind, name).await? {
             Store::Secret(secret) => aws_
                 .secrets
@@ -49,6 +49,23 @@ impl Installed {
                 object.object_arn().unwrap_or_default()
             }
         };
+        Installed::with_config(aws_, name, config_arn).await
+    }
+
+    /// What `init` made here (policy, layers), whatever the config: what `disable` and
+    /// `status` need, which work the same for a function reading a config kept elsewhere.
+    pub async fn here(aws_: &Aws, name: &str) -> Result<Installed, DeployError> {
+        Installed::with_config(aws_, name, String::new()).await
+    }
+
+    /// What `init` made here (policy, layers), with the config at `config_arn`: this install's
+    /// store, or one kept in another account.
+    pub async fn with_config(
+        aws_: &Aws,
+        name: &str,
+        config_arn: String,
+    ) -> Result<Installed, DeployError> {
+        let account = aws_.account().await?;
         let mut layers = HashMap::new();
         let mut layer_arns = HashMap::new();
         for arch in [Arch::X86_64, Arch::Arm64] {

@@ -13,6 +13,8 @@ enum Term {
     SecretArn,
     /// The config object's ARN (`--store s3`).
     ConfigObjectArn,
+    /// The role in the config's account that reads the config (`--config-role`).
+    ConfigRole,
     /// Every CloudWatch alarm of the secret's partition, region and account.
     RegionAlarms,
     /// The customer managed key that encrypts the secret.
@@ -32,13 +34,18 @@ struct Statement {
     with_key_only: bool,
     /// Only for this store (None: every store).
     store: Option<StoreKind>,
+    /// Only when the config is read through a role in its account (true), only when it is read
+    /// directly (false), or either way (None).
+    via_role: Option<bool>,
 }
 
 /// The read policy: GetSecretValue on exactly the config secret (or GetObject on exactly the
 /// config object), DescribeAlarms on the region's alarms (the experiments' stop conditions),
 /// and, when a customer key encrypts the secret, kms:Decrypt on that key used through Secrets
-/// Manager in the secret's region only.
-const STATEMENTS: [Statement; 4] = [
+/// Manager in the secret's region only. A config kept in another account is read through a
+/// role there: then sts:AssumeRole on exactly that role replaces the store's statements (the
+/// role's own policy reads the store, [`store_statements`]).
+const STATEMENTS: [Statement; 5] = [
     Statement {
         sid: "ReadFaultlineConfig",
         action: "secretsmanager:GetSecretValue",
@@ -46,6 +53,7 @@ const STATEMENTS: [Statement; 4] = [
         condition: None,
         with_key_only: false,
         store: Some(StoreKind::Secretsmanager),
+        via_role: Some(false),
     },
     Statement {
         sid: "ReadFaultlineConfigObject",
@@ -54,6 +62,7 @@ const STATEMENTS: [Statement; 4] = [
         condition: None,
         with_key_only: false,
         store: Some(StoreKind::S3),
+        via_role: Some(false),
     },
     Statement {
         sid: "ReadStopAlarms",
@@ -62,6 +71,7 @@ const STATEMENTS: [Statement; 4] = [
         condition: None,
         with_key_only: false,
         store: None,
+        via_role: None,
     },
     Statement {
         sid: "DecryptFaultlineConfig",
@@ -70,6 +80,16 @@ const STATEMENTS: [Statement; 4] = [
         condition: Some(("kms:ViaService", Term::SecretsManagerService)),
         with_key_only: true,
         store: Some(StoreKind::Secretsmanager),
+        via_role: Some(false),
+    },
+    Statement {
+        sid: "AssumeConfigRole",
+        action: "sts:AssumeRole",
+        resource: Term::ConfigRole,
+        condition: None,
+        with_key_only: false,
+        store: None,
+        via_role: Some(true),
     },
 ];
 
@@ -117,10 +137,15 @@ fn dns_suffix(partition: &str) -> &'static str {
     }
 }
 
-/// The policy document `init` writes for this config store (a secret's or an S3 object's ARN;
-/// the alarms are those of the secret's Region and account, or, for an object, `home`'s) and
-/// (customer managed) key.
-pub fn document(config_arn: &str, kms_key_arn: Option<&str>, home: ArnHome<'_>) -> Value {
+/// The policy document `init` writes for this config store (a secret's or an S3 object's ARN),
+/// (customer managed) key, and role in the config's account when the config is read through
+/// one; the stop alarms are those of `home`, the functions' account and Region.
+pub fn document(
+    config_arn: &str,
+    kms_key_arn: Option<&str>,
+    home: ArnHome<'_>,
+    role: Option<&str>,
+) -> Value {
     let key = kms_key_arn.filter(|k| !k.is_empty());
     let store = if config_arn.split(':').nth(2) == Some("s3") {
         StoreKind::S3
@@ -137,9 +162,11 @@ pub fn document(config_arn: &str, kms_key_arn: Option<&str>, home: ArnHome<'_>) 
     let concrete = |term: Term| -> Option<String> {
         match term {
             Term::SecretArn | Term::ConfigObjectArn => Some(config_arn.to_string()),
+            Term::ConfigRole => role.map(str::to_string),
+            // Stop alarms are read with the function's own credentials, in its own Region.
             Term::RegionAlarms => Some(format!(
                 "arn:{}:cloudwatch:{}:{}:alarm:*",
-                parts.partition, parts.region, parts.account
+                home.partition, home.region, home.account
             )),
             Term::KmsKey => key.map(str::to_string),
             Term::SecretsManagerService => Some(format!(
@@ -152,6 +179,7 @@ pub fn document(config_arn: &str, kms_key_arn: Option<&str>, home: ArnHome<'_>) 
     let statements: Vec<Value> = STATEMENTS
         .iter()
         .filter(|s| s.store.is_none_or(|only| only == store))
+        .filter(|s| s.via_role.is_none_or(|via| via == role.is_some()))
         .filter(|s| key.is_some() || !s.with_key_only)
         .filter_map(|s| {
             let mut statement = json!({
@@ -169,6 +197,16 @@ pub fn document(config_arn: &str, kms_key_arn: Option<&str>, home: ArnHome<'_>) 
     json!({"Version": "2012-10-17", "Statement": statements})
 }
 
+/// The statements that read the store itself (no alarms, no role): the policy of the role that
+/// other accounts assume to read a config kept here.
+pub fn store_statements(config_arn: &str, kms_key_arn: Option<&str>, home: ArnHome<'_>) -> Value {
+    let mut doc = document(config_arn, kms_key_arn, home, None);
+    if let Some(statements) = doc["Statement"].as_array_mut() {
+        statements.retain(|s| s["Sid"] != "ReadStopAlarms");
+    }
+    doc
+}
+
 /// How the CloudFormation setup template spells a term.
 fn cfn(term: Term) -> &'static str {
     match term {
@@ -180,6 +218,7 @@ fn cfn(term: Term) -> &'static str {
             "!Sub \"arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:*\""
         }
         Term::KmsKey => "!Ref KmsKeyArn",
+        Term::ConfigRole => "!Ref ConfigRoleArn",
         Term::SecretsManagerService => "!Sub \"secretsmanager.${AWS::Region}.${AWS::URLSuffix}\"",
     }
 }
@@ -189,6 +228,7 @@ fn hcl(term: Term) -> &'static str {
     match term {
         Term::SecretArn => "aws_secretsmanager_secret.config.arn",
         Term::ConfigObjectArn => "\"${aws_s3_bucket.config.arn}/faultline.yaml\"",
+        Term::ConfigRole => "var.config_role_arn",
         Term::RegionAlarms => {
             "\"arn:${data.aws_partition.current.partition}:cloudwatch:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:alarm:*\""
         }
@@ -239,7 +279,7 @@ pub fn template_context() -> Value {
     let part = |with_key: bool| -> Vec<Value> {
         STATEMENTS
             .iter()
-            .filter(|s| s.store != Some(StoreKind::S3))
+            .filter(|s| s.store != Some(StoreKind::S3) && s.via_role != Some(true))
             .filter(|s| s.with_key_only == with_key)
             .map(statement)
             .collect()
@@ -259,7 +299,7 @@ mod tests {
             region: "eu-west-1",
             account: "123",
         };
-        let doc = document(arn, None, home);
+        let doc = document(arn, None, home, None);
         assert_eq!(doc["Statement"].as_array().map(Vec::len), Some(2));
         assert_eq!(doc["Statement"][0]["Resource"], arn);
         assert_eq!(doc["Statement"][1]["Action"], "cloudwatch:DescribeAlarms");
@@ -267,7 +307,7 @@ mod tests {
             doc["Statement"][1]["Resource"],
             "arn:aws:cloudwatch:eu-west-1:123:alarm:*"
         );
-        let with_key = document(arn, Some("arn:aws:kms:eu-west-1:123:key/k1"), home);
+        let with_key = document(arn, Some("arn:aws:kms:eu-west-1:123:key/k1"), home, None);
         assert_eq!(with_key["Statement"][2]["Action"], "kms:Decrypt");
         assert_eq!(
             with_key["Statement"][2]["Resource"],
@@ -280,7 +320,12 @@ mod tests {
         let china = document(
             "arn:aws-cn:secretsmanager:cn-north-1:123:secret:faultline-config-AbCdEf",
             Some("arn:aws-cn:kms:cn-north-1:123:key/k1"),
-            home,
+            ArnHome {
+                partition: "aws-cn",
+                region: "cn-north-1",
+                account: "123",
+            },
+            None,
         );
         assert_eq!(
             china["Statement"][1]["Resource"],
@@ -303,6 +348,7 @@ mod tests {
             "arn:aws:s3:::faultline-config-123-eu-west-1/faultline.yaml",
             Some("arn:aws:kms:eu-west-1:123:key/ignored"),
             home,
+            None,
         );
         let statements = doc["Statement"].as_array().cloned().unwrap_or_default();
         assert_eq!(statements.len(), 2, "{doc}");
@@ -315,6 +361,33 @@ mod tests {
             statements[1]["Resource"],
             "arn:aws:cloudwatch:eu-west-1:123:alarm:*"
         );
+    }
+
+    #[test]
+    fn a_config_in_another_account_is_read_through_its_role_only() {
+        let home = ArnHome {
+            partition: "aws",
+            region: "eu-west-1",
+            account: "111111111111",
+        };
+        let central = "arn:aws:s3:::faultline-config-222222222222-eu-west-1/faultline.yaml";
+        let role = "arn:aws:iam::222222222222:role/faultline-config-reader";
+        let doc = document(central, None, home, Some(role));
+        let sids: Vec<&str> = doc["Statement"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|s| s["Sid"].as_str())
+            .collect();
+        assert_eq!(sids, ["ReadStopAlarms", "AssumeConfigRole"]);
+        assert_eq!(doc["Statement"][1]["Resource"], role);
+        assert_eq!(
+            doc["Statement"][0]["Resource"],
+            "arn:aws:cloudwatch:eu-west-1:111111111111:alarm:*"
+        );
+        let reader = store_statements(central, None, home);
+        assert_eq!(reader["Statement"].as_array().map(Vec::len), Some(1));
+        assert_eq!(reader["Statement"][0]["Action"], "s3:GetObject");
     }
 
     #[test]

@@ -46,10 +46,13 @@ pub struct EnableTarget {
     pub tls_origination_env: Vec<String>,
     /// `--init-faults`: FAULTLINE_INIT_FAULTS=true, the opt-in to cold-start faults.
     pub init_faults: bool,
+    /// `--config-role`: GREMLIN_CONFIG_ARN_ROLE, the role that reads a config kept in another
+    /// account.
+    pub config_role: Option<String>,
 }
 
 pub use faultline_schema::wiring::ORIGINATION_ENV;
-use faultline_schema::wiring::{INIT_FAULTS_ENV, origination_url};
+use faultline_schema::wiring::{CONFIG_ROLE_ENV, INIT_FAULTS_ENV, origination_url};
 
 /// The prefix of the SDKs' endpoint variables; the global one is this without the underscore.
 const ENDPOINT_PREFIX: &str = "AWS_ENDPOINT_URL_";
@@ -157,6 +160,9 @@ pub fn plan_enable(current: &FunctionConfig, target: &EnableTarget) -> Result<Pl
     if target.init_faults {
         wanted.push((INIT_FAULTS_ENV, "true".into()));
     }
+    if let Some(role) = &target.config_role {
+        wanted.push((CONFIG_ROLE_ENV, role.clone()));
+    }
     if !already_enabled {
         if let Some(previous) = env.get("AWS_LAMBDA_EXEC_WRAPPER").filter(|w| *w != WRAPPER) {
             wanted.push(("FAULTLINE_NEXT_WRAPPER", previous.clone()));
@@ -170,8 +176,8 @@ pub fn plan_enable(current: &FunctionConfig, target: &EnableTarget) -> Result<Pl
         }
     }
     let mut new_env = env.clone();
-    // An endpoint, a rewritten URL or the cold-start opt-in an earlier enable set, no longer
-    // asked for, goes back as it was.
+    // An endpoint, a rewritten URL, the cold-start opt-in or the config role an earlier enable
+    // set, no longer asked for, goes back as it was.
     let rewritten_before: Vec<&str> = env
         .get(ORIGINATION_ENV)
         .map(|names| names.split(',').map(str::trim).collect())
@@ -183,6 +189,7 @@ pub fn plan_enable(current: &FunctionConfig, target: &EnableTarget) -> Result<Pl
             key.starts_with(ENDPOINT_PREFIX)
                 || *key == ORIGINATION_ENV
                 || *key == INIT_FAULTS_ENV
+                || *key == CONFIG_ROLE_ENV
                 || rewritten_before.contains(&key.as_str())
         })
         .filter(|key| !wanted.iter().any(|(wanted, _)| *wanted == key.as_str()))

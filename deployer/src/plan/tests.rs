@@ -13,6 +13,7 @@ fn target(version: u32) -> EnableTarget {
         aws_endpoints: Vec::new(),
         tls_origination_env: Vec::new(),
         init_faults: false,
+        config_role: None,
     }
 }
 
@@ -409,4 +410,30 @@ fn the_cold_start_opt_in_is_set_taken_back_and_restored() {
         let disabled = plan_disable(&enabled, |l| target(7).layer.owns(l)).unwrap();
         assert_eq!(disabled.env, before.env, "disable restores exactly");
     }
+}
+
+#[test]
+fn the_config_role_is_set_taken_back_and_restored() {
+    const ROLE: &str = faultline_schema::wiring::CONFIG_ROLE_ENV;
+    let before = function(&[], &[]);
+    let with_role = EnableTarget {
+        config_role: Some("arn:aws:iam::222222222222:role/faultline-config-reader".into()),
+        ..target(7)
+    };
+    let plan = plan_enable(&before, &with_role).unwrap();
+    assert_eq!(
+        plan.env[ROLE],
+        "arn:aws:iam::222222222222:role/faultline-config-reader"
+    );
+    let enabled = apply(&before, &plan);
+    assert!(!plan_enable(&enabled, &with_role).unwrap().changes(&enabled));
+    let plan = plan_enable(&enabled, &target(7)).unwrap();
+    assert_eq!(
+        plan.env.get(ROLE),
+        None,
+        "a re-run without it takes it back"
+    );
+    let enabled = apply(&enabled, &plan_enable(&enabled, &with_role).unwrap());
+    let disabled = plan_disable(&enabled, |l| target(7).layer.owns(l)).unwrap();
+    assert_eq!(disabled.env, before.env, "disable restores exactly");
 }

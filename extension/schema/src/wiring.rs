@@ -12,6 +12,23 @@ pub const ORIGINATION_ENV: &str = "FAULTLINE_TLS_ORIGINATION_ENV";
 /// experiments.
 pub const INIT_FAULTS_ENV: &str = "FAULTLINE_INIT_FAULTS";
 
+/// A role in the config's account that faultline assumes, with the function's credentials, to
+/// read the config (the Failure Flags sidecar's name; `deployer enable --config-role`).
+pub const CONFIG_ROLE_ENV: &str = "GREMLIN_CONFIG_ARN_ROLE";
+
+/// Whether `text` is an IAM role ARN (`arn:PARTITION:iam::ACCOUNT:role/NAME`).
+pub fn is_role_arn(text: &str) -> bool {
+    let parts: Vec<&str> = text.splitn(6, ':').collect();
+    matches!(
+        parts[..],
+        ["arn", partition, "iam", "", account, resource]
+            if partition.starts_with("aws")
+                && account.len() == 12
+                && account.bytes().all(|b| b.is_ascii_digit())
+                && resource.strip_prefix("role/").is_some_and(|name| !name.is_empty())
+    )
+}
+
 /// `https://HOST[:443]/rest` as `http://HOST:443/rest`, the form that sends a call through the
 /// dependency proxy's TLS origination; None for another URL (another scheme or port,
 /// credentials in it).
