@@ -258,38 +258,7 @@ async fn concurrent_experiment_edits_lose_nothing() {
     let env = Env::start().await;
     env.init();
     // Ten `experiment start` processes at once, from two "operators".
-    let mut children = Vec::new();
-    for i in 0..10 {
-        let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_deployer"))
-            .args([
-                "experiment",
-                "start",
-                "--flag",
-                "ingress",
-                "--latency",
-                "10",
-            ])
-            .args([
-                "--experiment",
-                &format!("e{i}"),
-                "--selector",
-                "event-source=sqs|sns",
-            ])
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env("AWS_REGION", "us-east-1")
-            .env("AWS_ENDPOINT_URL", &env.moto.endpoint)
-            .output();
-        children.push(child);
-    }
-    for child in children {
-        let output = child.await.expect("deployer ran");
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
+    concurrent_starts(&env, &["--selector", "event-source=sqs|sns"], &[]).await;
     let (code, out, err) = env.deployer(&["experiment", "list", "--output", "json"]);
     assert_eq!(code, 0, "{err}");
     let listed: serde_json::Value = serde_json::from_str(&out).expect("json");
@@ -911,34 +880,7 @@ async fn an_s3_store_is_private_and_versioned_and_loses_no_concurrent_edit() {
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("(kept:"), "{out}");
 
-    let mut children = Vec::new();
-    for i in 0..10 {
-        let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_deployer"))
-            .args([
-                "experiment",
-                "start",
-                "--flag",
-                "ingress",
-                "--latency",
-                "10",
-            ])
-            .args(["--experiment", &format!("e{i}")])
-            .env("FAULTLINE_STORE", "s3")
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env("AWS_REGION", "us-east-1")
-            .env("AWS_ENDPOINT_URL", &env.moto.endpoint)
-            .output();
-        children.push(child);
-    }
-    for child in children {
-        let output = child.await.expect("deployer ran");
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
+    concurrent_starts(&env, &[], &[("FAULTLINE_STORE", "s3")]).await;
     let (code, out, err) =
         env.deployer(&["experiment", "list", "--store", "s3", "--output", "json"]);
     assert_eq!(code, 0, "{err}");
@@ -1130,4 +1072,38 @@ async fn a_config_in_one_account_is_read_from_another_through_its_reader_role() 
     let (code, out, err) = env.deployer(&["disable", "orders", "--yes"]);
     assert_eq!(code, 0, "{out}\n{err}");
     assert_eq!(env.state("orders").await, before, "disable restored it");
+}
+
+/// Ten `experiment start` processes at once (`e0` to `e9`, a latency on ingress, `extra`
+/// options), with `vars` in their environment; each must succeed.
+async fn concurrent_starts(env: &Env, extra: &[&str], vars: &[(&str, &str)]) {
+    let mut children = Vec::new();
+    for i in 0..10 {
+        let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_deployer"))
+            .args([
+                "experiment",
+                "start",
+                "--flag",
+                "ingress",
+                "--latency",
+                "10",
+            ])
+            .args(["--experiment", &format!("e{i}")])
+            .args(extra)
+            .envs(vars.iter().copied())
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ENDPOINT_URL", &env.moto.endpoint)
+            .output();
+        children.push(child);
+    }
+    for child in children {
+        let output = child.await.expect("deployer ran");
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
 }

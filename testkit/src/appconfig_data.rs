@@ -80,6 +80,24 @@ fn signed(headers: &HeaderMap) -> bool {
         .is_some_and(|v| v.starts_with("AWS4-HMAC-SHA256 Credential="))
 }
 
+/// The answer to any request during an outage, or to an unsigned one.
+fn refused(data: &Data, headers: &HeaderMap) -> Option<Response> {
+    if data.failing {
+        return Some(error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "InternalServerException",
+            "outage",
+        ));
+    }
+    (!signed(headers)).then(|| {
+        error(
+            StatusCode::FORBIDDEN,
+            "AccessDeniedException",
+            "unsigned request",
+        )
+    })
+}
+
 impl Data {
     fn token(&mut self, token: Token) -> String {
         self.next_token += 1;
@@ -100,19 +118,8 @@ async fn start_session(
 ) -> Response {
     let mut data = data.lock().unwrap_or_else(|p| p.into_inner());
     let answer = (|| {
-        if data.failing {
-            return error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "InternalServerException",
-                "outage",
-            );
-        }
-        if !signed(&headers) {
-            return error(
-                StatusCode::FORBIDDEN,
-                "AccessDeniedException",
-                "unsigned request",
-            );
+        if let Some(refused) = refused(&data, &headers) {
+            return refused;
         }
         let Ok(request) = serde_json::from_slice::<serde_json::Value>(&body) else {
             return error(
@@ -179,19 +186,8 @@ async fn latest(
     let mut data = data.lock().unwrap_or_else(|p| p.into_inner());
     let mut length = None;
     let answer = (|| {
-        if data.failing {
-            return error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "InternalServerException",
-                "outage",
-            );
-        }
-        if !signed(&headers) {
-            return error(
-                StatusCode::FORBIDDEN,
-                "AccessDeniedException",
-                "unsigned request",
-            );
+        if let Some(refused) = refused(&data, &headers) {
+            return refused;
         }
         let token = query
             .unwrap_or_default()

@@ -126,18 +126,11 @@ pub async fn ensure(
         }
         create_bucket(aws_, bucket).await?;
     }
-    let current = match aws_.s3.get_object().bucket(bucket).key(key).send().await {
-        Ok(object) => {
-            let bytes = object
-                .body
-                .collect()
-                .await
-                .map_err(|err| DeployError::Failed(format!("reading s3://{bucket}/{key}: {err}")))?
-                .into_bytes();
-            Some(String::from_utf8_lossy(&bytes).into_owned())
-        }
-        Err(err) if missing(err.code()) => None,
-        Err(err) => return Err(aws(format!("reading S3 object s3://{bucket}/{key}"), err)),
+    // `read` says a missing object (or bucket) with an input error, and only that.
+    let current = match read(aws_, bucket, key).await {
+        Ok((text, _)) => Some(text),
+        Err(DeployError::Input(_)) => None,
+        Err(err) => return Err(err),
     };
     match (current.as_deref(), text) {
         (Some(_), None) => Ok(outcome(
