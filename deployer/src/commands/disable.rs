@@ -64,7 +64,7 @@ async fn disable_one(
 pub async fn run(global: &Global, args: &Args) -> Result<(), DeployError> {
     let aws_ = Arc::new(Aws::connect(&global.aws).await?);
     let limit = Arc::new(RateLimit::per_second(args.rate));
-    let installed = Arc::new(Installed::here(&aws_, &global.name).await?);
+    let installed = Arc::new(Installed::read(&aws_, &global.name).await?);
     let selected = functions::select(&aws_, &limit, &args.selection).await?;
     crate::confirm::confirm(
         "disable faultline on",

@@ -9,7 +9,8 @@ use crate::functions::rate_limit::RateLimit;
 use crate::functions::{self, Function};
 use crate::global::Global;
 use crate::install::policy::{self, AttachedRoles};
-use crate::install::{Installed, names};
+use crate::install::store::Store;
+use crate::install::{Installed, names, reader_role};
 use crate::output::Output;
 use crate::plan::diff;
 use crate::plan::{EnableTarget, plan_enable};
@@ -57,6 +58,8 @@ struct Shared {
     aws: Aws,
     limit: RateLimit,
     installed: Installed,
+    /// GREMLIN_CONFIG_ARN: this install's store, or `--config-arn`.
+    config_arn: String,
     roles: AttachedRoles,
     listed: HashMap<String, Function>,
     dry_run: bool,
@@ -75,6 +78,7 @@ async fn enable_one(shared: &Shared, name: &str) -> Result<Outcome, DeployError>
         aws: aws_,
         limit,
         installed,
+        config_arn,
         roles,
         listed,
         dry_run,
@@ -95,7 +99,7 @@ async fn enable_one(shared: &Shared, name: &str) -> Result<Outcome, DeployError>
     })?;
     let target = EnableTarget {
         layer: layer.clone(),
-        config_arn: installed.config_arn.clone(),
+        config_arn: config_arn.clone(),
         aws_endpoints: aws_endpoints.clone(),
         tls_origination_env: tls_origination_env.clone(),
         init_faults: *init_faults,
@@ -173,28 +177,13 @@ pub async fn run(global: &Global, args: &Args) -> Result<(), DeployError> {
     let config_role = args
         .config_role
         .as_deref()
-        .map(str::trim)
-        .map(str::to_string);
-    if let Some(role) = &config_role
-        && !faultline_schema::wiring::is_role_arn(role)
-    {
-        return Err(DeployError::Input(format!(
-            "--config-role {role:?}: not an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)"
-        )));
-    }
+        .map(reader_role::config_role)
+        .transpose()?;
     let config_arn = args
         .config_arn
         .as_deref()
-        .map(str::trim)
-        .map(str::to_string);
-    if let Some(arn) = &config_arn
-        && faultline_schema::cost::Store::of_arn(arn).is_none()
-    {
-        return Err(DeployError::Input(format!(
-            "--config-arn {arn:?}: not a config store ARN (a secret, an SSM parameter, an S3 \
-             object or appconfig:APP/ENV/PROFILE)"
-        )));
-    }
+        .map(reader_role::config_arn)
+        .transpose()?;
     let args = &args.batch;
     let aws_ = Aws::connect(&global.aws).await?;
     let aws_endpoints = services
@@ -202,9 +191,15 @@ pub async fn run(global: &Global, args: &Args) -> Result<(), DeployError> {
         .map(|s| (s.endpoint_variable(), s.origination_url(&aws_.region)))
         .collect();
     let limit = RateLimit::per_second(args.rate);
-    let installed = match config_arn {
-        Some(arn) => Installed::with_config(&aws_, &global.name, arn).await?,
-        None => Installed::read(&aws_, &global.name, global.store).await?,
+    let installed = Installed::read(&aws_, &global.name).await?;
+    let config_arn = match config_arn {
+        Some(arn) => arn,
+        None => {
+            Store::of(&aws_, global.store, &global.name)
+                .await?
+                .arn(&aws_)
+                .await?
+        }
     };
     let selected = functions::select(&aws_, &limit, &args.selection).await?;
     crate::confirm::confirm(
@@ -216,6 +211,7 @@ pub async fn run(global: &Global, args: &Args) -> Result<(), DeployError> {
         aws: aws_,
         limit,
         installed,
+        config_arn,
         roles: AttachedRoles::default(),
         listed: selected.listed,
         dry_run: args.dry_run,

@@ -53,24 +53,15 @@ pub struct Args {
     pub config_role: Option<String>,
 }
 
-/// `--config-arn` and `--config-role`, checked: a config ARN faultline reads, a role ARN.
+/// `--config-arn` and `--config-role`, checked.
 fn central(args: &Args) -> Result<Option<(String, String)>, DeployError> {
     let (Some(arn), Some(role)) = (&args.config_arn, &args.config_role) else {
         return Ok(None);
     };
-    let (arn, role) = (arn.trim().to_string(), role.trim().to_string());
-    if faultline_schema::cost::Store::of_arn(&arn).is_none() {
-        return Err(DeployError::Input(format!(
-            "--config-arn {arn:?}: not a config store ARN (a secret, an SSM parameter, an S3 \
-             object or appconfig:APP/ENV/PROFILE)"
-        )));
-    }
-    if !faultline_schema::wiring::is_role_arn(&role) {
-        return Err(DeployError::Input(format!(
-            "--config-role {role:?}: not an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)"
-        )));
-    }
-    Ok(Some((arn, role)))
+    Ok(Some((
+        reader_role::config_arn(arn)?,
+        reader_role::config_role(role)?,
+    )))
 }
 
 /// The config text of `--config`, refused with its key path and reason if the schema says no.

@@ -5,6 +5,7 @@ use crate::aws::Aws;
 use crate::error::DeployError;
 use crate::global::Global;
 use crate::install::Installed;
+use crate::install::store::Store;
 use crate::output;
 use crate::plan::{Arch, Ports};
 use crate::render::{self, Defaults, RenderParams};
@@ -40,7 +41,11 @@ pub struct Args {
 
 async fn defaults_from_aws(global: &Global, archs: &[Arch]) -> Result<Defaults, DeployError> {
     let aws_ = Aws::connect(&global.aws).await?;
-    let installed = Installed::read(&aws_, &global.name, global.store).await?;
+    let installed = Installed::read(&aws_, &global.name).await?;
+    let config_arn = Store::of(&aws_, global.store, &global.name)
+        .await?
+        .arn(&aws_)
+        .await?;
     let mut layer_arns = std::collections::BTreeMap::new();
     for arch in archs {
         match installed.layers.get(arch) {
@@ -56,7 +61,7 @@ async fn defaults_from_aws(global: &Global, archs: &[Arch]) -> Result<Defaults, 
         }
     }
     Ok(Defaults {
-        config_secret_arn: Some(installed.config_arn),
+        config_secret_arn: Some(config_arn),
         read_policy_arn: Some(installed.policy_arn),
         layer_arns,
     })

@@ -224,16 +224,11 @@ pub async fn run(global: &Global, args: &Args) -> Result<(), DeployError> {
     let mut summary = Vec::new();
     for function in &report.functions {
         for verdict in &function.verdicts {
-            let unit = if verdict.objective().starts_with("p99") {
-                " ms"
-            } else {
-                " %"
-            };
             summary.push(format!(
                 "{}: {}: {}",
                 function.name,
                 verdict.objective(),
-                verdict.said(unit)
+                verdict.said()
             ));
         }
     }

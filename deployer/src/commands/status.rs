@@ -28,7 +28,7 @@ pub struct Args {
 pub async fn run(global: &Global, args: &Args) -> Result<(), DeployError> {
     let aws_ = Aws::connect(&global.aws).await?;
     let limit = RateLimit::per_second(20);
-    let installed = Installed::here(&aws_, &global.name).await?;
+    let installed = Installed::read(&aws_, &global.name).await?;
     // The functions' rows stand without the store (a config kept in another account).
     let (store, store_problem) = match store_status(&aws_, global).await {
         Ok(store) => (Some(store), None),
@@ -90,10 +90,12 @@ pub async fn run(global: &Global, args: &Args) -> Result<(), DeployError> {
 /// cannot be parsed: the extension then reads it at that interval too).
 async fn store_status(aws_: &Aws, global: &Global) -> Result<StoreStatus, DeployError> {
     let store = Store::of(aws_, global.store, &global.name).await?;
-    let config_arn = Installed::read(aws_, &global.name, global.store)
-        .await?
-        .config_arn;
     let (text, _) = store.read(aws_).await?;
+    // An object's ARN is its name; a secret's is asked for.
+    let config_arn = match store.object_arn() {
+        Some(arn) => arn,
+        None => store.arn(aws_).await?,
+    };
     let interval = Config::parse(&text)
         .map(|c| c.refresh_interval)
         .unwrap_or_else(|_| Config::default().refresh_interval);

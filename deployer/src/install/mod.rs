@@ -19,12 +19,10 @@ use crate::error::DeployError;
 use crate::plan::{Arch, OurLayer};
 use layer::latest_layer_version;
 use std::collections::HashMap;
-use store::{Store, StoreKind};
 
-/// What `deployer init` created, which enabling needs.
+/// What `deployer init` created here (the read policy and the layers), which enabling needs.
+/// The config's ARN is apart ([`Store::arn`]): a function may read a config kept elsewhere.
 pub struct Installed {
-    /// The config store's ARN (GREMLIN_CONFIG_ARN): the secret's, or the S3 object's.
-    pub config_arn: String,
     pub policy_arn: String,
     pub layers: HashMap<Arch, OurLayer>,
     /// Layer ARNs (no version) for both architectures, even when none was published.
@@ -32,39 +30,7 @@ pub struct Installed {
 }
 
 impl Installed {
-    pub async fn read(aws_: &Aws, name: &str, kind: StoreKind) -> Result<Installed, DeployError> {
-        let config_arn = match Store::of(aws_, kind, name).await? {
-            Store::Secret(secret) => aws_
-                .secrets
-                .describe_secret()
-                .secret_id(&secret)
-                .send()
-                .await
-                .map_err(|err| secret::read_error(&secret, err))?
-                .arn
-                .ok_or_else(|| DeployError::Failed(format!("secret {secret}: no ARN returned")))?,
-            object => {
-                // Read once: a missing object says to run init.
-                object.read(aws_).await?;
-                object.object_arn().unwrap_or_default()
-            }
-        };
-        Installed::with_config(aws_, name, config_arn).await
-    }
-
-    /// What `init` made here (policy, layers), whatever the config: what `disable` and
-    /// `status` need, which work the same for a function reading a config kept elsewhere.
-    pub async fn here(aws_: &Aws, name: &str) -> Result<Installed, DeployError> {
-        Installed::with_config(aws_, name, String::new()).await
-    }
-
-    /// What `init` made here (policy, layers), with the config at `config_arn`: this install's
-    /// store, or one kept in another account.
-    pub async fn with_config(
-        aws_: &Aws,
-        name: &str,
-        config_arn: String,
-    ) -> Result<Installed, DeployError> {
+    pub async fn read(aws_: &Aws, name: &str) -> Result<Installed, DeployError> {
         let account = aws_.account().await?;
         let mut layers = HashMap::new();
         let mut layer_arns = HashMap::new();
@@ -84,7 +50,6 @@ impl Installed {
             layer_arns.insert(arch, layer_arn);
         }
         Ok(Installed {
-            config_arn,
             policy_arn: names::policy_arn(&account, name, &aws_.region),
             layers,
             layer_arns,

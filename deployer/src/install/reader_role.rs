@@ -17,6 +17,29 @@ pub fn name(install: &str) -> String {
 /// The inline policy's name on the role.
 const POLICY: &str = "read-faultline-config";
 
+/// `--config-arn`, trimmed: a config store faultline reads, or why not.
+pub fn config_arn(arn: &str) -> Result<String, DeployError> {
+    let arn = arn.trim();
+    if faultline_schema::cost::Store::of_arn(arn).is_none() {
+        return Err(DeployError::Input(format!(
+            "--config-arn {arn:?}: not a config store ARN (a secret, an SSM parameter, an S3 \
+             object or appconfig:APP/ENV/PROFILE)"
+        )));
+    }
+    Ok(arn.to_string())
+}
+
+/// `--config-role`, trimmed: an IAM role ARN, or why not.
+pub fn config_role(role: &str) -> Result<String, DeployError> {
+    let role = role.trim();
+    if !faultline_schema::wiring::is_role_arn(role) {
+        return Err(DeployError::Input(format!(
+            "--config-role {role:?}: not an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)"
+        )));
+    }
+    Ok(role.to_string())
+}
+
 /// Twelve digits each, or a clear error naming the bad one.
 pub fn parse_accounts(accounts: &[String]) -> Result<Vec<String>, DeployError> {
     accounts

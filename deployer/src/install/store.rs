@@ -84,6 +84,26 @@ impl Store {
         }
     }
 
+    /// The store's ARN (GREMLIN_CONFIG_ARN), once it is known to exist: a missing store says
+    /// to run init.
+    pub async fn arn(&self, aws_: &Aws) -> Result<String, DeployError> {
+        match self {
+            Store::Secret(secret) => aws_
+                .secrets
+                .describe_secret()
+                .secret_id(secret)
+                .send()
+                .await
+                .map_err(|err| secret::read_error(secret, err))?
+                .arn
+                .ok_or_else(|| DeployError::Failed(format!("secret {secret}: no ARN returned"))),
+            Store::Object { bucket, key, .. } => {
+                config_object::read(aws_, bucket, key).await?;
+                Ok(self.object_arn().unwrap_or_default())
+            }
+        }
+    }
+
     /// The current text and its version.
     pub async fn read(&self, aws_: &Aws) -> Result<(String, String), DeployError> {
         match self {

@@ -103,9 +103,21 @@ pub struct Objectives {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "verdict", rename_all = "snake_case")]
 pub enum Verdict {
-    Met { objective: String, value: f64 },
-    Missed { objective: String, value: f64 },
-    NoData { objective: String, reason: String },
+    Met {
+        objective: String,
+        value: f64,
+        /// The value's unit as written after it (` %`, ` ms`).
+        unit: &'static str,
+    },
+    Missed {
+        objective: String,
+        value: f64,
+        unit: &'static str,
+    },
+    NoData {
+        objective: String,
+        reason: String,
+    },
 }
 
 impl Verdict {
@@ -122,19 +134,33 @@ impl Verdict {
     }
 
     /// `met (0.4 %)`, `missed (812 ms)`, `no data (why)`.
-    pub fn said(&self, unit: &str) -> String {
+    pub fn said(&self) -> String {
         match self {
-            Verdict::Met { value, .. } => format!("met ({value:.1}{unit})"),
-            Verdict::Missed { value, .. } => format!("missed ({value:.1}{unit})"),
+            Verdict::Met { value, unit, .. } => format!("met ({value:.1}{unit})"),
+            Verdict::Missed { value, unit, .. } => format!("missed ({value:.1}{unit})"),
             Verdict::NoData { reason, .. } => format!("no data ({reason})"),
         }
     }
 }
 
-fn judge(objective: String, limit: f64, value: Option<f64>, missing: Option<&str>) -> Verdict {
+fn judge(
+    objective: String,
+    unit: &'static str,
+    limit: f64,
+    value: Option<f64>,
+    missing: Option<&str>,
+) -> Verdict {
     match value {
-        Some(value) if value <= limit => Verdict::Met { objective, value },
-        Some(value) => Verdict::Missed { objective, value },
+        Some(value) if value <= limit => Verdict::Met {
+            objective,
+            value,
+            unit,
+        },
+        Some(value) => Verdict::Missed {
+            objective,
+            value,
+            unit,
+        },
         None => Verdict::NoData {
             objective,
             reason: missing.unwrap_or("no datapoints in the window").to_string(),
@@ -157,6 +183,7 @@ pub fn verdicts(
         });
         verdicts.push(judge(
             format!("error rate <= {limit}%"),
+            " %",
             limit,
             during.error_rate,
             missing,
@@ -165,6 +192,7 @@ pub fn verdicts(
     if let Some(limit) = objectives.p99_ms {
         verdicts.push(judge(
             format!("p99 <= {limit} ms"),
+            " ms",
             limit,
             during.p99_ms,
             why_p99,
@@ -211,9 +239,11 @@ mod tests {
             said[1],
             Verdict::Met {
                 objective: "p99 <= 1000 ms".into(),
-                value: 900.0
+                value: 900.0,
+                unit: " ms"
             }
         );
+        assert_eq!(said[1].said(), "met (900.0 ms)");
         let refused = Series::missing("CloudWatch refused");
         let without_p99 = Figures::of(
             Phase::During,

@@ -41,14 +41,6 @@ const HEADERS: [&str; 6] = [
     "faults injected",
 ];
 
-fn verdict_unit(verdict: &Verdict) -> &'static str {
-    if verdict.objective().starts_with("p99") {
-        " ms"
-    } else {
-        " %"
-    }
-}
-
 fn title(report: &Report) -> String {
     match &report.experiment {
         Some(name) => format!("Rehearsal report: {name}"),
@@ -116,7 +108,7 @@ fn function_html(report: &Report, f: &FunctionReport) -> String {
         html.push_str(&format!(
             "<li class=\"{class}\">{}: {}</li>\n",
             escape(v.objective()),
-            escape(&v.said(verdict_unit(v)))
+            escape(&v.said())
         ));
     }
     html.push_str("</ul>\n");
@@ -235,11 +227,7 @@ pub fn markdown(report: &Report) -> String {
             md.push_str("No objectives given.\n");
         }
         for v in &f.verdicts {
-            md.push_str(&format!(
-                "- {}: **{}**\n",
-                v.objective(),
-                v.said(verdict_unit(v))
-            ));
+            md.push_str(&format!("- {}: **{}**\n", v.objective(), v.said()));
         }
         md.push_str(&format!(
             "\n| {} |\n|{}\n",
