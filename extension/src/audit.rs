@@ -56,13 +56,17 @@ struct AuditLine<'a> {
     faults_injected: u32,
 }
 
+/// Milliseconds since the epoch, now (EMF timestamps, invocation deadlines).
+pub fn epoch_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
 /// The `_aws` block of an EMF document: one metric (a count) with the given dimension sets.
 fn metadata(metric: &str, dimensions: &[&[&str]]) -> Value {
-    let timestamp = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
     json!({
-        "Timestamp": timestamp,
+        "Timestamp": epoch_ms(),
         "CloudWatchMetrics": [{
             "Namespace": NAMESPACE,
             "Dimensions": dimensions,

@@ -10,6 +10,7 @@
 //! `max_error_rate`, the experiment is suspended in this environment until its definition
 //! changes ([`ConfigState::trip_guard`]), and the window starts afresh.
 
+use crate::audit::epoch_ms;
 use crate::config::state::ConfigState;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
@@ -40,12 +41,6 @@ fn key(request_id: &str) -> u64 {
     BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default().hash_one(request_id)
 }
 
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
-
 impl Guardian {
     pub fn new(state: ConfigState) -> Guardian {
         Guardian {
@@ -63,7 +58,7 @@ impl Guardian {
     /// An event was delivered to the runtime with this deadline. Invocations delivered earlier
     /// and still unanswered past their deadline timed out: each counts as an error.
     pub fn delivered(&self, request_id: &str, deadline_ms: Option<u64>) {
-        let now = now_ms();
+        let now = epoch_ms();
         let timed_out = {
             let mut window = self.window();
             let before = window.pending.len();
@@ -83,7 +78,7 @@ impl Guardian {
     /// not. An answer after the deadline is a timeout.
     pub fn ended(&self, request_id: &str, failed: bool) {
         let deadline = self.window().pending.remove(&key(request_id));
-        let late = deadline.is_some_and(|deadline| now_ms() > deadline);
+        let late = deadline.is_some_and(|deadline| epoch_ms() > deadline);
         self.record(failed || late);
     }
 
@@ -253,8 +248,8 @@ mod tests {
         let (state, guardian) = guarded(
             "experiments:\n  - {name: slow, flag: ingress, guard: {max_error_rate: 100%, min_invocations: 1}, effect: {latency: 10}}\n",
         );
-        guardian.delivered("late", Some(now_ms().saturating_sub(1)));
-        guardian.delivered("next", Some(now_ms() + 60_000));
+        guardian.delivered("late", Some(epoch_ms().saturating_sub(1)));
+        guardian.delivered("next", Some(epoch_ms() + 60_000));
         assert!(state.in_force().expect("config").experiments.is_empty());
     }
 

@@ -18,6 +18,7 @@ use crate::config::state::{ActiveConfig, ConfigState};
 use crate::inject;
 use crate::invocation::CurrentInvocation;
 use crate::net::client::{ProxyBody, boxed, end_to_end, full_body};
+use crate::net::error_chain;
 use crate::net::listener::accept_limited;
 use faultline_schema::config::Config;
 use faultline_schema::fault::{Answers, Terminal};
@@ -562,18 +563,6 @@ fn relayed(response: Response<Incoming>) -> Injected {
     let (mut parts, body) = response.into_parts();
     parts.headers = end_to_end(parts.headers);
     Injected::Answer(Response::from_parts(parts, boxed(body)))
-}
-
-/// An error with its sources, so that a certificate failure deep in the chain is named.
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// The largest body read to name an AWS call (JSON and query protocols).

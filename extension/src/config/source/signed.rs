@@ -5,6 +5,7 @@
 //! 1 MB to the layer for these two calls (the S3 one alone took the zip to 5.96 MB of its 6).
 
 use super::FetchError;
+use crate::net::error_chain;
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::ProvideCredentials as _;
 use aws_sigv4::http_request::{
@@ -230,18 +231,6 @@ impl SignedClient {
             body,
         })
     }
-}
-
-/// An error with its causes, as one line.
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut line = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        line.push_str(": ");
-        line.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    line
 }
 
 /// `text` percent-encoded as a URI path (RFC 3986 unreserved characters and `/` kept).
