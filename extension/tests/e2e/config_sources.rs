@@ -72,29 +72,66 @@ async fn an_s3_config_is_read_conditionally_and_a_change_applies() {
     assert_eq!(answered("200"), 2, "{:?}", moto.requests());
 }
 
-/// A missing object (or bucket) is named with S3's error code, and traffic passes.
+/// A missing object is an empty config: nothing applies, and it is no failure. Deleting the
+/// object ends its experiments at the next read, without the dead-man. A missing bucket is an
+/// error named with S3's code.
 #[tokio::test]
-async fn a_missing_s3_object_is_reported_with_its_code() {
+async fn an_absent_s3_object_means_no_experiments() {
     let moto = Moto::start().await;
     moto.put_object("chaos-config", "other.yaml", ONE).await;
-    let function =
-        Function::start(&moto.endpoint, "arn:aws:s3:::chaos-config/faultline.yaml").await;
-    assert!(!function.faulted().await);
+    let arn = "arn:aws:s3:::chaos-config/faultline.yaml";
+    let absent = format!("S3 object {arn} does not exist (NoSuchKey): no experiments");
+    let function = Function::start(&moto.endpoint, arn).await;
     assert!(
         function
             .extension
-            .wait_log(
-                "S3 GetObject on arn:aws:s3:::chaos-config/faultline.yaml failed: NoSuchKey",
-                Duration::from_secs(10)
-            )
+            .wait_log(&absent, Duration::from_secs(10))
             .await,
         "{}",
         function.extension.log_text()
     );
+    assert!(!function.faulted().await);
+    let log = function.extension.log_text();
+    assert!(!log.contains("failed: NoSuchKey"), "{log}");
+    drop(function);
+
+    let written = moto.put_object("chaos-config", "faultline.yaml", ONE).await;
+    let function = Function::start(&moto.endpoint, &written).await;
+    function.until(true, Duration::from_secs(10)).await;
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&moto.sdk_config("testing", "testing").await)
+            .force_path_style(true)
+            .build(),
+    );
+    s3.delete_object()
+        .bucket("chaos-config")
+        .key("faultline.yaml")
+        .send()
+        .await
+        .expect("delete the object");
+    function.until(false, Duration::from_secs(8)).await;
+    let log = function.extension.log_text();
+    assert!(log.contains(&absent), "{log}");
+    assert!(!log.contains("experiments-suspended"), "{log}");
+
+    let elsewhere =
+        Function::start(&moto.endpoint, "arn:aws:s3:::no-such-bucket/faultline.yaml").await;
+    assert!(
+        elsewhere
+            .extension
+            .wait_log(
+                "S3 GetObject on arn:aws:s3:::no-such-bucket/faultline.yaml failed: NoSuchBucket",
+                Duration::from_secs(10)
+            )
+            .await,
+        "{}",
+        elsewhere.extension.log_text()
+    );
+    assert!(!elsewhere.faulted().await);
 }
 
-/// The dead-man on S3: the object goes, the config goes stale and experiments stop; it comes
-/// back and they resume.
+/// The dead-man on S3: the bucket goes (a missing object would be an empty config), the config
+/// goes stale and experiments stop; it comes back and they resume.
 #[tokio::test]
 async fn a_stale_s3_config_suspends_every_experiment() {
     let moto = Moto::start().await;
@@ -115,6 +152,11 @@ async fn a_stale_s3_config_suspends_every_experiment() {
         .send()
         .await
         .expect("delete the object");
+    s3.delete_bucket()
+        .bucket("chaos-config")
+        .send()
+        .await
+        .expect("delete the bucket");
     function.until(false, Duration::from_secs(8)).await;
     assert!(
         function

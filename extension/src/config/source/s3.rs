@@ -4,6 +4,12 @@
 //!
 //! The ARN names no Region: the function's is tried first, and a bucket elsewhere is found from
 //! the `x-amz-bucket-region` header of S3's redirect, then kept.
+//!
+//! A missing object (S3's `NoSuchKey`, which needs `s3:ListBucket` on the bucket: without it S3
+//! answers 403) is an empty config: no experiments until somebody writes it, as with AWS FIS,
+//! whose Lambda extension finds its experiments in S3 only while one runs. A setup template can
+//! make the bucket without writing the object, and deleting the object stops everything. A
+//! missing bucket stays an error: the dead-man sees it.
 
 use super::signed::{Call, SignedClient, encode_path};
 use super::{FetchError, Fetched, Read};
@@ -53,6 +59,9 @@ impl S3Object {
     }
 }
 
+/// The version of a config object that does not exist (ETags are quoted, so none equals it).
+const ABSENT: &str = "absent";
+
 /// Reads `object` in `region` (updated to the bucket's when S3 redirects): its text and ETag,
 /// or Unchanged when its ETag is still `known`.
 pub async fn read(
@@ -64,7 +73,7 @@ pub async fn read(
     let what = ("S3", "GetObject", object.arn.as_str());
     for _ in 0..2 {
         let mut headers = Vec::new();
-        if let Some(etag) = known {
+        if let Some(etag) = known.filter(|k| *k != ABSENT) {
             headers.push(("if-none-match", etag.to_string()));
         }
         let answer = client
@@ -90,6 +99,23 @@ pub async fn read(
                 }));
             }
             304 => return Ok(Read::Unchanged),
+            404 => {
+                let error = answer.error(what);
+                if !matches!(&error, FetchError::Aws { code, .. } if code == "NoSuchKey") {
+                    return Err(error);
+                }
+                if known == Some(ABSENT) {
+                    return Ok(Read::Unchanged);
+                }
+                tracing::info!(
+                    "S3 object {} does not exist (NoSuchKey): no experiments until it is written",
+                    object.arn
+                );
+                return Ok(Read::Changed(Fetched {
+                    text: String::new(),
+                    version: Some(ABSENT.to_string()),
+                }));
+            }
             // The bucket lives in another Region: ask there.
             301 | 400 => match answer.header("x-amz-bucket-region") {
                 Some(theirs) if theirs != region.as_str() => {
