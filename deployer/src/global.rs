@@ -26,7 +26,8 @@ pub struct Global {
         value_parser = crate::install::names::parse_name
     )]
     pub name: String,
-    /// Where the config lives (`init` creates it; the other commands read and edit it there)
-    #[arg(long, global = true, value_enum, env = "FAULTLINE_STORE", default_value_t = StoreKind::Secretsmanager)]
-    pub store: StoreKind,
+    /// Where the config lives (`init` creates it; the other commands read and edit it there).
+    /// Default: the store the install has, found by name; s3 for a new install
+    #[arg(long, global = true, value_enum, env = "FAULTLINE_STORE")]
+    pub store: Option<StoreKind>,
 }

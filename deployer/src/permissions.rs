@@ -70,7 +70,7 @@ const GRANTS: &[Grant] = &[
             ("secretsmanager:CreateSecret", &[Init]),
             (
                 "secretsmanager:DescribeSecret",
-                &[Init, Enable, Status, Render],
+                &[Init, Enable, Status, Experiment, Render, Report],
             ),
             (
                 "secretsmanager:GetSecretValue",
@@ -89,7 +89,10 @@ const GRANTS: &[Grant] = &[
         sid: "ConfigBucket",
         actions: &[
             ("s3:CreateBucket", &[Init]),
-            ("s3:ListBucket", &[Init]),
+            (
+                "s3:ListBucket",
+                &[Init, Enable, Status, Experiment, Render, Report],
+            ),
             ("s3:PutBucketPublicAccessBlock", &[Init]),
             ("s3:PutBucketVersioning", &[Init]),
             ("s3:PutEncryptionConfiguration", &[Init]),
@@ -285,6 +288,7 @@ mod tests {
         );
         let experiment = actions(&policy(&[Experiment], "faultline", "aws"));
         assert!(experiment.iter().all(|a| a.starts_with("secretsmanager:")
+            || a == "s3:ListBucket"
             || a == "s3:GetObject"
             || a == "s3:PutObject"
             || a == "cloudwatch:DescribeAlarms"));

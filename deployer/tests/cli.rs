@@ -125,7 +125,11 @@ async fn enable_then_disable_restores_the_function_exactly() {
     assert_eq!(vars["FAULTLINE_UPSTREAM_PROXY"], "http://user:pw@corp:3128");
     assert_eq!(vars["HTTPS_PROXY"], "http://localhost:5034");
     assert_eq!(vars["TABLE"], "orders");
-    assert!(vars["GREMLIN_CONFIG_ARN"].contains(":secret:faultline-config"));
+    // The default store: the S3 object.
+    assert_eq!(
+        vars["GREMLIN_CONFIG_ARN"],
+        format!("arn:aws:s3:::{}/faultline.yaml", support::DEFAULT_BUCKET)
+    );
     assert!(env.policy_attached("checkout-role").await);
 
     let (code, out, _) = env.deployer(&["enable", "checkout", "--output", "json"]);
@@ -270,19 +274,7 @@ async fn concurrent_experiment_edits_lose_nothing() {
         .collect();
     assert_eq!(names.len(), 10, "a concurrent edit was lost: {names:?}");
     // The team key written by init survived every edit, and never reached the output.
-    let secret = env
-        .secrets
-        .get_secret_value()
-        .secret_id("faultline-config")
-        .send()
-        .await
-        .expect("secret");
-    assert!(
-        secret
-            .secret_string()
-            .unwrap_or_default()
-            .contains(SECRET_MARKER)
-    );
+    assert!(env.config_text().await.contains(SECRET_MARKER));
 
     let (code, _, err) = env.deployer(&[
         "experiment",
@@ -332,16 +324,8 @@ async fn concurrent_experiment_edits_lose_nothing() {
     assert!(err.contains("effect.awsError"), "{err}");
     let (code, _, err) = env.deployer(&throttle("aws-dynamodb"));
     assert_eq!(code, 0, "{err}");
-    let secret = env
-        .secrets
-        .get_secret_value()
-        .secret_id("faultline-config")
-        .version_stage("AWSCURRENT")
-        .send()
-        .await
-        .expect("secret");
-    let text = secret.secret_string().unwrap_or_default();
-    let config = faultline_schema::config::Config::parse_strict(text).expect("valid config");
+    let text = env.config_text().await;
+    let config = faultline_schema::config::Config::parse_strict(&text).expect("valid config");
     let throttle = config
         .experiments
         .iter()
@@ -523,7 +507,7 @@ async fn experiments_end_by_default_and_refuse_a_firing_stop_alarm() {
 
     alarm(&env, "orders-5xx", StateValue::Alarm).await;
     alarm(&env, "orders-p99", StateValue::Ok).await;
-    let before = env.secret_text().await;
+    let before = env.config_text().await;
     for (alarm, why) in [
         ("orders-5xx", "in ALARM"),
         ("no-such-alarm", "no such alarm"),
@@ -540,7 +524,7 @@ async fn experiments_end_by_default_and_refuse_a_firing_stop_alarm() {
         ]);
         assert_eq!(code, 2, "{alarm}: {err}");
         assert!(err.contains(why), "{err}");
-        assert_eq!(env.secret_text().await, before, "nothing written");
+        assert_eq!(env.config_text().await, before, "nothing written");
     }
     let (code, _, err) = env.deployer(&[
         "experiment",
@@ -578,14 +562,14 @@ async fn init_never_loses_the_experiments_in_the_secret() {
     );
     let (code, _, err) = env.deployer(&["init", "--config", &two, "--dist", &dist]);
     assert_eq!(code, 0, "{err}");
-    let stored = env.secret_text().await;
+    let stored = env.config_text().await;
 
     // Run again without --config (say, to publish a new layer): the secret is left alone.
     let (code, out, err) = env.deployer(&["init", "--dist", &dist]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("kept"), "{out}");
     assert_eq!(
-        env.secret_text().await,
+        env.config_text().await,
         stored,
         "experiments and settings kept"
     );
@@ -617,7 +601,7 @@ async fn init_never_loses_the_experiments_in_the_secret() {
         "{out}"
     );
     assert!(out.contains("would be published"), "{out}");
-    assert_eq!(env.secret_text().await, stored, "a dry run writes nothing");
+    assert_eq!(env.config_text().await, stored, "a dry run writes nothing");
     let layers_after = env
         .lambda
         .list_layer_versions()
@@ -636,7 +620,7 @@ async fn init_never_loses_the_experiments_in_the_secret() {
         out.contains("experiments removed by --config: slow"),
         "{out}"
     );
-    let now = env.secret_text().await;
+    let now = env.config_text().await;
     assert!(!now.contains("slow"), "{out}\n{now}");
 }
 
@@ -837,44 +821,8 @@ async fn an_s3_store_is_private_and_versioned_and_loses_no_concurrent_edit() {
         out.contains(&format!("arn:aws:s3:::{bucket}/faultline.yaml (created)")),
         "{out}"
     );
+    env.assert_private_versioned_bucket(bucket).await;
     let s3 = env.s3().await;
-    // moto 5.2.5 names the answer's root GetBucketVersioningResponse, which the SDK refuses:
-    // the status is read from the body it kept.
-    let versioning = match s3.get_bucket_versioning().bucket(bucket).send().await {
-        Ok(answer) => format!("{:?}", answer.status()),
-        Err(err) => err
-            .raw_response()
-            .and_then(|r| r.body().bytes())
-            .map(|b| String::from_utf8_lossy(b).into_owned())
-            .unwrap_or_default(),
-    };
-    assert!(versioning.contains("Enabled"), "{versioning}");
-    let block = s3
-        .get_public_access_block()
-        .bucket(bucket)
-        .send()
-        .await
-        .expect("public access block");
-    let block = block.public_access_block_configuration().expect("a block");
-    assert_eq!(
-        (
-            block.block_public_acls(),
-            block.ignore_public_acls(),
-            block.block_public_policy(),
-            block.restrict_public_buckets()
-        ),
-        (Some(true), Some(true), Some(true), Some(true))
-    );
-    let encryption = s3
-        .get_bucket_encryption()
-        .bucket(bucket)
-        .send()
-        .await
-        .expect("encryption");
-    assert!(
-        format!("{encryption:?}").contains("sse_algorithm: Aes256"),
-        "{encryption:?}"
-    );
     // A second init changes nothing.
     let (code, out, err) = env.deployer(&["init", "--store", "s3", "--dist", &dist]);
     assert_eq!(code, 0, "{err}");
@@ -911,10 +859,34 @@ async fn an_s3_store_is_private_and_versioned_and_loses_no_concurrent_edit() {
         .expect("body")
         .into_bytes();
     assert!(String::from_utf8_lossy(&text).contains(SECRET_MARKER));
-    // Without --store s3 the secret store is asked for, and it is not there.
-    let (code, _, err) = env.deployer(&["experiment", "list"]);
+    // Without --store, the store that exists is found; the other one is not there.
+    let (code, out, err) = env.deployer(&["experiment", "list", "--output", "json"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("\"name\""), "{out}");
+    let (code, _, err) = env.deployer(&["experiment", "list", "--store", "secretsmanager"]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("run `deployer init` first"), "{err}");
+    // Both stores: which one the functions read is not guessed.
+    env.secrets
+        .create_secret()
+        .name("faultline-config")
+        .secret_string("experiments: []\n")
+        .send()
+        .await
+        .expect("a second store");
+    let (code, _, err) = env.deployer(&["experiment", "list"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("both S3 object") && err.contains("--store"),
+        "{err}"
+    );
+    env.secrets
+        .delete_secret()
+        .secret_id("faultline-config")
+        .force_delete_without_recovery(true)
+        .send()
+        .await
+        .expect("the second store goes");
 
     let role = env.role("s3-store-role").await;
     env.function("s3-store-fn", &role, &[], &[]).await;

@@ -202,6 +202,7 @@ fn deploy_setup_stack(
     let zip = env.dist().join("faultline-layer-x86_64.zip");
     let zip = zip.to_string_lossy();
     let mut args = vec![
+        "ConfigStore=secretsmanager".into(),
         format!("ExistingSecretArn={secret_arn}"),
         "LayerCodeBucket=layers".into(),
         "--upload".into(),
@@ -291,7 +292,7 @@ async fn cfn_setup_stack_deploys_to_moto() {
         .arn
         .expect("arn");
     let stack = deploy_setup_stack(&env, "faultline-setup", "stacktest", &secret_arn, None);
-    assert_eq!(stack["outputs"]["ConfigSecretArn"], secret_arn.as_str());
+    assert_eq!(stack["outputs"]["ConfigArn"], secret_arn.as_str());
     let policy_arn = "arn:aws:iam::123456789012:policy/stacktest-read-config-us-east-1";
     assert_eq!(stack["outputs"]["ReadConfigPolicyArn"], policy_arn);
     assert_eq!(physical_id(&stack, "ReadConfigPolicy"), policy_arn);
@@ -330,6 +331,188 @@ async fn cfn_setup_stack_deploys_to_moto() {
             format!("faultline extension and exec wrapper ({arch})")
         );
     }
+}
+
+/// The default setup stack keeps the config in S3: a private, versioned, encrypted bucket named
+/// as `deployer init` names it, the policy init writes for it (GetObject on the object, ListBucket
+/// on the bucket, so that a missing object reads as "no experiments"), and with ReaderAccounts
+/// the role other accounts assume, with the store's statements only. The stack writes no object:
+/// `deployer experiment` finds the bucket and creates it.
+#[tokio::test]
+async fn cfn_s3_setup_stack_equals_init_and_takes_experiments() {
+    let env = Env::start().await;
+    let dist = env.dist().to_string_lossy().into_owned();
+    let (code, out, err) = env.deployer(&[
+        "init",
+        "--name",
+        "s3init",
+        "--reader-accounts",
+        "222222222222",
+        "--dist",
+        &dist,
+    ]);
+    assert_eq!(code, 0, "{out}\n{err}");
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    render("cfn", dir.path(), &["--name", "s3stack"], None);
+    let zip = env.dist().join("faultline-layer-x86_64.zip");
+    let zip = zip.to_string_lossy();
+    let stack = deploy_stack(
+        &env,
+        "faultline-s3",
+        &dir.path().join("faultline-setup.yaml"),
+        &[
+            "ReaderAccounts=222222222222".into(),
+            "LayerCodeBucket=layers".into(),
+            "--upload".into(),
+            format!("layers/faultline-layer-x86_64.zip={zip}"),
+            "--upload".into(),
+            format!("layers/faultline-layer-arm64.zip={zip}"),
+        ],
+    );
+    let bucket = "s3stack-config-123456789012-us-east-1";
+    assert_eq!(
+        stack["outputs"]["ConfigArn"],
+        format!("arn:aws:s3:::{bucket}/faultline.yaml"),
+        "{stack}"
+    );
+    assert_eq!(
+        stack["outputs"]["ReaderRoleArn"],
+        "arn:aws:iam::123456789012:role/s3stack-config-reader"
+    );
+    // moto's CloudFormation applies a bucket's encryption and tags, not its versioning or
+    // public access block: those are read from the template (cfn-lint and checkov check them
+    // too), the encryption from the bucket.
+    let template = template_json(
+        &dir.path().join("faultline-setup.yaml"),
+        &dir.path().join("setup.json"),
+        false,
+    );
+    let properties = &template["Resources"]["ConfigBucket"]["Properties"];
+    assert_eq!(properties["VersioningConfiguration"]["Status"], "Enabled");
+    for setting in [
+        "BlockPublicAcls",
+        "BlockPublicPolicy",
+        "IgnorePublicAcls",
+        "RestrictPublicBuckets",
+    ] {
+        assert_eq!(
+            properties["PublicAccessBlockConfiguration"][setting], true,
+            "{setting}"
+        );
+    }
+    let encryption = env
+        .s3()
+        .await
+        .get_bucket_encryption()
+        .bucket(bucket)
+        .send()
+        .await
+        .expect("encryption");
+    assert!(
+        format!("{encryption:?}").contains("sse_algorithm: Aes256"),
+        "{encryption:?}"
+    );
+
+    // The read policy: init's, for this bucket.
+    let by_init = env
+        .policy_document(
+            "arn:aws:iam::123456789012:policy/s3init-read-config-us-east-1",
+            "v1",
+        )
+        .await;
+    let by_stack = env
+        .policy_document(
+            "arn:aws:iam::123456789012:policy/s3stack-read-config-us-east-1",
+            "v1",
+        )
+        .await;
+    assert_eq!(
+        by_stack.to_string(),
+        by_init
+            .to_string()
+            .replace("s3init-config-", "s3stack-config-")
+    );
+    assert_eq!(
+        by_stack["Statement"][1]["Action"], "s3:ListBucket",
+        "{by_stack}"
+    );
+    // The reader role: the same statements as init's, trusted by the account given.
+    let reader = |name: &'static str| {
+        let iam = env.iam.clone();
+        async move {
+            let policy = iam
+                .get_role_policy()
+                .role_name(name)
+                .policy_name("read-faultline-config")
+                .send()
+                .await
+                .expect("the role's policy")
+                .policy_document;
+            let trust = iam
+                .get_role()
+                .role_name(name)
+                .send()
+                .await
+                .expect("the role")
+                .role
+                .and_then(|r| r.assume_role_policy_document)
+                .unwrap_or_default();
+            let decode = |text: &str| {
+                percent_encoding::percent_decode_str(text)
+                    .decode_utf8_lossy()
+                    .into_owned()
+            };
+            // moto's CloudFormation keeps a role's inline policy as Python prints a dict.
+            let policy = decode(&policy);
+            let policy: Value = serde_json::from_str(&policy)
+                .or_else(|_| serde_json::from_str(&policy.replace('\'', "\"")))
+                .unwrap_or_else(|err| panic!("{err}: {policy}"));
+            (policy, decode(&trust))
+        }
+    };
+    let (stack_reads, stack_trust) = reader("s3stack-config-reader").await;
+    let (init_reads, _) = reader("s3init-config-reader").await;
+    assert_eq!(
+        stack_reads.to_string(),
+        init_reads
+            .to_string()
+            .replace("s3init-config-", "s3stack-config-")
+    );
+    assert!(stack_trust.contains("222222222222"), "{stack_trust}");
+    assert!(!stack_reads.to_string().contains("DescribeAlarms"));
+
+    // No object yet: no experiments, and `experiment start` creates it.
+    let (code, out, err) = env.deployer(&["experiment", "list", "--name", "s3stack"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let (code, out, err) = env.deployer(&[
+        "experiment",
+        "start",
+        "--name",
+        "s3stack",
+        "--flag",
+        "ingress",
+        "--latency",
+        "100",
+        "--experiment",
+        "first",
+    ]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let text = env
+        .s3()
+        .await
+        .get_object()
+        .bucket(bucket)
+        .key("faultline.yaml")
+        .send()
+        .await
+        .expect("the object experiment start wrote")
+        .body
+        .collect()
+        .await
+        .expect("body")
+        .into_bytes();
+    assert!(String::from_utf8_lossy(&text).contains("first"));
 }
 
 /// The read policy is defined once: the setup stack given a customer managed key grants exactly
@@ -559,7 +742,7 @@ async fn iac_wiring_equals_deployer_enable() {
         let expression = expression.as_str().expect("expression");
         let wanted = &enabled_env[key];
         match expression {
-            "${var.config_secret_arn}" => assert_eq!(wanted, &secret_arn),
+            "${var.config_arn}" => assert_eq!(wanted, &secret_arn),
             "${tostring(var.enabled)}" => assert_eq!(wanted, "true"),
             "${local.no_proxy}" => {
                 assert!(wanted.ends_with(",localhost,127.0.0.1,169.254.169.254"))

@@ -112,10 +112,12 @@ fn moto_override(endpoint: &str) -> String {
   skip_credentials_validation = true
   skip_metadata_api_check     = true
   skip_requesting_account_id  = true
+  s3_use_path_style           = true
   endpoints {{
     cloudwatch     = "{endpoint}"
     iam            = "{endpoint}"
     lambda         = "{endpoint}"
+    s3             = "{endpoint}"
     secretsmanager = "{endpoint}"
     sts            = "{endpoint}"
   }}
@@ -206,13 +208,17 @@ async fn the_complete_example_applies_to_moto_as_enable_wires_and_destroys() {
     );
     let outputs: serde_json::Value =
         serde_json::from_str(&terraform(&binary, &example, &["output", "-json"])).expect("outputs");
-    let secret_arn = outputs["secret_arn"]["value"].as_str().expect("secret arn");
+    let config_arn = outputs["config_arn"]["value"].as_str().expect("config arn");
+    assert_eq!(
+        config_arn,
+        "arn:aws:s3:::faultline-config-123456789012-us-east-1/faultline.yaml"
+    );
 
-    // The function: faultline's variables as enable sets them, the config secret its own.
+    // The function: faultline's variables as enable sets them, the config its own.
     let (layers, mut tf_env) = env.state("orders-example").await;
     assert_eq!(
         tf_env.remove("GREMLIN_CONFIG_ARN").as_deref(),
-        Some(secret_arn)
+        Some(config_arn)
     );
     assert!(enabled_env.remove("GREMLIN_CONFIG_ARN").is_some());
     assert_eq!(tf_env, enabled_env, "environment: Terraform vs enable");
@@ -227,7 +233,7 @@ async fn the_complete_example_applies_to_moto_as_enable_wires_and_destroys() {
     assert_eq!(enabled_layers[0], shared);
     assert!(layers[1].contains(":layer:faultline-x86_64:"), "{layers:?}");
     assert!(enabled_layers[1].contains(":layer:tfinit-x86_64:"));
-    // The read policy, attached to the role: init's document for this secret.
+    // The read policy, attached to the role: init's document for this bucket.
     let tf_policy = "arn:aws:iam::123456789012:policy/faultline-read-config-us-east-1";
     let attached = env
         .iam
@@ -243,12 +249,19 @@ async fn the_complete_example_applies_to_moto_as_enable_wires_and_destroys() {
             .any(|p| p.policy_arn() == Some(tf_policy)),
         "{attached:?}"
     );
-    let mut expected = init_policy.clone();
-    expected["Statement"][0]["Resource"] = secret_arn.into();
+    let expected: serde_json::Value = serde_json::from_str(
+        &init_policy
+            .to_string()
+            .replace("tfinit-config-", "faultline-config-"),
+    )
+    .expect("json");
     assert_eq!(env.policy_document(tf_policy, "v1").await, expected);
+    // The object Terraform wrote first is the config `deployer experiment` edits.
+    let (code, out, err) = env.deployer(&["experiment", "list", "--output", "json"]);
+    assert_eq!(code, 0, "{out}\n{err}");
 
-    // destroy: the function, role and policy go; the secret is scheduled for deletion (its
-    // recovery window); layer versions stay by design (skip_destroy: functions may use them).
+    // destroy: the function, role, policy and config go; layer versions stay by design
+    // (skip_destroy: functions may use them).
     let destroy = with_vars(&["destroy", "-auto-approve", "-no-color"]);
     terraform(
         &binary,
@@ -271,12 +284,12 @@ async fn the_complete_example_applies_to_moto_as_enable_wires_and_destroys() {
     );
     let policy = env.iam.get_policy().policy_arn(tf_policy).send().await;
     assert!(policy.is_err(), "{policy:?}");
-    let secret = env
-        .secrets
-        .describe_secret()
-        .secret_id(secret_arn)
-        .send()
+    let bucket = env
+        .s3()
         .await
-        .expect("secret");
-    assert!(secret.deleted_date().is_some(), "{secret:?}");
+        .list_objects_v2()
+        .bucket("faultline-config-123456789012-us-east-1")
+        .send()
+        .await;
+    assert!(bucket.is_err(), "{bucket:?}");
 }

@@ -91,31 +91,35 @@ pub async fn run(global: &Global, args: &Args) -> Result<(), DeployError> {
     let account = aws_.account().await?;
 
     let dry_run = args.dry_run;
-    let store = Store::of(&aws_, global.store, &global.name).await?;
-    let (config_store, kms_key) = match (&central, &store) {
-        (Some((arn, role)), _) => (
+    // Here, or (Err) kept in another account and read through a role there.
+    let store = match &central {
+        Some(elsewhere) => Err(elsewhere),
+        None => Ok(Store::of(&aws_, global.store, &global.name).await?),
+    };
+    let (config_store, kms_key) = match &store {
+        Err((arn, role)) => (
             StoreReport {
-                store: global.store,
+                store: None,
                 arn: arn.clone(),
                 action: format!("kept in another account, read through role {role}"),
                 removed_experiments: Vec::new(),
             },
             None,
         ),
-        (None, Store::Secret(name)) => {
+        Ok(Store::Secret(name)) => {
             let secret = secret::ensure(&aws_, name, config.as_deref(), dry_run).await?;
             let report = StoreReport {
-                store: global.store,
+                store: Some(StoreKind::Secretsmanager),
                 arn: secret.arn,
                 action: secret.action,
                 removed_experiments: secret.removed,
             };
             (report, secret.kms_key)
         }
-        (None, Store::Object { .. }) => {
-            let object = config_object::ensure(&aws_, &store, config.as_deref(), dry_run).await?;
+        Ok(store @ Store::Object { .. }) => {
+            let object = config_object::ensure(&aws_, store, config.as_deref(), dry_run).await?;
             let report = StoreReport {
-                store: global.store,
+                store: Some(StoreKind::S3),
                 arn: object.arn,
                 action: object.action,
                 removed_experiments: object.removed,
@@ -182,7 +186,8 @@ struct InitReport {
 
 #[derive(Debug, Serialize)]
 struct StoreReport {
-    store: StoreKind,
+    /// None: the config is kept in another account.
+    store: Option<StoreKind>,
     arn: String,
     action: String,
     removed_experiments: Vec<String>,
@@ -230,8 +235,8 @@ impl fmt::Display for InitReport {
             writeln!(f, "dry run: nothing was changed")?;
         }
         let label = match self.config_store.store {
-            StoreKind::Secretsmanager => "secret",
-            StoreKind::S3 => "config",
+            Some(StoreKind::Secretsmanager) => "secret",
+            _ => "config",
         };
         write!(
             f,
@@ -255,12 +260,6 @@ impl fmt::Display for InitReport {
                 reader.accounts.join(", "),
                 self.config_store.arn,
                 reader.arn
-            )?;
-        }
-        if self.config_store.store == StoreKind::S3 {
-            write!(
-                f,
-                "\nthe other commands find this config with --store s3 (or FAULTLINE_STORE=s3)"
             )?;
         }
         for layer in &self.layers {

@@ -61,7 +61,7 @@ async fn defaults_from_aws(global: &Global, archs: &[Arch]) -> Result<Defaults, 
         }
     }
     Ok(Defaults {
-        config_secret_arn: Some(config_arn),
+        config_arn: Some(config_arn),
         read_policy_arn: Some(installed.policy_arn),
         layer_arns,
     })

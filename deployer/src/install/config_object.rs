@@ -18,24 +18,43 @@ fn missing(code: Option<&str>) -> bool {
     matches!(code, Some("NoSuchKey" | "NoSuchBucket" | "NotFound"))
 }
 
-/// The object's text and ETag.
-pub async fn read(aws_: &Aws, bucket: &str, key: &str) -> Result<(String, String), DeployError> {
-    let object = aws_
+/// The version of an object that does not exist yet, in a bucket that does: an empty config,
+/// as the extension reads it; written with `If-None-Match: *`.
+pub const ABSENT: &str = "absent";
+
+/// Whether the bucket exists: a listing of the config's key alone (s3:ListBucket, which is
+/// also what HeadBucket needs; moto checks HeadBucket against an action AWS does not have).
+pub async fn bucket_exists(aws_: &Aws, bucket: &str) -> Result<bool, DeployError> {
+    let listed = aws_
         .s3
-        .get_object()
+        .list_objects_v2()
         .bucket(bucket)
-        .key(key)
+        .prefix(super::names::CONFIG_KEY)
+        .max_keys(1)
         .send()
-        .await
-        .map_err(|err| {
-            if missing(err.code()) {
-                DeployError::Input(format!(
-                    "S3 object s3://{bucket}/{key} not found: run `deployer init --store s3` first"
-                ))
-            } else {
-                aws(format!("reading S3 object s3://{bucket}/{key}"), err)
-            }
-        })?;
+        .await;
+    match listed {
+        Ok(_) => Ok(true),
+        Err(err) if missing(err.code()) => Ok(false),
+        Err(err) => Err(aws(format!("reading bucket {bucket}"), err)),
+    }
+}
+
+/// The object's text and ETag. A missing object in an existing bucket (a setup template makes
+/// the bucket, not the object) is an empty config, of version [`ABSENT`].
+pub async fn read(aws_: &Aws, bucket: &str, key: &str) -> Result<(String, String), DeployError> {
+    let object = match aws_.s3.get_object().bucket(bucket).key(key).send().await {
+        Ok(object) => object,
+        Err(err) if err.code() == Some("NoSuchKey") => {
+            return Ok((String::new(), ABSENT.to_string()));
+        }
+        Err(err) if missing(err.code()) => {
+            return Err(DeployError::Input(format!(
+                "S3 bucket {bucket} not found: run `deployer init` first"
+            )));
+        }
+        Err(err) => return Err(aws(format!("reading S3 object s3://{bucket}/{key}"), err)),
+    };
     let etag = object
         .e_tag()
         .map(str::to_string)
@@ -64,11 +83,14 @@ pub async fn write_if(
         .put_object()
         .bucket(bucket)
         .key(key)
-        .content_type("application/x-yaml")
-        .if_match(etag)
-        .body(text.as_bytes().to_vec().into())
-        .send()
-        .await;
+        .content_type("application/x-yaml");
+    // An object that did not exist is created only if it still does not.
+    let put = if etag == ABSENT {
+        put.if_none_match("*")
+    } else {
+        put.if_match(etag)
+    };
+    let put = put.body(text.as_bytes().to_vec().into()).send().await;
     match put {
         Ok(_) => Ok(Written::Won),
         // 412: the object changed since it was read; 409: a concurrent conditional write.
@@ -108,29 +130,15 @@ pub async fn ensure(
         action: action.to_string(),
         removed,
     };
-    let bucket_exists = match aws_.s3.head_bucket().bucket(bucket).send().await {
-        Ok(_) => true,
-        Err(err)
-            if missing(err.code())
-                || err
-                    .raw_response()
-                    .is_some_and(|r| r.status().as_u16() == 404) =>
-        {
-            false
-        }
-        Err(err) => return Err(aws(format!("reading bucket {bucket}"), err)),
-    };
-    if !bucket_exists {
+    if !bucket_exists(aws_, bucket).await? {
         if dry_run {
             return Ok(outcome("would be created, with its bucket", Vec::new()));
         }
         create_bucket(aws_, bucket).await?;
     }
-    // `read` says a missing object (or bucket) with an input error, and only that.
-    let current = match read(aws_, bucket, key).await {
-        Ok((text, _)) => Some(text),
-        Err(DeployError::Input(_)) => None,
-        Err(err) => return Err(err),
+    let current = match read(aws_, bucket, key).await? {
+        (_, version) if version == ABSENT => None,
+        (text, _) => Some(text),
     };
     match (current.as_deref(), text) {
         (Some(_), None) => Ok(outcome(

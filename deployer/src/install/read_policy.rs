@@ -13,6 +13,8 @@ enum Term {
     SecretArn,
     /// The config object's ARN (`--store s3`).
     ConfigObjectArn,
+    /// The config object's bucket's ARN.
+    ConfigBucketArn,
     /// The role in the config's account that reads the config (`--config-role`).
     ConfigRole,
     /// Every CloudWatch alarm of the secret's partition, region and account.
@@ -45,7 +47,7 @@ struct Statement {
 /// Manager in the secret's region only. A config kept in another account is read through a
 /// role there: then sts:AssumeRole on exactly that role replaces the store's statements (the
 /// role's own policy reads the store, [`store_statements`]).
-const STATEMENTS: [Statement; 5] = [
+const STATEMENTS: [Statement; 6] = [
     Statement {
         sid: "ReadFaultlineConfig",
         action: "secretsmanager:GetSecretValue",
@@ -59,6 +61,18 @@ const STATEMENTS: [Statement; 5] = [
         sid: "ReadFaultlineConfigObject",
         action: "s3:GetObject",
         resource: Term::ConfigObjectArn,
+        condition: None,
+        with_key_only: false,
+        store: Some(StoreKind::S3),
+        via_role: Some(false),
+    },
+    // Without s3:ListBucket, S3 answers a missing object with 403 AccessDenied, not 404
+    // NoSuchKey, and the extension could not tell "no experiments yet" from "not allowed". The
+    // bucket is faultline's own: listing it shows the config's key, nothing else.
+    Statement {
+        sid: "FindFaultlineConfigObject",
+        action: "s3:ListBucket",
+        resource: Term::ConfigBucketArn,
         condition: None,
         with_key_only: false,
         store: Some(StoreKind::S3),
@@ -92,6 +106,20 @@ const STATEMENTS: [Statement; 5] = [
         via_role: Some(true),
     },
 ];
+
+/// The statements of one policy, in order: for `store`, read directly or through a role, with or
+/// without a customer managed key.
+fn selected(
+    store: StoreKind,
+    via_role: bool,
+    key: bool,
+) -> impl Iterator<Item = &'static Statement> {
+    STATEMENTS
+        .iter()
+        .filter(move |s| s.store.is_none_or(|only| only == store))
+        .filter(move |s| s.via_role.is_none_or(|via| via == via_role))
+        .filter(move |s| key || !s.with_key_only)
+}
 
 /// The partition, Region and account of the install: where an S3 config's alarms are (S3 ARNs
 /// name neither Region nor account).
@@ -162,6 +190,10 @@ pub fn document(
     let concrete = |term: Term| -> Option<String> {
         match term {
             Term::SecretArn | Term::ConfigObjectArn => Some(config_arn.to_string()),
+            Term::ConfigBucketArn => config_arn.rsplit_once(':').and_then(|(head, resource)| {
+                let (bucket, _) = resource.split_once('/')?;
+                Some(format!("{head}:{bucket}"))
+            }),
             Term::ConfigRole => role.map(str::to_string),
             // Stop alarms are read with the function's own credentials, in its own Region.
             Term::RegionAlarms => Some(format!(
@@ -176,11 +208,7 @@ pub fn document(
             )),
         }
     };
-    let statements: Vec<Value> = STATEMENTS
-        .iter()
-        .filter(|s| s.store.is_none_or(|only| only == store))
-        .filter(|s| s.via_role.is_none_or(|via| via == role.is_some()))
-        .filter(|s| key.is_some() || !s.with_key_only)
+    let statements: Vec<Value> = selected(store, role.is_some(), key.is_some())
         .filter_map(|s| {
             let mut statement = json!({
                 "Sid": s.sid,
@@ -210,10 +238,11 @@ pub fn store_statements(config_arn: &str, kms_key_arn: Option<&str>, home: ArnHo
 /// How the CloudFormation setup template spells a term.
 fn cfn(term: Term) -> &'static str {
     match term {
-        Term::SecretArn => "!If [CreateSecret, !Ref ConfigSecret, !Ref ExistingSecretArn]",
+        Term::SecretArn => "!If [HasExistingSecret, !Ref ExistingSecretArn, !Ref ConfigSecret]",
         Term::ConfigObjectArn => {
             "!Sub \"arn:${AWS::Partition}:s3:::${ConfigBucket}/faultline.yaml\""
         }
+        Term::ConfigBucketArn => "!GetAtt ConfigBucket.Arn",
         Term::RegionAlarms => {
             "!Sub \"arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:*\""
         }
@@ -226,8 +255,9 @@ fn cfn(term: Term) -> &'static str {
 /// How the Terraform setup module spells a term.
 fn hcl(term: Term) -> &'static str {
     match term {
-        Term::SecretArn => "aws_secretsmanager_secret.config.arn",
-        Term::ConfigObjectArn => "\"${aws_s3_bucket.config.arn}/faultline.yaml\"",
+        Term::SecretArn => "local.secret_arn",
+        Term::ConfigObjectArn => "local.config_object_arn",
+        Term::ConfigBucketArn => "local.config_bucket_arn",
         Term::ConfigRole => "var.config_role_arn",
         Term::RegionAlarms => {
             "\"arn:${data.aws_partition.current.partition}:cloudwatch:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:alarm:*\""
@@ -262,8 +292,10 @@ fn hcl_attributes(s: &Statement) -> Vec<String> {
         .collect()
 }
 
-/// The statements for the templates: `always` (every install) and `with_key` (a customer
-/// managed key), each with its CloudFormation and HCL spellings.
+/// The statements for the templates, each with its CloudFormation and HCL spellings, by the
+/// policy they make: `function` (the read policy) and `reader` (the role other accounts assume:
+/// no alarms) for each store (`secretsmanager`, `secretsmanager_key` with a customer managed
+/// key, `s3`), and `via_role` (a config read through a role in another account).
 pub fn template_context() -> Value {
     let statement = |s: &Statement| {
         json!({
@@ -275,16 +307,20 @@ pub fn template_context() -> Value {
             "hcl_attributes": hcl_attributes(s),
         })
     };
-    // The templates create a secret (their store choice is to come).
-    let part = |with_key: bool| -> Vec<Value> {
-        STATEMENTS
-            .iter()
-            .filter(|s| s.store != Some(StoreKind::S3) && s.via_role != Some(true))
-            .filter(|s| s.with_key_only == with_key)
+    let policy = |store: StoreKind, via_role: bool, key: bool| -> Value {
+        let function: Vec<Value> = selected(store, via_role, key).map(statement).collect();
+        let reader: Vec<Value> = selected(store, via_role, key)
+            .filter(|s| s.resource != Term::RegionAlarms)
             .map(statement)
-            .collect()
+            .collect();
+        json!({"function": function, "reader": reader})
     };
-    json!({"always": part(false), "with_key": part(true)})
+    json!({
+        "secretsmanager": policy(StoreKind::Secretsmanager, false, false),
+        "secretsmanager_key": policy(StoreKind::Secretsmanager, false, true),
+        "s3": policy(StoreKind::S3, false, false),
+        "via_role": policy(StoreKind::S3, true, false),
+    })
 }
 
 #[cfg(test)]
@@ -338,7 +374,7 @@ mod tests {
     }
 
     #[test]
-    fn an_s3_store_is_read_with_get_object_on_exactly_its_object() {
+    fn an_s3_store_reads_exactly_its_object_and_lists_only_its_bucket() {
         let home = ArnHome {
             partition: "aws",
             region: "eu-west-1",
@@ -351,14 +387,20 @@ mod tests {
             None,
         );
         let statements = doc["Statement"].as_array().cloned().unwrap_or_default();
-        assert_eq!(statements.len(), 2, "{doc}");
+        assert_eq!(statements.len(), 3, "{doc}");
         assert_eq!(statements[0]["Action"], "s3:GetObject");
         assert_eq!(
             statements[0]["Resource"],
             "arn:aws:s3:::faultline-config-123-eu-west-1/faultline.yaml"
         );
+        // A missing object must read as 404, not 403: listing the bucket, only it.
+        assert_eq!(statements[1]["Action"], "s3:ListBucket");
         assert_eq!(
             statements[1]["Resource"],
+            "arn:aws:s3:::faultline-config-123-eu-west-1"
+        );
+        assert_eq!(
+            statements[2]["Resource"],
             "arn:aws:cloudwatch:eu-west-1:123:alarm:*"
         );
     }
@@ -386,26 +428,53 @@ mod tests {
             "arn:aws:cloudwatch:eu-west-1:111111111111:alarm:*"
         );
         let reader = store_statements(central, None, home);
-        assert_eq!(reader["Statement"].as_array().map(Vec::len), Some(1));
+        assert_eq!(reader["Statement"].as_array().map(Vec::len), Some(2));
         assert_eq!(reader["Statement"][0]["Action"], "s3:GetObject");
+        assert_eq!(reader["Statement"][1]["Action"], "s3:ListBucket");
     }
 
     #[test]
-    fn the_templates_get_every_statement_once() {
+    fn the_templates_get_each_policy_as_init_writes_it() {
         let context = template_context();
-        let sids: Vec<&str> = ["always", "with_key"]
-            .iter()
-            .flat_map(|k| context[k].as_array().into_iter().flatten())
-            .filter_map(|s| s["sid"].as_str())
-            .collect();
+        let sids = |policy: &str, part: &str| -> Vec<String> {
+            context[policy][part]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|s| s["sid"].as_str().map(str::to_string))
+                .collect()
+        };
         assert_eq!(
-            sids,
+            sids("secretsmanager", "function"),
+            ["ReadFaultlineConfig", "ReadStopAlarms"]
+        );
+        assert_eq!(
+            sids("secretsmanager_key", "function"),
             [
                 "ReadFaultlineConfig",
                 "ReadStopAlarms",
                 "DecryptFaultlineConfig"
             ]
         );
-        assert_eq!(context["with_key"][0]["condition_key"], "kms:ViaService");
+        assert_eq!(
+            sids("secretsmanager_key", "reader"),
+            ["ReadFaultlineConfig", "DecryptFaultlineConfig"]
+        );
+        assert_eq!(
+            sids("s3", "function"),
+            [
+                "ReadFaultlineConfigObject",
+                "FindFaultlineConfigObject",
+                "ReadStopAlarms"
+            ]
+        );
+        assert_eq!(
+            sids("via_role", "function"),
+            ["ReadStopAlarms", "AssumeConfigRole"]
+        );
+        assert_eq!(
+            context["secretsmanager_key"]["function"][2]["condition_key"],
+            "kms:ViaService"
+        );
     }
 }

@@ -34,6 +34,21 @@ where
     }
 }
 
+/// Whether the secret exists (DescribeSecret).
+pub async fn exists(aws_: &Aws, secret: &str) -> Result<bool, DeployError> {
+    match aws_
+        .secrets
+        .describe_secret()
+        .secret_id(secret)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(true),
+        Err(err) if err.code() == Some("ResourceNotFoundException") => Ok(false),
+        Err(err) => Err(aws(format!("reading secret {secret}"), err)),
+    }
+}
+
 /// The current text and version of the secret.
 pub async fn read(aws_: &Aws, secret: &str) -> Result<(String, String), DeployError> {
     let value = aws_

@@ -11,15 +11,16 @@ use faultline_schema::config::Config;
 use serde::Serialize;
 use std::time::Duration;
 
-/// Which store holds the config (`--store`).
+/// Which store holds the config (`--store`). A new install gets S3, the cheapest store that
+/// keeps every guarantee (docs/design.md, Decisions).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum StoreKind {
     /// A Secrets Manager secret `<name>-config` ($0.40 a month, $0.05 per 10,000 reads)
-    #[default]
     Secretsmanager,
     /// An S3 object `faultline.yaml` in bucket `<name>-config-<account>-<region>` (conditional
-    /// reads: an unchanged config costs a 304)
+    /// reads: an unchanged config costs a 304; the default)
+    #[default]
     S3,
 }
 
@@ -48,20 +49,47 @@ pub enum Written {
 const ATTEMPTS: u32 = 20;
 
 impl Store {
-    /// The store `kind` of the install named `name`, in the account and Region of `aws_`.
-    pub async fn of(aws_: &Aws, kind: StoreKind, name: &str) -> Result<Store, DeployError> {
-        Ok(match kind {
-            StoreKind::Secretsmanager => Store::Secret(names::secret(name)),
-            StoreKind::S3 => {
-                let account = aws_.account().await?;
-                Store::Object {
-                    bucket: names::config_bucket(name, &account, &aws_.region)
-                        .map_err(DeployError::Input)?,
-                    key: names::CONFIG_KEY.to_string(),
-                    partition: account.partition,
+    /// The store of the install named `name`, in the account and Region of `aws_`: of `kind`
+    /// when `--store` says which, else the one that exists (S3 when neither does: a new
+    /// install). Both existing is refused: which one the functions read is for `--store` to say.
+    pub async fn of(aws_: &Aws, kind: Option<StoreKind>, name: &str) -> Result<Store, DeployError> {
+        let object = || async {
+            let account = aws_.account().await?;
+            Ok::<_, DeployError>(Store::Object {
+                bucket: names::config_bucket(name, &account, &aws_.region)
+                    .map_err(DeployError::Input)?,
+                key: names::CONFIG_KEY.to_string(),
+                partition: account.partition,
+            })
+        };
+        let secret = Store::Secret(names::secret(name));
+        match kind {
+            Some(StoreKind::Secretsmanager) => Ok(secret),
+            Some(StoreKind::S3) => object().await,
+            None => {
+                let object = object().await?;
+                let (bucket, secret_found) = tokio::join!(object.exists(aws_), secret.exists(aws_));
+                match (bucket?, secret_found?) {
+                    (true, true) => Err(DeployError::Input(format!(
+                        "both {} and {} exist: say which one holds the config with --store \
+                         (or FAULTLINE_STORE)",
+                        object.describe(),
+                        secret.describe()
+                    ))),
+                    (false, true) => Ok(secret),
+                    _ => Ok(object),
                 }
             }
-        })
+        }
+    }
+
+    /// Whether the store exists: the secret, or the object's bucket (a bucket without the
+    /// object is an empty config).
+    async fn exists(&self, aws_: &Aws) -> Result<bool, DeployError> {
+        match self {
+            Store::Secret(secret) => secret::exists(aws_, secret).await,
+            Store::Object { bucket, .. } => config_object::bucket_exists(aws_, bucket).await,
+        }
     }
 
     /// What it is, for messages.

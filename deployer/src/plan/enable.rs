@@ -113,7 +113,7 @@ pub fn plan_enable(current: &FunctionConfig, target: &EnableTarget) -> Result<Pl
         .map(|(key, value)| {
             let value = match value {
                 WiringValue::Literal(text) => text,
-                WiringValue::ConfigSecretArn => target.config_arn.clone(),
+                WiringValue::ConfigArn => target.config_arn.clone(),
                 WiringValue::Enabled => "true".into(),
             };
             (key, value)

@@ -26,8 +26,8 @@ impl Default for Ports {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WiringValue {
     Literal(String),
-    /// The config secret's ARN.
-    ConfigSecretArn,
+    /// The config store's ARN (GREMLIN_CONFIG_ARN).
+    ConfigArn,
     /// "true" or "false": whether faultline injects anything.
     Enabled,
 }
@@ -49,7 +49,7 @@ pub fn wiring(ports: &Ports) -> Vec<(&'static str, WiringValue)> {
     let proxy = dependency_proxy_url(ports);
     let mut vars = vec![
         ("GREMLIN_LAMBDA_ENABLED", WiringValue::Enabled),
-        ("GREMLIN_CONFIG_ARN", WiringValue::ConfigSecretArn),
+        ("GREMLIN_CONFIG_ARN", WiringValue::ConfigArn),
         (
             "AWS_LAMBDA_EXEC_WRAPPER",
             WiringValue::Literal(WRAPPER.into()),

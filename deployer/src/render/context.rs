@@ -24,7 +24,7 @@ pub struct RenderParams {
 /// ARNs of an existing install, written in as parameter and variable defaults.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Defaults {
-    pub config_secret_arn: Option<String>,
+    pub config_arn: Option<String>,
     pub read_policy_arn: Option<String>,
     /// Layer version ARNs by architecture.
     pub layer_arns: BTreeMap<Arch, String>,
@@ -67,7 +67,7 @@ fn check(params: &RenderParams) -> Result<(), RenderError> {
     }
     let arns = params
         .defaults
-        .config_secret_arn
+        .config_arn
         .iter()
         .chain(&params.defaults.read_policy_arn)
         .chain(params.defaults.layer_arns.values());
@@ -83,9 +83,9 @@ fn check(params: &RenderParams) -> Result<(), RenderError> {
 fn variable(key: &str, value: &WiringValue) -> Value {
     let (cfn, hcl) = match value {
         WiringValue::Literal(text) => (quoted(text), quoted(text)),
-        WiringValue::ConfigSecretArn => (
-            "!Ref FaultlineConfigSecretArn".to_string(),
-            "var.config_secret_arn".to_string(),
+        WiringValue::ConfigArn => (
+            "!Ref FaultlineConfigArn".to_string(),
+            "var.config_arn".to_string(),
         ),
         WiringValue::Enabled => (
             "!Ref FaultlineEnabled".to_string(),
@@ -189,6 +189,9 @@ pub fn build(params: &RenderParams) -> Result<Value, RenderError> {
     Ok(json!({
         "name": name,
         "secret_name": names::secret(name),
+        "bucket_prefix": names::config_bucket_prefix(name),
+        "reader_role": crate::install::reader_role::name(name),
+        "optional_config_arn_pattern": CONFIG_ARN_PATTERN.replacen("^(", "^(|", 1),
         "config_arn_pattern": CONFIG_ARN_PATTERN,
         "dashboard_cfn": super::dashboard::cfn_body(8),
         "dashboard_hcl": super::dashboard::hcl_body(4),
@@ -209,6 +212,7 @@ pub fn build(params: &RenderParams) -> Result<Value, RenderError> {
         "aws_services": aligned_as(aws_services, "prefix_hcl"),
         "aws_service_prefixes": prefixes.join(", "),
         "init_faults_env": faultline_schema::wiring::INIT_FAULTS_ENV,
+        "config_role_env": faultline_schema::wiring::CONFIG_ROLE_ENV,
         "aws_service_prefixes_hcl": hcl_list(&prefixes),
         "max_layers": plan::MAX_LAYERS,
         "max_env_bytes": plan::MAX_ENV_BYTES,
@@ -220,7 +224,7 @@ pub fn build(params: &RenderParams) -> Result<Value, RenderError> {
             .collect()),
         "has_default_layers": !params.defaults.layer_arns.is_empty(),
         "shared_layer_parameter": example::SHARED_LAYER_PARAMETER,
-        "default_config_secret_arn": params.defaults.config_secret_arn.as_deref().map(quoted),
+        "default_config_arn": params.defaults.config_arn.as_deref().map(quoted),
         "default_read_policy_arn": params.defaults.read_policy_arn.as_deref().map(quoted),
         "default_layer_arn": params.defaults.layer_arns.get(&first_arch).map(|a| quoted(a)),
     }))

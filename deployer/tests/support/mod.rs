@@ -14,6 +14,9 @@ pub const SECRET_MARKER: &str = "TOPSECRET-7a1e0c";
 /// The smallest valid zip (an empty archive).
 pub const EMPTY_ZIP: &[u8] = b"PK\x05\x06\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0";
 
+/// The config bucket of the default install (`--name faultline`) in moto's account and Region.
+pub const DEFAULT_BUCKET: &str = "faultline-config-123456789012-us-east-1";
+
 pub struct Env {
     pub moto: MotoServer,
     pub dir: tempfile::TempDir,
@@ -202,6 +205,74 @@ impl Env {
             "secret material in output:\n{stdout}\n{stderr}"
         );
         (output.status.code().unwrap_or(-1), stdout, stderr)
+    }
+
+    /// The bucket is versioned, blocks every kind of public access and encrypts with S3's keys.
+    pub async fn assert_private_versioned_bucket(&self, bucket: &str) {
+        let s3 = self.s3().await;
+        // moto 5.2.5 names the answer's root GetBucketVersioningResponse, which the SDK refuses:
+        // the status is read from the body it kept.
+        let versioning = match s3.get_bucket_versioning().bucket(bucket).send().await {
+            Ok(answer) => format!("{:?}", answer.status()),
+            Err(err) => err
+                .raw_response()
+                .and_then(|r| r.body().bytes())
+                .map(|b| String::from_utf8_lossy(b).into_owned())
+                .unwrap_or_default(),
+        };
+        assert!(versioning.contains("Enabled"), "{bucket}: {versioning}");
+        let block = s3
+            .get_public_access_block()
+            .bucket(bucket)
+            .send()
+            .await
+            .expect("public access block");
+        let block = block.public_access_block_configuration().expect("a block");
+        assert_eq!(
+            (
+                block.block_public_acls(),
+                block.ignore_public_acls(),
+                block.block_public_policy(),
+                block.restrict_public_buckets()
+            ),
+            (Some(true), Some(true), Some(true), Some(true)),
+            "{bucket}"
+        );
+        let encryption = s3
+            .get_bucket_encryption()
+            .bucket(bucket)
+            .send()
+            .await
+            .expect("encryption");
+        assert!(
+            format!("{encryption:?}").contains("sse_algorithm: Aes256"),
+            "{bucket}: {encryption:?}"
+        );
+    }
+
+    /// The config's text, as the extension reads it: the default install's S3 object, else
+    /// its secret.
+    pub async fn config_text(&self) -> String {
+        let object = self
+            .s3()
+            .await
+            .get_object()
+            .bucket(DEFAULT_BUCKET)
+            .key("faultline.yaml")
+            .send()
+            .await;
+        match object {
+            Ok(object) => {
+                let bytes = object
+                    .body
+                    .collect()
+                    .await
+                    .expect("object body")
+                    .into_bytes();
+                String::from_utf8_lossy(&bytes).into_owned()
+            }
+            Err(_) => self.secret_text().await,
+        }
     }
 
     /// The config secret's text, as the extension reads it (AWSCURRENT: moto's default version

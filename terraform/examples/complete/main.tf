@@ -44,7 +44,7 @@ module "orders_faultline" {
   source = "../../modules/function"
 
   faultline_layer_arns = module.faultline.layer_arns
-  config_secret_arn    = module.faultline.secret_arn
+  config_arn           = module.faultline.config_arn
   policy_arn           = module.faultline.policy_arn
   role_name            = aws_iam_role.orders.name
   architecture         = var.architecture
@@ -62,7 +62,7 @@ resource "aws_lambda_function" "orders" {
   #checkov:skip=CKV_AWS_116:Invoked synchronously; a dead-letter queue is the application's choice.
   #checkov:skip=CKV_AWS_117:The example reaches no private resources; a VPC is the application's choice.
   #checkov:skip=CKV_AWS_115:Reserved concurrency is the application's choice.
-  #checkov:skip=CKV_AWS_173:The variables hold ARNs and ports, no secrets; the config itself stays in Secrets Manager.
+  #checkov:skip=CKV_AWS_173:The variables hold ARNs and ports, no secrets; the config itself stays in its store.
   #checkov:skip=CKV_AWS_272:Code signing is the application's choice.
   function_name = "orders-example"
   role          = aws_iam_role.orders.arn

@@ -25,8 +25,8 @@ variable "faultline_layer_arns" {
   type        = map(string)
 }
 
-variable "config_secret_arn" {
-  description = "ARN of the config secret `deployer init` created."
+variable "config_arn" {
+  description = "ARN of the config `deployer init` created (an S3 object, or a secret)."
   type        = string
 }
 

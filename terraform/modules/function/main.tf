@@ -39,7 +39,7 @@ locals {
 
   faultline_environment = {
     GREMLIN_LAMBDA_ENABLED  = tostring(var.enabled)
-    GREMLIN_CONFIG_ARN      = var.config_secret_arn
+    GREMLIN_CONFIG_ARN      = var.config_arn
     AWS_LAMBDA_EXEC_WRAPPER = "/opt/faultline-wrapper"
     HTTP_PROXY              = "http://localhost:5034"
     HTTPS_PROXY             = "http://localhost:5034"
@@ -88,8 +88,9 @@ locals {
   }
 
   init_faults = var.init_faults ? { FAULTLINE_INIT_FAULTS = "true" } : {}
+  config_role = var.config_role_arn == null ? {} : { GREMLIN_CONFIG_ARN_ROLE = var.config_role_arn }
 
-  environment       = merge(var.environment, local.chained, local.faultline_environment, local.runtime_environment, local.aws_endpoints, local.init_faults)
+  environment       = merge(var.environment, local.chained, local.faultline_environment, local.runtime_environment, local.aws_endpoints, local.init_faults, local.config_role)
   environment_bytes = length(join("", [for key, value in local.environment : "${key}${value}"]))
 }
 

@@ -4,13 +4,19 @@ variable "faultline_layer_arns" {
   type        = map(string)
 }
 
-variable "config_secret_arn" {
-  description = "ARN of the config secret: the setup module's secret_arn output."
+variable "config_arn" {
+  description = "ARN of the config (GREMLIN_CONFIG_ARN): the setup module's config_arn output."
   type        = string
 }
 
+variable "config_role_arn" {
+  description = "The role in another account that reads the config there (GREMLIN_CONFIG_ARN_ROLE): that account's setup module's reader_role_arn output; null when the config is in this account."
+  type        = string
+  default     = null
+}
+
 variable "policy_arn" {
-  description = "ARN of the managed policy that reads the config secret: the setup module's policy_arn output."
+  description = "ARN of the managed policy that reads the config: the setup module's policy_arn output."
   type        = string
 }
 

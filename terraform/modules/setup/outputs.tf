@@ -1,16 +1,16 @@
 # Rendered by `deployer render terraform`; edit deployer/templates/terraform, not this file.
-output "secret_arn" {
-  description = "ARN of the config secret (GREMLIN_CONFIG_ARN of every wired function)."
-  value       = aws_secretsmanager_secret.config.arn
+output "config_arn" {
+  description = "ARN of the config (GREMLIN_CONFIG_ARN of every wired function): the S3 object, the secret, or the given config_arn."
+  value       = local.config_arn
 }
 
-output "secret_name" {
-  description = "Name of the config secret (`deployer --name` takes the prefix)."
-  value       = aws_secretsmanager_secret.config.name
+output "reader_role_arn" {
+  description = "ARN of the role the reader accounts' functions assume (their GREMLIN_CONFIG_ARN_ROLE); null without reader_accounts."
+  value       = one(aws_iam_role.reader[*].arn)
 }
 
 output "policy_arn" {
-  description = "ARN of the managed policy that reads the config secret; attach it to every wired function's role."
+  description = "ARN of the managed policy that reads the config; attach it to every wired function's role."
   value       = aws_iam_policy.read_config.arn
 }
 

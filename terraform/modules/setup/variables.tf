@@ -1,6 +1,6 @@
 # Rendered by `deployer render terraform`; edit deployer/templates/terraform, not this file.
 variable "name" {
-  description = "Name prefix: the secret is <name>-config, the layers <name>-<architecture>, the policy <name>-read-config-<region>."
+  description = "Name prefix: the bucket is <name>-config-<account>-<region> (or the secret <name>-config), the layers <name>-<architecture>, the policy <name>-read-config-<region>."
   type        = string
   default     = "faultline"
 
@@ -10,15 +10,26 @@ variable "name" {
   }
 }
 
+variable "store" {
+  description = "Where the config lives: s3 (the default: a versioned, private, encrypted bucket; about $0.035 per busy environment-month of reads) or secretsmanager (about $0.43). Ignored with config_role_arn."
+  type        = string
+  default     = "s3"
+
+  validation {
+    condition     = contains(["s3", "secretsmanager"], var.store)
+    error_message = "store: s3 or secretsmanager."
+  }
+}
+
 variable "config_yaml" {
-  description = "The YAML config first stored in the secret (see the README's configuration reference). Later edits (deployer experiment) are kept."
+  description = "The YAML config first stored (see the README's configuration reference). Later edits (deployer experiment) are kept."
   type        = string
   default     = "experiments: []\n"
   sensitive   = true
 }
 
 variable "kms_key_id" {
-  description = "ARN of a customer managed KMS key to encrypt the secret with; null for the AWS managed key."
+  description = "With store secretsmanager: ARN of a customer managed KMS key to encrypt the secret with; null for the AWS managed key."
   type        = string
   default     = null
 }
@@ -44,8 +55,36 @@ variable "layer_zip_files" {
   }
 }
 
+variable "reader_accounts" {
+  description = "Accounts whose functions read this config: the module creates the role <name>-config-reader they assume, with exactly the store's read statements."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for account in var.reader_accounts : can(regex("^[0-9]{12}$", account))])
+    error_message = "reader_accounts: 12-digit AWS account ids."
+  }
+}
+
+variable "config_arn" {
+  description = "With config_role_arn: the config kept in another account (that account's config_arn output)."
+  type        = string
+  default     = null
+}
+
+variable "config_role_arn" {
+  description = "The role in the config's account that reads it (that account's reader_role_arn output). Set, the module makes no store and the policy may assume exactly this role."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.config_role_arn == null || can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$", var.config_role_arn))
+    error_message = "config_role_arn: an IAM role ARN."
+  }
+}
+
 variable "tags" {
-  description = "Tags for the secret and the policy."
+  description = "Tags for the store, the policy and the role."
   type        = map(string)
   default     = {}
 }

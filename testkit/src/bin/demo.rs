@@ -413,7 +413,7 @@ async fn main() -> Result<()> {
         .await?;
     report.step(
         "deployer init",
-        "secret faultline-config, policy, layer",
+        "bucket faultline-config-ACCOUNT-REGION, policy, layer",
         t.elapsed(),
     );
 

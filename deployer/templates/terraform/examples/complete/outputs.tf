@@ -4,9 +4,9 @@ output "function_name" {
   value       = aws_lambda_function.orders.function_name
 }
 
-output "secret_arn" {
-  description = "The config secret: start experiments with `deployer experiment start`."
-  value       = module.faultline.secret_arn
+output "config_arn" {
+  description = "The config (an S3 object): start experiments with `deployer experiment start`."
+  value       = module.faultline.config_arn
 }
 
 output "layers" {

@@ -23,7 +23,7 @@ module "faultline" {
   source = "../../modules/function"
 
   faultline_layer_arns = var.faultline_layer_arns
-  config_secret_arn    = var.config_secret_arn
+  config_arn           = var.config_arn
   policy_arn           = var.policy_arn
   role_name            = aws_iam_role.function.name
   architecture         = var.architecture
@@ -35,7 +35,7 @@ resource "aws_lambda_function" "function" {
   #checkov:skip=CKV_AWS_116:Invoked synchronously; a dead-letter queue is the application's choice.
   #checkov:skip=CKV_AWS_117:The example reaches no private resources; a VPC is the application's choice.
   #checkov:skip=CKV_AWS_115:Reserved concurrency is the application's choice.
-  #checkov:skip=CKV_AWS_173:The variables hold ARNs and ports, no secrets; the config itself stays in Secrets Manager.
+  #checkov:skip=CKV_AWS_173:The variables hold ARNs and ports, no secrets; the config itself stays in its store.
   #checkov:skip=CKV_AWS_272:Code signing is the application's choice.
   function_name = var.function_name
   role          = aws_iam_role.function.arn

@@ -34,11 +34,11 @@ variable "faultline_layer_arns" {
 {{/if}}
 }
 
-variable "config_secret_arn" {
-  description = "ARN of the config secret `deployer init` created."
+variable "config_arn" {
+  description = "ARN of the config `deployer init` created (an S3 object, or a secret)."
   type        = string
-{{#if default_config_secret_arn}}
-  default     = {{default_config_secret_arn}}
+{{#if default_config_arn}}
+  default     = {{default_config_arn}}
 {{/if}}
 }
 

@@ -71,8 +71,9 @@ locals {
   }
 
   init_faults = var.init_faults ? { {{init_faults_env}} = "true" } : {}
+  config_role = var.config_role_arn == null ? {} : { {{config_role_env}} = var.config_role_arn }
 
-  environment       = merge(var.environment, local.chained, local.faultline_environment, local.runtime_environment, local.aws_endpoints, local.init_faults)
+  environment       = merge(var.environment, local.chained, local.faultline_environment, local.runtime_environment, local.aws_endpoints, local.init_faults, local.config_role)
   environment_bytes = length(join("", [for key, value in local.environment : "${key}${value}"]))
 }
 
