@@ -8,6 +8,7 @@
 //! `sts:GetCallerIdentity` is not listed: AWS answers it without any permission.
 
 use crate::install::names;
+use crate::install::store::StoreKind;
 use serde_json::{Value, json};
 
 /// A command that calls AWS.
@@ -58,6 +59,8 @@ struct Grant {
     resource: &'static str,
     /// Only when the policy being attached or detached is faultline's read policy.
     only_the_read_policy: bool,
+    /// Only for this config store (None: whatever the store).
+    store: Option<StoreKind>,
 }
 
 /// faultline's read policy, in any account and region (`names::policy_arn`).
@@ -84,6 +87,7 @@ const GRANTS: &[Grant] = &[
         ],
         resource: "arn:{p}:secretsmanager:*:*:secret:{secret}-*",
         only_the_read_policy: false,
+        store: Some(StoreKind::Secretsmanager),
     },
     Grant {
         sid: "ConfigBucket",
@@ -99,6 +103,7 @@ const GRANTS: &[Grant] = &[
         ],
         resource: "arn:{p}:s3:::{bucket}*",
         only_the_read_policy: false,
+        store: Some(StoreKind::S3),
     },
     Grant {
         sid: "ConfigObject",
@@ -111,6 +116,64 @@ const GRANTS: &[Grant] = &[
         ],
         resource: "arn:{p}:s3:::{bucket}*/faultline.yaml",
         only_the_read_policy: false,
+        store: Some(StoreKind::S3),
+    },
+    Grant {
+        sid: "ConfigAppConfigListings",
+        actions: &[
+            (
+                "appconfig:ListApplications",
+                &[Init, Enable, Status, Experiment, Render, Report],
+            ),
+            ("appconfig:ListDeploymentStrategies", &[Init, Experiment]),
+        ],
+        resource: "*",
+        only_the_read_policy: false,
+        store: Some(StoreKind::Appconfig),
+    },
+    Grant {
+        sid: "ConfigAppConfig",
+        actions: &[
+            ("appconfig:CreateApplication", &[Init]),
+            ("appconfig:CreateEnvironment", &[Init]),
+            ("appconfig:CreateConfigurationProfile", &[Init]),
+            (
+                "appconfig:ListEnvironments",
+                &[Init, Enable, Status, Experiment, Render, Report],
+            ),
+            (
+                "appconfig:ListConfigurationProfiles",
+                &[Init, Enable, Status, Experiment, Render, Report],
+            ),
+            (
+                "appconfig:ListHostedConfigurationVersions",
+                &[Init, Status, Experiment, Report],
+            ),
+            (
+                "appconfig:GetHostedConfigurationVersion",
+                &[Init, Status, Experiment, Report],
+            ),
+            (
+                "appconfig:CreateHostedConfigurationVersion",
+                &[Init, Experiment],
+            ),
+            ("appconfig:StartDeployment", &[Init, Experiment]),
+        ],
+        // AppConfig names its resources by generated ids: applications (and their
+        // environments, profiles and versions) of any id.
+        resource: "arn:{p}:appconfig:*:*:application/*",
+        only_the_read_policy: false,
+        store: Some(StoreKind::Appconfig),
+    },
+    Grant {
+        sid: "ConfigAppConfigStrategy",
+        actions: &[
+            ("appconfig:CreateDeploymentStrategy", &[Init]),
+            ("appconfig:StartDeployment", &[Init, Experiment]),
+        ],
+        resource: "arn:{p}:appconfig:*:*:deploymentstrategy/*",
+        only_the_read_policy: false,
+        store: Some(StoreKind::Appconfig),
     },
     Grant {
         sid: "ReadPolicy",
@@ -124,6 +187,7 @@ const GRANTS: &[Grant] = &[
         ],
         resource: READ_POLICY,
         only_the_read_policy: false,
+        store: None,
     },
     Grant {
         sid: "ConfigReaderRole",
@@ -135,24 +199,28 @@ const GRANTS: &[Grant] = &[
         ],
         resource: "arn:{p}:iam::*:role/{name}-config-reader",
         only_the_read_policy: false,
+        store: None,
     },
     Grant {
         sid: "SecretKey",
         actions: &[("kms:DescribeKey", &[Init])],
         resource: "arn:{p}:kms:*:*:key/*",
         only_the_read_policy: false,
+        store: None,
     },
     Grant {
         sid: "Layers",
         actions: &[("lambda:PublishLayerVersion", &[Init])],
         resource: "arn:{p}:lambda:*:*:layer:{name}-*",
         only_the_read_policy: false,
+        store: None,
     },
     Grant {
         sid: "LayerVersions",
         actions: &[("lambda:GetLayerVersion", &[Enable])],
         resource: "arn:{p}:lambda:*:*:layer:{name}-*:*",
         only_the_read_policy: false,
+        store: None,
     },
     Grant {
         sid: "Functions",
@@ -166,12 +234,14 @@ const GRANTS: &[Grant] = &[
         ],
         resource: "arn:{p}:lambda:*:*:function:*",
         only_the_read_policy: false,
+        store: None,
     },
     Grant {
         sid: "FunctionRoles",
         actions: &[("iam:ListAttachedRolePolicies", &[Enable, Disable, Status])],
         resource: "arn:{p}:iam::*:role/*",
         only_the_read_policy: false,
+        store: None,
     },
     Grant {
         sid: "AttachTheReadPolicyOnly",
@@ -181,6 +251,7 @@ const GRANTS: &[Grant] = &[
         ],
         resource: "arn:{p}:iam::*:role/*",
         only_the_read_policy: true,
+        store: None,
     },
     Grant {
         sid: "Listings",
@@ -197,6 +268,7 @@ const GRANTS: &[Grant] = &[
         ],
         resource: "*",
         only_the_read_policy: false,
+        store: None,
     },
 ];
 
@@ -213,10 +285,27 @@ fn wanted(calls: &[CommandName], commands: &[CommandName]) -> bool {
     calls.iter().any(|c| commands.contains(c))
 }
 
-/// The policy document for `commands`, with `name` (`--name`) and `partition` filled in.
-pub fn policy(commands: &[CommandName], name: &str, partition: &str) -> Value {
+/// Whether `grant` serves the store `store` (`--store`; None: the stores an install's commands
+/// look for, S3 and Secrets Manager).
+fn serves(grant: &Grant, store: Option<StoreKind>) -> bool {
+    match (grant.store, store) {
+        (None, _) => true,
+        (Some(only), Some(store)) => only == store,
+        (Some(only), None) => only != StoreKind::Appconfig,
+    }
+}
+
+/// The policy document for `commands` on `store`, with `name` (`--name`) and `partition`
+/// filled in.
+pub fn policy(
+    commands: &[CommandName],
+    name: &str,
+    partition: &str,
+    store: Option<StoreKind>,
+) -> Value {
     let statements: Vec<Value> = GRANTS
         .iter()
+        .filter(|grant| serves(grant, store))
         .filter_map(|grant| {
             let actions: Vec<&str> = grant
                 .actions
@@ -249,6 +338,7 @@ pub fn markdown_table() -> String {
     for command in CommandName::ALL {
         let actions: Vec<String> = GRANTS
             .iter()
+            .filter(|grant| serves(grant, None))
             .flat_map(|grant| grant.actions.iter())
             .filter(|(_, calls)| calls.contains(&command))
             .map(|(action, _)| format!("`{action}`"))
@@ -279,14 +369,14 @@ mod tests {
 
     #[test]
     fn each_command_gets_only_what_it_calls() {
-        let status = policy(&[Status], "faultline", "aws");
+        let status = policy(&[Status], "faultline", "aws", None);
         let got = actions(&status);
         assert!(got.contains(&"lambda:GetFunction".to_string()));
         assert!(
             !got.iter()
                 .any(|a| a.contains("Update") || a.contains("Put"))
         );
-        let experiment = actions(&policy(&[Experiment], "faultline", "aws"));
+        let experiment = actions(&policy(&[Experiment], "faultline", "aws", None));
         assert!(experiment.iter().all(|a| a.starts_with("secretsmanager:")
             || a == "s3:ListBucket"
             || a == "s3:GetObject"
@@ -296,7 +386,7 @@ mod tests {
 
     #[test]
     fn attaching_is_limited_to_the_read_policy_in_the_partition() {
-        let all = policy(&CommandName::ALL, "team-a", "aws-cn");
+        let all = policy(&CommandName::ALL, "team-a", "aws-cn", None);
         let attach = all["Statement"]
             .as_array()
             .unwrap()
@@ -314,10 +404,55 @@ mod tests {
 
     #[test]
     fn no_action_is_listed_twice() {
-        let all = actions(&policy(&CommandName::ALL, "faultline", "aws"));
+        let all = actions(&policy(&CommandName::ALL, "faultline", "aws", None));
         let mut unique = all.clone();
         unique.sort();
         unique.dedup();
         assert_eq!(all.len(), unique.len());
+    }
+
+    #[test]
+    fn each_store_gets_only_its_own_statements() {
+        let default = actions(&policy(&CommandName::ALL, "faultline", "aws", None));
+        assert!(default.iter().any(|a| a.starts_with("s3:")));
+        assert!(default.iter().any(|a| a.starts_with("secretsmanager:")));
+        assert!(!default.iter().any(|a| a.starts_with("appconfig:")));
+        let appconfig = policy(
+            &CommandName::ALL,
+            "faultline",
+            "aws",
+            Some(StoreKind::Appconfig),
+        );
+        let names = actions(&appconfig);
+        assert!(
+            names
+                .iter()
+                .any(|a| a == "appconfig:CreateHostedConfigurationVersion")
+        );
+        assert!(
+            !names
+                .iter()
+                .any(|a| a.starts_with("s3:") || a.starts_with("secretsmanager:"))
+        );
+        // StartDeployment acts on the application and on the strategy: granted on each.
+        let text = appconfig.to_string();
+        assert!(
+            text.contains("arn:aws:appconfig:*:*:application/*"),
+            "{text}"
+        );
+        assert!(
+            text.contains("arn:aws:appconfig:*:*:deploymentstrategy/*"),
+            "{text}"
+        );
+        let s3 = actions(&policy(
+            &[Experiment],
+            "faultline",
+            "aws",
+            Some(StoreKind::S3),
+        ));
+        assert!(
+            !s3.iter().any(|a| a.starts_with("secretsmanager:")),
+            "{s3:?}"
+        );
     }
 }

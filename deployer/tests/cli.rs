@@ -1079,3 +1079,162 @@ async fn concurrent_starts(env: &Env, extra: &[&str], vars: &[(&str, &str)]) {
         );
     }
 }
+
+/// `--store appconfig`: init creates the application, environment, freeform profile and an
+/// immediate deployment strategy on the AppConfig stand-in (moto has no environments, strategies
+/// or deployments), writes and deploys the first version, and the read policy grants the data
+/// plane's two calls on exactly that configuration. Concurrent `experiment start`s lose nothing:
+/// AppConfig's locking token refuses a stale write (409), which is redone, and the data plane
+/// serves the last deployment with every experiment. The store is never guessed.
+// The stand-in serves from the runtime's workers while the test waits on the deployer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_appconfig_store_is_deployed_and_loses_no_concurrent_edit() {
+    let env = Env::start().await;
+    let appconfig = faultline_testkit::appconfig::AppConfigData::start().await;
+    let standin = [("AWS_ENDPOINT_URL_APPCONFIG", appconfig.endpoint.as_str())];
+    let config = env.write(
+        "faultline.yaml",
+        &format!("team_private_key: \"{SECRET_MARKER}\"\nexperiments: []\n"),
+    );
+    let dist = env.dist().to_string_lossy().into_owned();
+    let (code, out, err) = env.deployer_with(
+        &[
+            "init",
+            "--store",
+            "appconfig",
+            "--config",
+            &config,
+            "--dist",
+            &dist,
+        ],
+        &standin,
+    );
+    assert_eq!(code, 0, "{out}\n{err}");
+    let arn = out
+        .split_whitespace()
+        .find(|w| w.starts_with("appconfig:"))
+        .unwrap_or_default()
+        .to_string();
+    assert!(out.contains(&format!("{arn} (created)")), "{out}");
+    let ids = arn.trim_start_matches("appconfig:").to_string();
+    let log = appconfig.log();
+    for operation in [
+        "CreateApplication 201",
+        "CreateEnvironment 201",
+        "CreateConfigurationProfile 201",
+        "CreateDeploymentStrategy 201",
+        "CreateHostedConfigurationVersion 201",
+        "StartDeployment 201",
+    ] {
+        assert!(log.iter().any(|l| l == operation), "{operation}: {log:?}");
+    }
+    assert!(
+        appconfig
+            .deployed("faultline/rehearsals/faultline")
+            .is_some_and(|c| c.contains(SECRET_MARKER))
+    );
+    let policy = env
+        .policy_document(
+            "arn:aws:iam::123456789012:policy/faultline-read-config-us-east-1",
+            "v1",
+        )
+        .await
+        .to_string();
+    let (app, rest) = ids.split_once('/').unwrap_or_default();
+    let (environment, profile) = rest.split_once('/').unwrap_or_default();
+    let configuration = format!(
+        "arn:aws:appconfig:us-east-1:123456789012:application/{app}/environment/{environment}/configuration/{profile}"
+    );
+    assert!(
+        policy.contains("appconfig:StartConfigurationSession")
+            && policy.contains("appconfig:GetLatestConfiguration")
+            && policy.contains(&configuration),
+        "{policy}"
+    );
+    // A second init keeps it.
+    let (code, out, err) =
+        env.deployer_with(&["init", "--store", "appconfig", "--dist", &dist], &standin);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains(&format!("{arn} (kept")), "{out}");
+
+    let edits: Vec<_> = (0..8)
+        .map(|i| {
+            let name = format!("edit-{i}");
+            let endpoint = appconfig.endpoint.clone();
+            let env = &env;
+            async move {
+                let vars = [("AWS_ENDPOINT_URL_APPCONFIG", endpoint.as_str())];
+                env.deployer_with(
+                    &[
+                        "--store",
+                        "appconfig",
+                        "experiment",
+                        "start",
+                        "--experiment",
+                        &name,
+                        "--flag",
+                        "ingress",
+                        "--latency",
+                        "5",
+                    ],
+                    &vars,
+                )
+            }
+        })
+        .collect();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::scope(|scope| {
+        for edit in edits {
+            let tx = tx.clone();
+            scope.spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("runtime");
+                let _ = tx.send(runtime.block_on(edit));
+            });
+        }
+    });
+    drop(tx);
+    for (code, out, err) in rx {
+        assert_eq!(code, 0, "{out}\n{err}");
+    }
+    let served = appconfig
+        .deployed(&ids)
+        .expect("the data plane serves the configuration");
+    for i in 0..8 {
+        assert!(
+            served.contains(&format!("edit-{i}")),
+            "edit-{i} lost: {served}"
+        );
+    }
+    assert!(served.contains(SECRET_MARKER));
+    let log = appconfig.log();
+    assert!(
+        log.iter()
+            .any(|l| l == "CreateHostedConfigurationVersion 409"),
+        "no stale write was refused: {log:?}"
+    );
+    // status names the store and what reading it costs.
+    let (code, out, err) = env.deployer_with(&["--store", "appconfig", "status"], &standin);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("AppConfig"), "{out}");
+    // The store is never guessed: without --store the S3 default is asked for.
+    let (code, _, err) = env.deployer_with(&["experiment", "list"], &standin);
+    assert_eq!(code, 2, "{err}");
+    // enable wires the ids; iam-policy --store appconfig grants the AppConfig calls, only then.
+    let role = env.role("ac-role").await;
+    env.function("ac-fn", &role, &[], &[]).await;
+    let (code, out, err) = env.deployer_with(
+        &["--store", "appconfig", "enable", "ac-fn", "--yes"],
+        &standin,
+    );
+    assert_eq!(code, 0, "{out}\n{err}");
+    let (_, vars) = env.state("ac-fn").await;
+    assert_eq!(vars.get("GREMLIN_CONFIG_ARN"), Some(&arn));
+    let (_, with_appconfig, _) = env.deployer(&["--store", "appconfig", "iam-policy"]);
+    assert!(with_appconfig.contains("appconfig:CreateHostedConfigurationVersion"));
+    assert!(!with_appconfig.contains("s3:PutObject"));
+    let (_, default, _) = env.deployer(&["iam-policy"]);
+    assert!(!default.contains("appconfig:"), "{default}");
+}

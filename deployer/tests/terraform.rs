@@ -293,3 +293,92 @@ async fn the_complete_example_applies_to_moto_as_enable_wires_and_destroys() {
         .await;
     assert!(bucket.is_err(), "{bucket:?}");
 }
+
+/// Every way the setup module keeps the config plans against moto (which serves the data
+/// sources; nothing is created): each store's resources only, and where the policy is known
+/// before apply (S3, a config read through a role) exactly the statements `deployer init`
+/// writes for it (`deployer/src/install/read_policy.rs` is the one definition).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_setup_module_plans_the_read_policy_of_every_store() {
+    let (binary, plugins) = match tools() {
+        Ok(tools) => tools,
+        Err(missing) => {
+            eprintln!("SKIPPED terraform plan against moto: {missing}");
+            return;
+        }
+    };
+    let env = Env::start().await;
+    let copy = copy_tree();
+    let root = copy.path().join("plan");
+    std::fs::create_dir_all(&root).expect("dir");
+    let zip = copy.path().join("layer.zip");
+    std::fs::write(&zip, EMPTY_ZIP).expect("zip");
+    std::fs::write(
+        root.join("moto_override.tf"),
+        moto_override(&env.moto.endpoint),
+    )
+    .expect("override");
+    let plugin_arg = format!("-plugin-dir={}", plugins.display());
+    let cases: [(&str, &str, &[&str], &[&str]); 4] = [
+        (
+            "s3",
+            "",
+            &["s3:GetObject", "s3:ListBucket", "aws_s3_bucket.config[0]"],
+            &["secretsmanager:", "appconfig:"],
+        ),
+        (
+            "secretsmanager",
+            "",
+            &["aws_secretsmanager_secret.config[0]"],
+            &["aws_s3_bucket.config[0]", "aws_appconfig_application"],
+        ),
+        (
+            "appconfig",
+            "reader_accounts = [\"222222222222\"]",
+            &[
+                "aws_appconfig_deployment.config[0]",
+                "aws_appconfig_deployment_strategy.config[0]",
+                "aws_iam_role.reader[0]",
+                "aws_iam_role_policy.reader[0]",
+                "arn:aws:iam::222222222222:root",
+            ],
+            &[
+                "aws_s3_bucket.config[0]",
+                "aws_secretsmanager_secret.config[0]",
+            ],
+        ),
+        (
+            "s3",
+            "config_arn = \"arn:aws:s3:::central/faultline.yaml\"\n  config_role_arn = \"arn:aws:iam::222222222222:role/faultline-config-reader\"",
+            &["sts:AssumeRole", "faultline-config-reader"],
+            &["s3:GetObject", "aws_s3_bucket.config[0]"],
+        ),
+    ];
+    for (store, extra, present, absent) in cases {
+        std::fs::write(
+            root.join("main.tf"),
+            format!(
+                "module \"faultline\" {{\n  source = \"../terraform/modules/setup\"\n  \
+                 store = \"{store}\"\n  {extra}\n  architectures = [\"x86_64\"]\n  \
+                 layer_zip_files = {{ x86_64 = \"{}\" }}\n}}\n\nprovider \"aws\" {{\n  \
+                 region = \"us-east-1\"\n}}\n",
+                zip.display()
+            ),
+        )
+        .expect("main.tf");
+        terraform(&binary, &root, &["init", "-backend=false", &plugin_arg]);
+        let plan = terraform(&binary, &root, &["plan", "-no-color"]);
+        for wanted in present {
+            assert!(
+                plan.contains(wanted),
+                "{store} {extra}: no {wanted} in\n{plan}"
+            );
+        }
+        for unwanted in absent {
+            assert!(
+                !plan.contains(unwanted),
+                "{store} {extra}: {unwanted} in\n{plan}"
+            );
+        }
+    }
+}

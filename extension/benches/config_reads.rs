@@ -21,7 +21,7 @@ mod support;
 use faultline_extension::config::refresh::first_read_backdated;
 use faultline_schema::cost;
 use faultline_testkit::MotoServer;
-use faultline_testkit::appconfig_data::AppConfigData;
+use faultline_testkit::appconfig::AppConfigData;
 use faultline_testkit::lambda_emulator::Emulator;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;

@@ -3,7 +3,7 @@
 //! them and stopped when its handle is dropped.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failure is the report
 
-pub mod appconfig_data;
+pub mod appconfig;
 pub mod cloudwatch_feed;
 pub mod forward_proxy;
 pub mod lambda_emulator;

@@ -47,6 +47,7 @@ pub fn run(global: &Global, args: &Args) -> Result<(), DeployError> {
         &commands,
         &global.name,
         &args.partition,
+        global.store,
     ));
     Ok(())
 }

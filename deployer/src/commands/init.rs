@@ -12,7 +12,9 @@ use crate::error::DeployError;
 use crate::global::Global;
 use crate::install::store::{Store, StoreKind};
 use crate::install::zips::{self, LayerZip, ZipSource};
-use crate::install::{config_object, layer, names, policy, read_policy, reader_role, secret};
+use crate::install::{
+    appconfig, config_object, layer, names, policy, read_policy, reader_role, secret,
+};
 use crate::output::{self, Report};
 use faultline_schema::config::Config;
 use serde::Serialize;
@@ -123,6 +125,16 @@ pub async fn run(global: &Global, args: &Args) -> Result<(), DeployError> {
                 arn: object.arn,
                 action: object.action,
                 removed_experiments: object.removed,
+            };
+            (report, None)
+        }
+        Ok(Store::AppConfig(name)) => {
+            let config = appconfig::ensure(&aws_, name, config.as_deref(), dry_run).await?;
+            let report = StoreReport {
+                store: Some(StoreKind::Appconfig),
+                arn: config.arn,
+                action: config.action,
+                removed_experiments: config.removed,
             };
             (report, None)
         }

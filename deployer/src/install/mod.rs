@@ -1,8 +1,9 @@
 //! What `deployer init` creates and how the other commands find it: the names of everything
-//! ([`names`]), the config store ([`store`]: the secret [`secret`] or the S3 object
-//! [`config_object`]), the read policy ([`read_policy`] its one definition, [`policy`] creating and attaching it) and the layer
+//! ([`names`]), the config store ([`store`]: the secret [`secret`], the S3 object
+//! [`config_object`] or the AppConfig configuration [`appconfig`]), the read policy ([`read_policy`] its one definition, [`policy`] creating and attaching it) and the layer
 //! versions ([`layer`]).
 
+pub mod appconfig;
 pub mod config_object;
 pub mod embedded;
 pub mod layer;

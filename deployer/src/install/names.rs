@@ -41,6 +41,22 @@ pub fn config_bucket(name: &str, account: &Account, region: &str) -> Result<Stri
     Ok(bucket)
 }
 
+/// The AppConfig application of `--store appconfig` (applications are per Region).
+pub fn appconfig_application(name: &str) -> String {
+    name.to_string()
+}
+
+/// The AppConfig environment the functions read.
+pub const APPCONFIG_ENVIRONMENT: &str = "rehearsals";
+
+/// The AppConfig configuration profile holding the config.
+pub const APPCONFIG_PROFILE: &str = "faultline";
+
+/// The AppConfig deployment strategy that deploys at once.
+pub fn appconfig_strategy(name: &str) -> String {
+    format!("{name}-immediate")
+}
+
 /// The config object's key in the bucket.
 pub const CONFIG_KEY: &str = "faultline.yaml";
 

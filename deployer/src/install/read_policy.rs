@@ -15,6 +15,9 @@ enum Term {
     ConfigObjectArn,
     /// The config object's bucket's ARN.
     ConfigBucketArn,
+    /// The AppConfig configuration (`--store appconfig`): application, environment and
+    /// profile, by id.
+    AppConfigConfiguration,
     /// The role in the config's account that reads the config (`--config-role`).
     ConfigRole,
     /// Every CloudWatch alarm of the secret's partition, region and account.
@@ -47,7 +50,7 @@ struct Statement {
 /// Manager in the secret's region only. A config kept in another account is read through a
 /// role there: then sts:AssumeRole on exactly that role replaces the store's statements (the
 /// role's own policy reads the store, [`store_statements`]).
-const STATEMENTS: [Statement; 6] = [
+const STATEMENTS: [Statement; 8] = [
     Statement {
         sid: "ReadFaultlineConfig",
         action: "secretsmanager:GetSecretValue",
@@ -76,6 +79,25 @@ const STATEMENTS: [Statement; 6] = [
         condition: None,
         with_key_only: false,
         store: Some(StoreKind::S3),
+        via_role: Some(false),
+    },
+    // The data plane's two calls, on exactly the configuration.
+    Statement {
+        sid: "StartFaultlineConfigSession",
+        action: "appconfig:StartConfigurationSession",
+        resource: Term::AppConfigConfiguration,
+        condition: None,
+        with_key_only: false,
+        store: Some(StoreKind::Appconfig),
+        via_role: Some(false),
+    },
+    Statement {
+        sid: "ReadFaultlineConfigDeployment",
+        action: "appconfig:GetLatestConfiguration",
+        resource: Term::AppConfigConfiguration,
+        condition: None,
+        with_key_only: false,
+        store: Some(StoreKind::Appconfig),
         via_role: Some(false),
     },
     Statement {
@@ -175,7 +197,9 @@ pub fn document(
     role: Option<&str>,
 ) -> Value {
     let key = kms_key_arn.filter(|k| !k.is_empty());
-    let store = if config_arn.split(':').nth(2) == Some("s3") {
+    let store = if config_arn.starts_with("appconfig:") {
+        StoreKind::Appconfig
+    } else if config_arn.split(':').nth(2) == Some("s3") {
         StoreKind::S3
     } else {
         StoreKind::Secretsmanager
@@ -190,6 +214,17 @@ pub fn document(
     let concrete = |term: Term| -> Option<String> {
         match term {
             Term::SecretArn | Term::ConfigObjectArn => Some(config_arn.to_string()),
+            // `appconfig:APP/ENV/PROFILE` by id, in the functions' account and Region (the
+            // data plane reads the Region's configuration).
+            Term::AppConfigConfiguration => {
+                let path = config_arn.strip_prefix("appconfig:")?;
+                let mut ids = path.split('/');
+                let (app, env, profile) = (ids.next()?, ids.next()?, ids.next()?);
+                Some(format!(
+                    "arn:{}:appconfig:{}:{}:application/{app}/environment/{env}/configuration/{profile}",
+                    home.partition, home.region, home.account
+                ))
+            }
             Term::ConfigBucketArn => config_arn.rsplit_once(':').and_then(|(head, resource)| {
                 let (bucket, _) = resource.split_once('/')?;
                 Some(format!("{head}:{bucket}"))
@@ -243,6 +278,9 @@ fn cfn(term: Term) -> &'static str {
             "!Sub \"arn:${AWS::Partition}:s3:::${ConfigBucket}/faultline.yaml\""
         }
         Term::ConfigBucketArn => "!GetAtt ConfigBucket.Arn",
+        Term::AppConfigConfiguration => {
+            "!Sub \"arn:${AWS::Partition}:appconfig:${AWS::Region}:${AWS::AccountId}:application/${ConfigApplication}/environment/${ConfigEnvironment}/configuration/${ConfigProfile}\""
+        }
         Term::RegionAlarms => {
             "!Sub \"arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:*\""
         }
@@ -258,6 +296,7 @@ fn hcl(term: Term) -> &'static str {
         Term::SecretArn => "local.secret_arn",
         Term::ConfigObjectArn => "local.config_object_arn",
         Term::ConfigBucketArn => "local.config_bucket_arn",
+        Term::AppConfigConfiguration => "local.appconfig_configuration_arn",
         Term::ConfigRole => "var.config_role_arn",
         Term::RegionAlarms => {
             "\"arn:${data.aws_partition.current.partition}:cloudwatch:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:alarm:*\""
@@ -295,7 +334,7 @@ fn hcl_attributes(s: &Statement) -> Vec<String> {
 /// The statements for the templates, each with its CloudFormation and HCL spellings, by the
 /// policy they make: `function` (the read policy) and `reader` (the role other accounts assume:
 /// no alarms) for each store (`secretsmanager`, `secretsmanager_key` with a customer managed
-/// key, `s3`), and `via_role` (a config read through a role in another account).
+/// key, `s3`, `appconfig`), and `via_role` (a config read through a role in another account).
 pub fn template_context() -> Value {
     let statement = |s: &Statement| {
         json!({
@@ -319,6 +358,7 @@ pub fn template_context() -> Value {
         "secretsmanager": policy(StoreKind::Secretsmanager, false, false),
         "secretsmanager_key": policy(StoreKind::Secretsmanager, false, true),
         "s3": policy(StoreKind::S3, false, false),
+        "appconfig": policy(StoreKind::Appconfig, false, false),
         "via_role": policy(StoreKind::S3, true, false),
     })
 }
@@ -406,6 +446,32 @@ mod tests {
     }
 
     #[test]
+    fn an_appconfig_store_is_read_through_the_data_plane_on_exactly_its_configuration() {
+        let home = ArnHome {
+            partition: "aws",
+            region: "eu-west-1",
+            account: "123",
+        };
+        let doc = document("appconfig:abc1234/def5678/ghi9012", None, home, None);
+        let statements = doc["Statement"].as_array().cloned().unwrap_or_default();
+        let actions: Vec<&str> = statements
+            .iter()
+            .filter_map(|s| s["Action"].as_str())
+            .collect();
+        assert_eq!(
+            actions,
+            [
+                "appconfig:StartConfigurationSession",
+                "appconfig:GetLatestConfiguration",
+                "cloudwatch:DescribeAlarms"
+            ]
+        );
+        let configuration = "arn:aws:appconfig:eu-west-1:123:application/abc1234/environment/def5678/configuration/ghi9012";
+        assert_eq!(statements[0]["Resource"], configuration);
+        assert_eq!(statements[1]["Resource"], configuration);
+    }
+
+    #[test]
     fn a_config_in_another_account_is_read_through_its_role_only() {
         let home = ArnHome {
             partition: "aws",
@@ -466,6 +532,13 @@ mod tests {
                 "ReadFaultlineConfigObject",
                 "FindFaultlineConfigObject",
                 "ReadStopAlarms"
+            ]
+        );
+        assert_eq!(
+            sids("appconfig", "reader"),
+            [
+                "StartFaultlineConfigSession",
+                "ReadFaultlineConfigDeployment"
             ]
         );
         assert_eq!(

@@ -5,7 +5,7 @@
 use crate::emulator::Emulator;
 use crate::start_extension;
 use crate::support::{Function, LambdaEnv, Moto, Proc};
-use faultline_testkit::appconfig_data::AppConfigData;
+use faultline_testkit::appconfig::AppConfigData;
 use std::time::Duration;
 
 const ONE: &str =

@@ -1,6 +1,6 @@
 # Rendered by `deployer render terraform`; edit deployer/templates/terraform, not this file.
 output "config_arn" {
-  description = "ARN of the config (GREMLIN_CONFIG_ARN of every wired function): the S3 object, the secret, or the given config_arn."
+  description = "ARN of the config (GREMLIN_CONFIG_ARN of every wired function): the S3 object, the secret, appconfig:APPLICATION/ENVIRONMENT/PROFILE by id, or the given config_arn."
   value       = local.config_arn
 }
 

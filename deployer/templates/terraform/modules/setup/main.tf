@@ -12,9 +12,10 @@ data "aws_partition" "current" {}
 data "aws_caller_identity" "current" {}
 
 locals {
-  via_role = var.config_role_arn != null
-  use_s3   = !local.via_role && var.store == "s3"
-  bucket   = "{{bucket_prefix}}${data.aws_caller_identity.current.account_id}-${data.aws_region.current.name}"
+  via_role      = var.config_role_arn != null
+  use_s3        = !local.via_role && var.store == "s3"
+  use_appconfig = !local.via_role && var.store == "appconfig"
+  bucket        = "{{bucket_prefix}}${data.aws_caller_identity.current.account_id}-${data.aws_region.current.name}"
 }
 
 resource "aws_s3_bucket" "config" {
@@ -71,6 +72,69 @@ resource "aws_s3_object" "config" {
   depends_on = [aws_s3_bucket_versioning.config]
 }
 
+resource "aws_appconfig_application" "config" {
+  count       = local.use_appconfig ? 1 : 0
+  name        = "{{appconfig_application}}"
+  description = "faultline config and experiments (edited by `deployer experiment`)"
+  tags        = var.tags
+}
+
+resource "aws_appconfig_environment" "config" {
+  count          = local.use_appconfig ? 1 : 0
+  application_id = aws_appconfig_application.config[0].id
+  name           = "{{appconfig_environment}}"
+  description    = "Where faultline's functions read their experiments"
+  tags           = var.tags
+}
+
+resource "aws_appconfig_configuration_profile" "config" {
+  count          = local.use_appconfig ? 1 : 0
+  application_id = aws_appconfig_application.config[0].id
+  name           = "{{appconfig_profile}}"
+  location_uri   = "hosted"
+  type           = "AWS.Freeform"
+  tags           = var.tags
+}
+
+resource "aws_appconfig_deployment_strategy" "config" {
+  # Experiment edits apply at the functions' next refresh, as with the other stores.
+  count                          = local.use_appconfig ? 1 : 0
+  name                           = "{{appconfig_strategy}}"
+  description                    = "faultline: deploy experiment edits at once"
+  deployment_duration_in_minutes = 0
+  final_bake_time_in_minutes     = 0
+  growth_factor                  = 100
+  replicate_to                   = "NONE"
+  tags                           = var.tags
+}
+
+resource "aws_appconfig_hosted_configuration_version" "config" {
+  count                    = local.use_appconfig ? 1 : 0
+  application_id           = aws_appconfig_application.config[0].id
+  configuration_profile_id = aws_appconfig_configuration_profile.config[0].configuration_profile_id
+  content_type             = "application/x-yaml"
+  content                  = var.config_yaml
+
+  lifecycle {
+    # Later versions are `deployer experiment`'s; Terraform only writes the first config.
+    ignore_changes = [content]
+  }
+}
+
+resource "aws_appconfig_deployment" "config" {
+  count                    = local.use_appconfig ? 1 : 0
+  application_id           = aws_appconfig_application.config[0].id
+  environment_id           = aws_appconfig_environment.config[0].environment_id
+  configuration_profile_id = aws_appconfig_configuration_profile.config[0].configuration_profile_id
+  configuration_version    = aws_appconfig_hosted_configuration_version.config[0].version_number
+  deployment_strategy_id   = aws_appconfig_deployment_strategy.config[0].id
+  tags                     = var.tags
+
+  lifecycle {
+    ignore_changes = [configuration_version]
+  }
+}
+
 resource "aws_secretsmanager_secret" "config" {
   #checkov:skip=CKV_AWS_149:The AWS managed key is the default; set var.kms_key_id for a customer managed key.
   #checkov:skip=CKV2_AWS_57:The secret holds faultline's config and experiments, not a credential: there is nothing to rotate.
@@ -94,10 +158,12 @@ resource "aws_secretsmanager_secret_version" "config" {
 }
 
 locals {
-  secret_arn        = one(aws_secretsmanager_secret.config[*].arn)
-  config_bucket_arn = "arn:${data.aws_partition.current.partition}:s3:::${local.bucket}"
-  config_object_arn = "${local.config_bucket_arn}/faultline.yaml"
-  config_arn        = local.via_role ? var.config_arn : local.use_s3 ? local.config_object_arn : local.secret_arn
+  secret_arn                  = one(aws_secretsmanager_secret.config[*].arn)
+  config_bucket_arn           = "arn:${data.aws_partition.current.partition}:s3:::${local.bucket}"
+  config_object_arn           = "${local.config_bucket_arn}/faultline.yaml"
+  appconfig_ids               = local.use_appconfig ? "${aws_appconfig_application.config[0].id}/${aws_appconfig_environment.config[0].environment_id}/${aws_appconfig_configuration_profile.config[0].configuration_profile_id}" : ""
+  appconfig_configuration_arn = local.use_appconfig ? "arn:${data.aws_partition.current.partition}:appconfig:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:application/${aws_appconfig_application.config[0].id}/environment/${aws_appconfig_environment.config[0].environment_id}/configuration/${aws_appconfig_configuration_profile.config[0].configuration_profile_id}" : null
+  config_arn                  = local.via_role ? var.config_arn : local.use_s3 ? local.config_object_arn : local.use_appconfig ? "appconfig:${local.appconfig_ids}" : local.secret_arn
 
   # The read policy's statements for each way of keeping the config (its one definition is
   # the deployer's, deployer/src/install/read_policy.rs).
@@ -118,7 +184,7 @@ locals {
     }
 {{/each}}
   }
-  policy_kind = local.via_role ? "via_role" : local.use_s3 ? "s3" : var.kms_key_id == null ? "secretsmanager" : "secretsmanager_key"
+  policy_kind = local.via_role ? "via_role" : local.use_s3 ? "s3" : local.use_appconfig ? "appconfig" : var.kms_key_id == null ? "secretsmanager" : "secretsmanager_key"
 }
 
 resource "aws_iam_policy" "read_config" {

@@ -11,13 +11,13 @@ variable "name" {
 }
 
 variable "store" {
-  description = "Where the config lives: s3 (the default: a versioned, private, encrypted bucket; about $0.035 per busy environment-month of reads) or secretsmanager (about $0.43). Ignored with config_role_arn."
+  description = "Where the config lives: s3 (the default: a versioned, private, encrypted bucket; about $0.035 per busy environment-month of reads), secretsmanager (about $0.43) or appconfig (about $0.018, plus $0.0008 per change received). Ignored with config_role_arn."
   type        = string
   default     = "s3"
 
   validation {
-    condition     = contains(["s3", "secretsmanager"], var.store)
-    error_message = "store: s3 or secretsmanager."
+    condition     = contains(["s3", "secretsmanager", "appconfig"], var.store)
+    error_message = "store: s3, secretsmanager or appconfig."
   }
 }
 

@@ -1,5 +1,6 @@
 //! A stand-in for the AppConfig data plane (`appconfigdata`), which moto 5.2.5 does not serve,
-//! written from the AppConfig Data API reference:
+//! written from the AppConfig Data API reference (the control plane the deployer uses is served
+//! beside it, [`control_plane`]):
 //!
 //! - `StartConfigurationSession` (`POST /configurationsessions`, JSON with the application,
 //!   environment and profile identifiers and `RequiredMinimumPollIntervalInSeconds`, 15 to
@@ -17,6 +18,8 @@
 //! Every request must carry a SigV4 `Authorization` header (its presence is checked, not the
 //! signature). Each request is logged for the tests.
 
+mod control_plane;
+
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
@@ -29,9 +32,9 @@ use std::time::{Duration, Instant};
 
 /// One configuration's deployed content.
 #[derive(Debug, Clone)]
-struct Deployed {
-    content: String,
-    version: u64,
+pub(crate) struct Deployed {
+    pub(crate) content: String,
+    pub(crate) version: u64,
 }
 
 #[derive(Debug)]
@@ -45,12 +48,15 @@ struct Token {
 }
 
 #[derive(Debug, Default)]
-struct Data {
-    deployed: HashMap<String, Deployed>,
+pub(crate) struct Data {
+    /// Served by the data plane, by `application/environment/profile`.
+    pub(crate) deployed: HashMap<String, Deployed>,
     tokens: HashMap<String, Token>,
     next_token: u64,
     /// `OPERATION status` per request, in order.
-    log: Vec<String>,
+    pub(crate) log: Vec<String>,
+    /// The control plane's resources (crate::appconfig_control).
+    pub(crate) control: control_plane::Control,
     /// Tests that refresh every second: the poll interval answered is 1 s, not the one asked.
     lenient: bool,
     /// Every request is answered 500 InternalServerException (an outage).
@@ -64,7 +70,7 @@ pub struct AppConfigData {
     _server: tokio::task::JoinHandle<()>,
 }
 
-fn error(status: StatusCode, code: &str, message: &str) -> Response {
+pub(crate) fn error(status: StatusCode, code: &str, message: &str) -> Response {
     let mut response =
         (status, serde_json::json!({"Message": message}).to_string()).into_response();
     if let Ok(value) = code.parse() {
@@ -81,7 +87,7 @@ fn signed(headers: &HeaderMap) -> bool {
 }
 
 /// The answer to any request during an outage, or to an unsigned one.
-fn refused(data: &Data, headers: &HeaderMap) -> Option<Response> {
+pub(crate) fn refused(data: &Data, headers: &HeaderMap) -> Option<Response> {
     if data.failing {
         return Some(error(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -262,6 +268,7 @@ impl AppConfigData {
         let app = Router::new()
             .route("/configurationsessions", post(start_session))
             .route("/configuration", get(latest))
+            .merge(control_plane::routes())
             .with_state(Arc::clone(&data));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -295,6 +302,14 @@ impl AppConfigData {
                 version,
             },
         );
+    }
+
+    /// What the data plane serves for `application/environment/profile` (ids or names).
+    pub fn deployed(&self, configuration: &str) -> Option<String> {
+        self.data()
+            .deployed
+            .get(configuration)
+            .map(|d| d.content.clone())
     }
 
     /// Answers a poll interval of 1 s to sessions started from now (tests that refresh every
