@@ -1011,13 +1011,7 @@ async fn a_config_in_one_account_is_read_from_another_through_its_reader_role() 
     ]);
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(out.contains("kept in another account"), "{out}");
-    let policy = env
-        .policy_document(
-            "arn:aws:iam::123456789012:policy/faultline-read-config-us-east-1",
-            "v1",
-        )
-        .await
-        .to_string();
+    let policy = env.read_policy_text("faultline").await;
     assert!(
         policy.contains("sts:AssumeRole") && policy.contains(role),
         "{policy}"
@@ -1133,13 +1127,7 @@ async fn an_appconfig_store_is_deployed_and_loses_no_concurrent_edit() {
             .deployed("faultline/rehearsals/faultline")
             .is_some_and(|c| c.contains(SECRET_MARKER))
     );
-    let policy = env
-        .policy_document(
-            "arn:aws:iam::123456789012:policy/faultline-read-config-us-east-1",
-            "v1",
-        )
-        .await
-        .to_string();
+    let policy = env.read_policy_text("faultline").await;
     let (app, rest) = ids.split_once('/').unwrap_or_default();
     let (environment, profile) = rest.split_once('/').unwrap_or_default();
     let configuration = format!(

@@ -401,18 +401,7 @@ async fn cfn_s3_setup_stack_equals_init_and_takes_experiments() {
             "{setting}"
         );
     }
-    let encryption = env
-        .s3()
-        .await
-        .get_bucket_encryption()
-        .bucket(bucket)
-        .send()
-        .await
-        .expect("encryption");
-    assert!(
-        format!("{encryption:?}").contains("sse_algorithm: Aes256"),
-        "{encryption:?}"
-    );
+    env.assert_encrypted(bucket).await;
 
     // The read policy: init's, for this bucket.
     let by_init = env

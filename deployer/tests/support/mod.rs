@@ -238,7 +238,14 @@ impl Env {
             (Some(true), Some(true), Some(true), Some(true)),
             "{bucket}"
         );
-        let encryption = s3
+        self.assert_encrypted(bucket).await;
+    }
+
+    /// The bucket encrypts with S3's keys.
+    pub async fn assert_encrypted(&self, bucket: &str) {
+        let encryption = self
+            .s3()
+            .await
             .get_bucket_encryption()
             .bucket(bucket)
             .send()
@@ -248,6 +255,16 @@ impl Env {
             format!("{encryption:?}").contains("sse_algorithm: Aes256"),
             "{bucket}: {encryption:?}"
         );
+    }
+
+    /// The read policy `deployer init --name install` wrote (its first version), as text.
+    pub async fn read_policy_text(&self, install: &str) -> String {
+        self.policy_document(
+            &format!("arn:aws:iam::123456789012:policy/{install}-read-config-us-east-1"),
+            "v1",
+        )
+        .await
+        .to_string()
     }
 
     /// The config's text, as the extension reads it: the default install's S3 object, else

@@ -98,11 +98,7 @@ async fn an_absent_s3_object_means_no_experiments() {
     let written = moto.put_object("chaos-config", "faultline.yaml", ONE).await;
     let function = Function::start(&moto.endpoint, &written).await;
     function.until(true, Duration::from_secs(10)).await;
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&moto.sdk_config("testing", "testing").await)
-            .force_path_style(true)
-            .build(),
-    );
+    let s3 = moto.s3().await;
     s3.delete_object()
         .bucket("chaos-config")
         .key("faultline.yaml")
@@ -141,11 +137,7 @@ async fn a_stale_s3_config_suspends_every_experiment() {
         .await;
     let function = Function::start(&moto.endpoint, &arn).await;
     function.until(true, Duration::from_secs(10)).await;
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&moto.sdk_config("testing", "testing").await)
-            .force_path_style(true)
-            .build(),
-    );
+    let s3 = moto.s3().await;
     s3.delete_object()
         .bucket("chaos-config")
         .key("dead-man.yaml")

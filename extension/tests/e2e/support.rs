@@ -236,13 +236,18 @@ impl Moto {
         self._server.requests()
     }
 
-    /// Puts `text` as object `key` of `bucket` (created if needed); returns the object's ARN.
-    pub async fn put_object(&self, bucket: &str, key: &str, text: &str) -> String {
-        let client = aws_sdk_s3::Client::from_conf(
+    /// An S3 client of moto (path-style: moto's address has no bucket hosts).
+    pub async fn s3(&self) -> aws_sdk_s3::Client {
+        aws_sdk_s3::Client::from_conf(
             aws_sdk_s3::config::Builder::from(&self.sdk_config("testing", "testing").await)
                 .force_path_style(true)
                 .build(),
-        );
+        )
+    }
+
+    /// Puts `text` as object `key` of `bucket` (created if needed); returns the object's ARN.
+    pub async fn put_object(&self, bucket: &str, key: &str, text: &str) -> String {
+        let client = self.s3().await;
         let _ = client.create_bucket().bucket(bucket).send().await;
         client
             .put_object()
