@@ -29,6 +29,7 @@ pub struct Aws {
     pub cloudwatch: aws_sdk_cloudwatch::Client,
     pub kms: aws_sdk_kms::Client,
     pub appconfig: aws_sdk_appconfig::Client,
+    pub cloudformation: aws_sdk_cloudformation::Client,
     pub s3: aws_sdk_s3::Client,
     pub region: String,
 }
@@ -65,6 +66,7 @@ impl Aws {
             cloudwatch: aws_sdk_cloudwatch::Client::new(&config),
             kms: aws_sdk_kms::Client::new(&config),
             appconfig: aws_sdk_appconfig::Client::new(&config),
+            cloudformation: aws_sdk_cloudformation::Client::new(&config),
             // Path-style on a given endpoint (an emulator at an IP address has no bucket hosts).
             s3: aws_sdk_s3::Client::from_conf(
                 aws_sdk_s3::config::Builder::from(&config)

@@ -37,6 +37,8 @@ pub enum Command {
     IamPolicy(crate::commands::iam_policy::Args),
     /// Write a rehearsal's report: charts, before/during/after figures and verdicts
     Report(crate::commands::report::Args),
+    /// Set faultline up across an organisation: a service-managed StackSet over OUs and Regions
+    Stackset(crate::commands::stackset::Args),
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@ mod permissions;
 mod plan;
 mod render;
 mod report;
+mod stackset;
 
 use clap::Parser;
 use cli::{Cli, Command};
@@ -60,6 +61,7 @@ fn main() -> ExitCode {
             Command::Render(args) => commands::render::run(&cli.global, args).await,
             Command::IamPolicy(args) => commands::iam_policy::run(&cli.global, args),
             Command::Report(args) => commands::report::run(&cli.global, args).await,
+            Command::Stackset(args) => commands::stackset::run(&cli.global, args).await,
         }
     });
     match result {

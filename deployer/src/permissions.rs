@@ -21,10 +21,11 @@ pub enum CommandName {
     Experiment,
     Render,
     Report,
+    Stackset,
 }
 
 impl CommandName {
-    pub const ALL: [CommandName; 7] = [
+    pub const ALL: [CommandName; 8] = [
         CommandName::Init,
         CommandName::Enable,
         CommandName::Disable,
@@ -32,6 +33,7 @@ impl CommandName {
         CommandName::Experiment,
         CommandName::Render,
         CommandName::Report,
+        CommandName::Stackset,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -43,11 +45,12 @@ impl CommandName {
             CommandName::Experiment => "experiment",
             CommandName::Render => "render",
             CommandName::Report => "report",
+            CommandName::Stackset => "stackset",
         }
     }
 }
 
-use CommandName::{Disable, Enable, Experiment, Init, Render, Report, Status};
+use CommandName::{Disable, Enable, Experiment, Init, Render, Report, Stackset, Status};
 
 /// One statement: actions (each with the commands that call it) on one resource pattern.
 struct Grant {
@@ -254,6 +257,20 @@ const GRANTS: &[Grant] = &[
         store: None,
     },
     Grant {
+        sid: "SetupStackSet",
+        actions: &[
+            ("cloudformation:DescribeStackSet", &[Stackset]),
+            ("cloudformation:CreateStackSet", &[Stackset]),
+            ("cloudformation:CreateStackInstances", &[Stackset]),
+            ("cloudformation:DescribeStackSetOperation", &[Stackset]),
+        ],
+        // StackSets and their targets (CreateStackInstances is authorised on both): IAM names
+        // a target by ids, not by its StackSet's name.
+        resource: "arn:{p}:cloudformation:*:*:stackset*",
+        only_the_read_policy: false,
+        store: None,
+    },
+    Grant {
         sid: "Listings",
         actions: &[
             ("cloudwatch:DescribeAlarms", &[Experiment]),
@@ -345,6 +362,7 @@ pub fn markdown_table() -> String {
             .collect();
         let label = match command {
             CommandName::Render => "render --from-aws",
+            CommandName::Stackset => "stackset plan --apply",
             other => other.as_str(),
         };
         table.push_str(&format!("| `{label}` | {} |\n", actions.join(", ")));

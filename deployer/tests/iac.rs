@@ -823,3 +823,117 @@ async fn per_runtime_variables_in_the_templates_equal_deployer_enable() {
     let own = locals["own_java_options"].as_str().expect("expression");
     assert!(own.contains("\"-Dhttps.proxyHost=\""), "{own}");
 }
+
+/// `deployer stackset plan` prints the calls that set faultline up across organisational units
+/// and Regions, and writes the StackSet template they read (the committed one); with `--apply`
+/// moto's CloudFormation makes a service-managed StackSet with an instance in every account of
+/// the unit in every Region, each deployed from the layer bucket of its Region. A second run
+/// keeps the StackSet and adds no instance.
+#[tokio::test]
+async fn a_stackset_sets_up_every_account_of_an_ou_in_every_region() {
+    let env = Env::start().await;
+    let org: Value = serde_json::from_str(&run(helper("organization.py")
+        .arg(&env.moto.endpoint)
+        .args(["create", "workloads", "2"])))
+    .expect("json");
+    let ou = org["ou"].as_str().expect("ou").to_string();
+    // The organisation's layer bucket in each Region (bucket names are global, in moto too).
+    let zip = env.dist().join("faultline-layer-x86_64.zip");
+    for region in ["us-east-1", "eu-west-1"] {
+        run(helper("organization.py")
+            .arg(&env.moto.endpoint)
+            .args(["upload", &format!("org-layers-{region}")])
+            .arg(format!("faultline-layer-x86_64.zip={}", zip.display()))
+            .arg(format!("faultline-layer-arm64.zip={}", zip.display())));
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let template = dir.path().join("stackset.yaml");
+    let template_arg = template.to_string_lossy().into_owned();
+    let plan = |apply: bool| {
+        let mut args = vec![
+            "stackset",
+            "plan",
+            "--ous",
+            &ou,
+            "--regions",
+            "us-east-1,eu-west-1",
+            "--layer-bucket",
+            "org-layers",
+            "--template-out",
+            &template_arg,
+        ];
+        if apply {
+            args.push("--apply");
+        }
+        env.deployer(&args)
+    };
+
+    let (code, out, err) = plan(false);
+    assert_eq!(code, 0, "{out}\n{err}");
+    for line in [
+        "aws cloudformation create-stack-set",
+        "--stack-set-name faultline-setup",
+        "--permission-model SERVICE_MANAGED",
+        "--auto-deployment Enabled=true,RetainStacksOnAccountRemoval=true",
+        "ParameterKey=LayerCodeBucket,ParameterValue=org-layers",
+        "ParameterKey=ConfigStore,ParameterValue=s3",
+        "aws cloudformation create-stack-instances",
+        &format!("--deployment-targets OrganizationalUnitIds={ou}"),
+        "--regions us-east-1 eu-west-1",
+    ] {
+        assert!(out.contains(line), "{line} in:\n{out}");
+    }
+    let written = std::fs::read_to_string(&template).expect("the template");
+    let committed = std::fs::read_to_string(repo_root().join("cfn/faultline-setup-stackset.yaml"))
+        .expect("committed");
+    assert_eq!(written, committed);
+    let instances = || -> Vec<Value> {
+        serde_json::from_str(&run(helper("organization.py")
+            .arg(&env.moto.endpoint)
+            .args(["instances", "faultline-setup"])))
+        .expect("json")
+    };
+
+    for (run_number, stack_set) in [(1, "created"), (2, "kept")] {
+        let (code, out, err) = plan(true);
+        assert_eq!(code, 0, "run {run_number}: {out}\n{err}");
+        assert!(
+            out.contains(&format!("StackSet faultline-setup ({stack_set}")),
+            "{out}"
+        );
+        assert!(out.contains("SUCCEEDED"), "{out}");
+        let mut targets: Vec<(String, String)> = instances()
+            .iter()
+            .map(|i| {
+                (
+                    i["account"].as_str().unwrap_or_default().to_string(),
+                    i["region"].as_str().unwrap_or_default().to_string(),
+                )
+            })
+            .collect();
+        targets.sort();
+        let mut wanted: Vec<(String, String)> = org["accounts"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .flat_map(|a| ["eu-west-1", "us-east-1"].map(|r| (a.to_string(), r.to_string())))
+            .collect();
+        wanted.sort();
+        assert_eq!(targets, wanted, "run {run_number}");
+    }
+
+    // Bad input: named, exit 2, nothing made.
+    let (code, _, err) = env.deployer(&[
+        "stackset",
+        "plan",
+        "--ous",
+        "123456789012",
+        "--regions",
+        "us-east-1",
+        "--layer-bucket",
+        "x",
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--ous"), "{err}");
+}

@@ -8,4 +8,5 @@ pub mod init;
 pub mod layer;
 pub mod render;
 pub mod report;
+pub mod stackset;
 pub mod status;

@@ -76,6 +76,10 @@ pub fn render(kind: Kind, params: &RenderParams) -> Result<Vec<RenderedFile>, Re
                 path: template.path,
                 source: Box::new(source),
             })?;
+        // One source, two setup templates: the StackSet's reads its layer zips from a bucket
+        // in each Region.
+        let mut context = context.clone();
+        context["stackset"] = serde_json::Value::Bool(template.path.contains("stackset"));
         let text =
             engine
                 .render(template.path, &context)

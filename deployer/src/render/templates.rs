@@ -26,6 +26,7 @@ macro_rules! templates {
 
 const ALL: &[Template] = templates![
     "cfn/faultline-setup.yaml",
+    "cfn/faultline-setup-stackset.yaml" from "cfn/faultline-setup.yaml",
     "cfn/faultline-function.yaml",
     "cfn/faultline-dashboard.yaml",
     "sam-templates/faultline-function-snippet.yaml",
