@@ -1,4 +1,10 @@
-"""moto server enforcing IAM policies for requests signed by any SDK.
+"""moto server as the tests start it: S3's conditional writes atomic, and IAM policies enforced
+for requests signed by any SDK.
+
+S3 documents conditional writes (`If-Match`, `If-None-Match`) as atomic: of two writers holding
+the same ETag, one succeeds and the other gets 412. moto 5.2.5 compares the ETag and then writes,
+with no lock between, so under load both can succeed and one edit is lost. This launcher makes
+each object write one step (a lock around PutObject), as S3 does.
 
 Once IAM is enforced (INITIAL_NO_AUTH_ACTION_COUNT), moto 5.2.5 recomputes each request's SigV4
 signature from its own reconstruction of the request, which differs from what was signed in two
@@ -15,9 +21,22 @@ Usage: python moto_server.py [moto_server arguments]
 """
 
 import sys
+import threading
 
 from moto.iam import access_control
+from moto.s3.responses import S3Response
 from moto.server import main
+
+_object_writes = threading.Lock()
+_put_object = S3Response.put_object
+
+
+def _atomic_put_object(self):
+    with _object_writes:
+        return _put_object(self)
+
+
+S3Response.put_object = _atomic_put_object
 
 
 def _signature_not_compared(self):

@@ -169,6 +169,15 @@ pub struct MotoServer {
     log: Option<tempfile::NamedTempFile>,
 }
 
+/// moto server through `moto/moto_server.py`, which makes S3's conditional writes atomic as S3
+/// documents them (moto 5.2.5 checks the ETag, then writes) and, when IAM is enforced, skips the
+/// signature comparison moto gets wrong.
+fn launcher() -> Command {
+    let mut command = Command::new(venv_bin("python"));
+    command.arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("moto/moto_server.py"));
+    command
+}
+
 impl MotoServer {
     pub async fn start() -> MotoServer {
         MotoServer::start_with(&[]).await
@@ -176,7 +185,7 @@ impl MotoServer {
 
     /// Starts moto with extra environment (e.g. `INITIAL_NO_AUTH_ACTION_COUNT` to enforce IAM).
     pub async fn start_with(env: &[(&str, &str)]) -> MotoServer {
-        MotoServer::spawn(Command::new(venv_bin("moto_server")), env).await
+        MotoServer::spawn(launcher(), env).await
     }
 
     /// moto keeping its request log (one line per request: method, path, status), read with
@@ -184,7 +193,7 @@ impl MotoServer {
     pub async fn start_logged() -> MotoServer {
         let log = tempfile::NamedTempFile::new().expect("moto log file");
         let file = log.reopen().expect("moto log file");
-        let command = Command::new(venv_bin("moto_server"));
+        let command = launcher();
         let mut server = MotoServer::spawn_logging(command, &[], Stdio::from(file)).await;
         server.log = Some(log);
         server
@@ -206,15 +215,13 @@ impl MotoServer {
     /// `moto/moto_server.py`: moto 5.2.5 cannot recompute the signature of a Lambda GET or of a
     /// form body the Rust SDK encoded, so that launcher skips the signature comparison only.
     pub async fn enforcing_iam_after(free_calls: u32) -> MotoServer {
-        let mut command = Command::new(venv_bin("python"));
-        command.arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("moto/moto_server.py"));
         let count = free_calls.to_string();
-        MotoServer::spawn(command, &[("INITIAL_NO_AUTH_ACTION_COUNT", &count)]).await
+        MotoServer::spawn(launcher(), &[("INITIAL_NO_AUTH_ACTION_COUNT", &count)]).await
     }
 
     /// moto over TLS with the given certificate and key (PEM): `endpoint` is `https://`.
     pub async fn start_tls(cert: &Path, key: &Path) -> MotoServer {
-        let mut command = Command::new(venv_bin("moto_server"));
+        let mut command = launcher();
         command
             .arg("--ssl-cert")
             .arg(cert)
