@@ -32,6 +32,8 @@ pub struct Aws {
     pub cloudformation: aws_sdk_cloudformation::Client,
     pub s3: aws_sdk_s3::Client,
     pub region: String,
+    /// What the clients were made from ([`Aws::target`] derives other Regions and accounts).
+    config: aws_config::SdkConfig,
 }
 
 impl Aws {
@@ -52,6 +54,11 @@ impl Aws {
             loader = loader.endpoint_url(endpoint);
         }
         let config = loader.load().await;
+        Aws::from_config(config)
+    }
+
+    /// Clients of `config`, in its Region.
+    fn from_config(config: aws_config::SdkConfig) -> Result<Aws, DeployError> {
         let region = config.region().map(|r| r.to_string()).ok_or_else(|| {
             DeployError::Input(
                 "no AWS region: pass --region or set AWS_REGION (or a region in the profile)"
@@ -74,7 +81,40 @@ impl Aws {
                     .build(),
             ),
             region,
+            config,
         })
+    }
+
+    /// The same AWS in another Region, as these credentials or, given a role ARN, as that role
+    /// (assumed for the run: a fleet's target account).
+    pub async fn target(&self, region: &str, role: Option<&str>) -> Result<Aws, DeployError> {
+        let mut builder = self.config.to_builder();
+        builder.set_region(Some(Region::new(region.to_string())));
+        if let Some(role) = role {
+            let assumed = self
+                .sts
+                .assume_role()
+                .role_arn(role)
+                .role_session_name("faultline-deployer")
+                .send()
+                .await
+                .map_err(|err| aws(format!("assuming role {role} (sts:AssumeRole)"), err))?;
+            let credentials = assumed.credentials().ok_or_else(|| {
+                DeployError::Failed(format!("sts:AssumeRole on {role} returned no credentials"))
+            })?;
+            builder.set_credentials_provider(Some(
+                aws_sdk_sts::config::SharedCredentialsProvider::new(
+                    aws_sdk_sts::config::Credentials::new(
+                        credentials.access_key_id(),
+                        credentials.secret_access_key(),
+                        Some(credentials.session_token().to_string()),
+                        None,
+                        "faultline-fleet",
+                    ),
+                ),
+            ));
+        }
+        Aws::from_config(builder.build())
     }
 
     /// The partition and account the credentials belong to.

@@ -9,6 +9,7 @@ mod commands;
 mod confirm;
 mod error;
 mod experiments;
+mod fleet;
 mod functions;
 mod global;
 mod install;

@@ -349,6 +349,61 @@ pub fn policy(
     json!({"Version": "2012-10-17", "Statement": statements})
 }
 
+/// For a fleet run (the deployer assuming `role` in each target account): the role's policy
+/// (`policy`), its trust policy, which lets exactly the orchestrator (an account, or one role of
+/// it) assume it, and the orchestrator's statement allowing `sts:AssumeRole` on that role in any
+/// account. Errors name a bad role name or orchestrator.
+pub fn fleet_role(
+    policy: Value,
+    role: &str,
+    orchestrator: &str,
+    partition: &str,
+) -> Result<Value, String> {
+    let valid_name = !role.is_empty()
+        && role.len() <= 64
+        && role
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b));
+    if !valid_name {
+        return Err(format!(
+            "--role-name {role:?}: an IAM role name has 1 to 64 letters, digits and +=,.@_-"
+        ));
+    }
+    let principal = if orchestrator.len() == 12 && orchestrator.bytes().all(|b| b.is_ascii_digit())
+    {
+        format!("arn:{partition}:iam::{orchestrator}:root")
+    } else if faultline_schema::wiring::is_role_arn(orchestrator) {
+        orchestrator.to_string()
+    } else {
+        return Err(format!(
+            "--orchestrator {orchestrator:?}: give the 12-digit account or the IAM role ARN \
+             the fleet is run from"
+        ));
+    };
+    Ok(json!({
+        "RoleName": role,
+        "RolePolicy": policy,
+        "TrustPolicy": {
+            "Version": "2012-10-17",
+            "Statement": [{
+                "Sid": "TheOrchestratorRunsTheDeployerHere",
+                "Effect": "Allow",
+                "Principal": {"AWS": principal},
+                "Action": "sts:AssumeRole",
+            }],
+        },
+        "OrchestratorPolicy": {
+            "Version": "2012-10-17",
+            "Statement": [{
+                "Sid": "AssumeTheDeployerRoleInEachAccount",
+                "Effect": "Allow",
+                "Action": "sts:AssumeRole",
+                "Resource": format!("arn:{partition}:iam::*:role/{role}"),
+            }],
+        },
+    }))
+}
+
 /// The README's table: each command and the actions it needs.
 pub fn markdown_table() -> String {
     let mut table = String::from("| command | actions |\n|---|---|\n");
@@ -418,6 +473,36 @@ mod tests {
         let text = all.to_string();
         assert!(!text.contains("arn:aws:"), "{text}");
         assert!(text.contains("secret:team-a-config-*"), "{text}");
+    }
+
+    #[test]
+    fn a_fleet_role_is_trusted_by_exactly_the_orchestrator() {
+        let policy = policy(&[Status], "faultline", "aws", None);
+        let documents = fleet_role(policy.clone(), "faultline-deployer", "111111111111", "aws")
+            .expect("documents");
+        assert_eq!(documents["RolePolicy"], policy);
+        assert_eq!(
+            documents["TrustPolicy"]["Statement"][0]["Principal"]["AWS"],
+            "arn:aws:iam::111111111111:root"
+        );
+        assert_eq!(
+            documents["OrchestratorPolicy"]["Statement"][0]["Resource"],
+            "arn:aws:iam::*:role/faultline-deployer"
+        );
+        let by_role = fleet_role(
+            policy.clone(),
+            "faultline-deployer",
+            "arn:aws-cn:iam::111111111111:role/game-days",
+            "aws-cn",
+        )
+        .expect("documents");
+        assert_eq!(
+            by_role["TrustPolicy"]["Statement"][0]["Principal"]["AWS"],
+            "arn:aws-cn:iam::111111111111:role/game-days"
+        );
+        assert!(fleet_role(policy.clone(), "no spaces", "111111111111", "aws").is_err());
+        let err = fleet_role(policy, "faultline-deployer", "1111", "aws").unwrap_err();
+        assert!(err.contains("--orchestrator"), "{err}");
     }
 
     #[test]

@@ -1226,3 +1226,181 @@ async fn an_appconfig_store_is_deployed_and_loses_no_concurrent_edit() {
     let (_, default, _) = env.deployer(&["iam-policy"]);
     assert!(!default.contains("appconfig:"), "{default}");
 }
+
+/// `status` across two accounts and two Regions: each account reached through the role assumed
+/// there, every target run side by side, every function listed with its account and Region (a
+/// target with no install says so). A target that fails (a named function it lacks) fails
+/// alone: named with its account and Region, the others reported, and the exit code says so.
+#[tokio::test]
+async fn status_across_accounts_and_regions_names_what_failed_and_reports_the_rest() {
+    let env = Env::start().await;
+    let sdk = faultline_testkit::aws_config(&env.moto.endpoint, "testing", "testing").await;
+    let dist = env.dist().to_string_lossy().into_owned();
+    // The second account's own credentials, to set it up.
+    let credentials = aws_sdk_sts::Client::new(&sdk)
+        .assume_role()
+        .role_arn("arn:aws:iam::222222222222:role/setup")
+        .role_session_name("setup")
+        .send()
+        .await
+        .expect("credentials in the second account")
+        .credentials
+        .expect("credentials");
+    let second = support::Keys {
+        id: credentials.access_key_id.clone(),
+        secret: credentials.secret_access_key.clone(),
+    };
+    let token = [("AWS_SESSION_TOKEN", credentials.session_token.as_str())];
+    let as_second = |region: &str| {
+        sdk.to_builder()
+            .region(aws_config::Region::new(region.to_string()))
+            .credentials_provider(aws_sdk_sts::config::SharedCredentialsProvider::new(
+                aws_sdk_sts::config::Credentials::new(
+                    &second.id,
+                    &second.secret,
+                    Some(credentials.session_token.clone()),
+                    None,
+                    "test",
+                ),
+            ))
+            .build()
+    };
+    let in_region = |region: &str| {
+        sdk.to_builder()
+            .region(aws_config::Region::new(region.to_string()))
+            .build()
+    };
+    // Installs: the first account in both Regions, the second in us-east-1 only.
+    for region in ["us-east-1", "eu-west-1"] {
+        let (code, out, err) = env.deployer(&["init", "--region", region, "--dist", &dist]);
+        assert_eq!(code, 0, "{out}\n{err}");
+    }
+    let (code, out, err) = env.deployer_as(
+        &second,
+        &["init", "--region", "us-east-1", "--dist", &dist],
+        &token,
+    );
+    assert_eq!(code, 0, "{out}\n{err}");
+    // A function in each installed target.
+    for (config, function) in [
+        (in_region("us-east-1"), "orders-east"),
+        (in_region("eu-west-1"), "orders-west"),
+        (as_second("us-east-1"), "billing-east"),
+    ] {
+        let role = aws_sdk_iam::Client::new(&config)
+            .create_role()
+            .role_name(format!("{function}-role"))
+            .assume_role_policy_document(
+                r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#,
+            )
+            .send()
+            .await
+            .expect("role")
+            .role
+            .map(|r| r.arn)
+            .expect("role arn");
+        aws_sdk_lambda::Client::new(&config)
+            .create_function()
+            .function_name(function)
+            .runtime(aws_sdk_lambda::types::Runtime::Python313)
+            .role(role)
+            .handler("handler.handler")
+            .code(
+                aws_sdk_lambda::types::FunctionCode::builder()
+                    .zip_file(aws_sdk_lambda::primitives::Blob::new(support::EMPTY_ZIP))
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("function");
+    }
+
+    let fleet = [
+        "--regions",
+        "us-east-1,eu-west-1",
+        "--accounts",
+        "123456789012,222222222222",
+        "--role-name",
+        "faultline-deployer",
+    ];
+    let status = |extra: &[&str]| {
+        let mut args = vec!["status"];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&fleet);
+        env.deployer(&args)
+    };
+    let (code, out, err) = status(&["--output", "json"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let report: serde_json::Value = serde_json::from_str(&out).expect("json");
+    let mut functions: Vec<(String, String, String)> = report["functions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|f| {
+            let field = |k: &str| f[k].as_str().unwrap_or_default().to_string();
+            (field("account"), field("region"), field("function"))
+        })
+        .collect();
+    functions.sort();
+    assert_eq!(
+        functions,
+        [
+            (
+                "123456789012".into(),
+                "eu-west-1".into(),
+                "orders-west".into()
+            ),
+            (
+                "123456789012".into(),
+                "us-east-1".into(),
+                "orders-east".into()
+            ),
+            (
+                "222222222222".into(),
+                "us-east-1".into(),
+                "billing-east".into()
+            ),
+        ]
+    );
+    let targets = report["targets"].as_array().cloned().unwrap_or_default();
+    assert_eq!(targets.len(), 4, "{report}");
+    let uninstalled = targets
+        .iter()
+        .find(|t| t["account"] == "222222222222" && t["region"] == "eu-west-1")
+        .expect("the target without an install");
+    assert!(
+        uninstalled["problem"]
+            .as_str()
+            .is_some_and(|p| p.contains("run `deployer init` first")),
+        "{uninstalled}"
+    );
+    let (_, text, _) = status(&[]);
+    assert!(text.contains("billing-east"), "{text}");
+    assert!(
+        text.contains("222222222222 us-east-1       config S3"),
+        "{text}"
+    );
+
+    // One function by name: the targets without it fail, each named; the one with it reports.
+    let (code, out, err) = status(&["orders-east", "--output", "json"]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(err.contains("3 of 4 targets failed"), "{err}");
+    for target in [
+        "123456789012 eu-west-1",
+        "222222222222 us-east-1",
+        "222222222222 eu-west-1",
+    ] {
+        assert!(err.contains(target), "{target} in {err}");
+    }
+    assert!(err.contains("orders-east"), "{err}");
+    let report: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(
+        report["functions"][0]["function"], "orders-east",
+        "{report}"
+    );
+    assert_eq!(report["functions"][0]["account"], "123456789012");
+    // Bad input: exit 2, named.
+    let (code, _, err) = env.deployer(&["status", "--accounts", "12", "--role-name", "x"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--accounts"), "{err}");
+}

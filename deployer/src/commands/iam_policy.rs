@@ -17,6 +17,13 @@ pub struct Args {
     /// Print the README's table of actions per command instead of the policy
     #[arg(long)]
     pub table: bool,
+    /// The role the deployer assumes in each target account (a fleet run): print its policy,
+    /// its trust policy and the orchestrator's statement that may assume it
+    #[arg(long, requires = "orchestrator")]
+    pub role_name: Option<String>,
+    /// With --role-name: the account (12 digits) or IAM role ARN the fleet is run from
+    #[arg(long, requires = "role_name")]
+    pub orchestrator: Option<String>,
 }
 
 fn parse_partition(text: &str) -> Result<String, String> {
@@ -43,11 +50,14 @@ pub fn run(global: &Global, args: &Args) -> Result<(), DeployError> {
     } else {
         args.command.clone()
     };
-    output::print_document(&permissions::policy(
-        &commands,
-        &global.name,
-        &args.partition,
-        global.store,
-    ));
+    let policy = permissions::policy(&commands, &global.name, &args.partition, global.store);
+    match (&args.role_name, &args.orchestrator) {
+        (Some(role), Some(orchestrator)) => {
+            let documents = permissions::fleet_role(policy, role, orchestrator, &args.partition)
+                .map_err(DeployError::Input)?;
+            output::print_document(&documents);
+        }
+        _ => output::print_document(&policy),
+    }
     Ok(())
 }

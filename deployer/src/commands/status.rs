@@ -5,6 +5,7 @@
 
 use crate::aws::Aws;
 use crate::error::DeployError;
+use crate::fleet::{self, FleetArgs, Target};
 use crate::functions::rate_limit::RateLimit;
 use crate::functions::{self, Function};
 use crate::global::Global;
@@ -23,23 +24,77 @@ use std::fmt;
 pub struct Args {
     /// Function names (default: every function in the region)
     pub functions: Vec<String>,
+    #[command(flatten)]
+    pub fleet: FleetArgs,
 }
 
 pub async fn run(global: &Global, args: &Args) -> Result<(), DeployError> {
     let aws_ = Aws::connect(&global.aws).await?;
+    // One limit for the whole run, however many accounts and Regions it spans.
     let limit = RateLimit::per_second(20);
-    let installed = Installed::read(&aws_, &global.name).await?;
+    if !args.fleet.is_fleet() {
+        let status = gather(&aws_, &limit, global, args).await?;
+        crate::output::print(global.output, &status);
+        return Ok(());
+    }
+    let outcomes = args
+        .fleet
+        .run(&aws_, |target_aws, _| {
+            let limit = &limit;
+            async move { gather(&target_aws, limit, global, args).await }
+        })
+        .await?;
+    let failed = fleet::failures(&outcomes);
+    let report = FleetStatus {
+        functions: outcomes
+            .iter()
+            .filter_map(|o| Some((&o.target, o.result.as_ref().ok()?)))
+            .flat_map(|(target, status)| {
+                status.functions.iter().map(move |f| TargetFunction {
+                    target: target.clone(),
+                    function: f,
+                })
+            })
+            .collect(),
+        targets: outcomes
+            .iter()
+            .map(|o| TargetStatus {
+                target: o.target.clone(),
+                store: o.result.as_ref().ok().and_then(|s| s.store.as_ref()),
+                problem: match &o.result {
+                    Ok(status) => status.store_problem.clone(),
+                    Err(err) => Some(err.to_string()),
+                },
+                failed: o.result.is_err(),
+            })
+            .collect(),
+    };
+    crate::output::print(global.output, &report);
+    match failed {
+        Some(summary) => Err(DeployError::Failed(summary)),
+        None => Ok(()),
+    }
+}
+
+/// The status of one account and Region.
+async fn gather(
+    aws_: &Aws,
+    limit: &RateLimit,
+    global: &Global,
+    args: &Args,
+) -> Result<Status, DeployError> {
+    let installed = Installed::read(aws_, &global.name).await?;
     // The functions' rows stand without the store (a config kept in another account).
-    let (store, store_problem) = match store_status(&aws_, global).await {
+    let (store, store_problem) = match store_status(aws_, global).await {
         Ok(store) => (Some(store), None),
         Err(err) => (None, Some(err.to_string())),
     };
     let functions: Vec<Function> = if args.functions.is_empty() {
-        functions::list_all(&aws_, &limit).await?
+        functions::list_all(aws_, limit).await?
     } else {
         let mut found = Vec::new();
         for name in &args.functions {
-            found.push(functions::get(&aws_, &limit, name).await?);
+            found.push(functions::get(aws_, limit, name).await?);
         }
         found
     };
@@ -57,7 +112,7 @@ pub async fn run(global: &Global, args: &Args) -> Result<(), DeployError> {
         let attached = match policies.get(&role) {
             Some(attached) => *attached,
             None => {
-                let attached = policy::attached(&aws_, &limit, &role)
+                let attached = policy::attached(aws_, limit, &role)
                     .await
                     .map(|list| list.contains(&installed.policy_arn))
                     .unwrap_or(false);
@@ -75,15 +130,11 @@ pub async fn run(global: &Global, args: &Args) -> Result<(), DeployError> {
             policy_attached: attached,
         });
     }
-    crate::output::print(
-        global.output,
-        &Status {
-            store,
-            store_problem,
-            functions: rows,
-        },
-    );
-    Ok(())
+    Ok(Status {
+        store,
+        store_problem,
+        functions: rows,
+    })
 }
 
 /// The store and its read cost at the config's refresh interval (the default when the config
@@ -183,3 +234,77 @@ impl fmt::Display for Status {
 }
 
 impl Report for Status {}
+
+/// `status` across accounts and Regions: each target's store (or why it failed), and every
+/// function with its account and Region.
+#[derive(Debug, Serialize)]
+struct FleetStatus<'a> {
+    targets: Vec<TargetStatus<'a>>,
+    functions: Vec<TargetFunction<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+struct TargetStatus<'a> {
+    #[serde(flatten)]
+    target: Target,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    store: Option<&'a StoreStatus>,
+    /// Why the target (or only its store) could not be read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    problem: Option<String>,
+    failed: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct TargetFunction<'a> {
+    #[serde(flatten)]
+    target: Target,
+    #[serde(flatten)]
+    function: &'a FunctionStatus,
+}
+
+impl fmt::Display for FleetStatus<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let yes = |b: bool| if b { "yes" } else { "no" };
+        for target in &self.targets {
+            let state = match (&target.store, &target.problem, target.failed) {
+                (_, Some(problem), true) => format!("FAILED: {problem}"),
+                (Some(store), _, _) => format!("config {} {}", store.store.name(), store.arn),
+                (None, Some(problem), _) => format!("config: {problem}"),
+                (None, None, _) => String::new(),
+            };
+            writeln!(
+                f,
+                "{} {:<15} {state}",
+                target.target.account, target.target.region
+            )?;
+        }
+        write!(
+            f,
+            "\n{:<12} {:<15} {:<32} {:<8} {:<14} {:<7} {:<16} policy",
+            "ACCOUNT", "REGION", "FUNCTION", "ENABLED", "LAYER", "ARCH", "RUNTIME"
+        )?;
+        for row in &self.functions {
+            let function = row.function;
+            write!(
+                f,
+                "\n{:<12} {:<15} {:<32} {:<8} {:<14} {:<7} {:<16} {}",
+                row.target.account,
+                row.target.region,
+                function.function,
+                yes(function.enabled),
+                function.layer,
+                function.arch,
+                function.runtime.as_deref().unwrap_or("-"),
+                if function.policy_attached {
+                    "attached"
+                } else {
+                    "-"
+                }
+            )?;
+        }
+        Ok(())
+    }
+}
+
+impl Report for FleetStatus<'_> {}
