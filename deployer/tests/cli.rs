@@ -1287,18 +1287,11 @@ async fn status_across_accounts_and_regions_names_what_failed_and_reports_the_re
         (in_region("eu-west-1"), "orders-west"),
         (as_second("us-east-1"), "billing-east"),
     ] {
-        let role = aws_sdk_iam::Client::new(&config)
-            .create_role()
-            .role_name(format!("{function}-role"))
-            .assume_role_policy_document(
-                r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#,
-            )
-            .send()
-            .await
-            .expect("role")
-            .role
-            .map(|r| r.arn)
-            .expect("role arn");
+        let role = support::lambda_role(
+            &aws_sdk_iam::Client::new(&config),
+            &format!("{function}-role"),
+        )
+        .await;
         aws_sdk_lambda::Client::new(&config)
             .create_function()
             .function_name(function)

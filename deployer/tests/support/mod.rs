@@ -17,6 +17,21 @@ pub const EMPTY_ZIP: &[u8] = b"PK\x05\x06\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0";
 /// The config bucket of the default install (`--name faultline`) in moto's account and Region.
 pub const DEFAULT_BUCKET: &str = "faultline-config-123456789012-us-east-1";
 
+/// A Lambda execution role made with `iam` (any account's client); its ARN.
+pub async fn lambda_role(iam: &aws_sdk_iam::Client, name: &str) -> String {
+    iam.create_role()
+        .role_name(name)
+        .assume_role_policy_document(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#,
+        )
+        .send()
+        .await
+        .expect("create role")
+        .role
+        .map(|r| r.arn)
+        .expect("role arn")
+}
+
 pub struct Env {
     pub moto: MotoServer,
     pub dir: tempfile::TempDir,
@@ -335,18 +350,7 @@ impl Env {
     }
 
     pub async fn role(&self, name: &str) -> String {
-        self.iam
-            .create_role()
-            .role_name(name)
-            .assume_role_policy_document(
-                r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#,
-            )
-            .send()
-            .await
-            .expect("create role")
-            .role
-            .map(|r| r.arn)
-            .expect("role arn")
+        lambda_role(&self.iam, name).await
     }
 
     pub async fn layer(&self, name: &str) -> String {
