@@ -1091,6 +1091,18 @@ async fn an_appconfig_store_is_deployed_and_loses_no_concurrent_edit() {
         &format!("team_private_key: \"{SECRET_MARKER}\"\nexperiments: []\n"),
     );
     let dist = env.dist().to_string_lossy().into_owned();
+    // A dry run creates nothing.
+    let (code, out, err) = env.deployer_with(
+        &["init", "--store", "appconfig", "--dist", &dist, "--dry-run"],
+        &standin,
+    );
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("would be created"), "{out}");
+    assert!(
+        !appconfig.log().iter().any(|l| l.starts_with("Create")),
+        "{:?}",
+        appconfig.log()
+    );
     let (code, out, err) = env.deployer_with(
         &[
             "init",

@@ -307,8 +307,12 @@ pub async fn ensure(
         Some(ids) => ids,
         None => create(aws_, name).await?,
     };
-    if strategy(aws_, name).await.is_err() {
-        create_strategy(aws_, name).await?;
+    match strategy(aws_, name).await {
+        Ok(_) => {}
+        // Missing (an input error says so): made, unless this is a dry run.
+        Err(DeployError::Input(_)) if !dry_run => create_strategy(aws_, name).await?,
+        Err(DeployError::Input(_)) => {}
+        Err(err) => return Err(err),
     }
     let arn = ids.config_arn();
     let store = Store::AppConfig(name.to_string());
