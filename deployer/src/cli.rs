@@ -82,7 +82,7 @@ mod tests {
             .render_help()
             .to_string();
         let heading = enable.find("Global options:").expect("a heading");
-        let region = enable.find("--region").expect("--region listed");
+        let region = enable.find("--region <").expect("--region listed");
         let dry_run = enable.find("--dry-run").expect("--dry-run listed");
         assert!(region > heading && dry_run < heading, "{enable}");
     }

@@ -1239,74 +1239,96 @@ async fn an_appconfig_store_is_deployed_and_loses_no_concurrent_edit() {
     assert!(!default.contains("appconfig:"), "{default}");
 }
 
-/// `status` across two accounts and two Regions: each account reached through the role assumed
-/// there, every target run side by side, every function listed with its account and Region (a
-/// target with no install says so). A target that fails (a named function it lacks) fails
-/// alone: named with its account and Region, the others reported, and the exit code says so.
-#[tokio::test]
-async fn status_across_accounts_and_regions_names_what_failed_and_reports_the_rest() {
-    let env = Env::start().await;
-    let sdk = faultline_testkit::aws_config(&env.moto.endpoint, "testing", "testing").await;
-    let dist = env.dist().to_string_lossy().into_owned();
-    // The second account's own credentials, to set it up.
-    let credentials = aws_sdk_sts::Client::new(&sdk)
-        .assume_role()
-        .role_arn("arn:aws:iam::222222222222:role/setup")
-        .role_session_name("setup")
-        .send()
-        .await
-        .expect("credentials in the second account")
-        .credentials
-        .expect("credentials");
-    let second = support::Keys {
-        id: credentials.access_key_id.clone(),
-        secret: credentials.secret_access_key.clone(),
-    };
-    let token = [("AWS_SESSION_TOKEN", credentials.session_token.as_str())];
-    let as_second = |region: &str| {
-        sdk.to_builder()
-            .region(aws_config::Region::new(region.to_string()))
-            .credentials_provider(aws_sdk_sts::config::SharedCredentialsProvider::new(
-                aws_sdk_sts::config::Credentials::new(
-                    &second.id,
-                    &second.secret,
-                    Some(credentials.session_token.clone()),
-                    None,
-                    "test",
-                ),
-            ))
-            .build()
-    };
-    let in_region = |region: &str| {
-        sdk.to_builder()
-            .region(aws_config::Region::new(region.to_string()))
-            .build()
-    };
-    // Installs: the first account in both Regions, the second in us-east-1 only.
-    for region in ["us-east-1", "eu-west-1"] {
-        let (code, out, err) = env.deployer(&["init", "--region", region, "--dist", &dist]);
+/// Two moto accounts, the second reached through STS, with faultline installed in the first's
+/// us-east-1 and eu-west-1 and in the second's us-east-1, and one function in each of those:
+/// orders-east, orders-west and billing-east.
+struct TwoAccounts {
+    sdk: aws_config::SdkConfig,
+    second: aws_sdk_sts::config::Credentials,
+}
+
+/// The fleet options that reach all four targets.
+const FLEET: [&str; 6] = [
+    "--regions",
+    "us-east-1,eu-west-1",
+    "--accounts",
+    "123456789012,222222222222",
+    "--role-name",
+    "faultline-deployer",
+];
+
+impl TwoAccounts {
+    async fn set_up(env: &Env) -> TwoAccounts {
+        let sdk = faultline_testkit::aws_config(&env.moto.endpoint, "testing", "testing").await;
+        let credentials = aws_sdk_sts::Client::new(&sdk)
+            .assume_role()
+            .role_arn("arn:aws:iam::222222222222:role/setup")
+            .role_session_name("setup")
+            .send()
+            .await
+            .expect("credentials in the second account")
+            .credentials
+            .expect("credentials");
+        let accounts = TwoAccounts {
+            sdk,
+            second: aws_sdk_sts::config::Credentials::new(
+                &credentials.access_key_id,
+                &credentials.secret_access_key,
+                Some(credentials.session_token.clone()),
+                None,
+                "test",
+            ),
+        };
+        let dist = env.dist().to_string_lossy().into_owned();
+        for region in ["us-east-1", "eu-west-1"] {
+            let (code, out, err) = env.deployer(&["init", "--region", region, "--dist", &dist]);
+            assert_eq!(code, 0, "{out}\n{err}");
+        }
+        let second = support::Keys {
+            id: credentials.access_key_id.clone(),
+            secret: credentials.secret_access_key.clone(),
+        };
+        let (code, out, err) = env.deployer_as(
+            &second,
+            &["init", "--region", "us-east-1", "--dist", &dist],
+            &[("AWS_SESSION_TOKEN", credentials.session_token.as_str())],
+        );
         assert_eq!(code, 0, "{out}\n{err}");
+        for (in_second, region, function) in [
+            (false, "us-east-1", "orders-east"),
+            (false, "eu-west-1", "orders-west"),
+            (true, "us-east-1", "billing-east"),
+        ] {
+            accounts.function(in_second, region, function, &[]).await;
+        }
+        accounts
     }
-    let (code, out, err) = env.deployer_as(
-        &second,
-        &["init", "--region", "us-east-1", "--dist", &dist],
-        &token,
-    );
-    assert_eq!(code, 0, "{out}\n{err}");
-    // A function in each installed target.
-    for (config, function) in [
-        (in_region("us-east-1"), "orders-east"),
-        (in_region("eu-west-1"), "orders-west"),
-        (as_second("us-east-1"), "billing-east"),
-    ] {
-        let role = support::lambda_role(
-            &aws_sdk_iam::Client::new(&config),
-            &format!("{function}-role"),
-        )
-        .await;
+
+    /// The SDK's config in the first or second account, in `region`.
+    fn config(&self, in_second: bool, region: &str) -> aws_config::SdkConfig {
+        let builder = self
+            .sdk
+            .to_builder()
+            .region(aws_config::Region::new(region.to_string()));
+        if in_second {
+            builder
+                .credentials_provider(aws_sdk_sts::config::SharedCredentialsProvider::new(
+                    self.second.clone(),
+                ))
+                .build()
+        } else {
+            builder.build()
+        }
+    }
+
+    /// A function (with its role) using `layers`.
+    async fn function(&self, in_second: bool, region: &str, name: &str, layers: &[String]) {
+        let config = self.config(in_second, region);
+        let role =
+            support::lambda_role(&aws_sdk_iam::Client::new(&config), &format!("{name}-role")).await;
         aws_sdk_lambda::Client::new(&config)
             .create_function()
-            .function_name(function)
+            .function_name(name)
             .runtime(aws_sdk_lambda::types::Runtime::Python313)
             .role(role)
             .handler("handler.handler")
@@ -1315,23 +1337,25 @@ async fn status_across_accounts_and_regions_names_what_failed_and_reports_the_re
                     .zip_file(aws_sdk_lambda::primitives::Blob::new(support::EMPTY_ZIP))
                     .build(),
             )
+            .set_layers(Some(layers.to_vec()))
             .send()
             .await
             .expect("function");
     }
+}
 
-    let fleet = [
-        "--regions",
-        "us-east-1,eu-west-1",
-        "--accounts",
-        "123456789012,222222222222",
-        "--role-name",
-        "faultline-deployer",
-    ];
+/// `status` across two accounts and two Regions: each account reached through the role assumed
+/// there, every target run side by side, every function listed with its account and Region (a
+/// target with no install says so). A target that fails (a named function it lacks) fails
+/// alone: named with its account and Region, the others reported, and the exit code says so.
+#[tokio::test]
+async fn status_across_accounts_and_regions_names_what_failed_and_reports_the_rest() {
+    let env = Env::start().await;
+    TwoAccounts::set_up(&env).await;
     let status = |extra: &[&str]| {
         let mut args = vec!["status"];
         args.extend_from_slice(extra);
-        args.extend_from_slice(&fleet);
+        args.extend_from_slice(&FLEET);
         env.deployer(&args)
     };
     let (code, out, err) = status(&["--output", "json"]);
@@ -1408,4 +1432,122 @@ async fn status_across_accounts_and_regions_names_what_failed_and_reports_the_re
     let (code, _, err) = env.deployer(&["status", "--accounts", "12", "--role-name", "x"]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("--accounts"), "{err}");
+}
+
+/// `enable --all` and `disable --all` across two accounts and two Regions: every function wired
+/// in every installed target, and restored exactly. A function refused in one target (six
+/// layers would be too many) does not stop the others, and the summary names it with its
+/// account and Region; so is the target without an install (enabling needs its store).
+#[tokio::test]
+async fn enable_and_disable_across_accounts_and_regions() {
+    let env = Env::start().await;
+    let accounts = TwoAccounts::set_up(&env).await;
+    // A function that already has five layers: enabling it is refused.
+    let lambda = aws_sdk_lambda::Client::new(&accounts.config(true, "us-east-1"));
+    let mut layers = Vec::new();
+    for i in 0..5 {
+        let layer = lambda
+            .publish_layer_version()
+            .layer_name(format!("own-{i}"))
+            .content(
+                aws_sdk_lambda::types::LayerVersionContentInput::builder()
+                    .zip_file(aws_sdk_lambda::primitives::Blob::new(support::EMPTY_ZIP))
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("layer");
+        layers.push(layer.layer_version_arn().unwrap_or_default().to_string());
+    }
+    accounts
+        .function(true, "us-east-1", "crowded", &layers)
+        .await;
+    let state = |in_second: bool, region: &str, name: &str| {
+        let lambda = aws_sdk_lambda::Client::new(&accounts.config(in_second, region));
+        let name = name.to_string();
+        async move {
+            let config = lambda
+                .get_function_configuration()
+                .function_name(&name)
+                .send()
+                .await
+                .expect("configuration");
+            let vars = config
+                .environment()
+                .and_then(|e| e.variables())
+                .cloned()
+                .unwrap_or_default();
+            let layers: Vec<String> = config
+                .layers()
+                .iter()
+                .filter_map(|l| l.arn().map(str::to_string))
+                .collect();
+            (layers, vars)
+        }
+    };
+    let functions = [
+        (false, "us-east-1", "orders-east"),
+        (false, "eu-west-1", "orders-west"),
+        (true, "us-east-1", "billing-east"),
+        (true, "us-east-1", "crowded"),
+    ];
+    let mut before = Vec::new();
+    for (in_second, region, name) in functions {
+        before.push(state(in_second, region, name).await);
+    }
+
+    let mut args = vec!["enable", "--all", "--yes"];
+    args.extend_from_slice(&FLEET);
+    let (code, out, err) = env.deployer(&args);
+    assert_eq!(code, 1, "one function and one target fail:\n{out}\n{err}");
+    let crowded_line = err
+        .lines()
+        .find(|l| l.contains("crowded"))
+        .unwrap_or_default();
+    assert!(
+        crowded_line.starts_with("222222222222 us-east-1: error:"),
+        "{err}"
+    );
+    assert!(err.contains("222222222222 eu-west-1: error:"), "{err}");
+    for target in [
+        "# 123456789012 us-east-1",
+        "# 123456789012 eu-west-1",
+        "# 222222222222 us-east-1",
+        "# 222222222222 eu-west-1",
+    ] {
+        assert!(out.contains(target), "{target} in {out}");
+    }
+    for (in_second, region, name) in &functions[..3] {
+        let (_, vars) = state(*in_second, region, name).await;
+        assert!(
+            vars.contains_key("FAULTLINE_SAVED"),
+            "{name} enabled: {vars:?}"
+        );
+        let account = if *in_second {
+            "222222222222"
+        } else {
+            "123456789012"
+        };
+        assert!(
+            vars.get("GREMLIN_CONFIG_ARN")
+                .is_some_and(|arn| arn.contains(&format!("faultline-config-{account}-{region}"))),
+            "{name}: the store of its own account and Region: {vars:?}"
+        );
+    }
+    let (_, crowded) = state(true, "us-east-1", "crowded").await;
+    assert!(!crowded.contains_key("FAULTLINE_SAVED"), "{crowded:?}");
+
+    let mut args = vec!["disable", "--all", "--yes"];
+    args.extend_from_slice(&FLEET);
+    let (code, out, err) = env.deployer(&args);
+    // Nothing to disable where nothing was enabled: every target succeeds.
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("# 123456789012 eu-west-1"), "{out}");
+    for ((in_second, region, name), before) in functions.iter().zip(&before) {
+        assert_eq!(
+            &state(*in_second, region, name).await,
+            before,
+            "{name} restored exactly"
+        );
+    }
 }

@@ -4,8 +4,10 @@
 
 use crate::aws::Aws;
 use crate::error::{DeployError, aws};
+use crate::fleet::report::FleetReport;
 use crate::functions::batch::{BatchReport, Outcome, run_each};
 use crate::functions::rate_limit::RateLimit;
+use crate::functions::select::Selected;
 use crate::functions::{self, Function};
 use crate::global::Global;
 use crate::install::Installed;
@@ -61,23 +63,118 @@ async fn disable_one(
     Ok((outcome, Some(function.role_name().to_string())))
 }
 
+/// One account and Region, read: the install and the functions selected there.
+struct Prepared {
+    aws: Arc<Aws>,
+    installed: Arc<Installed>,
+    selected: Selected,
+}
+
+async fn prepare(
+    aws_: Aws,
+    limit: &RateLimit,
+    global: &Global,
+    args: &Args,
+) -> Result<Prepared, DeployError> {
+    let installed = Installed::read(&aws_, &global.name).await?;
+    let selected = functions::select(&aws_, limit, &args.selection).await?;
+    Ok(Prepared {
+        aws: Arc::new(aws_),
+        installed: Arc::new(installed),
+        selected,
+    })
+}
+
 pub async fn run(global: &Global, args: &Args) -> Result<(), DeployError> {
-    let aws_ = Arc::new(Aws::connect(&global.aws).await?);
+    let aws_ = Aws::connect(&global.aws).await?;
+    // One limit for the whole run, however many accounts and Regions it spans.
     let limit = Arc::new(RateLimit::per_second(args.rate));
-    let installed = Arc::new(Installed::read(&aws_, &global.name).await?);
-    let selected = functions::select(&aws_, &limit, &args.selection).await?;
-    crate::confirm::confirm(
-        "disable faultline on",
-        &selected.names,
-        args.yes || args.dry_run,
-    )?;
+    let progress = global.output == Output::Text;
+    if !args.fleet.is_fleet() {
+        let prepared = prepare(aws_, &limit, global, args).await?;
+        crate::confirm::confirm(
+            "disable faultline on",
+            &prepared.selected.names,
+            args.yes || args.dry_run,
+        )?;
+        let (report, failed) = apply(prepared, &limit, args.dry_run, progress).await;
+        crate::output::print(global.output, &report);
+        return match failed {
+            0 => Ok(()),
+            failed => Err(DeployError::Failed(format!(
+                "{failed} failure(s) while disabling"
+            ))),
+        };
+    }
+    let prepared = args
+        .fleet
+        .run(&aws_, |target_aws, _| {
+            let limit = &limit;
+            async move { prepare(target_aws, limit, global, args).await }
+        })
+        .await?;
+    let names: Vec<String> = prepared
+        .iter()
+        .filter_map(|o| Some((&o.target, o.result.as_ref().ok()?)))
+        .flat_map(|(target, p)| {
+            p.selected
+                .names
+                .iter()
+                .map(move |name| format!("{name} ({} {})", target.account, target.region))
+        })
+        .collect();
+    crate::confirm::confirm("disable faultline on", &names, args.yes || args.dry_run)?;
+    let runs = prepared.into_iter().map(|outcome| {
+        let limit = &limit;
+        async move {
+            let result = match outcome.result {
+                Ok(prepared) => Ok(apply(prepared, limit, args.dry_run, false).await),
+                Err(err) => Err(err),
+            };
+            (outcome.target, result)
+        }
+    });
+    let results = futures::future::join_all(runs).await;
+    let failed: usize = results
+        .iter()
+        .map(|(_, r)| r.as_ref().map_or(1, |(_, failed)| *failed))
+        .sum();
+    let report = FleetReport::new(
+        results
+            .into_iter()
+            .map(|(target, r)| (target, r.map(|(report, _)| report)))
+            .collect(),
+    );
+    crate::output::print(global.output, &report);
+    match failed {
+        0 => Ok(()),
+        failed => Err(DeployError::Failed(format!(
+            "{failed} failure(s) while disabling across {} account(s) and Region(s)",
+            report.targets.len()
+        ))),
+    }
+}
+
+/// Disables the selected functions of one account and Region: the report and how many things
+/// failed (functions, and detaching the policy).
+async fn apply(
+    prepared: Prepared,
+    limit: &Arc<RateLimit>,
+    dry_run: bool,
+    progress: bool,
+) -> (BatchReport, usize) {
+    let Prepared {
+        aws: aws_,
+        installed,
+        selected,
+    } = prepared;
     let listed = Arc::new(selected.listed);
-    let dry_run = args.dry_run;
     let roles = Arc::new(std::sync::Mutex::new(HashSet::new()));
-    let outcomes = run_each(selected.names, global.output == Output::Text, |name| {
+    let calls_before = limit.calls();
+    let outcomes = run_each(selected.names, progress, |name| {
         let (aws_, limit, installed, roles) = (
             Arc::clone(&aws_),
-            Arc::clone(&limit),
+            Arc::clone(limit),
             Arc::clone(&installed),
             Arc::clone(&roles),
         );
@@ -100,13 +197,17 @@ pub async fn run(global: &Global, args: &Args) -> Result<(), DeployError> {
         .drain()
         .collect();
     // What was changed is reported whatever happens next.
-    let report = BatchReport::new("disable", dry_run, &outcomes, limit.calls());
-    crate::output::print(global.output, &report);
+    let report = BatchReport::new(
+        "disable",
+        dry_run,
+        &outcomes,
+        limit.calls().saturating_sub(calls_before),
+    );
     let mut detach_errors = 0;
     if !roles.is_empty() {
         // A role stays attached while any function using it still has faultline's layer,
         // whether `enable` or infrastructure as code put it there.
-        match functions::list_all(&aws_, &limit).await {
+        match functions::list_all(&aws_, limit).await {
             Ok(all) => {
                 let still_used: HashSet<String> = all
                     .into_iter()
@@ -118,7 +219,7 @@ pub async fn run(global: &Global, args: &Args) -> Result<(), DeployError> {
                     .collect();
                 for role in roles.iter().filter(|r| !still_used.contains(*r)) {
                     if let Err(err) =
-                        policy::detach(&aws_, &limit, role, &installed.policy_arn).await
+                        policy::detach(&aws_, limit, role, &installed.policy_arn).await
                     {
                         eprintln!("error: {err}");
                         detach_errors += 1;
@@ -136,10 +237,5 @@ pub async fn run(global: &Global, args: &Args) -> Result<(), DeployError> {
         }
     }
     let failed = report.failed() + detach_errors;
-    if failed > 0 {
-        return Err(DeployError::Failed(format!(
-            "{failed} failure(s) while disabling"
-        )));
-    }
-    Ok(())
+    (report, failed)
 }

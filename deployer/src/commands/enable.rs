@@ -4,6 +4,7 @@
 
 use crate::aws::Aws;
 use crate::error::{DeployError, aws};
+use crate::fleet::report::FleetReport;
 use crate::functions::batch::{BatchReport, Outcome, run_each};
 use crate::functions::rate_limit::RateLimit;
 use crate::functions::{self, Function};
@@ -53,14 +54,16 @@ pub struct Args {
     pub config_role: Option<String>,
 }
 
-/// What every function's enabling shares.
+/// What every function's enabling shares, in one account and Region.
 struct Shared {
     aws: Aws,
-    limit: RateLimit,
+    limit: Arc<RateLimit>,
     installed: Installed,
     /// GREMLIN_CONFIG_ARN: this install's store, or `--config-arn`.
     config_arn: String,
     roles: AttachedRoles,
+    /// The functions selected, in order.
+    names: Vec<String>,
     listed: HashMap<String, Function>,
     dry_run: bool,
     /// Each `--aws-services` entry's variable and origination URL in this Region.
@@ -86,6 +89,7 @@ async fn enable_one(shared: &Shared, name: &str) -> Result<Outcome, DeployError>
         tls_origination_env,
         init_faults,
         config_role,
+        names: _,
     } = shared;
     let mut function: Function = match listed.get(name) {
         Some(function) => function.clone(),
@@ -184,16 +188,101 @@ pub async fn run(global: &Global, args: &Args) -> Result<(), DeployError> {
         .as_deref()
         .map(reader_role::config_arn)
         .transpose()?;
-    let args = &args.batch;
+    let inputs = Inputs {
+        services,
+        tls_origination_env,
+        init_faults,
+        config_role,
+        config_arn,
+    };
+    let batch = &args.batch;
     let aws_ = Aws::connect(&global.aws).await?;
-    let aws_endpoints = services
+    // One limit for the whole run, however many accounts and Regions it spans.
+    let limit = Arc::new(RateLimit::per_second(batch.rate));
+    let progress = global.output == Output::Text;
+    if !batch.fleet.is_fleet() {
+        let shared = prepare(aws_, &limit, global, batch, &inputs).await?;
+        crate::confirm::confirm(
+            "enable faultline on",
+            &shared.names,
+            batch.yes || batch.dry_run,
+        )?;
+        let report = apply(shared, progress).await;
+        crate::output::print(global.output, &report);
+        return match report.failed() {
+            0 => Ok(()),
+            failed => Err(DeployError::Failed(format!(
+                "{failed} of {} function(s) failed",
+                report.functions.len()
+            ))),
+        };
+    }
+    let prepared = batch
+        .fleet
+        .run(&aws_, |target_aws, _| {
+            let (limit, inputs) = (&limit, &inputs);
+            async move { prepare(target_aws, limit, global, batch, inputs).await }
+        })
+        .await?;
+    let names: Vec<String> = prepared
+        .iter()
+        .filter_map(|o| Some((&o.target, o.result.as_ref().ok()?)))
+        .flat_map(|(target, shared)| {
+            shared
+                .names
+                .iter()
+                .map(move |name| format!("{name} ({} {})", target.account, target.region))
+        })
+        .collect();
+    crate::confirm::confirm("enable faultline on", &names, batch.yes || batch.dry_run)?;
+    let runs = prepared.into_iter().map(|outcome| async move {
+        let result = match outcome.result {
+            Ok(shared) => Ok(apply(shared, false).await),
+            Err(err) => Err(err),
+        };
+        (outcome.target, result)
+    });
+    let results = futures::future::join_all(runs).await;
+    let failed: usize = results
+        .iter()
+        .map(|(_, r)| r.as_ref().map_or(1, BatchReport::failed))
+        .sum();
+    let report = FleetReport::new(results);
+    crate::output::print(global.output, &report);
+    match failed {
+        0 => Ok(()),
+        failed => Err(DeployError::Failed(format!(
+            "{failed} failure(s) while enabling across {} account(s) and Region(s)",
+            report.targets.len()
+        ))),
+    }
+}
+
+/// What `enable`'s flags say, checked before anything is read.
+struct Inputs {
+    services: Vec<aws_services::Service>,
+    tls_origination_env: Vec<String>,
+    init_faults: bool,
+    config_role: Option<String>,
+    config_arn: Option<String>,
+}
+
+/// One account and Region, read: the install, its store and the functions selected there.
+async fn prepare(
+    aws_: Aws,
+    limit: &Arc<RateLimit>,
+    global: &Global,
+    batch: &crate::functions::Batch,
+    inputs: &Inputs,
+) -> Result<Shared, DeployError> {
+    let aws_endpoints = inputs
+        .services
         .iter()
         .map(|s| (s.endpoint_variable(), s.origination_url(&aws_.region)))
         .collect();
-    let limit = RateLimit::per_second(args.rate);
     let installed = Installed::read(&aws_, &global.name).await?;
-    let config_arn = match config_arn {
-        Some(arn) => arn,
+    let config_arn = match &inputs.config_arn {
+        Some(arn) => arn.clone(),
         None => {
             Store::of(&aws_, global.store, &global.name)
                 .await?
@@ -201,38 +290,37 @@ pub async fn run(global: &Global, args: &Args) -> Result<(), DeployError> {
                 .await?
         }
     };
-    let selected = functions::select(&aws_, &limit, &args.selection).await?;
-    crate::confirm::confirm(
-        "enable faultline on",
-        &selected.names,
-        args.yes || args.dry_run,
-    )?;
-    let shared = Arc::new(Shared {
+    let selected = functions::select(&aws_, limit, &batch.selection).await?;
+    Ok(Shared {
         aws: aws_,
-        limit,
+        limit: Arc::clone(limit),
         installed,
         config_arn,
         roles: AttachedRoles::default(),
+        names: selected.names,
         listed: selected.listed,
-        dry_run: args.dry_run,
+        dry_run: batch.dry_run,
         aws_endpoints,
-        tls_origination_env,
-        init_faults,
-        config_role,
-    });
-    let outcomes = run_each(selected.names, global.output == Output::Text, |name| {
+        tls_origination_env: inputs.tls_origination_env.clone(),
+        init_faults: inputs.init_faults,
+        config_role: inputs.config_role.clone(),
+    })
+}
+
+/// Enables the selected functions of one account and Region.
+async fn apply(shared: Shared, progress: bool) -> BatchReport {
+    let names = shared.names.clone();
+    let calls_before = shared.limit.calls();
+    let shared = Arc::new(shared);
+    let outcomes = run_each(names, progress, |name| {
         let shared = Arc::clone(&shared);
         async move { enable_one(&shared, &name).await }
     })
     .await;
-    let report = BatchReport::new("enable", args.dry_run, &outcomes, shared.limit.calls());
-    crate::output::print(global.output, &report);
-    let failed = report.failed();
-    if failed > 0 {
-        return Err(DeployError::Failed(format!(
-            "{failed} of {} function(s) failed",
-            outcomes.len()
-        )));
-    }
-    Ok(())
+    BatchReport::new(
+        "enable",
+        shared.dry_run,
+        &outcomes,
+        shared.limit.calls().saturating_sub(calls_before),
+    )
 }

@@ -3,6 +3,8 @@
 //! by side under the command's one request-rate limit. A target that fails is named with its
 //! account, Region and error, and never stops the others.
 
+pub mod report;
+
 use crate::aws::Aws;
 use crate::error::DeployError;
 use std::future::Future;

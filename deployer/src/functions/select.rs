@@ -36,9 +36,11 @@ pub struct Batch {
     /// Do not ask before changing more than one function
     #[arg(long)]
     pub yes: bool,
-    /// Requests per second per region at most
+    /// Requests per second at most (across every account and Region of a fleet run)
     #[arg(long, default_value_t = 10)]
     pub rate: u32,
+    #[command(flatten)]
+    pub fleet: crate::fleet::FleetArgs,
 }
 
 /// The functions a selection stands for.
