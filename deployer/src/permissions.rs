@@ -369,8 +369,7 @@ pub fn fleet_role(
             "--role-name {role:?}: an IAM role name has 1 to 64 letters, digits and +=,.@_-"
         ));
     }
-    let principal = if orchestrator.len() == 12 && orchestrator.bytes().all(|b| b.is_ascii_digit())
-    {
+    let principal = if names::is_account_id(orchestrator) {
         format!("arn:{partition}:iam::{orchestrator}:root")
     } else if faultline_schema::wiring::is_role_arn(orchestrator) {
         orchestrator.to_string()

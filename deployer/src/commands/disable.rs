@@ -4,7 +4,6 @@
 
 use crate::aws::Aws;
 use crate::error::{DeployError, aws};
-use crate::fleet::report::FleetReport;
 use crate::functions::batch::{BatchReport, Outcome, run_each};
 use crate::functions::rate_limit::RateLimit;
 use crate::functions::select::Selected;
@@ -106,53 +105,18 @@ pub async fn run(global: &Global, args: &Args) -> Result<(), DeployError> {
             ))),
         };
     }
-    let prepared = args
-        .fleet
-        .run(&aws_, |target_aws, _| {
-            let limit = &limit;
-            async move { prepare(target_aws, limit, global, args).await }
-        })
-        .await?;
-    let names: Vec<String> = prepared
-        .iter()
-        .filter_map(|o| Some((&o.target, o.result.as_ref().ok()?)))
-        .flat_map(|(target, p)| {
-            p.selected
-                .names
-                .iter()
-                .map(move |name| format!("{name} ({} {})", target.account, target.region))
-        })
-        .collect();
-    crate::confirm::confirm("disable faultline on", &names, args.yes || args.dry_run)?;
-    let runs = prepared.into_iter().map(|outcome| {
-        let limit = &limit;
-        async move {
-            let result = match outcome.result {
-                Ok(prepared) => Ok(apply(prepared, limit, args.dry_run, false).await),
-                Err(err) => Err(err),
-            };
-            (outcome.target, result)
-        }
-    });
-    let results = futures::future::join_all(runs).await;
-    let failed: usize = results
-        .iter()
-        .map(|(_, r)| r.as_ref().map_or(1, |(_, failed)| *failed))
-        .sum();
-    let report = FleetReport::new(
-        results
-            .into_iter()
-            .map(|(target, r)| (target, r.map(|(report, _)| report)))
-            .collect(),
-    );
-    crate::output::print(global.output, &report);
-    match failed {
-        0 => Ok(()),
-        failed => Err(DeployError::Failed(format!(
-            "{failed} failure(s) while disabling across {} account(s) and Region(s)",
-            report.targets.len()
-        ))),
-    }
+    args.fleet
+        .run_batch(
+            &aws_,
+            global.output,
+            "disable faultline on",
+            args.yes || args.dry_run,
+            "disabling",
+            |target_aws| prepare(target_aws, &limit, global, args),
+            |prepared: &Prepared| &prepared.selected.names,
+            |prepared| apply(prepared, &limit, args.dry_run, false),
+        )
+        .await
 }
 
 /// Disables the selected functions of one account and Region: the report and how many things

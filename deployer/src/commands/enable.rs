@@ -4,7 +4,6 @@
 
 use crate::aws::Aws;
 use crate::error::{DeployError, aws};
-use crate::fleet::report::FleetReport;
 use crate::functions::batch::{BatchReport, Outcome, run_each};
 use crate::functions::rate_limit::RateLimit;
 use crate::functions::{self, Function};
@@ -217,45 +216,23 @@ pub async fn run(global: &Global, args: &Args) -> Result<(), DeployError> {
             ))),
         };
     }
-    let prepared = batch
+    batch
         .fleet
-        .run(&aws_, |target_aws, _| {
-            let (limit, inputs) = (&limit, &inputs);
-            async move { prepare(target_aws, limit, global, batch, inputs).await }
-        })
-        .await?;
-    let names: Vec<String> = prepared
-        .iter()
-        .filter_map(|o| Some((&o.target, o.result.as_ref().ok()?)))
-        .flat_map(|(target, shared)| {
-            shared
-                .names
-                .iter()
-                .map(move |name| format!("{name} ({} {})", target.account, target.region))
-        })
-        .collect();
-    crate::confirm::confirm("enable faultline on", &names, batch.yes || batch.dry_run)?;
-    let runs = prepared.into_iter().map(|outcome| async move {
-        let result = match outcome.result {
-            Ok(shared) => Ok(apply(shared, false).await),
-            Err(err) => Err(err),
-        };
-        (outcome.target, result)
-    });
-    let results = futures::future::join_all(runs).await;
-    let failed: usize = results
-        .iter()
-        .map(|(_, r)| r.as_ref().map_or(1, BatchReport::failed))
-        .sum();
-    let report = FleetReport::new(results);
-    crate::output::print(global.output, &report);
-    match failed {
-        0 => Ok(()),
-        failed => Err(DeployError::Failed(format!(
-            "{failed} failure(s) while enabling across {} account(s) and Region(s)",
-            report.targets.len()
-        ))),
-    }
+        .run_batch(
+            &aws_,
+            global.output,
+            "enable faultline on",
+            batch.yes || batch.dry_run,
+            "enabling",
+            |target_aws| prepare(target_aws, &limit, global, batch, &inputs),
+            |shared: &Shared| &shared.names,
+            |shared| async move {
+                let report = apply(shared, false).await;
+                let failed = report.failed();
+                (report, failed)
+            },
+        )
+        .await
 }
 
 /// What `enable`'s flags say, checked before anything is read.

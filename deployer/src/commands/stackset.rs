@@ -97,7 +97,13 @@ pub async fn run(global: &Global, args: &Args) -> Result<(), DeployError> {
             parameters.push(("ConfigArn".into(), arn));
             parameters.push(("ConfigRoleArn".into(), role));
         }
-        _ => parameters.push(("ConfigStore".into(), store_name(args.config_store).into())),
+        // The template's ConfigStore values are `--store`'s names.
+        _ => parameters.push((
+            "ConfigStore".into(),
+            clap::ValueEnum::to_possible_value(&args.config_store)
+                .map(|value| value.get_name().to_string())
+                .unwrap_or_default(),
+        )),
     }
     let files = render::render(
         Kind::Cfn,
@@ -146,13 +152,5 @@ pub async fn run(global: &Global, args: &Args) -> Result<(), DeployError> {
             report.plan.stack_set_name, applied.operation_id, applied.status
         ))),
         _ => Ok(()),
-    }
-}
-
-fn store_name(store: StoreKind) -> &'static str {
-    match store {
-        StoreKind::S3 => "s3",
-        StoreKind::Secretsmanager => "secretsmanager",
-        StoreKind::Appconfig => "appconfig",
     }
 }

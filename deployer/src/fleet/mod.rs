@@ -7,6 +7,9 @@ pub mod report;
 
 use crate::aws::Aws;
 use crate::error::DeployError;
+use crate::install::names;
+use crate::output::{Output, Report};
+use report::FleetReport;
 use std::future::Future;
 
 /// Where a fleet run acts.
@@ -48,18 +51,14 @@ impl FleetArgs {
     /// The targets, checked: every account with every Region.
     fn targets(&self, own_account: &str, own_region: &str) -> Result<Vec<Target>, DeployError> {
         for account in &self.accounts {
-            if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
+            if !names::is_account_id(account) {
                 return Err(DeployError::Input(format!(
                     "--accounts: {account:?} is not a 12-digit AWS account id"
                 )));
             }
         }
         for region in &self.regions {
-            let valid = region.split('-').count() >= 3
-                && region
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-            if !valid {
+            if !names::is_region(region) {
                 return Err(DeployError::Input(format!(
                     "--regions: {region:?} is not a Region name (like us-east-1)"
                 )));
@@ -109,6 +108,73 @@ impl FleetArgs {
             }
         });
         Ok(futures::future::join_all(runs).await)
+    }
+
+    /// A command that changes functions (`enable`, `disable`) in every target: each prepared
+    /// (its functions selected, by `prepare`), one confirmation for all of them (`question`,
+    /// skipped with `yes`; `names` gives a target's), then each applied side by side (`apply`: its report and how many things
+    /// failed). Prints every target's report; fails when anything failed, `verb` ("enabling")
+    /// saying what was being done.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn run_batch<P, R, Prep, PrepFut, App, AppFut>(
+        &self,
+        base: &Aws,
+        output: Output,
+        question: &str,
+        yes: bool,
+        verb: &str,
+        prepare: Prep,
+        names: impl Fn(&P) -> &[String],
+        apply: App,
+    ) -> Result<(), DeployError>
+    where
+        R: Report,
+        Prep: Fn(Aws) -> PrepFut,
+        PrepFut: Future<Output = Result<P, DeployError>>,
+        App: Fn(P) -> AppFut,
+        AppFut: Future<Output = (R, usize)>,
+    {
+        let prepared = self.run(base, |aws_, _| prepare(aws_)).await?;
+        let labels: Vec<String> = prepared
+            .iter()
+            .filter_map(|o| Some((&o.target, o.result.as_ref().ok()?)))
+            .flat_map(|(target, p)| {
+                names(p)
+                    .iter()
+                    .map(move |name| format!("{name} ({} {})", target.account, target.region))
+            })
+            .collect();
+        crate::confirm::confirm(question, &labels, yes)?;
+        let runs = prepared.into_iter().map(|outcome| {
+            let apply = &apply;
+            async move {
+                let result = match outcome.result {
+                    Ok(prepared) => Ok(apply(prepared).await),
+                    Err(err) => Err(err),
+                };
+                (outcome.target, result)
+            }
+        });
+        let results = futures::future::join_all(runs).await;
+        // A target that failed as a whole counts once.
+        let failed: usize = results
+            .iter()
+            .map(|(_, r)| r.as_ref().map_or(1, |(_, failed)| *failed))
+            .sum();
+        let report = FleetReport::new(
+            results
+                .into_iter()
+                .map(|(target, r)| (target, r.map(|(report, _)| report)))
+                .collect(),
+        );
+        crate::output::print(output, &report);
+        match failed {
+            0 => Ok(()),
+            failed => Err(DeployError::Failed(format!(
+                "{failed} failure(s) while {verb} across {} account(s) and Region(s)",
+                report.targets.len()
+            ))),
+        }
     }
 }
 

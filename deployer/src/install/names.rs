@@ -41,6 +41,26 @@ pub fn config_bucket(name: &str, account: &Account, region: &str) -> Result<Stri
     Ok(bucket)
 }
 
+/// A 12-digit AWS account id.
+pub fn is_account_id(text: &str) -> bool {
+    text.len() == 12 && text.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// A Region name: lowercase words and a number last, joined by `-` (`us-east-1`,
+/// `eu-central-2`, `us-gov-west-1`).
+pub fn is_region(text: &str) -> bool {
+    let parts: Vec<&str> = text.split('-').collect();
+    parts.len() >= 3
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        })
+        && parts
+            .last()
+            .is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit()))
+}
+
 /// The AppConfig application of `--store appconfig` (applications are per Region).
 pub fn appconfig_application(name: &str) -> String {
     name.to_string()

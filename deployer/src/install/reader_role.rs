@@ -46,7 +46,7 @@ pub fn parse_accounts(accounts: &[String]) -> Result<Vec<String>, DeployError> {
         .iter()
         .map(|a| a.trim().to_string())
         .map(|a| {
-            if a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit()) {
+            if super::names::is_account_id(&a) {
                 Ok(a)
             } else {
                 Err(DeployError::Input(format!(

@@ -5,6 +5,7 @@
 
 use crate::aws::Aws;
 use crate::error::{DeployError, aws};
+use crate::install::names;
 use aws_sdk_cloudformation::error::ProvideErrorMetadata as _;
 use aws_sdk_cloudformation::types::{
     AutoDeployment, CallAs, Capability, DeploymentTargets, Parameter, PermissionModels,
@@ -70,19 +71,7 @@ pub fn parse_regions(regions: &[String]) -> Result<Vec<String>, DeployError> {
             "--regions: give at least one Region".into(),
         ));
     }
-    let valid = |region: &str| {
-        let parts: Vec<&str> = region.split('-').collect();
-        parts.len() >= 3
-            && parts.iter().all(|p| {
-                !p.is_empty()
-                    && p.bytes()
-                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-            })
-            && parts
-                .last()
-                .is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit()))
-    };
-    match regions.iter().find(|r| !valid(r)) {
+    match regions.iter().find(|r| !names::is_region(r)) {
         Some(bad) => Err(DeployError::Input(format!(
             "--regions: {bad:?} is not a Region name (like us-east-1)"
         ))),
