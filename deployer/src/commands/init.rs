@@ -128,8 +128,9 @@ pub async fn run(global: &Global, args: &Args) -> Result<(), DeployError> {
             };
             (report, None)
         }
-        Ok(Store::AppConfig(name)) => {
-            let config = appconfig::ensure(&aws_, name, config.as_deref(), dry_run).await?;
+        Ok(Store::AppConfig { name, ids }) => {
+            let config =
+                appconfig::ensure(&aws_, name, ids.as_ref(), config.as_deref(), dry_run).await?;
             let report = StoreReport {
                 store: Some(StoreKind::Appconfig),
                 arn: config.arn,

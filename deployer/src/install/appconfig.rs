@@ -113,9 +113,9 @@ pub async fn ids(aws_: &Aws, name: &str) -> Result<Option<Ids>, DeployError> {
     })
 }
 
-/// The install's ids, or an input error that says to run init.
-pub async fn require(aws_: &Aws, name: &str) -> Result<Ids, DeployError> {
-    ids(aws_, name).await?.ok_or_else(|| {
+/// The install's ids (found with [`ids`]), or an input error that says to run init.
+pub fn require<'a>(name: &str, ids: Option<&'a Ids>) -> Result<&'a Ids, DeployError> {
+    ids.ok_or_else(|| {
         DeployError::Input(format!(
             "{} (environment {}, profile {}) not found: run `deployer init --store appconfig` \
              first",
@@ -287,6 +287,7 @@ async fn strategy(aws_: &Aws, name: &str) -> Result<String, DeployError> {
 pub async fn ensure(
     aws_: &Aws,
     name: &str,
+    found: Option<&Ids>,
     text: Option<&str>,
     dry_run: bool,
 ) -> Result<ObjectOutcome, DeployError> {
@@ -295,7 +296,6 @@ pub async fn ensure(
         action: action.to_string(),
         removed,
     };
-    let found = ids(aws_, name).await?;
     if dry_run && found.is_none() {
         return Ok(outcome(
             format!("appconfig:{}/...", names::appconfig_application(name)),
@@ -304,7 +304,7 @@ pub async fn ensure(
         ));
     }
     let ids = match found {
-        Some(ids) => ids,
+        Some(ids) => ids.clone(),
         None => create(aws_, name).await?,
     };
     match strategy(aws_, name).await {
@@ -315,7 +315,10 @@ pub async fn ensure(
         Err(err) => return Err(err),
     }
     let arn = ids.config_arn();
-    let store = Store::AppConfig(name.to_string());
+    let store = Store::AppConfig {
+        name: name.to_string(),
+        ids: Some(ids.clone()),
+    };
     let (current, version) = read(aws_, &ids).await?;
     if version == "0" {
         if dry_run {

@@ -39,8 +39,12 @@ pub enum Store {
         bucket: String,
         key: String,
     },
-    /// The AppConfig configuration of the install named so.
-    AppConfig(String),
+    /// The AppConfig configuration of the install named `name`, with its ids when it exists
+    /// (found once, when the store is: every read and write needs them).
+    AppConfig {
+        name: String,
+        ids: Option<appconfig::Ids>,
+    },
 }
 
 /// Whether a conditional write went through.
@@ -72,7 +76,10 @@ impl Store {
         match kind {
             Some(StoreKind::Secretsmanager) => Ok(secret),
             Some(StoreKind::S3) => object().await,
-            Some(StoreKind::Appconfig) => Ok(Store::AppConfig(name.to_string())),
+            Some(StoreKind::Appconfig) => Ok(Store::AppConfig {
+                ids: appconfig::ids(aws_, name).await?,
+                name: name.to_string(),
+            }),
             None => {
                 let object = object().await?;
                 let (bucket, secret_found) = tokio::join!(object.exists(aws_), secret.exists(aws_));
@@ -96,7 +103,7 @@ impl Store {
         match self {
             Store::Secret(secret) => secret::exists(aws_, secret).await,
             Store::Object { bucket, .. } => config_object::bucket_exists(aws_, bucket).await,
-            Store::AppConfig(name) => Ok(appconfig::ids(aws_, name).await?.is_some()),
+            Store::AppConfig { ids, .. } => Ok(ids.is_some()),
         }
     }
 
@@ -105,7 +112,7 @@ impl Store {
         match self {
             Store::Secret(secret) => format!("secret {secret}"),
             Store::Object { bucket, key, .. } => format!("S3 object s3://{bucket}/{key}"),
-            Store::AppConfig(name) => format!(
+            Store::AppConfig { name, .. } => format!(
                 "AppConfig configuration {}/{}/{}",
                 names::appconfig_application(name),
                 names::APPCONFIG_ENVIRONMENT,
@@ -122,7 +129,7 @@ impl Store {
                 bucket,
                 key,
             } => Some(format!("arn:{partition}:s3:::{bucket}/{key}")),
-            Store::Secret(_) | Store::AppConfig(_) => None,
+            Store::Secret(_) | Store::AppConfig { .. } => None,
         }
     }
 
@@ -143,7 +150,9 @@ impl Store {
                 config_object::read(aws_, bucket, key).await?;
                 Ok(self.object_arn().unwrap_or_default())
             }
-            Store::AppConfig(name) => Ok(appconfig::require(aws_, name).await?.config_arn()),
+            Store::AppConfig { name, ids } => {
+                Ok(appconfig::require(name, ids.as_ref())?.config_arn())
+            }
         }
     }
 
@@ -152,8 +161,8 @@ impl Store {
         match self {
             Store::Secret(secret) => secret::read(aws_, secret).await,
             Store::Object { bucket, key, .. } => config_object::read(aws_, bucket, key).await,
-            Store::AppConfig(name) => {
-                appconfig::read(aws_, &appconfig::require(aws_, name).await?).await
+            Store::AppConfig { name, ids } => {
+                appconfig::read(aws_, appconfig::require(name, ids.as_ref())?).await
             }
         }
     }
@@ -170,9 +179,9 @@ impl Store {
             Store::Object { bucket, key, .. } => {
                 config_object::write_if(aws_, bucket, key, text, version).await
             }
-            Store::AppConfig(name) => {
-                let ids = appconfig::require(aws_, name).await?;
-                appconfig::write_if(aws_, name, &ids, text, version).await
+            Store::AppConfig { name, ids } => {
+                let ids = appconfig::require(name, ids.as_ref())?;
+                appconfig::write_if(aws_, name, ids, text, version).await
             }
         }
     }
