@@ -117,6 +117,16 @@ impl Aws {
         Aws::from_config(builder.build())
     }
 
+    /// An AWS Organizations client (its endpoint is the partition's one Region).
+    pub fn organizations(&self) -> aws_sdk_organizations::Client {
+        aws_sdk_organizations::Client::new(&self.config)
+    }
+
+    /// An Account API client (Regions enabled in the account).
+    pub fn account_api(&self) -> aws_sdk_account::Client {
+        aws_sdk_account::Client::new(&self.config)
+    }
+
     /// The partition and account the credentials belong to.
     pub async fn account(&self) -> Result<Account, DeployError> {
         let identity = self

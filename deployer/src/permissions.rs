@@ -379,6 +379,16 @@ pub fn fleet_role(
              the fleet is run from"
         ));
     };
+    // `--regions all-enabled` asks each account, as this role, which Regions it has enabled.
+    let mut policy = policy;
+    if let Some(statements) = policy.get_mut("Statement").and_then(Value::as_array_mut) {
+        statements.push(json!({
+            "Sid": "ListTheAccountsEnabledRegions",
+            "Effect": "Allow",
+            "Action": "account:ListRegions",
+            "Resource": "*",
+        }));
+    }
     Ok(json!({
         "RoleName": role,
         "RolePolicy": policy,
@@ -398,6 +408,16 @@ pub fn fleet_role(
                 "Effect": "Allow",
                 "Action": "sts:AssumeRole",
                 "Resource": format!("arn:{partition}:iam::*:role/{role}"),
+            }, {
+                // `--accounts-from-org`, from the management account or a delegated
+                // administrator (Organizations' list actions take no resource).
+                "Sid": "FindTheAccountsOfAnOrganizationalUnit",
+                "Effect": "Allow",
+                "Action": [
+                    "organizations:ListAccountsForParent",
+                    "organizations:ListOrganizationalUnitsForParent",
+                ],
+                "Resource": "*",
             }],
         },
     }))
@@ -479,7 +499,18 @@ mod tests {
         let policy = policy(&[Status], "faultline", "aws", None);
         let documents = fleet_role(policy.clone(), "faultline-deployer", "111111111111", "aws")
             .expect("documents");
-        assert_eq!(documents["RolePolicy"], policy);
+        // The commands' statements, and the one `--regions all-enabled` needs.
+        let statements = documents["RolePolicy"]["Statement"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let given = policy["Statement"].as_array().cloned().unwrap_or_default();
+        assert_eq!(statements[..given.len()], given[..]);
+        assert_eq!(statements[given.len()]["Action"], "account:ListRegions");
+        assert_eq!(
+            documents["OrchestratorPolicy"]["Statement"][1]["Action"][0],
+            "organizations:ListAccountsForParent"
+        );
         assert_eq!(
             documents["TrustPolicy"]["Statement"][0]["Principal"]["AWS"],
             "arn:aws:iam::111111111111:root"

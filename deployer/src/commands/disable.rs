@@ -4,7 +4,7 @@
 
 use crate::aws::Aws;
 use crate::error::{DeployError, aws};
-use crate::functions::batch::{BatchReport, Outcome, run_each};
+use crate::functions::batch::{BatchReport, Outcome, bar as run_bar, run_each};
 use crate::functions::rate_limit::RateLimit;
 use crate::functions::select::Selected;
 use crate::functions::{self, Function};
@@ -15,6 +15,7 @@ use crate::install::policy;
 use crate::output::Output;
 use crate::plan::diff;
 use crate::plan::{SAVED, plan_disable};
+use indicatif::ProgressBar;
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -65,20 +66,23 @@ async fn disable_one(
 /// One account and Region, read: the install and the functions selected there.
 struct Prepared {
     aws: Arc<Aws>,
+    /// The pace of this account and Region.
+    limit: Arc<RateLimit>,
     installed: Arc<Installed>,
     selected: Selected,
 }
 
 async fn prepare(
     aws_: Aws,
-    limit: &RateLimit,
+    limit: Arc<RateLimit>,
     global: &Global,
     args: &Args,
 ) -> Result<Prepared, DeployError> {
     let installed = Installed::read(&aws_, &global.name).await?;
-    let selected = functions::select(&aws_, limit, &args.selection).await?;
+    let selected = functions::select(&aws_, &limit, &args.selection).await?;
     Ok(Prepared {
         aws: Arc::new(aws_),
+        limit,
         installed: Arc::new(installed),
         selected,
     })
@@ -86,17 +90,19 @@ async fn prepare(
 
 pub async fn run(global: &Global, args: &Args) -> Result<(), DeployError> {
     let aws_ = Aws::connect(&global.aws).await?;
-    // One limit for the whole run, however many accounts and Regions it spans.
-    let limit = Arc::new(RateLimit::per_second(args.rate));
-    let progress = global.output == Output::Text;
     if !args.fleet.is_fleet() {
-        let prepared = prepare(aws_, &limit, global, args).await?;
+        let limit = Arc::new(RateLimit::per_second(args.rate));
+        let prepared = prepare(aws_, limit, global, args).await?;
         crate::confirm::confirm(
             "disable faultline on",
             &prepared.selected.names,
             args.yes || args.dry_run,
         )?;
-        let (report, failed) = apply(prepared, &limit, args.dry_run, progress).await;
+        let bar = run_bar(global.output == Output::Text, prepared.selected.names.len());
+        let (report, failed) = apply(prepared, args.dry_run, bar.clone()).await;
+        if let Some(bar) = bar {
+            bar.finish_and_clear();
+        }
         crate::output::print(global.output, &report);
         return match failed {
             0 => Ok(()),
@@ -108,13 +114,14 @@ pub async fn run(global: &Global, args: &Args) -> Result<(), DeployError> {
     args.fleet
         .run_batch(
             &aws_,
+            args.rate,
             global.output,
             "disable faultline on",
             args.yes || args.dry_run,
             "disabling",
-            |target_aws| prepare(target_aws, &limit, global, args),
+            |target| prepare(target.aws, target.limit, global, args),
             |prepared: &Prepared| &prepared.selected.names,
-            |prepared| apply(prepared, &limit, args.dry_run, false),
+            |prepared, bar| apply(prepared, args.dry_run, bar),
         )
         .await
 }
@@ -123,19 +130,20 @@ pub async fn run(global: &Global, args: &Args) -> Result<(), DeployError> {
 /// failed (functions, and detaching the policy).
 async fn apply(
     prepared: Prepared,
-    limit: &Arc<RateLimit>,
     dry_run: bool,
-    progress: bool,
+    bar: Option<ProgressBar>,
 ) -> (BatchReport, usize) {
     let Prepared {
         aws: aws_,
+        limit,
         installed,
         selected,
     } = prepared;
+    let limit = &limit;
     let listed = Arc::new(selected.listed);
     let roles = Arc::new(std::sync::Mutex::new(HashSet::new()));
     let calls_before = limit.calls();
-    let outcomes = run_each(selected.names, progress, |name| {
+    let outcomes = run_each(selected.names, bar, |name| {
         let (aws_, limit, installed, roles) = (
             Arc::clone(&aws_),
             Arc::clone(limit),

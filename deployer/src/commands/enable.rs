@@ -4,7 +4,7 @@
 
 use crate::aws::Aws;
 use crate::error::{DeployError, aws};
-use crate::functions::batch::{BatchReport, Outcome, run_each};
+use crate::functions::batch::{BatchReport, Outcome, bar as run_bar, run_each};
 use crate::functions::rate_limit::RateLimit;
 use crate::functions::{self, Function};
 use crate::global::Global;
@@ -15,6 +15,7 @@ use crate::output::Output;
 use crate::plan::diff;
 use crate::plan::{EnableTarget, plan_enable};
 use faultline_schema::aws_services;
+use indicatif::ProgressBar;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -196,17 +197,19 @@ pub async fn run(global: &Global, args: &Args) -> Result<(), DeployError> {
     };
     let batch = &args.batch;
     let aws_ = Aws::connect(&global.aws).await?;
-    // One limit for the whole run, however many accounts and Regions it spans.
-    let limit = Arc::new(RateLimit::per_second(batch.rate));
-    let progress = global.output == Output::Text;
     if !batch.fleet.is_fleet() {
-        let shared = prepare(aws_, &limit, global, batch, &inputs).await?;
+        let limit = Arc::new(RateLimit::per_second(batch.rate));
+        let shared = prepare(aws_, limit, global, batch, &inputs).await?;
         crate::confirm::confirm(
             "enable faultline on",
             &shared.names,
             batch.yes || batch.dry_run,
         )?;
-        let report = apply(shared, progress).await;
+        let bar = run_bar(global.output == Output::Text, shared.names.len());
+        let report = apply(shared, bar.clone()).await;
+        if let Some(bar) = bar {
+            bar.finish_and_clear();
+        }
         crate::output::print(global.output, &report);
         return match report.failed() {
             0 => Ok(()),
@@ -220,14 +223,15 @@ pub async fn run(global: &Global, args: &Args) -> Result<(), DeployError> {
         .fleet
         .run_batch(
             &aws_,
+            batch.rate,
             global.output,
             "enable faultline on",
             batch.yes || batch.dry_run,
             "enabling",
-            |target_aws| prepare(target_aws, &limit, global, batch, &inputs),
+            |target| prepare(target.aws, target.limit, global, batch, &inputs),
             |shared: &Shared| &shared.names,
-            |shared| async move {
-                let report = apply(shared, false).await;
+            |shared, bar| async move {
+                let report = apply(shared, bar).await;
                 let failed = report.failed();
                 (report, failed)
             },
@@ -247,7 +251,7 @@ struct Inputs {
 /// One account and Region, read: the install, its store and the functions selected there.
 async fn prepare(
     aws_: Aws,
-    limit: &Arc<RateLimit>,
+    limit: Arc<RateLimit>,
     global: &Global,
     batch: &crate::functions::Batch,
     inputs: &Inputs,
@@ -267,10 +271,10 @@ async fn prepare(
                 .await?
         }
     };
-    let selected = functions::select(&aws_, limit, &batch.selection).await?;
+    let selected = functions::select(&aws_, &limit, &batch.selection).await?;
     Ok(Shared {
         aws: aws_,
-        limit: Arc::clone(limit),
+        limit,
         installed,
         config_arn,
         roles: AttachedRoles::default(),
@@ -285,11 +289,11 @@ async fn prepare(
 }
 
 /// Enables the selected functions of one account and Region.
-async fn apply(shared: Shared, progress: bool) -> BatchReport {
+async fn apply(shared: Shared, bar: Option<ProgressBar>) -> BatchReport {
     let names = shared.names.clone();
     let calls_before = shared.limit.calls();
     let shared = Arc::new(shared);
-    let outcomes = run_each(names, progress, |name| {
+    let outcomes = run_each(names, bar, |name| {
         let shared = Arc::clone(&shared);
         async move { enable_one(&shared, &name).await }
     })

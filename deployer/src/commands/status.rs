@@ -5,6 +5,7 @@
 
 use crate::aws::Aws;
 use crate::error::DeployError;
+use crate::fleet::progress::Progress;
 use crate::fleet::{self, FleetArgs, Target};
 use crate::functions::rate_limit::RateLimit;
 use crate::functions::{self, Function};
@@ -12,7 +13,7 @@ use crate::global::Global;
 use crate::install::Installed;
 use crate::install::policy;
 use crate::install::store::Store;
-use crate::output::Report;
+use crate::output::{Output, Report};
 use crate::plan::{SAVED, supports_wrapper};
 use faultline_schema::config::Config;
 use faultline_schema::cost;
@@ -28,20 +29,30 @@ pub struct Args {
     pub fleet: FleetArgs,
 }
 
+/// Requests per second at most, in each account and Region.
+const RATE: u32 = 20;
+
 pub async fn run(global: &Global, args: &Args) -> Result<(), DeployError> {
     let aws_ = Aws::connect(&global.aws).await?;
-    // One limit for the whole run, however many accounts and Regions it spans.
-    let limit = RateLimit::per_second(20);
     if !args.fleet.is_fleet() {
-        let status = gather(&aws_, &limit, global, args).await?;
+        let status = gather(&aws_, &RateLimit::per_second(RATE), global, args).await?;
         crate::output::print(global.output, &status);
         return Ok(());
     }
+    let progress = &Progress::new(global.output == Output::Text);
     let outcomes = args
         .fleet
-        .run(&aws_, |target_aws, _| {
-            let limit = &limit;
-            async move { gather(&target_aws, limit, global, args).await }
+        .run(&aws_, RATE, progress, |target| async move {
+            let status = gather(&target.aws, &target.limit, global, args).await?;
+            let store = match status.store {
+                Some(_) => "",
+                None => ", no config store",
+            };
+            progress.finish(
+                &target.target,
+                &format!("{} function(s){store}", status.functions.len()),
+            );
+            Ok(status)
         })
         .await?;
     let failed = fleet::failures(&outcomes);

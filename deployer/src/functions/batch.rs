@@ -20,22 +20,29 @@ pub struct Outcome {
     pub warnings: Vec<String>,
 }
 
+/// A progress bar for one account and Region's `len` functions, when `show` and there are more
+/// than a few (a fleet run gives each target its line instead: [`crate::fleet::progress`]).
+pub fn bar(show: bool, len: usize) -> Option<ProgressBar> {
+    (show && len > 3).then(|| {
+        let bar = ProgressBar::new(len as u64);
+        if let Ok(style) = ProgressStyle::with_template("{bar:30} {pos}/{len} functions {msg}") {
+            bar.set_style(style);
+        }
+        bar
+    })
+}
+
+/// Runs `work` on each function, at most [`CONCURRENCY`] at a time, counting them on `bar`; the
+/// results sorted by name.
 pub async fn run_each<F, Fut>(
     names: Vec<String>,
-    show_progress: bool,
+    bar: Option<ProgressBar>,
     work: F,
 ) -> Vec<(String, Result<Outcome, DeployError>)>
 where
     F: Fn(String) -> Fut,
     Fut: Future<Output = Result<Outcome, DeployError>>,
 {
-    let bar = (show_progress && names.len() > 3).then(|| {
-        let bar = ProgressBar::new(names.len() as u64);
-        if let Ok(style) = ProgressStyle::with_template("{bar:30} {pos}/{len} functions {msg}") {
-            bar.set_style(style);
-        }
-        bar
-    });
     let mut results: Vec<(String, Result<Outcome, DeployError>)> =
         futures::stream::iter(names.into_iter().map(|name| {
             let fut = work(name.clone());
@@ -51,9 +58,6 @@ where
         .buffer_unordered(CONCURRENCY)
         .collect()
         .await;
-    if let Some(bar) = bar {
-        bar.finish_and_clear();
-    }
     results.sort_by(|a, b| a.0.cmp(&b.0));
     results
 }

@@ -36,7 +36,8 @@ pub struct Batch {
     /// Do not ask before changing more than one function
     #[arg(long)]
     pub yes: bool,
-    /// Requests per second at most (across every account and Region of a fleet run)
+    /// Requests per second at most, in each account and Region (AWS's API quotas are per account
+    /// and Region; a fleet run is also held to --max-rate as a whole)
     #[arg(long, default_value_t = 10)]
     pub rate: u32,
     #[command(flatten)]
