@@ -1551,3 +1551,447 @@ async fn enable_and_disable_across_accounts_and_regions() {
         );
     }
 }
+
+/// `experiment` and `report` across two accounts and two Regions: an experiment started in every
+/// target's own store (the target without an install named, the others started), listed and
+/// stopped there; a report of all the targets' functions, each named with its account and
+/// Region, over the earliest to the latest of their windows; and `enable --dry-run` showing
+/// every target's plan while changing nothing.
+#[tokio::test]
+async fn experiments_reports_and_plans_across_accounts_and_regions() {
+    let env = Env::start().await;
+    let accounts = TwoAccounts::set_up(&env).await;
+    let fleet = |command: &[&str]| {
+        let mut args = command.to_vec();
+        args.extend_from_slice(&FLEET);
+        env.deployer(&args)
+    };
+    let installed = [
+        "123456789012 us-east-1",
+        "123456789012 eu-west-1",
+        "222222222222 us-east-1",
+    ];
+    let (code, out, err) = fleet(&[
+        "experiment",
+        "start",
+        "--flag",
+        "ingress",
+        "--latency",
+        "5",
+        "--experiment",
+        "game-day",
+        "--output",
+        "json",
+    ]);
+    assert_eq!(
+        code, 1,
+        "the target without an install fails:\n{out}\n{err}"
+    );
+    assert!(err.contains("1 of 4 targets failed"), "{err}");
+    assert!(err.contains("222222222222 eu-west-1: "), "{err}");
+    let started: serde_json::Value = serde_json::from_str(&out).expect("json");
+    let started_in: Vec<String> = started["targets"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|t| t["report"]["started"] == "game-day")
+        .map(|t| {
+            format!(
+                "{} {}",
+                t["account"].as_str().unwrap_or(""),
+                t["region"].as_str().unwrap_or("")
+            )
+        })
+        .collect();
+    assert_eq!(started_in, installed, "{started}");
+    // Each store has it: read with the SDK, as the extension would.
+    for (in_second, region) in [
+        (false, "us-east-1"),
+        (false, "eu-west-1"),
+        (true, "us-east-1"),
+    ] {
+        let account = if in_second {
+            "222222222222"
+        } else {
+            "123456789012"
+        };
+        let object = aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&accounts.config(in_second, region))
+                .force_path_style(true)
+                .build(),
+        )
+        .get_object()
+        .bucket(format!("faultline-config-{account}-{region}"))
+        .key("faultline.yaml")
+        .send()
+        .await
+        .expect("the target's config object");
+        let bytes = object.body.collect().await.expect("body").into_bytes();
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(text.contains("game-day"), "{account} {region}: {text}");
+    }
+    let (code, out, err) = fleet(&["experiment", "list"]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    for target in installed {
+        let part = out.split(&format!("# {target}")).nth(1).unwrap_or_default();
+        assert!(part.contains("game-day"), "{target} lists it:\n{out}");
+    }
+
+    // Metrics in two of the targets, 20 to 10 minutes ago.
+    let now = chrono::Utc::now();
+    let from = now - chrono::Duration::minutes(20);
+    for (in_second, region, function, errors) in [
+        (false, "us-east-1", "orders-east", 2.0),
+        (true, "us-east-1", "billing-east", 5.0),
+    ] {
+        let cloudwatch = aws_sdk_cloudwatch::Client::new(&accounts.config(in_second, region));
+        for (metric, value) in [("Invocations", 100.0), ("Errors", errors)] {
+            cloudwatch
+                .put_metric_data()
+                .namespace("AWS/Lambda")
+                .metric_data(
+                    aws_sdk_cloudwatch::types::MetricDatum::builder()
+                        .metric_name(metric)
+                        .dimensions(
+                            aws_sdk_cloudwatch::types::Dimension::builder()
+                                .name("FunctionName")
+                                .value(function)
+                                .build(),
+                        )
+                        .timestamp(aws_sdk_cloudwatch::primitives::DateTime::from_secs(
+                            (from + chrono::Duration::minutes(5)).timestamp(),
+                        ))
+                        .value(value)
+                        .unit(aws_sdk_cloudwatch::types::StandardUnit::Count)
+                        .build(),
+                )
+                .send()
+                .await
+                .expect("put metric data");
+        }
+    }
+    let (from_text, to_text) = (
+        from.to_rfc3339(),
+        (now - chrono::Duration::minutes(10)).to_rfc3339(),
+    );
+    let (code, out, err) = fleet(&[
+        "report", "--all", "--from", &from_text, "--to", &to_text, "--format", "json", "--out", "-",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let report: serde_json::Value = serde_json::from_str(&out).expect("json report");
+    let mut names: Vec<&str> = report["functions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|f| f["name"].as_str())
+        .collect();
+    names.sort_unstable();
+    assert_eq!(
+        names,
+        [
+            "123456789012 eu-west-1 orders-west",
+            "123456789012 us-east-1 orders-east",
+            "222222222222 us-east-1 billing-east",
+        ]
+    );
+    let during = |name: &str| {
+        report["functions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|f| f["name"] == name)
+            .and_then(|f| f["figures"].as_array().cloned())
+            .unwrap_or_default()
+            .into_iter()
+            .find(|f| f["phase"] == "during")
+            .unwrap_or_default()
+    };
+    let billing = during("222222222222 us-east-1 billing-east");
+    assert_eq!(billing["invocations"], 100.0, "{billing}");
+    assert_eq!(billing["errors"], 5.0, "{billing}");
+    assert_eq!(during("123456789012 us-east-1 orders-east")["errors"], 2.0);
+    // The experiment's own window: read in each store; the target without one is named.
+    let (code, out, err) = fleet(&[
+        "report",
+        "--all",
+        "--experiment",
+        "game-day",
+        "--format",
+        "md",
+        "--out",
+        "-",
+    ]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("222222222222 eu-west-1: "), "{err}");
+    assert!(
+        out.contains("## 222222222222 us-east-1 billing-east"),
+        "{out}"
+    );
+
+    // A dry run: every installed target's plan, nothing changed.
+    let (code, out, err) = fleet(&["enable", "--all", "--dry-run", "--output", "json"]);
+    assert_eq!(code, 1, "the target without an install:\n{out}\n{err}");
+    let plans: serde_json::Value = serde_json::from_str(&out).expect("json");
+    let planned: Vec<String> = plans["targets"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|t| {
+            t["report"]["functions"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|f| {
+                    f["changed"] == true && f["diff"].as_array().is_some_and(|d| !d.is_empty())
+                })
+                .filter_map(|f| f["function"].as_str().map(str::to_string))
+        })
+        .collect();
+    assert_eq!(
+        planned,
+        ["orders-east", "orders-west", "billing-east"],
+        "{plans}"
+    );
+    assert!(
+        plans["targets"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .all(|t| t["report"]["dry_run"] != false)
+    );
+    let (_, vars) = {
+        let config = aws_sdk_lambda::Client::new(&accounts.config(true, "us-east-1"))
+            .get_function_configuration()
+            .function_name("billing-east")
+            .send()
+            .await
+            .expect("configuration");
+        (
+            (),
+            config
+                .environment()
+                .and_then(|e| e.variables())
+                .cloned()
+                .unwrap_or_default(),
+        )
+    };
+    assert!(
+        !vars.contains_key("FAULTLINE_SAVED"),
+        "a dry run changes nothing: {vars:?}"
+    );
+
+    let (code, out, err) = fleet(&["experiment", "stop", "game-day"]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(err.contains("1 of 4 targets failed"), "{err}");
+    let (_, out, _) = fleet(&["experiment", "list"]);
+    assert!(!out.contains("game-day"), "stopped everywhere: {out}");
+}
+
+/// Targets found rather than listed: `--accounts-from-org` takes every active account under an
+/// organizational unit and the units beneath it (not the ones elsewhere in the organization),
+/// and `--regions all-enabled` each account's own enabled Regions (an opt-in Region only where
+/// the account enabled it). On a terminal, each target has its own progress line, ending with
+/// what happened there; without one, none is drawn.
+#[tokio::test]
+async fn accounts_from_the_organization_and_their_enabled_regions_each_with_a_line() {
+    let env = Env::start().await;
+    let sdk = faultline_testkit::aws_config(&env.moto.endpoint, "testing", "testing").await;
+    let org = aws_sdk_organizations::Client::new(&sdk);
+    org.create_organization()
+        .feature_set(aws_sdk_organizations::types::OrganizationFeatureSet::All)
+        .send()
+        .await
+        .expect("organization");
+    let roots = org.list_roots().send().await.expect("roots");
+    let root = roots.roots()[0].id().unwrap_or_default().to_string();
+    let unit = |parent: String, name: &'static str| {
+        let org = org.clone();
+        async move {
+            org.create_organizational_unit()
+                .parent_id(parent)
+                .name(name)
+                .send()
+                .await
+                .expect("unit")
+                .organizational_unit
+                .and_then(|u| u.id)
+                .unwrap_or_default()
+        }
+    };
+    let game_day = unit(root.clone(), "game-day").await;
+    let team = unit(game_day.clone(), "team").await;
+    let mut accounts = Vec::new();
+    for (i, parent) in [&game_day, &team, &root].into_iter().enumerate() {
+        let account = org
+            .create_account()
+            .email(format!("member{i}@example.com"))
+            .account_name(format!("member-{i}"))
+            .send()
+            .await
+            .expect("account")
+            .create_account_status
+            .and_then(|s| s.account_id)
+            .unwrap_or_default();
+        if *parent != root {
+            org.move_account()
+                .account_id(&account)
+                .source_parent_id(&root)
+                .destination_parent_id(parent)
+                .send()
+                .await
+                .expect("move");
+        }
+        accounts.push(account);
+    }
+    // The second member opts in to Cape Town, as itself.
+    let assumed = aws_sdk_sts::Client::new(&sdk)
+        .assume_role()
+        .role_arn(format!("arn:aws:iam::{}:role/setup", accounts[1]))
+        .role_session_name("setup")
+        .send()
+        .await
+        .expect("assume")
+        .credentials
+        .expect("credentials");
+    let member = sdk
+        .to_builder()
+        .credentials_provider(aws_sdk_sts::config::SharedCredentialsProvider::new(
+            aws_sdk_sts::config::Credentials::new(
+                &assumed.access_key_id,
+                &assumed.secret_access_key,
+                Some(assumed.session_token.clone()),
+                None,
+                "test",
+            ),
+        ))
+        .build();
+    aws_sdk_account::Client::new(&member)
+        .enable_region()
+        .region_name("af-south-1")
+        .send()
+        .await
+        .expect("enable region");
+
+    let args = [
+        "status",
+        "--accounts-from-org",
+        game_day.as_str(),
+        "--role-name",
+        "faultline-deployer",
+        "--regions",
+        "all-enabled",
+        "--output",
+        "json",
+    ];
+    let (code, out, err) = env.deployer(&args);
+    // Nothing is installed in the members: every target says so, and lists its functions.
+    assert_eq!(code, 0, "{out}\n{err}");
+    let report: serde_json::Value = serde_json::from_str(&out).expect("json");
+    let mut targets: Vec<(String, String)> = report["targets"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|t| {
+            (
+                t["account"].as_str().unwrap_or_default().to_string(),
+                t["region"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    targets.sort();
+    let by_default = [
+        "ap-northeast-1",
+        "ap-northeast-2",
+        "ap-northeast-3",
+        "ap-south-1",
+        "ap-southeast-1",
+        "ap-southeast-2",
+        "ca-central-1",
+        "eu-central-1",
+        "eu-north-1",
+        "eu-west-1",
+        "eu-west-2",
+        "eu-west-3",
+        "sa-east-1",
+        "us-east-1",
+        "us-east-2",
+        "us-west-1",
+        "us-west-2",
+    ];
+    let mut wanted: Vec<(String, String)> = Vec::new();
+    for account in &accounts[..2] {
+        for region in by_default {
+            wanted.push((account.clone(), region.to_string()));
+        }
+    }
+    wanted.push((accounts[1].clone(), "af-south-1".to_string()));
+    wanted.sort();
+    assert_eq!(targets, wanted);
+    assert!(
+        !err.contains("function(s)") && !err.contains("reading"),
+        "no progress lines without a terminal: {err}"
+    );
+    // Bad ids are refused before anything is read.
+    let (code, _, err) = env.deployer(&[
+        "status",
+        "--accounts-from-org",
+        "111111111111",
+        "--role-name",
+        "x",
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--accounts-from-org"), "{err}");
+    let (code, _, err) = env.deployer(&["status", "--regions", "all-enabled,us-east-1"]);
+    assert_eq!(code, 2, "{err}");
+
+    // On a terminal (`script` gives the deployer one): one line per target, each ending with what
+    // happened there. Two Regions of the second member: one installed, one not.
+    let dist = env.dist().to_string_lossy().into_owned();
+    let keys = support::Keys {
+        id: assumed.access_key_id.clone(),
+        secret: assumed.secret_access_key.clone(),
+    };
+    let (code, out, err) = env.deployer_as(
+        &keys,
+        &["init", "--region", "eu-west-1", "--dist", &dist],
+        &[("AWS_SESSION_TOKEN", assumed.session_token.as_str())],
+    );
+    assert_eq!(code, 0, "{out}\n{err}");
+    let command = format!(
+        "{} status --accounts {} --role-name faultline-deployer --regions eu-west-1,us-west-2",
+        env!("CARGO_BIN_EXE_deployer"),
+        accounts[1]
+    );
+    let output = std::process::Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("TERM", "xterm")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ENDPOINT_URL", &env.moto.endpoint)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .expect("script");
+    let screen = String::from_utf8_lossy(&output.stdout);
+    let member = &accounts[1];
+    let lines: Vec<&str> = screen
+        .split(['\r', '\n'])
+        .filter(|l| l.contains(member.as_str()))
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains(&format!("{member} eu-west-1")) && l.contains("0 function(s)")),
+        "the installed target's line: {screen}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains(&format!("{member} us-west-2"))
+                && l.contains("0 function(s), no config store")),
+        "the target without an install: {screen}"
+    );
+}

@@ -4,9 +4,11 @@
 use crate::aws::Aws;
 use crate::error::DeployError;
 use crate::experiments::{self, spec};
+use crate::fleet::FleetArgs;
 use crate::global::Global;
 use crate::install::store::Store;
-use crate::output;
+use crate::output::{self, Report};
+use std::future::Future;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -17,11 +19,25 @@ pub struct Args {
 #[derive(Debug, clap::Subcommand)]
 pub enum ExperimentCommand {
     /// The experiments in the config, active or not
-    List,
+    List(ListArgs),
     /// Add an experiment
-    Start(Box<spec::StartArgs>),
+    Start(Box<StartCommand>),
     /// Remove an experiment (or all)
     Stop(StopArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ListArgs {
+    #[command(flatten)]
+    pub fleet: FleetArgs,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct StartCommand {
+    #[command(flatten)]
+    pub spec: spec::StartArgs,
+    #[command(flatten)]
+    pub fleet: FleetArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -31,24 +47,25 @@ pub struct StopArgs {
     /// Stop every experiment
     #[arg(long, conflicts_with = "name")]
     pub all: bool,
+    #[command(flatten)]
+    pub fleet: FleetArgs,
 }
 
 pub async fn run(global: &Global, args: &Args) -> Result<(), DeployError> {
     match &args.command {
-        ExperimentCommand::List => {
-            let aws_ = Aws::connect(&global.aws).await?;
-            let store = Store::of(&aws_, global.store, &global.name).await?;
-            output::print(global.output, &experiments::list(&aws_, &store).await?);
+        ExperimentCommand::List(list) => {
+            in_each_store(global, &list.fleet, |aws_, store| async move {
+                experiments::list(&aws_, &store).await
+            })
+            .await
         }
         ExperimentCommand::Start(start) => {
             // Options first: nothing is read or written when one of them is wrong.
-            let spec = spec::spec(start, chrono::Utc::now())?;
-            let aws_ = Aws::connect(&global.aws).await?;
-            let store = Store::of(&aws_, global.store, &global.name).await?;
-            output::print(
-                global.output,
-                &experiments::start(&aws_, &store, &spec).await?,
-            );
+            let spec = &spec::spec(&start.spec, chrono::Utc::now())?;
+            in_each_store(global, &start.fleet, |aws_, store| async move {
+                experiments::start(&aws_, &store, spec).await
+            })
+            .await
         }
         ExperimentCommand::Stop(stop) => {
             if stop.name.is_none() && !stop.all {
@@ -56,11 +73,38 @@ pub async fn run(global: &Global, args: &Args) -> Result<(), DeployError> {
                     "name the experiment to stop, or pass --all".into(),
                 ));
             }
-            let aws_ = Aws::connect(&global.aws).await?;
-            let store = Store::of(&aws_, global.store, &global.name).await?;
-            let stopped = experiments::stop(&aws_, &store, stop.name.as_deref()).await?;
-            output::print(global.output, &stopped);
+            let name = stop.name.as_deref();
+            in_each_store(global, &stop.fleet, |aws_, store| async move {
+                experiments::stop(&aws_, &store, name).await
+            })
+            .await
         }
     }
-    Ok(())
+}
+
+/// `work` on the install's store: the one of the credentials' account and Region, or, across a
+/// fleet, each account and Region's own.
+async fn in_each_store<R, F, Fut>(
+    global: &Global,
+    fleet: &FleetArgs,
+    work: F,
+) -> Result<(), DeployError>
+where
+    R: Report,
+    F: Fn(Aws, Store) -> Fut,
+    Fut: Future<Output = Result<R, DeployError>>,
+{
+    let aws_ = Aws::connect(&global.aws).await?;
+    if !fleet.is_fleet() {
+        let store = Store::of(&aws_, global.store, &global.name).await?;
+        output::print(global.output, &work(aws_, store).await?);
+        return Ok(());
+    }
+    let work = &work;
+    fleet
+        .run_report(&aws_, global.output, |reached| async move {
+            let store = Store::of(&reached.aws, global.store, &global.name).await?;
+            work(reached.aws, store).await
+        })
+        .await
 }

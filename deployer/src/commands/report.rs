@@ -1,12 +1,16 @@
 //! `deployer report`: the window (an experiment's, from the config store, or `--from/--to`), the
-//! functions, the objectives; the work is in [`crate::report`].
+//! functions, the objectives, in one account and Region or across a fleet (one report of every
+//! target's functions); the work is in [`crate::report`].
 
 use crate::aws::Aws;
 use crate::error::DeployError;
+use crate::fleet::progress::Progress;
+use crate::fleet::{self, FleetArgs};
 use crate::functions::rate_limit::RateLimit;
 use crate::functions::select::{Selection, select};
 use crate::global::Global;
 use crate::install::store::Store;
+use crate::output::Output;
 use crate::report::verdict::{Objectives, Window};
 use crate::report::{self, Request, write};
 use chrono::{DateTime, Utc};
@@ -68,6 +72,8 @@ pub struct Args {
     /// Exit 3 when an objective was missed (the report is written all the same)
     #[arg(long)]
     pub fail_on_miss: bool,
+    #[command(flatten)]
+    pub fleet: FleetArgs,
     /// One point per this long (default: 1m up to 3h, 5m up to a day, 1h beyond); 1s, 5s, 10s
     /// and 30s read high-resolution metrics only
     #[arg(long)]
@@ -179,38 +185,128 @@ async fn window(
     Ok((from, to.max(from), alarms))
 }
 
+/// Requests per second at most, in each account and Region.
+const RATE: u32 = 10;
+
+/// What every part of a report shares: the experiment, the objectives, the period, and the
+/// margins around its window.
+struct Asked {
+    experiment: Option<String>,
+    objectives: Objectives,
+    period: Option<i32>,
+    before: chrono::Duration,
+    after: chrono::Duration,
+    now: DateTime<Utc>,
+}
+
+impl Asked {
+    fn request(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        alarms: Vec<String>,
+        functions: Vec<String>,
+    ) -> Request {
+        Request {
+            experiment: self.experiment.clone(),
+            alarms,
+            window: Window {
+                start: from - self.before,
+                from,
+                to,
+                end: (to + self.after).min(self.now.max(to)),
+            },
+            functions,
+            objectives: self.objectives,
+            period: self.period,
+        }
+    }
+}
+
+fn no_functions() -> DeployError {
+    DeployError::Input("name the functions (FN..., --all, --regex or --tag)".into())
+}
+
+/// The report of every account and Region of a fleet run, and the targets that failed.
+async fn fleet_report(
+    aws_: &Aws,
+    global: &Global,
+    args: &Args,
+    asked: &Asked,
+) -> Result<(report::Report, Option<String>), DeployError> {
+    let progress = &Progress::new(global.output == Output::Text);
+    let found = args
+        .fleet
+        .run(aws_, RATE, progress, |target| async move {
+            let (from, to, alarms) = window(&target.aws, global, args, asked.now).await?;
+            let functions = select(&target.aws, &target.limit, &args.selection)
+                .await?
+                .names;
+            Ok((target.aws, from, to, alarms, functions))
+        })
+        .await?;
+    let failed = fleet::failures(&found);
+    let found: Vec<_> = found
+        .into_iter()
+        .filter_map(|o| Some((o.target, o.result.ok()?)))
+        .collect();
+    // One window for all: from the earliest start to the latest end.
+    let (Some(from), Some(to)) = (
+        found.iter().map(|(_, (_, from, ..))| *from).min(),
+        found.iter().map(|(_, (_, _, to, ..))| *to).max(),
+    ) else {
+        return Err(DeployError::Failed(
+            failed.unwrap_or_else(|| "no account or Region to report on".into()),
+        ));
+    };
+    if found
+        .iter()
+        .all(|(_, (.., functions))| functions.is_empty())
+    {
+        return Err(no_functions());
+    }
+    let parts = futures::future::join_all(found.into_iter().map(
+        |(target, (aws_, _, _, alarms, functions))| {
+            let request = asked.request(from, to, alarms, functions);
+            async move {
+                progress.says(&target, "reading metrics");
+                let part = report::gather(&aws_, &request).await;
+                progress.finish(&target, &format!("{} function(s)", part.functions.len()));
+                (format!("{} {}", target.account, target.region), part)
+            }
+        },
+    ))
+    .await;
+    let report = report::combine(parts)
+        .ok_or_else(|| DeployError::Failed("no account or Region to report on".into()))?;
+    Ok((report, failed))
+}
+
 pub async fn run(global: &Global, args: &Args) -> Result<(), DeployError> {
     // Inputs first.
-    let objectives = objectives(args)?;
-    let period = period(args)?;
-    let before = chrono::Duration::from_std(*args.before)
-        .map_err(|_| DeployError::Input("--before is too long".into()))?;
-    let after = chrono::Duration::from_std(*args.after)
-        .map_err(|_| DeployError::Input("--after is too long".into()))?;
-    let aws_ = Aws::connect(&global.aws).await?;
-    let now = Utc::now();
-    let (from, to, alarms) = window(&aws_, global, args, now).await?;
-    let limit = RateLimit::per_second(10);
-    let functions = select(&aws_, &limit, &args.selection).await?.names;
-    if functions.is_empty() {
-        return Err(DeployError::Input(
-            "name the functions (FN..., --all, --regex or --tag)".into(),
-        ));
-    }
-    let request = Request {
+    let asked = Asked {
         experiment: args.experiment.clone(),
-        alarms,
-        window: Window {
-            start: from - before,
-            from,
-            to,
-            end: (to + after).min(now.max(to)),
-        },
-        functions,
-        objectives,
-        period,
+        objectives: objectives(args)?,
+        period: period(args)?,
+        before: chrono::Duration::from_std(*args.before)
+            .map_err(|_| DeployError::Input("--before is too long".into()))?,
+        after: chrono::Duration::from_std(*args.after)
+            .map_err(|_| DeployError::Input("--after is too long".into()))?,
+        now: Utc::now(),
     };
-    let report = report::gather(&aws_, &request).await;
+    let aws_ = Aws::connect(&global.aws).await?;
+    let (report, failed) = if args.fleet.is_fleet() {
+        fleet_report(&aws_, global, args, &asked).await?
+    } else {
+        let (from, to, alarms) = window(&aws_, global, args, asked.now).await?;
+        let limit = RateLimit::per_second(RATE);
+        let functions = select(&aws_, &limit, &args.selection).await?.names;
+        if functions.is_empty() {
+            return Err(no_functions());
+        }
+        let request = asked.request(from, to, alarms, functions);
+        (report::gather(&aws_, &request).await, None)
+    };
     let text = match args.format {
         Format::Html => write::html(&report),
         Format::Md => write::markdown(&report),
@@ -244,6 +340,10 @@ pub async fn run(global: &Global, args: &Args) -> Result<(), DeployError> {
         for line in summary {
             println!("{line}");
         }
+    }
+    // A target that could not be read fails the run, the report of the others written.
+    if let Some(failed) = failed {
+        return Err(DeployError::Failed(failed));
     }
     if args.fail_on_miss && report.missed() {
         return Err(DeployError::Missed(

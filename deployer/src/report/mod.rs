@@ -263,3 +263,46 @@ pub async fn gather(aws_: &Aws, request: &Request) -> Report {
         generated: Utc::now(),
     }
 }
+
+/// The reports of many accounts and Regions as one (`report` across a fleet; all of the same
+/// window, period and objectives): each part's functions and alarms named with its label
+/// (`ACCOUNT REGION`), the experiment's own series summed over the parts. None for no part.
+pub fn combine(parts: Vec<(String, Report)>) -> Option<Report> {
+    let mut parts = parts.into_iter();
+    let (label, mut whole) = parts.next()?;
+    let named = |label: &str, report: &mut Report| {
+        for function in &mut report.functions {
+            function.name = format!("{label} {}", function.name);
+        }
+        for name in &mut report.alarms.names {
+            *name = format!("{label} {name}");
+        }
+        for transition in &mut report.alarms.transitions {
+            transition.alarm = format!("{label} {}", transition.alarm);
+        }
+        if let Some(missing) = &mut report.alarms.missing {
+            *missing = format!("{label}: {missing}");
+        }
+    };
+    named(&label, &mut whole);
+    for (label, mut part) in parts {
+        named(&label, &mut part);
+        if let (Some(total), Some(series)) = (&mut whole.experiment_series, &part.experiment_series)
+        {
+            total.faults.add(&series.faults);
+            total.halted.add(&series.halted);
+            total.guard_tripped.add(&series.guard_tripped);
+        }
+        whole.alarms.names.append(&mut part.alarms.names);
+        whole
+            .alarms
+            .transitions
+            .append(&mut part.alarms.transitions);
+        if whole.alarms.missing.is_none() {
+            whole.alarms.missing = part.alarms.missing;
+        }
+        whole.functions.append(&mut part.functions);
+    }
+    whole.alarms.transitions.sort_by_key(|t| t.at);
+    Some(whole)
+}
