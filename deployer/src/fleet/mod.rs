@@ -163,7 +163,10 @@ impl FleetArgs {
         }
         match regions {
             Some(regions) if regions.is_empty() => {
-                return Ok((cross(&accounts, std::slice::from_ref(&base.region)), Vec::new()));
+                return Ok((
+                    cross(&accounts, std::slice::from_ref(&base.region)),
+                    Vec::new(),
+                ));
             }
             Some(regions) => return Ok((cross(&accounts, &regions), Vec::new())),
             None => {}
