@@ -92,37 +92,24 @@ fn main() {
             secret: "testing".into(),
             token: None,
         };
-        let assumed = aws_sdk_sts::Client::new(&sdk)
-            .assume_role()
-            .role_arn(format!("arn:aws:iam::{OTHER}:role/setup"))
-            .role_session_name("bench")
-            .send()
+        let assumed = faultline_testkit::assume_role(&sdk, &format!("arn:aws:iam::{OTHER}:role/setup"))
             .await
-            .expect("assume role")
-            .credentials
-            .expect("credentials");
+            .expect("credentials in the second account");
         let other = Keys {
-            id: assumed.access_key_id.clone(),
-            secret: assumed.secret_access_key.clone(),
-            token: Some(assumed.session_token.clone()),
+            id: assumed.access_key_id().to_string(),
+            secret: assumed.secret_access_key().to_string(),
+            token: assumed.session_token().map(str::to_string),
         };
         // Each target: an install, and its functions over four roles.
-        for (account, keys) in [(OWN, &own), (OTHER, &other)] {
-            let credentials = aws_sdk_sts::config::Credentials::new(
-                &keys.id,
-                &keys.secret,
-                keys.token.clone(),
-                None,
-                "bench",
-            );
+        for (account, keys, acting) in [
+            (OWN, &own, sdk.clone()),
+            (OTHER, &other, faultline_testkit::acting_as(&sdk, &assumed)),
+        ] {
             for region in REGIONS {
                 deployer(&endpoint, keys, &["init", "--region", region, "--dist", &dist_path]);
-                let config = sdk
+                let config = acting
                     .to_builder()
                     .region(aws_config::Region::new(region))
-                    .credentials_provider(aws_sdk_sts::config::SharedCredentialsProvider::new(
-                        credentials.clone(),
-                    ))
                     .build();
                 let iam = aws_sdk_iam::Client::new(&config);
                 let lambda = aws_sdk_lambda::Client::new(&config);

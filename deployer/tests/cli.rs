@@ -927,25 +927,11 @@ async fn an_s3_store_is_private_and_versioned_and_loses_no_concurrent_edit() {
 #[tokio::test]
 async fn a_config_in_one_account_is_read_from_another_through_its_reader_role() {
     let env = Env::start().await;
-    let sdk = faultline_testkit::aws_config(&env.moto.endpoint, "testing", "testing").await;
-    let credentials = aws_sdk_sts::Client::new(&sdk)
-        .assume_role()
-        .role_arn("arn:aws:iam::222222222222:role/platform")
-        .role_session_name("central")
-        .send()
-        .await
-        .expect("credentials in the config account")
-        .credentials
-        .expect("credentials");
-    let central = support::Keys {
-        id: credentials.access_key_id.clone(),
-        secret: credentials.secret_access_key.clone(),
-    };
-    let token = [("AWS_SESSION_TOKEN", credentials.session_token.as_str())];
+    let central = env.assume("arn:aws:iam::222222222222:role/platform").await;
     let dist = env.dist().to_string_lossy().into_owned();
 
     // The config account.
-    let (code, out, err) = env.deployer_as(
+    let (code, out, err) = env.deployer_in(
         &central,
         &[
             "init",
@@ -956,23 +942,12 @@ async fn a_config_in_one_account_is_read_from_another_through_its_reader_role() 
             "--dist",
             &dist,
         ],
-        &token,
     );
     assert_eq!(code, 0, "{out}\n{err}");
     let object = "arn:aws:s3:::faultline-config-222222222222-us-east-1/faultline.yaml";
     let role = "arn:aws:iam::222222222222:role/faultline-config-reader";
     assert!(out.contains(&format!("role    {role} (created;")), "{out}");
-    let central_iam = aws_sdk_iam::Client::from_conf(
-        aws_sdk_iam::config::Builder::from(&sdk)
-            .credentials_provider(aws_sdk_iam::config::Credentials::new(
-                &central.id,
-                &central.secret,
-                Some(credentials.session_token.clone()),
-                None,
-                "test",
-            ))
-            .build(),
-    );
+    let central_iam = aws_sdk_iam::Client::new(&central.sdk);
     let trust = central_iam
         .get_role()
         .role_name("faultline-config-reader")
@@ -1244,7 +1219,7 @@ async fn an_appconfig_store_is_deployed_and_loses_no_concurrent_edit() {
 /// orders-east, orders-west and billing-east.
 struct TwoAccounts {
     sdk: aws_config::SdkConfig,
-    second: aws_sdk_sts::config::Credentials,
+    second: support::Assumed,
 }
 
 /// The fleet options that reach all four targets.
@@ -1259,39 +1234,18 @@ const FLEET: [&str; 6] = [
 
 impl TwoAccounts {
     async fn set_up(env: &Env) -> TwoAccounts {
-        let sdk = faultline_testkit::aws_config(&env.moto.endpoint, "testing", "testing").await;
-        let credentials = aws_sdk_sts::Client::new(&sdk)
-            .assume_role()
-            .role_arn("arn:aws:iam::222222222222:role/setup")
-            .role_session_name("setup")
-            .send()
-            .await
-            .expect("credentials in the second account")
-            .credentials
-            .expect("credentials");
         let accounts = TwoAccounts {
-            sdk,
-            second: aws_sdk_sts::config::Credentials::new(
-                &credentials.access_key_id,
-                &credentials.secret_access_key,
-                Some(credentials.session_token.clone()),
-                None,
-                "test",
-            ),
+            sdk: faultline_testkit::aws_config(&env.moto.endpoint, "testing", "testing").await,
+            second: env.assume("arn:aws:iam::222222222222:role/setup").await,
         };
         let dist = env.dist().to_string_lossy().into_owned();
         for region in ["us-east-1", "eu-west-1"] {
             let (code, out, err) = env.deployer(&["init", "--region", region, "--dist", &dist]);
             assert_eq!(code, 0, "{out}\n{err}");
         }
-        let second = support::Keys {
-            id: credentials.access_key_id.clone(),
-            secret: credentials.secret_access_key.clone(),
-        };
-        let (code, out, err) = env.deployer_as(
-            &second,
+        let (code, out, err) = env.deployer_in(
+            &accounts.second,
             &["init", "--region", "us-east-1", "--dist", &dist],
-            &[("AWS_SESSION_TOKEN", credentials.session_token.as_str())],
         );
         assert_eq!(code, 0, "{out}\n{err}");
         for (in_second, region, function) in [
@@ -1306,18 +1260,13 @@ impl TwoAccounts {
 
     /// The SDK's config in the first or second account, in `region`.
     fn config(&self, in_second: bool, region: &str) -> aws_config::SdkConfig {
-        let builder = self
-            .sdk
-            .to_builder()
-            .region(aws_config::Region::new(region.to_string()));
         if in_second {
-            builder
-                .credentials_provider(aws_sdk_sts::config::SharedCredentialsProvider::new(
-                    self.second.clone(),
-                ))
-                .build()
+            self.second.config(region)
         } else {
-            builder.build()
+            self.sdk
+                .to_builder()
+                .region(aws_config::Region::new(region.to_string()))
+                .build()
         }
     }
 
@@ -1845,28 +1794,10 @@ async fn accounts_from_the_organization_and_their_enabled_regions_each_with_a_li
         accounts.push(account);
     }
     // The second member opts in to Cape Town, as itself.
-    let assumed = aws_sdk_sts::Client::new(&sdk)
-        .assume_role()
-        .role_arn(format!("arn:aws:iam::{}:role/setup", accounts[1]))
-        .role_session_name("setup")
-        .send()
-        .await
-        .expect("assume")
-        .credentials
-        .expect("credentials");
-    let member = sdk
-        .to_builder()
-        .credentials_provider(aws_sdk_sts::config::SharedCredentialsProvider::new(
-            aws_sdk_sts::config::Credentials::new(
-                &assumed.access_key_id,
-                &assumed.secret_access_key,
-                Some(assumed.session_token.clone()),
-                None,
-                "test",
-            ),
-        ))
-        .build();
-    aws_sdk_account::Client::new(&member)
+    let member = env
+        .assume(&format!("arn:aws:iam::{}:role/setup", accounts[1]))
+        .await;
+    aws_sdk_account::Client::new(&member.sdk)
         .enable_region()
         .region_name("af-south-1")
         .send()
@@ -1948,15 +1879,8 @@ async fn accounts_from_the_organization_and_their_enabled_regions_each_with_a_li
     // On a terminal (`script` gives the deployer one): one line per target, each ending with what
     // happened there. Two Regions of the second member: one installed, one not.
     let dist = env.dist().to_string_lossy().into_owned();
-    let keys = support::Keys {
-        id: assumed.access_key_id.clone(),
-        secret: assumed.secret_access_key.clone(),
-    };
-    let (code, out, err) = env.deployer_as(
-        &keys,
-        &["init", "--region", "eu-west-1", "--dist", &dist],
-        &[("AWS_SESSION_TOKEN", assumed.session_token.as_str())],
-    );
+    let (code, out, err) =
+        env.deployer_in(&member, &["init", "--region", "eu-west-1", "--dist", &dist]);
     assert_eq!(code, 0, "{out}\n{err}");
     let command = format!(
         "{} status --accounts {} --role-name faultline-deployer --regions eu-west-1,us-west-2",
@@ -1976,21 +1900,21 @@ async fn accounts_from_the_organization_and_their_enabled_regions_each_with_a_li
         .output()
         .expect("script");
     let screen = String::from_utf8_lossy(&output.stdout);
-    let member = &accounts[1];
+    let member_id = &accounts[1];
     let lines: Vec<&str> = screen
         .split(['\r', '\n'])
-        .filter(|l| l.contains(member.as_str()))
+        .filter(|l| l.contains(member_id.as_str()))
         .collect();
     assert!(
         lines
             .iter()
-            .any(|l| l.contains(&format!("{member} eu-west-1")) && l.contains("0 function(s)")),
+            .any(|l| l.contains(&format!("{member_id} eu-west-1")) && l.contains("0 function(s)")),
         "the installed target's line: {screen}"
     );
     assert!(
         lines
             .iter()
-            .any(|l| l.contains(&format!("{member} us-west-2"))
+            .any(|l| l.contains(&format!("{member_id} us-west-2"))
                 && l.contains("0 function(s), no config store")),
         "the target without an install: {screen}"
     );

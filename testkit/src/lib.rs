@@ -10,6 +10,7 @@ pub mod lambda_emulator;
 pub mod process;
 pub mod tls;
 
+use anyhow::Context as _;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -274,6 +275,42 @@ pub async fn aws_config(endpoint: &str, key: &str, secret: &str) -> aws_config::
         .http_client(http)
         .load()
         .await
+}
+
+/// Credentials in another account of moto (which serves each account apart): `role_arn`
+/// assumed through STS as `sdk`'s credentials.
+pub async fn assume_role(
+    sdk: &aws_config::SdkConfig,
+    role_arn: &str,
+) -> anyhow::Result<aws_credential_types::Credentials> {
+    let assumed = aws_sdk_sts::Client::new(sdk)
+        .assume_role()
+        .role_arn(role_arn)
+        .role_session_name("faultline-test")
+        .send()
+        .await
+        .with_context(|| format!("assuming {role_arn}"))?
+        .credentials
+        .with_context(|| format!("sts:AssumeRole on {role_arn} returned no credentials"))?;
+    Ok(aws_credential_types::Credentials::new(
+        assumed.access_key_id,
+        assumed.secret_access_key,
+        Some(assumed.session_token),
+        None,
+        "assumed",
+    ))
+}
+
+/// `sdk` acting as `credentials` (from [`assume_role`]).
+pub fn acting_as(
+    sdk: &aws_config::SdkConfig,
+    credentials: &aws_credential_types::Credentials,
+) -> aws_config::SdkConfig {
+    sdk.to_builder()
+        .credentials_provider(
+            aws_credential_types::provider::SharedCredentialsProvider::new(credentials.clone()),
+        )
+        .build()
 }
 
 /// A CloudWatch metric alarm `name` in moto (created if needed), set to `state`: a stop

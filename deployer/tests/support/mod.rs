@@ -43,6 +43,24 @@ pub struct Env {
     pub keys: Keys,
 }
 
+/// Another moto account, reached by assuming a role there (moto serves each account apart): its
+/// keys and session token for the deployer, and the SDK acting as it.
+pub struct Assumed {
+    pub keys: Keys,
+    pub token: String,
+    pub sdk: aws_config::SdkConfig,
+}
+
+impl Assumed {
+    /// The SDK acting as this account, in `region`.
+    pub fn config(&self, region: &str) -> aws_config::SdkConfig {
+        self.sdk
+            .to_builder()
+            .region(aws_config::Region::new(region.to_string()))
+            .build()
+    }
+}
+
 /// An access key id and its secret.
 #[derive(Debug, Clone)]
 pub struct Keys {
@@ -192,6 +210,31 @@ impl Env {
     /// Runs the deployer with extra environment variables (a proxy, say).
     pub fn deployer_with(&self, args: &[&str], vars: &[(&str, &str)]) -> (i32, String, String) {
         self.deployer_as(&self.keys, args, vars)
+    }
+
+    /// `role_arn` assumed through STS as the administrator of the first account.
+    pub async fn assume(&self, role_arn: &str) -> Assumed {
+        let sdk = faultline_testkit::aws_config(&self.moto.endpoint, "testing", "testing").await;
+        let credentials = faultline_testkit::assume_role(&sdk, role_arn)
+            .await
+            .expect("credentials in the other account");
+        Assumed {
+            keys: Keys {
+                id: credentials.access_key_id().to_string(),
+                secret: credentials.secret_access_key().to_string(),
+            },
+            token: credentials.session_token().unwrap_or_default().to_string(),
+            sdk: faultline_testkit::acting_as(&sdk, &credentials),
+        }
+    }
+
+    /// Runs the deployer as the role `assumed` holds in its account.
+    pub fn deployer_in(&self, assumed: &Assumed, args: &[&str]) -> (i32, String, String) {
+        self.deployer_as(
+            &assumed.keys,
+            args,
+            &[("AWS_SESSION_TOKEN", assumed.token.as_str())],
+        )
     }
 
     /// Runs the deployer with another user's access key.
