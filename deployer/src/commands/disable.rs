@@ -4,7 +4,7 @@
 
 use crate::aws::Aws;
 use crate::error::{DeployError, aws};
-use crate::functions::batch::{BatchReport, Outcome, bar as run_bar, run_each};
+use crate::functions::batch::{BatchReport, Outcome, run_each, run_in_one};
 use crate::functions::rate_limit::RateLimit;
 use crate::functions::select::Selected;
 use crate::functions::{self, Function};
@@ -12,7 +12,6 @@ use crate::global::Global;
 use crate::install::Installed;
 use crate::install::names;
 use crate::install::policy;
-use crate::output::Output;
 use crate::plan::diff;
 use crate::plan::{SAVED, plan_disable};
 use indicatif::ProgressBar;
@@ -90,38 +89,34 @@ async fn prepare(
 
 pub async fn run(global: &Global, args: &Args) -> Result<(), DeployError> {
     let aws_ = Aws::connect(&global.aws).await?;
+    let question = "disable faultline on";
+    let yes = args.yes || args.dry_run;
+    let apply = |prepared, bar| apply(prepared, args.dry_run, bar);
     if !args.fleet.is_fleet() {
         let limit = Arc::new(RateLimit::per_second(args.rate));
         let prepared = prepare(aws_, limit, global, args).await?;
-        crate::confirm::confirm(
-            "disable faultline on",
-            &prepared.selected.names,
-            args.yes || args.dry_run,
-        )?;
-        let bar = run_bar(global.output == Output::Text, prepared.selected.names.len());
-        let (report, failed) = apply(prepared, args.dry_run, bar.clone()).await;
-        if let Some(bar) = bar {
-            bar.finish_and_clear();
-        }
-        crate::output::print(global.output, &report);
-        return match failed {
-            0 => Ok(()),
-            failed => Err(DeployError::Failed(format!(
-                "{failed} failure(s) while disabling"
-            ))),
-        };
+        return run_in_one(
+            prepared,
+            global.output,
+            question,
+            yes,
+            |prepared: &Prepared| &prepared.selected.names,
+            apply,
+            |failed, _| format!("{failed} failure(s) while disabling"),
+        )
+        .await;
     }
     args.fleet
         .run_batch(
             &aws_,
             args.rate,
             global.output,
-            "disable faultline on",
-            args.yes || args.dry_run,
+            question,
+            yes,
             "disabling",
             |target| prepare(target.aws, target.limit, global, args),
             |prepared: &Prepared| &prepared.selected.names,
-            |prepared, bar| apply(prepared, args.dry_run, bar),
+            apply,
         )
         .await
 }

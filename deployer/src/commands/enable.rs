@@ -4,14 +4,13 @@
 
 use crate::aws::Aws;
 use crate::error::{DeployError, aws};
-use crate::functions::batch::{BatchReport, Outcome, bar as run_bar, run_each};
+use crate::functions::batch::{BatchReport, Outcome, run_each, run_in_one};
 use crate::functions::rate_limit::RateLimit;
 use crate::functions::{self, Function};
 use crate::global::Global;
 use crate::install::policy::{self, AttachedRoles};
 use crate::install::store::Store;
 use crate::install::{Installed, names, reader_role};
-use crate::output::Output;
 use crate::plan::diff;
 use crate::plan::{EnableTarget, plan_enable};
 use faultline_schema::aws_services;
@@ -197,27 +196,21 @@ pub async fn run(global: &Global, args: &Args) -> Result<(), DeployError> {
     };
     let batch = &args.batch;
     let aws_ = Aws::connect(&global.aws).await?;
+    let question = "enable faultline on";
+    let yes = batch.yes || batch.dry_run;
     if !batch.fleet.is_fleet() {
         let limit = Arc::new(RateLimit::per_second(batch.rate));
         let shared = prepare(aws_, limit, global, batch, &inputs).await?;
-        crate::confirm::confirm(
-            "enable faultline on",
-            &shared.names,
-            batch.yes || batch.dry_run,
-        )?;
-        let bar = run_bar(global.output == Output::Text, shared.names.len());
-        let report = apply(shared, bar.clone()).await;
-        if let Some(bar) = bar {
-            bar.finish_and_clear();
-        }
-        crate::output::print(global.output, &report);
-        return match report.failed() {
-            0 => Ok(()),
-            failed => Err(DeployError::Failed(format!(
-                "{failed} of {} function(s) failed",
-                report.functions.len()
-            ))),
-        };
+        return run_in_one(
+            shared,
+            global.output,
+            question,
+            yes,
+            |shared: &Shared| &shared.names,
+            apply,
+            |failed, report| format!("{failed} of {} function(s) failed", report.functions.len()),
+        )
+        .await;
     }
     batch
         .fleet
@@ -225,16 +218,12 @@ pub async fn run(global: &Global, args: &Args) -> Result<(), DeployError> {
             &aws_,
             batch.rate,
             global.output,
-            "enable faultline on",
-            batch.yes || batch.dry_run,
+            question,
+            yes,
             "enabling",
             |target| prepare(target.aws, target.limit, global, batch, &inputs),
             |shared: &Shared| &shared.names,
-            |shared, bar| async move {
-                let report = apply(shared, bar).await;
-                let failed = report.failed();
-                (report, failed)
-            },
+            apply,
         )
         .await
 }
@@ -288,8 +277,8 @@ async fn prepare(
     })
 }
 
-/// Enables the selected functions of one account and Region.
-async fn apply(shared: Shared, bar: Option<ProgressBar>) -> BatchReport {
+/// Enables the selected functions of one account and Region: the report and how many failed.
+async fn apply(shared: Shared, bar: Option<ProgressBar>) -> (BatchReport, usize) {
     let names = shared.names.clone();
     let calls_before = shared.limit.calls();
     let shared = Arc::new(shared);
@@ -298,10 +287,12 @@ async fn apply(shared: Shared, bar: Option<ProgressBar>) -> BatchReport {
         async move { enable_one(&shared, &name).await }
     })
     .await;
-    BatchReport::new(
+    let report = BatchReport::new(
         "enable",
         shared.dry_run,
         &outcomes,
         shared.limit.calls().saturating_sub(calls_before),
-    )
+    );
+    let failed = report.failed();
+    (report, failed)
 }

@@ -2,7 +2,7 @@
 //! a progress bar for more than a few, and a report with one line (or JSON object) per function.
 
 use crate::error::DeployError;
-use crate::output::Report;
+use crate::output::{Output, Report};
 use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
@@ -22,7 +22,7 @@ pub struct Outcome {
 
 /// A progress bar for one account and Region's `len` functions, when `show` and there are more
 /// than a few (a fleet run gives each target its line instead: [`crate::fleet::progress`]).
-pub fn bar(show: bool, len: usize) -> Option<ProgressBar> {
+fn bar(show: bool, len: usize) -> Option<ProgressBar> {
     (show && len > 3).then(|| {
         let bar = ProgressBar::new(len as u64);
         if let Ok(style) = ProgressStyle::with_template("{bar:30} {pos}/{len} functions {msg}") {
@@ -30,6 +30,37 @@ pub fn bar(show: bool, len: usize) -> Option<ProgressBar> {
         }
         bar
     })
+}
+
+/// A command that changes functions (`enable`, `disable`) in one account and Region, once
+/// `prepared` (its functions selected: `names`): one confirmation (`question`, skipped with
+/// `yes`), `apply` with a progress bar on a terminal (its report and how many things failed),
+/// the report printed; fails with `failure(failed, report)` when anything failed. A fleet run
+/// has the same flow over many: [`crate::fleet::FleetArgs::run_batch`].
+pub async fn run_in_one<P, App, AppFut>(
+    prepared: P,
+    output: Output,
+    question: &str,
+    yes: bool,
+    names: impl Fn(&P) -> &[String],
+    apply: App,
+    failure: impl Fn(usize, &BatchReport) -> String,
+) -> Result<(), DeployError>
+where
+    App: FnOnce(P, Option<ProgressBar>) -> AppFut,
+    AppFut: Future<Output = (BatchReport, usize)>,
+{
+    crate::confirm::confirm(question, names(&prepared), yes)?;
+    let bar = bar(output == Output::Text, names(&prepared).len());
+    let (report, failed) = apply(prepared, bar.clone()).await;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    crate::output::print(output, &report);
+    match failed {
+        0 => Ok(()),
+        failed => Err(DeployError::Failed(failure(failed, &report))),
+    }
 }
 
 /// Runs `work` on each function, at most [`CONCURRENCY`] at a time, counting them on `bar`; the
