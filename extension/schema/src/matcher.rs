@@ -62,7 +62,16 @@ impl Compiled {
 
 /// Whether `now` lies in the experiment's window: from `start` (inclusive) to `end` (exclusive).
 pub fn is_active(experiment: &Experiment, now: DateTime<Utc>) -> bool {
-    experiment.start.is_none_or(|start| now >= start) && experiment.end.is_none_or(|end| now < end)
+    in_window(experiment.start, experiment.end, now)
+}
+
+/// Whether `now` lies from `start` (inclusive) to `end` (exclusive), either open.
+pub fn in_window(
+    start: Option<DateTime<Utc>>,
+    end: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> bool {
+    start.is_none_or(|start| now >= start) && end.is_none_or(|end| now < end)
 }
 
 /// The experiments of one config, compiled for matching.
@@ -70,7 +79,8 @@ pub fn is_active(experiment: &Experiment, now: DateTime<Utc>) -> bool {
 pub struct ExperimentSet {
     compiled: Vec<Compiled>,
     /// Exact flag → indexes of the experiments naming it.
-    exact: HashMap<String, Vec<usize>>,
+    /// Looked up several times an invocation: a fast hash (the keys are the config's own flags).
+    exact: HashMap<String, Vec<usize>, foldhash::fast::RandomState>,
     /// Every glob flag, and the experiment index of each glob.
     globs: GlobSet,
     glob_owner: Vec<usize>,
@@ -84,7 +94,8 @@ pub struct ExperimentSet {
 impl ExperimentSet {
     /// Compiles the experiments' flags and selectors once per config.
     pub fn compile(experiments: &[Experiment]) -> ExperimentSet {
-        let mut exact: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut exact: HashMap<String, Vec<usize>, foldhash::fast::RandomState> =
+            HashMap::default();
         let mut globs = GlobSetBuilder::new();
         let mut glob_owner = Vec::new();
         for (index, experiment) in experiments.iter().enumerate() {
@@ -191,7 +202,7 @@ impl ExperimentSet {
     /// Whether any experiment names a flag matching `flag`, whatever its labels and window. Lets
     /// the proxies keep their fast path when nothing can apply.
     pub fn targets(&self, flag: &str) -> bool {
-        self.exact.contains_key(flag) || self.globs.is_match(flag)
+        self.exact.contains_key(flag) || (!self.glob_owner.is_empty() && self.globs.is_match(flag))
     }
 
     /// Whether some experiment on `flag` could select a request of this function at `now`: its

@@ -19,7 +19,7 @@ use chrono::{DateTime, Utc};
 use faultline_schema::config::{Config, Experiment, Guard};
 use faultline_schema::flags::{HTTP_INGRESS, INGRESS, RESPONSE};
 use faultline_schema::labels::{FunctionFacts, INVOCATION_LABELS, Labels};
-use faultline_schema::matcher::{ExperimentSet, is_active};
+use faultline_schema::matcher::{ExperimentSet, in_window, is_active};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::Mutex;
@@ -38,7 +38,33 @@ pub struct ActiveConfig {
     /// Some experiment asks for a partial batch failure (its window is checked per event).
     asks_batch_failures: bool,
     /// The running experiments with a guard (their own, else the config's), with it.
-    guarded: Vec<(String, Guard)>,
+    guarded: Vec<Guarded>,
+}
+
+/// A running experiment with a guard: its name, the guard, and its window (read on every
+/// invocation while guarded, so kept beside the guard).
+#[derive(Debug, Clone)]
+pub struct Guarded {
+    pub name: String,
+    pub guard: Guard,
+    start: Option<DateTime<Utc>>,
+    end: Option<DateTime<Utc>>,
+}
+
+impl Guarded {
+    fn of(experiment: &Experiment, guard: Guard) -> Guarded {
+        Guarded {
+            name: experiment.name.clone(),
+            guard,
+            start: experiment.start,
+            end: experiment.end,
+        }
+    }
+
+    /// Whether the experiment's window holds `now`.
+    pub fn runs_at(&self, now: DateTime<Utc>) -> bool {
+        in_window(self.start, self.end, now)
+    }
 }
 
 impl ActiveConfig {
@@ -70,7 +96,7 @@ impl ActiveConfig {
                 .any(|e| e.effect.batch_item_failures.is_some()),
             guarded: running
                 .iter()
-                .filter_map(|e| config.guard_of(e).map(|g| (e.name.clone(), g)))
+                .filter_map(|e| config.guard_of(e).map(|g| Guarded::of(e, g)))
                 .collect(),
             config,
             experiments,
@@ -97,20 +123,14 @@ impl ActiveConfig {
             && self.could_apply(RESPONSE, now)
     }
 
-    /// The guards of the experiments running now (their window open), by experiment name.
-    pub fn guards(&self, now: DateTime<Utc>) -> impl Iterator<Item = (&str, Guard)> + '_ {
-        self.guarded.iter().filter_map(move |(name, guard)| {
-            self.config
-                .experiments
-                .iter()
-                .any(|e| &e.name == name && is_active(e, now))
-                .then_some((name.as_str(), *guard))
-        })
+    /// The experiments with a guard, running or not yet (or no longer) in their window.
+    pub fn guarded(&self) -> &[Guarded] {
+        &self.guarded
     }
 
     /// Whether an experiment with a guard runs now: invocation outcomes are then counted.
     pub fn is_guarded(&self, now: DateTime<Utc>) -> bool {
-        !self.guarded.is_empty() && self.guards(now).next().is_some()
+        self.guarded.iter().any(|g| g.runs_at(now))
     }
 
     /// Whether `/next` must read the event now: an ingress or response experiment could apply
