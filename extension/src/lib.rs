@@ -12,6 +12,7 @@ pub mod environment;
 pub mod guard;
 pub mod inject;
 pub mod invocation;
+pub mod kernel_timer;
 pub mod lambda;
 pub mod lifecycle;
 pub mod logging;

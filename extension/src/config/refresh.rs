@@ -15,11 +15,11 @@
 
 use crate::config::loader::ConfigLoader;
 use crate::config::state::ConfigState;
+use crate::kernel_timer::KernelTimer;
 use crate::logging::LogLevel;
 use faultline_schema::config::DEFAULT_REFRESH_INTERVAL;
 use std::sync::Arc;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::{Duration, SystemTime};
 
 /// How much earlier than it happened the first read counts, for the draw `draw` (in `0..1`):
@@ -33,12 +33,26 @@ pub struct ConfigRefresher {
     loader: Arc<ConfigLoader>,
     state: ConfigState,
     log_level: LogLevel,
-    last_attempt: Mutex<Option<SystemTime>>,
+    /// When the last attempt finished, and when the config it left goes stale (ms since the
+    /// epoch; [`NEVER`] before the first): read on every `/next`, so atomics, not a lock.
+    last_attempt_ms: AtomicI64,
+    stale_at_ms: AtomicI64,
     in_flight: AtomicBool,
     /// The first attempt's phase was drawn.
     jittered: AtomicBool,
     /// Where the stop alarms are read (the function's region).
     region: Option<String>,
+}
+
+/// No attempt yet (or the config was made stale at once).
+const NEVER: i64 = i64::MIN;
+
+/// Milliseconds since the epoch (negative before it).
+fn epoch_ms(at: SystemTime) -> i64 {
+    match at.duration_since(SystemTime::UNIX_EPOCH) {
+        Ok(after) => i64::try_from(after.as_millis()).unwrap_or(i64::MAX),
+        Err(before) => i64::try_from(before.duration().as_millis()).map_or(i64::MIN + 1, |ms| -ms),
+    }
 }
 
 /// The periodic refresh never wakes more often than this (while a read is under way).
@@ -55,7 +69,8 @@ impl ConfigRefresher {
             loader,
             state,
             log_level,
-            last_attempt: Mutex::new(None),
+            last_attempt_ms: AtomicI64::new(NEVER),
+            stale_at_ms: AtomicI64::new(NEVER),
             in_flight: AtomicBool::new(false),
             jittered: AtomicBool::new(false),
             region,
@@ -79,43 +94,39 @@ impl ConfigRefresher {
     }
 
     fn is_stale(&self, now: SystemTime) -> bool {
-        let last = *self
-            .last_attempt
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        match last {
-            None => true,
-            // A clock that went backwards counts as stale.
-            Some(last) => now
-                .duration_since(last)
-                .map_or(true, |elapsed| elapsed >= self.interval()),
-        }
+        let now = epoch_ms(now);
+        let last = self.last_attempt_ms.load(Ordering::Acquire);
+        // Never read, or a clock that went backwards: stale.
+        last == NEVER || now < last || now >= self.stale_at_ms.load(Ordering::Acquire)
     }
 
     fn mark_attempt(&self) {
         let now = SystemTime::now();
+        let interval = self.interval();
         let at = if self.jittered.swap(true, Ordering::SeqCst) {
             now
         } else {
             // The first read counts as earlier by a random fraction of the interval.
-            now.checked_sub(first_read_backdated(self.interval(), fastrand::f64()))
+            now.checked_sub(first_read_backdated(interval, fastrand::f64()))
                 .unwrap_or(now)
         };
-        *self
-            .last_attempt
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(at);
+        let at = epoch_ms(at);
+        let interval = i64::try_from(interval.as_millis()).unwrap_or(i64::MAX);
+        self.stale_at_ms
+            .store(at.saturating_add(interval), Ordering::Release);
+        self.last_attempt_ms.store(at, Ordering::Release);
     }
 
     /// How long until the config is stale: zero when it is, or was never read.
     fn until_stale(&self, now: SystemTime) -> Duration {
-        let last = *self
-            .last_attempt
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        last.and_then(|last| last.checked_add(self.interval()))
-            .and_then(|due| due.duration_since(now).ok())
-            .unwrap_or_default()
+        if self.last_attempt_ms.load(Ordering::Acquire) == NEVER {
+            return Duration::ZERO;
+        }
+        let left = self
+            .stale_at_ms
+            .load(Ordering::Acquire)
+            .saturating_sub(epoch_ms(now));
+        Duration::from_millis(u64::try_from(left).unwrap_or(0))
     }
 
     /// Loads the config now (start-up). Counts as an attempt for staleness.
@@ -158,10 +169,7 @@ impl ConfigRefresher {
 
     /// Makes the config stale at once (the environment was restored from a snapshot).
     pub fn expire(&self) {
-        *self
-            .last_attempt
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = None;
+        self.last_attempt_ms.store(NEVER, Ordering::Release);
     }
 
     /// Starts a background re-read if the config is stale and none is running. Never waits.
@@ -176,11 +184,31 @@ impl ConfigRefresher {
         });
     }
 
-    /// Re-reads the config whenever it goes stale while the environment runs.
+    /// Re-reads the config whenever it goes stale while the environment runs. The wait is a
+    /// kernel timer ([`KernelTimer`]): a runtime timer always pending would cost every
+    /// invocation.
     pub async fn run_periodic(self: Arc<Self>) {
+        let mut timer = match KernelTimer::new() {
+            Ok(timer) => Some(timer),
+            Err(err) => {
+                tracing::warn!("no kernel timer for the refresh ({err}); using the runtime's");
+                None
+            }
+        };
         loop {
             let wait = self.until_stale(SystemTime::now()).max(MIN_WAKE);
-            tokio::time::sleep(wait).await;
+            let slept = match &mut timer {
+                Some(timer) => timer.sleep(wait).await,
+                None => {
+                    tokio::time::sleep(wait).await;
+                    Ok(())
+                }
+            };
+            if let Err(err) = slept {
+                tracing::warn!("the refresh's kernel timer failed ({err}); using the runtime's");
+                timer = None;
+                tokio::time::sleep(wait).await;
+            }
             self.poke();
         }
     }
