@@ -17,7 +17,7 @@ mod support;
 use support::floor::start_floor;
 use support::{
     Upstream, cpu_time_ns, micros, percentile, repo_root, rss_kib, run_invocation, sched_counts,
-    start_extension, start_upstream,
+    start_binary, start_extension, start_upstream,
 };
 
 use bytes::Bytes;
@@ -262,15 +262,33 @@ fn start_with_config(
     upstream: std::net::SocketAddr,
     yaml: &str,
 ) -> (support::Spawned, tempfile::TempDir) {
+    start_with_config_in(Path::new(env!("CARGO_BIN_EXE_faultline")), upstream, yaml)
+}
+
+/// [`start_with_config`] with the faultline binary at `binary`.
+fn start_with_config_in(
+    binary: &Path,
+    upstream: std::net::SocketAddr,
+    yaml: &str,
+) -> (support::Spawned, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("tempdir");
     let config = dir.path().join("faultline.yaml");
     std::fs::write(&config, yaml).expect("config file");
-    let (spawned, _) = start_extension(
+    let (spawned, _) = start_binary(
+        binary,
         upstream,
         &[("GREMLIN_CONFIG_FILE", config.to_string_lossy().into_owned())],
     );
     (spawned, dir)
 }
+
+/// Set to an earlier faultline build, measured beside this one in the 1 KiB comparison (with
+/// no config and with the guarded config): a change's effect told apart from run-to-run drift.
+const BASE_ENV: &str = "FAULTLINE_BENCH_BASE";
+
+/// The guarded config of the 1 KiB comparison: a guarded experiment on dependency traffic, so
+/// that every invocation is watched and every answer judged, and no fault applies here.
+const GUARDED: &str = "guard: {max_error_rate: 50%}\nexperiments:\n  - {name: bench-guarded, flag: egress, effect: {latency: 0}}\n";
 
 /// The configs whose cost is told apart from the spread between processes: each is played by
 /// every process in turn ([`rotated_roles`]).
@@ -403,17 +421,19 @@ fn main() {
         upstream_addr,
         "experiments:\n  - {name: bench-elsewhere, flag: egress, effect: {latency: 0}}\n",
     );
-    let (with_guard, _guard_dir) = start_with_config(
-        upstream_addr,
-        "guard: {max_error_rate: 50%}\nexperiments:\n  - {name: bench-guarded, flag: egress, effect: {latency: 0}}\n",
-    );
+    let (with_guard, _guard_dir) = start_with_config(upstream_addr, GUARDED);
     let (twin, _) = start_extension(upstream_addr, &[]);
+    let base = std::env::var_os(BASE_ENV).map(|binary| {
+        let binary = std::path::PathBuf::from(binary);
+        let (plain, _) = start_binary(&binary, upstream_addr, &[]);
+        (plain, start_with_config_in(&binary, upstream_addr, GUARDED))
+    });
     let direct = || Side {
         label: "direct",
         addr: upstream_addr.to_string(),
         pid: None,
     };
-    let sides = [
+    let mut sides = vec![
         direct(),
         Side::of("floor relay", &floor),
         Side::of("faultline", &extension),
@@ -430,6 +450,13 @@ fn main() {
         // identical processes' CPU differs, which bounds what a side's difference can mean.
         Side::of("faultline, no config, a second process (A/A)", &twin),
     ];
+    if let Some((plain, (guarded, _))) = &base {
+        sides.push(Side::of("the base build, no config", plain));
+        sides.push(Side::of(
+            "the base build, the same config with a guard",
+            guarded,
+        ));
+    }
     // Two more, for a 256 KiB SQS batch: a partial batch failure applying to every answer, and
     // an `event.` selector read from every event.
     let (with_batch_failures, _batch_dir) = start_with_config(
@@ -513,6 +540,7 @@ fn main() {
     drop(with_guard);
     drop(with_config);
     drop(twin);
+    drop(base);
     drop(with_batch_failures);
     drop(with_event_selector);
     drop(extension);

@@ -14,6 +14,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use std::convert::Infallible;
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -226,10 +227,19 @@ pub fn start_extension(
     upstream: std::net::SocketAddr,
     env: &[(&str, String)],
 ) -> (Spawned, Instant) {
+    start_binary(Path::new(env!("CARGO_BIN_EXE_faultline")), upstream, env)
+}
+
+/// [`start_extension`] with another faultline binary (an earlier build, for an A/B run).
+pub fn start_binary(
+    binary: &Path,
+    upstream: std::net::SocketAddr,
+    env: &[(&str, String)],
+) -> (Spawned, Instant) {
     let dir = tempfile::tempdir().expect("tempdir");
     let ready = dir.path().join("ready");
     let started = Instant::now();
-    let mut command = Command::new(env!("CARGO_BIN_EXE_faultline"));
+    let mut command = Command::new(binary);
     command
         .env_clear()
         .env("AWS_LAMBDA_RUNTIME_API", upstream.to_string())
