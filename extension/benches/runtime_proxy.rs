@@ -16,8 +16,8 @@ mod support;
 
 use support::floor::start_floor;
 use support::{
-    Upstream, cpu_time_ns, micros, percentile, repo_root, rss_kib, run_invocation, sched_counts,
-    start_binary, start_extension, start_upstream,
+    EGRESS_ONLY, GUARDED, Upstream, cpu_time_ns, json_answer, micros, percentile, repo_root,
+    rss_kib, run_invocation, sched_counts, start_binary, start_extension, start_upstream,
 };
 
 use bytes::Bytes;
@@ -79,19 +79,6 @@ async fn compare(
         format!("{} KiB", size / 1024)
     };
     measure(sides, label, &json_answer(size), iterations).await
-}
-
-/// An HTTP-shaped answer of `size` bytes, `{"statusCode":200,"body":"yyy..."}`, as an API
-/// function gives (what a guard reads).
-fn json_answer(size: usize) -> Bytes {
-    let head = r#"{"statusCode":200,"body":""#;
-    let tail = r#""}"#;
-    let fill = size.saturating_sub(head.len() + tail.len());
-    let mut answer = Vec::with_capacity(size);
-    answer.extend_from_slice(head.as_bytes());
-    answer.resize(head.len() + fill, b'y');
-    answer.extend_from_slice(tail.as_bytes());
-    Bytes::from(answer)
 }
 
 /// The rounds of [`compare`] with the upstream's events as they are set, each answered with
@@ -286,10 +273,6 @@ fn start_with_config_in(
 /// no config and with the guarded config): a change's effect told apart from run-to-run drift.
 const BASE_ENV: &str = "FAULTLINE_BENCH_BASE";
 
-/// The guarded config of the 1 KiB comparison: a guarded experiment on dependency traffic, so
-/// that every invocation is watched and every answer judged, and no fault applies here.
-const GUARDED: &str = "guard: {max_error_rate: 50%}\nexperiments:\n  - {name: bench-guarded, flag: egress, effect: {latency: 0}}\n";
-
 /// The configs whose cost is told apart from the spread between processes: each is played by
 /// every process in turn ([`rotated_roles`]).
 const ROLES: [(&str, &str); 4] = [
@@ -417,10 +400,7 @@ fn main() {
     // One more with a guard active: a guarded experiment on dependency traffic, so that every
     // invocation is watched and every answer read and judged, and no fault applies here.
     // The same config without the guard: what a config costs that touches the Runtime API not.
-    let (with_config, _config_dir) = start_with_config(
-        upstream_addr,
-        "experiments:\n  - {name: bench-elsewhere, flag: egress, effect: {latency: 0}}\n",
-    );
+    let (with_config, _config_dir) = start_with_config(upstream_addr, EGRESS_ONLY);
     let (with_guard, _guard_dir) = start_with_config(upstream_addr, GUARDED);
     let (twin, _) = start_extension(upstream_addr, &[]);
     let base = std::env::var_os(BASE_ENV).map(|binary| {

@@ -43,6 +43,13 @@ impl Upstream {
     }
 }
 
+/// A config whose one experiment is on dependency traffic: it never acts on the Runtime API.
+pub const EGRESS_ONLY: &str =
+    "experiments:\n  - {name: bench-elsewhere, flag: egress, effect: {latency: 0}}\n";
+/// The same experiment under a guard: every invocation is watched and every answer judged, and
+/// no fault applies on the Runtime API.
+pub const GUARDED: &str = "guard: {max_error_rate: 50%}\nexperiments:\n  - {name: bench-guarded, flag: egress, effect: {latency: 0}}\n";
+
 /// The header that carries the request id, and the invocation id runtime clients echo.
 pub const REQUEST_ID: &str = "lambda-runtime-aws-request-id";
 pub const INVOCATION_ID: &str = "lambda-runtime-invocation-id";
@@ -236,10 +243,28 @@ pub fn start_binary(
     upstream: std::net::SocketAddr,
     env: &[(&str, String)],
 ) -> (Spawned, Instant) {
+    start_wrapped(&[], binary, upstream, env)
+}
+
+/// [`start_binary`] run by `wrapper` (a program and its arguments, valgrind's say), which
+/// runs the binary in its own process.
+pub fn start_wrapped(
+    wrapper: &[String],
+    binary: &Path,
+    upstream: std::net::SocketAddr,
+    env: &[(&str, String)],
+) -> (Spawned, Instant) {
     let dir = tempfile::tempdir().expect("tempdir");
     let ready = dir.path().join("ready");
     let started = Instant::now();
-    let mut command = Command::new(binary);
+    let mut command = match wrapper.split_first() {
+        Some((program, args)) => {
+            let mut command = Command::new(program);
+            command.args(args).arg(binary);
+            command
+        }
+        None => Command::new(binary),
+    };
     command
         .env_clear()
         .env("AWS_LAMBDA_RUNTIME_API", upstream.to_string())
@@ -307,4 +332,17 @@ pub fn sched_counts(pid: u32) -> Option<(u64, u64)> {
         }
     }
     Some((migrations, switches))
+}
+
+/// An HTTP-shaped answer of `size` bytes, `{"statusCode":200,"body":"yyy..."}`, as an API
+/// function gives (what a guard reads).
+pub fn json_answer(size: usize) -> bytes::Bytes {
+    let head = r#"{"statusCode":200,"body":""#;
+    let tail = r#""}"#;
+    let fill = size.saturating_sub(head.len() + tail.len());
+    let mut answer = Vec::with_capacity(size);
+    answer.extend_from_slice(head.as_bytes());
+    answer.resize(head.len() + fill, b'y');
+    answer.extend_from_slice(tail.as_bytes());
+    bytes::Bytes::from(answer)
 }
