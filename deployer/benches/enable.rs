@@ -3,35 +3,13 @@
 //! functions and writes target/bench-deployer.md; without `--bench` (cargo test) it uses 5.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failure is the report
 
+mod support;
+
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{FunctionCode, Runtime};
 use faultline_testkit::{MotoServer, repo_root};
 use std::fmt::Write as _;
-use std::time::Instant;
-
-const EMPTY_ZIP: &[u8] = b"PK\x05\x06\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0";
-
-fn deployer(endpoint: &str, args: &[&str]) -> (String, f64) {
-    let started = Instant::now();
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_deployer"))
-        .args(args)
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ENDPOINT_URL", endpoint)
-        .output()
-        .expect("run deployer");
-    let elapsed = started.elapsed().as_secs_f64();
-    assert!(
-        output.status.success(),
-        "deployer {args:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    (
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        elapsed,
-    )
-}
+use support::{EMPTY_ZIP, Keys, deployer};
 
 fn main() {
     let full = std::env::args().any(|a| a == "--bench");
@@ -48,7 +26,7 @@ fn main() {
                 .expect("zip");
         }
         let dist_path = dist.path().to_string_lossy().into_owned();
-        deployer(&moto.endpoint, &["init", "--dist", &dist_path]);
+        deployer(&moto.endpoint, &Keys::testing(), &["init", "--dist", &dist_path]);
 
         let config = faultline_testkit::aws_config(&moto.endpoint, "testing", "testing").await;
         let iam = aws_sdk_iam::Client::new(&config);
@@ -77,17 +55,17 @@ fn main() {
                 .expect("create function");
         }
 
-        let (out, enable_secs) = deployer(&moto.endpoint, &["enable", "--all", "--yes", "--output", "json"]);
+        let (out, enable_secs) = deployer(&moto.endpoint, &Keys::testing(), &["enable", "--all", "--yes", "--output", "json"]);
         let report: serde_json::Value = serde_json::from_str(&out).expect("json report");
         let calls = report["aws_calls"].as_u64().unwrap_or(0);
         let changed = report["functions"]
             .as_array()
             .map_or(0, |f| f.iter().filter(|f| f["changed"] == true).count());
         assert_eq!(changed, count, "every function enabled: {out}");
-        let (out, again_secs) = deployer(&moto.endpoint, &["enable", "--all", "--yes", "--output", "json"]);
+        let (out, again_secs) = deployer(&moto.endpoint, &Keys::testing(), &["enable", "--all", "--yes", "--output", "json"]);
         let again: serde_json::Value = serde_json::from_str(&out).expect("json report");
         let again_calls = again["aws_calls"].as_u64().unwrap_or(0);
-        let (out, disable_secs) = deployer(&moto.endpoint, &["disable", "--all", "--yes", "--output", "json"]);
+        let (out, disable_secs) = deployer(&moto.endpoint, &Keys::testing(), &["disable", "--all", "--yes", "--output", "json"]);
         let disabled: serde_json::Value = serde_json::from_str(&out).expect("json report");
         let disable_calls = disabled["aws_calls"].as_u64().unwrap_or(0);
 

@@ -6,53 +6,19 @@
 //! per target (600) and writes target/bench-fleet.md; without `--bench` (cargo test) it uses 3.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failure is the report
 
+mod support;
+
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{FunctionCode, Runtime};
 use faultline_testkit::{MotoServer, repo_root};
 use std::fmt::Write as _;
-use std::time::Instant;
+use support::{EMPTY_ZIP, Keys, deployer};
 
-const EMPTY_ZIP: &[u8] = b"PK\x05\x06\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0";
 const OWN: &str = "123456789012";
 const OTHER: &str = "222222222222";
 const ACCOUNTS: [&str; 2] = [OWN, OTHER];
 const REGIONS: [&str; 3] = ["us-east-1", "eu-west-1", "ap-southeast-2"];
 const ROLE: &str = "faultline-deployer";
-
-/// Credentials: the first account's keys, or the second's from STS.
-#[derive(Clone)]
-struct Keys {
-    id: String,
-    secret: String,
-    token: Option<String>,
-}
-
-/// Runs the deployer; its stdout and how long it took.
-fn deployer(endpoint: &str, keys: &Keys, args: &[&str]) -> (String, f64) {
-    let started = Instant::now();
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_deployer"));
-    command
-        .args(args)
-        .env("AWS_ACCESS_KEY_ID", &keys.id)
-        .env("AWS_SECRET_ACCESS_KEY", &keys.secret)
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ENDPOINT_URL", endpoint)
-        .env_remove("AWS_SESSION_TOKEN");
-    if let Some(token) = &keys.token {
-        command.env("AWS_SESSION_TOKEN", token);
-    }
-    let output = command.output().expect("run deployer");
-    let elapsed = started.elapsed().as_secs_f64();
-    assert!(
-        output.status.success(),
-        "deployer {args:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    (
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        elapsed,
-    )
-}
 
 /// A fleet command's JSON report: functions changed, and AWS calls, over every target.
 fn tally(out: &str) -> (usize, u64) {
@@ -87,11 +53,7 @@ fn main() {
         }
         let dist_path = dist.path().to_string_lossy().into_owned();
         let sdk = faultline_testkit::aws_config(&endpoint, "testing", "testing").await;
-        let own = Keys {
-            id: "testing".into(),
-            secret: "testing".into(),
-            token: None,
-        };
+        let own = Keys::testing();
         let assumed = faultline_testkit::assume_role(&sdk, &format!("arn:aws:iam::{OTHER}:role/setup"))
             .await
             .expect("credentials in the second account");

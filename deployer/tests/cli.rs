@@ -1887,16 +1887,9 @@ async fn accounts_from_the_organization_and_their_enabled_regions_each_with_a_li
         env!("CARGO_BIN_EXE_deployer"),
         accounts[1]
     );
-    let output = std::process::Command::new("script")
+    let output = env
+        .command_as("script", &support::Keys::testing(), &[("TERM", "xterm")])
         .args(["-qec", &command, "/dev/null"])
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("TERM", "xterm")
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ENDPOINT_URL", &env.moto.endpoint)
-        .env("AWS_EC2_METADATA_DISABLED", "true")
         .output()
         .expect("script");
     let screen = String::from_utf8_lossy(&output.stdout);

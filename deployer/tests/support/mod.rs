@@ -69,7 +69,8 @@ pub struct Keys {
 }
 
 impl Keys {
-    fn testing() -> Keys {
+    /// The first account's root key in moto.
+    pub fn testing() -> Keys {
         Keys {
             id: "testing".into(),
             secret: "testing".into(),
@@ -237,15 +238,16 @@ impl Env {
         )
     }
 
-    /// Runs the deployer with another user's access key.
-    pub fn deployer_as(
+    /// `program` in the environment the deployer runs in here: PATH, `vars`, then `keys` and
+    /// moto's endpoint in us-east-1, nothing else.
+    pub fn command_as(
         &self,
+        program: &str,
         keys: &Keys,
-        args: &[&str],
         vars: &[(&str, &str)],
-    ) -> (i32, String, String) {
-        let output: Output = std::process::Command::new(env!("CARGO_BIN_EXE_deployer"))
-            .args(args)
+    ) -> std::process::Command {
+        let mut command = std::process::Command::new(program);
+        command
             .env_clear()
             .envs(vars.iter().copied())
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
@@ -253,7 +255,20 @@ impl Env {
             .env("AWS_SECRET_ACCESS_KEY", &keys.secret)
             .env("AWS_REGION", "us-east-1")
             .env("AWS_ENDPOINT_URL", &self.moto.endpoint)
-            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_EC2_METADATA_DISABLED", "true");
+        command
+    }
+
+    /// Runs the deployer with another user's access key.
+    pub fn deployer_as(
+        &self,
+        keys: &Keys,
+        args: &[&str],
+        vars: &[(&str, &str)],
+    ) -> (i32, String, String) {
+        let output: Output = self
+            .command_as(env!("CARGO_BIN_EXE_deployer"), keys, vars)
+            .args(args)
             .output()
             .expect("run deployer");
         let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
