@@ -17,11 +17,27 @@ use std::time::Duration;
 use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
 
-/// A one-shot timer on the monotonic clock.
-pub struct KernelTimer(AsyncFd<OwnedFd>);
+/// A one-shot timer on the monotonic clock. Where no timerfd can be made (or one fails), the
+/// runtime's own timer stands in, with a warning: a wait is never lost.
+pub struct KernelTimer {
+    fd: Option<AsyncFd<OwnedFd>>,
+    /// What the timer is for, in its warnings.
+    what: &'static str,
+}
 
 impl KernelTimer {
-    pub fn new() -> std::io::Result<KernelTimer> {
+    pub fn new(what: &'static str) -> KernelTimer {
+        let fd = match Self::timerfd() {
+            Ok(fd) => Some(fd),
+            Err(err) => {
+                tracing::warn!("no kernel timer for {what} ({err}); using the runtime's");
+                None
+            }
+        };
+        KernelTimer { fd, what }
+    }
+
+    fn timerfd() -> std::io::Result<AsyncFd<OwnedFd>> {
         let fd = timerfd_create(
             TimerfdClockId::Monotonic,
             TimerfdFlags::NONBLOCK | TimerfdFlags::CLOEXEC,
@@ -32,11 +48,29 @@ impl KernelTimer {
         // condition the replacement asks its caller to uphold holds.
         #[allow(deprecated)]
         let fd = AsyncFd::with_interest(fd, Interest::READABLE)?;
-        Ok(KernelTimer(fd))
+        Ok(fd)
     }
 
-    /// Waits for `wait` (a zero wait is taken as one nanosecond: zero would disarm the timer).
-    pub async fn sleep(&mut self, wait: Duration) -> std::io::Result<()> {
+    /// Waits for `wait`.
+    pub async fn sleep(&mut self, wait: Duration) {
+        if let Some(fd) = &self.fd {
+            match Self::wait_on(fd, wait).await {
+                Ok(()) => return,
+                Err(err) => {
+                    tracing::warn!(
+                        "the kernel timer for {} failed ({err}); using the runtime's",
+                        self.what
+                    );
+                    self.fd = None;
+                }
+            }
+        }
+        tokio::time::sleep(wait).await;
+    }
+
+    /// Arms the timerfd for `wait` (a zero wait is taken as one nanosecond: zero would disarm
+    /// it) and waits until it fires.
+    async fn wait_on(fd: &AsyncFd<OwnedFd>, wait: Duration) -> std::io::Result<()> {
         let zero = Timespec {
             tv_sec: 0,
             tv_nsec: 0,
@@ -50,7 +84,7 @@ impl KernelTimer {
             },
         };
         timerfd_settime(
-            self.0.get_ref(),
+            fd.get_ref(),
             TimerfdTimerFlags::empty(),
             &Itimerspec {
                 it_interval: zero,
@@ -58,7 +92,7 @@ impl KernelTimer {
             },
         )?;
         loop {
-            let mut ready = self.0.readable().await?;
+            let mut ready = fd.readable().await?;
             // The count of expirations (8 bytes): reading it resets the descriptor.
             let mut expirations = [0u8; 8];
             match ready.try_io(|fd| {
@@ -79,15 +113,19 @@ mod tests {
 
     #[tokio::test]
     async fn fires_after_its_wait_and_again_when_rearmed() {
-        let mut timer = KernelTimer::new().expect("timerfd");
+        let mut timer = KernelTimer::new("a test");
         for wait in [
             Duration::from_millis(30),
             Duration::ZERO,
             Duration::from_millis(10),
         ] {
             let started = Instant::now();
-            timer.sleep(wait).await.expect("sleep");
+            timer.sleep(wait).await;
             assert!(started.elapsed() >= wait, "{wait:?}");
+            assert!(
+                timer.fd.is_some(),
+                "the timerfd waited, not the runtime's timer"
+            );
         }
     }
 }

@@ -188,27 +188,11 @@ impl ConfigRefresher {
     /// kernel timer ([`KernelTimer`]): a runtime timer always pending would cost every
     /// invocation.
     pub async fn run_periodic(self: Arc<Self>) {
-        let mut timer = match KernelTimer::new() {
-            Ok(timer) => Some(timer),
-            Err(err) => {
-                tracing::warn!("no kernel timer for the refresh ({err}); using the runtime's");
-                None
-            }
-        };
+        let mut timer = KernelTimer::new("the config refresh");
         loop {
-            let wait = self.until_stale(SystemTime::now()).max(MIN_WAKE);
-            let slept = match &mut timer {
-                Some(timer) => timer.sleep(wait).await,
-                None => {
-                    tokio::time::sleep(wait).await;
-                    Ok(())
-                }
-            };
-            if let Err(err) = slept {
-                tracing::warn!("the refresh's kernel timer failed ({err}); using the runtime's");
-                timer = None;
-                tokio::time::sleep(wait).await;
-            }
+            timer
+                .sleep(self.until_stale(SystemTime::now()).max(MIN_WAKE))
+                .await;
             self.poke();
         }
     }
