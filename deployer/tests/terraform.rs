@@ -22,16 +22,9 @@ fn plugin_dir() -> Option<PathBuf> {
         .then_some(dir)
 }
 
-fn terraform_binary() -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join("terraform"))
-        .find(|candidate| candidate.is_file())
-}
-
 /// terraform and the mirror, or why the test cannot run.
 fn tools() -> Result<(PathBuf, PathBuf), String> {
-    let terraform = terraform_binary().ok_or("no terraform binary on PATH")?;
+    let terraform = faultline_testkit::on_path("terraform").ok_or("no terraform binary on PATH")?;
     let plugins = plugin_dir().ok_or(
         "no hashicorp/aws provider mirror (set FAULTLINE_TF_PLUGIN_DIR or provide /opt/tf-plugins)",
     )?;

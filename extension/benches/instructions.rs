@@ -23,6 +23,7 @@ use support::{
 };
 
 use faultline_extension::net::client::new_client;
+use faultline_testkit::on_path;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -38,15 +39,6 @@ const CONFIGS: [(&str, Option<&str>); 3] = [
 
 /// Invocations before counting starts in earnest: connections opened, buffers grown.
 const WARM_UP: usize = 50;
-
-/// `program` on the PATH, if there.
-fn on_path(program: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|dir| dir.join(program))
-            .find(|candidate| candidate.is_file())
-    })
-}
 
 /// Runs `invocations` invocations through faultline under callgrind with `config`, ends it with
 /// SIGTERM (callgrind writes its counts at exit) and returns the counts file.

@@ -24,6 +24,14 @@ pub fn repo_root() -> PathBuf {
         .to_path_buf()
 }
 
+/// `program` in a folder of the PATH, if there.
+pub fn on_path(program: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(program))
+        .find(|candidate| candidate.is_file())
+}
+
 /// A tool from the project's Python venv (FAULTLINE_VENV, default `.venv`), set up by
 /// `make venv`. Missing tools fail the test: CI installs them, so a skip would hide a gap.
 pub fn venv_bin(name: &str) -> PathBuf {
