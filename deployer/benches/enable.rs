@@ -9,7 +9,7 @@ use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{FunctionCode, Runtime};
 use faultline_testkit::{MotoServer, repo_root};
 use std::fmt::Write as _;
-use support::{EMPTY_ZIP, Keys, deployer};
+use support::{EMPTY_ZIP, Keys, deployer, layer_dist};
 
 fn main() {
     let full = std::env::args().any(|a| a == "--bench");
@@ -20,11 +20,7 @@ fn main() {
         .expect("runtime");
     runtime.block_on(async {
         let moto = MotoServer::start().await;
-        let dist = tempfile::tempdir().expect("tempdir");
-        for arch in ["x86_64", "arm64"] {
-            std::fs::write(dist.path().join(format!("faultline-layer-{arch}.zip")), EMPTY_ZIP)
-                .expect("zip");
-        }
+        let dist = layer_dist();
         let dist_path = dist.path().to_string_lossy().into_owned();
         deployer(&moto.endpoint, &Keys::testing(), &["init", "--dist", &dist_path]);
 

@@ -12,7 +12,7 @@ use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{FunctionCode, Runtime};
 use faultline_testkit::{MotoServer, repo_root};
 use std::fmt::Write as _;
-use support::{EMPTY_ZIP, Keys, deployer};
+use support::{EMPTY_ZIP, Keys, deployer, layer_dist};
 
 const OWN: &str = "123456789012";
 const OTHER: &str = "222222222222";
@@ -46,11 +46,7 @@ fn main() {
     runtime.block_on(async {
         let moto = MotoServer::start().await;
         let endpoint = moto.endpoint.clone();
-        let dist = tempfile::tempdir().expect("tempdir");
-        for arch in ["x86_64", "arm64"] {
-            std::fs::write(dist.path().join(format!("faultline-layer-{arch}.zip")), EMPTY_ZIP)
-                .expect("zip");
-        }
+        let dist = layer_dist();
         let dist_path = dist.path().to_string_lossy().into_owned();
         let sdk = faultline_testkit::aws_config(&endpoint, "testing", "testing").await;
         let own = Keys::testing();

@@ -1,5 +1,5 @@
 //! What the deployer benchmarks share: the deployer run against moto server with given
-//! credentials, and an empty function package.
+//! credentials, empty packages for the layer and the functions.
 
 #![allow(dead_code)]
 
@@ -7,6 +7,20 @@ use std::time::Instant;
 
 /// An empty zip archive: the code of the functions the benchmarks make.
 pub const EMPTY_ZIP: &[u8] = b"PK\x05\x06\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0";
+
+/// A dist folder with a layer zip for each architecture (empty archives): what `init --dist`
+/// publishes.
+pub fn layer_dist() -> tempfile::TempDir {
+    let dist = tempfile::tempdir().expect("tempdir");
+    for arch in ["x86_64", "arm64"] {
+        std::fs::write(
+            dist.path().join(format!("faultline-layer-{arch}.zip")),
+            EMPTY_ZIP,
+        )
+        .expect("zip");
+    }
+    dist
+}
 
 /// Credentials: an access key, and a session token for assumed roles.
 #[derive(Clone)]
